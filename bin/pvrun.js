@@ -1,0 +1,18 @@
+#!/usr/bin/env node
+// Entry point installed as `pvrun`. Runs the compiled CLI (built by `npm ci` via `prepare`);
+// falls back to the TypeScript sources through tsx when dist/ is missing (a fresh checkout).
+import { existsSync } from 'node:fs';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { dirname, join } from 'node:path';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const built = join(root, 'dist', 'cli', 'main.js');
+if (existsSync(built)) {
+  const { main } = await import(pathToFileURL(built).href);
+  process.exitCode = await main(process.argv.slice(2));
+} else {
+  const { register } = await import('tsx/esm/api');
+  register();
+  const { main } = await import(pathToFileURL(join(root, 'src', 'cli', 'main.ts')).href);
+  process.exitCode = await main(process.argv.slice(2));
+}

@@ -1,0 +1,53 @@
+import type { Result } from '../util/result.js';
+
+/** Why a guest transport could not do what was asked. Values, not exceptions. */
+export type ConnectorFailure =
+  | { kind: 'unreachable'; message: string }
+  | { kind: 'auth-failed'; message: string }
+  | { kind: 'host-key-mismatch'; message: string; host: string; expected?: string; actual: string }
+  | { kind: 'timeout'; message: string }
+  | { kind: 'connection-lost'; message: string }
+  | { kind: 'channel-refused'; message: string }
+  /** check mode: the command was not marked read-only, so the connector refused to run it */
+  | { kind: 'check-mode-refused'; message: string };
+
+export type OutputStream = 'stdout' | 'stderr';
+
+export interface ExecOptions {
+  stdin?: string | Buffer;
+  env?: Record<string, string>;
+  /** kill the remote process and return a `timeout` failure after this long */
+  timeoutMs?: number;
+  /** run as root (sudo -n, or sudo -S with the become password fed on stdin) */
+  become?: boolean;
+  /** the step declares this command changes nothing; only such commands run in check mode */
+  readOnly?: boolean;
+  /** live output, for `-v` */
+  onOutput?: (stream: OutputStream, chunk: string) => void;
+}
+
+export interface ExecResult {
+  /** null when the process died of a signal */
+  exitCode: number | null;
+  signal: string | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface Connector {
+  readonly kind: 'ssh' | 'psremoting' | 'ssh-powershell';
+  /** host name as in the inventory, for messages */
+  readonly host: string;
+  connect(): Promise<Result<void, ConnectorFailure>>;
+  exec(command: string, opts?: ExecOptions): Promise<Result<ExecResult, ConnectorFailure>>;
+  put(source: string | Buffer, remotePath: string, mode?: number): Promise<Result<void, ConnectorFailure>>;
+  /** drop the current connection and connect again (after a reboot) */
+  reconnect(): Promise<Result<void, ConnectorFailure>>;
+  close(): Promise<void>;
+}
+
+/** Failures that mean "we cannot reach this host" rather than "the step failed". */
+export function isUnreachable(f: ConnectorFailure): boolean {
+  return f.kind === 'unreachable' || f.kind === 'auth-failed' || f.kind === 'host-key-mismatch' ||
+    f.kind === 'connection-lost';
+}

@@ -1,0 +1,66 @@
+/**
+ * Everything the engine does is told as events; it never prints. Reporters (src/report) and the
+ * journal (src/journal) consume them. Events are plain JSON (they are written as JSON lines).
+ */
+
+export type StepStatus =
+  | 'ok'
+  | 'changed'
+  | 'failed'
+  | 'skipped'
+  | 'unreachable'
+  /** check mode: the step would change something */
+  | 'would-change'
+  /** check mode: the step would fail */
+  | 'would-fail'
+  /** check mode: the prediction depends on an earlier step's change that was not applied */
+  | 'unknown';
+
+export type HostOutcome =
+  | 'ok'
+  | 'changed'
+  | 'skipped'
+  | 'failed'
+  | 'unreachable'
+  /** failed, then restored to its snapshot cleanly (counts as failed) */
+  | 'rolled-back'
+  /** failed and the rollback failed too, or the host was left mid-step: needs attention */
+  | 'needs-attention';
+
+export interface HostRecap {
+  host: string;
+  outcome: HostOutcome;
+  ok: number;
+  changed: number;
+  failed: number;
+  skipped: number;
+  unreachable: number;
+  rolled_back: boolean;
+  /** why the host failed / was skipped, one line */
+  reason?: string;
+  /** what state the host is in and how to recover, when it is not clean */
+  attention?: string;
+}
+
+export type RunEvent =
+  | { type: 'run-start'; runId: string; playbook: string; inventories: string[]; check: boolean; time: string; plays: { name: string; hosts: number; batches: number[] }[] }
+  | { type: 'warning'; message: string; time: string }
+  | { type: 'play-start'; play: string; index: number; hosts: string[]; batches: string[][]; time: string }
+  | { type: 'batch-start'; play: string; index: number; hosts: string[]; time: string }
+  | { type: 'batch-end'; play: string; index: number; failed: number; total: number; time: string }
+  | { type: 'host-start'; host: string; time: string }
+  | { type: 'step-start'; host: string; step: string; stepType: string; index: number; phase: StepPhase; time: string }
+  | { type: 'step-output'; host: string; step: string; stream: 'stdout' | 'stderr' | 'log'; text: string }
+  | { type: 'step-result'; host: string; step: string; stepType: string; index: number; phase: StepPhase; status: StepStatus; summary: string; diff?: string; durationMs: number; time: string }
+  | { type: 'intent'; host: string; step: string; action: string; detail: Record<string, unknown>; time: string }
+  | { type: 'rollback-start'; host: string; reason: string; time: string }
+  | { type: 'rollback-step'; host: string; step: string; ok: boolean; summary: string; time: string }
+  | { type: 'rollback-end'; host: string; ok: boolean; time: string }
+  | { type: 'host-end'; host: string; recap: HostRecap; time: string }
+  | { type: 'max-fail-exceeded'; play: string; batch: number; failed: number; total: number; limit: number; time: string }
+  | { type: 'interrupted'; second: boolean; running: { host: string; step: string }[]; time: string }
+  | { type: 'run-end'; runId: string; exitCode: number; recap: HostRecap[]; durationMs: number; time: string };
+
+export type StepPhase = 'main' | 'cleanup';
+
+export type EventSink = (e: RunEvent) => void;

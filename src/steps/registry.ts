@@ -1,0 +1,35 @@
+import type { StepType } from './types.js';
+import type { CheckPredicate } from './predicate-types.js';
+import { vmSteps, vmPredicates } from './vm/index.js';
+import { guestSteps, guestPredicates } from './guest/index.js';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyStep = StepType<any>;
+
+/** The step types a playbook may use, keyed by their playbook key. */
+export interface StepRegistry {
+  steps: Map<string, AnyStep>;
+  predicates: Map<string, CheckPredicate>;
+}
+
+export function makeRegistry(steps: AnyStep[], predicates: CheckPredicate[] = []): StepRegistry {
+  const map = new Map<string, AnyStep>();
+  for (const s of steps) {
+    if (map.has(s.type)) throw new Error(`step type '${s.type}' registered twice`);
+    map.set(s.type, s);
+  }
+  const preds = new Map<string, CheckPredicate>();
+  for (const p of predicates) {
+    if (preds.has(p.key)) throw new Error(`predicate '${p.key}' registered twice`);
+    preds.set(p.key, p);
+  }
+  return { steps: map, predicates: preds };
+}
+
+let builtin: StepRegistry | undefined;
+
+/** Every step type pvrun ships. */
+export function builtinRegistry(): StepRegistry {
+  builtin ??= makeRegistry([...vmSteps, ...guestSteps], [...vmPredicates, ...guestPredicates]);
+  return builtin;
+}

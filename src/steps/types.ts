@@ -1,0 +1,93 @@
+import type { Connector, ConnectorFailure } from '../connectors/types.js';
+import type { HypervisorFailure, VmHandle } from '../hypervisor/types.js';
+import type { HostSpec } from '../model/inventory.js';
+import type { Result } from '../util/result.js';
+
+/** A JSON Schema object (draft 2020-12 subset that ajv understands). */
+export type JsonSchema = Record<string, unknown>;
+
+/**
+ * Facts are gathered lazily per host and cached for the run; a reboot or revert invalidates them.
+ * Namespaces: 'guest' (OS facts through the connector), 'vm' (XAPI facts).
+ */
+export interface FactCache {
+  get(namespace: string): Promise<Result<Record<string, unknown>, StepFailure>>;
+  invalidate(namespace?: string): void;
+}
+
+/** Why a step could not do its work. */
+export type StepFailure =
+  | { kind: 'guest'; failure: ConnectorFailure }
+  | { kind: 'hypervisor'; failure: HypervisorFailure }
+  | { kind: 'step'; message: string }
+  | { kind: 'config'; message: string };
+
+/** Write-ahead intent records: flushed to the journal before the action they announce. */
+export interface Intent {
+  action: string;
+  detail: Record<string, unknown>;
+}
+
+export interface StepContext {
+  readonly host: HostSpec;
+  /** the whole run is a rehearsal: only plan() is called, and the transports refuse writes */
+  readonly check: boolean;
+  /** template scope: run.*, host.*, vars.*, registered.* (args are already rendered) */
+  readonly scope: Readonly<Record<string, unknown>>;
+  readonly signal: AbortSignal;
+  readonly facts: FactCache;
+  /** per-host scratch shared by steps of this run (e.g. `reboot_required`, the snapshot ref) */
+  readonly state: Map<string, unknown>;
+  /** the guest transport, connected on first use and reused for the run */
+  guest(): Promise<Result<Connector, StepFailure>>;
+  /** the host's VM on its pool */
+  vm(): Promise<Result<VmHandle, StepFailure>>;
+  /** verbose output (-v) */
+  log(line: string): void;
+  /** journal a write-ahead intent; resolves once it is on disk */
+  intent(intent: Intent): Promise<void>;
+}
+
+/** What plan() predicts. Pure with respect to the target: only reads. */
+export type PlanResult =
+  | { kind: 'ok'; summary: string }
+  | { kind: 'change'; summary: string; diff?: string }
+  | { kind: 'fail'; reason: string; unreachable?: boolean }
+  /** the host is done for this play without error (e.g. `check ... otherwise: skip-host`) */
+  | { kind: 'skip-host'; reason: string };
+
+export type ApplyResult =
+  | {
+      kind: 'changed' | 'ok';
+      summary: string;
+      /** exposed through `register` */
+      data?: Record<string, unknown>;
+      /** JSON-serialisable token for undo(); journaled so a later `pvrun rollback` can use it */
+      undo?: unknown;
+    }
+  | { kind: 'failed'; reason: string; unreachable?: boolean; data?: Record<string, unknown> }
+  | { kind: 'skip-host'; reason: string };
+
+export type UndoResult = { ok: true; summary: string } | { ok: false; reason: string };
+
+export interface StepType<A = Record<string, unknown>> {
+  /** the playbook key, e.g. 'snapshot' */
+  readonly type: string;
+  readonly description: string;
+  /** JSON Schema of the arguments; the playbook schema is assembled from these */
+  readonly schema: JsonSchema;
+  /** turn a scalar shorthand (`reboot: guest`) into args; absent = args must be a map */
+  readonly shorthand?: (value: string | number | boolean | null) => A;
+  /** what the step needs: a guest connector, the VM, both, or nothing */
+  readonly needs: 'guest' | 'vm' | 'both' | 'none';
+  /** true for snapshot-like steps: their presence makes `on_failure` default to rollback */
+  readonly makesRestorePoint?: boolean;
+  plan(ctx: StepContext, args: A): Promise<PlanResult>;
+  apply(ctx: StepContext, args: A, plan: Extract<PlanResult, { kind: 'change' }>): Promise<ApplyResult>;
+  undo?(ctx: StepContext, args: A, token: unknown): Promise<UndoResult>;
+}
+
+/** Helper so a step module can declare its argument type once. */
+export function defineStep<A>(step: StepType<A>): StepType<A> {
+  return step;
+}
