@@ -1,0 +1,62 @@
+import type { HostSpec } from '../model/inventory.js';
+import type { OnFailure, SerialItem, StepSpec } from '../model/playbook.js';
+import type { Connector } from '../connectors/types.js';
+import type { VmHandle } from '../hypervisor/types.js';
+import type { AnyStep } from '../steps/registry.js';
+import type { Intent, StepFailure, StepContext } from '../steps/types.js';
+import type { Result } from '../util/result.js';
+import type { EventSink } from './events.js';
+
+/** A step as the engine runs it: its spec, its type, and whether tag filters selected it. */
+export interface EngineStep {
+  spec: StepSpec;
+  type: AnyStep;
+  /** false when -t/--skip-tags/--start-at-step left it out (never for cleanup steps) */
+  selected: boolean;
+}
+
+/** A play after loading: hosts resolved, on_failure resolved, steps typed. */
+export interface EnginePlay {
+  name: string;
+  hosts: HostSpec[];
+  serial: SerialItem[];
+  maxFailPercentage?: number;
+  forks: number;
+  onFailure: OnFailure;
+  steps: EngineStep[];
+  cleanup: EngineStep[];
+  /** per-host template scope without facts/registered (run, host, vars) */
+  scope(host: HostSpec): Record<string, unknown>;
+}
+
+/**
+ * Render the deferred templates left in step args once facts and registered values exist.
+ * Returns the rendered value, or the unresolved reference.
+ */
+export type RenderFn = (value: unknown, scope: Record<string, unknown>) => Result<unknown, { ref: string; message: string }>;
+
+/** What the engine needs from the outside world, per host. Injected so tests can script it. */
+export interface HostServices {
+  guest(host: HostSpec): Promise<Result<Connector, StepFailure>>;
+  vm(host: HostSpec): Promise<Result<VmHandle, StepFailure>>;
+  /** gather one namespace of facts ('guest', 'vm') */
+  facts(namespace: string, host: HostSpec, ctx: StepContext): Promise<Result<Record<string, unknown>, StepFailure>>;
+  /** durable write-ahead record; resolves when flushed */
+  intent?(host: string, step: string, intent: Intent): Promise<void>;
+  /** release the host's connections when it is done */
+  release?(host: HostSpec): Promise<void>;
+}
+
+export interface EngineOptions {
+  runId: string;
+  playbook: string;
+  inventories: string[];
+  check: boolean;
+  diff: boolean;
+  verbose: boolean;
+  services: HostServices;
+  render: RenderFn;
+  emit: EventSink;
+  /** clock, for tests */
+  now?: () => Date;
+}
