@@ -1,0 +1,66 @@
+import type { HostSpec } from '../model/inventory.js';
+import type { FactCache, StepContext, StepFailure } from '../steps/types.js';
+import type { Result } from '../util/result.js';
+import type { HostServices } from './types.js';
+
+/**
+ * Facts are gathered once per host per run and namespace, on first use, and dropped after a
+ * reboot or a revert (the step that changes the machine calls invalidate()).
+ */
+export class HostFacts implements FactCache {
+  private cache = new Map<string, Promise<Result<Record<string, unknown>, StepFailure>>>();
+  /** successfully loaded values, for the template scope */
+  readonly loaded: Record<string, Record<string, unknown>> = {};
+
+  constructor(
+    private readonly services: HostServices,
+    private readonly host: HostSpec,
+    private readonly ctx: () => StepContext,
+  ) {}
+
+  get(namespace: string): Promise<Result<Record<string, unknown>, StepFailure>> {
+    let p = this.cache.get(namespace);
+    if (!p) {
+      p = this.services.facts(namespace, this.host, this.ctx()).then((r) => {
+        if (r.ok) this.loaded[namespace] = r.value;
+        else this.cache.delete(namespace); // a failed gather is retried by the next reader
+        return r;
+      });
+      this.cache.set(namespace, p);
+    }
+    return p;
+  }
+
+  invalidate(namespace?: string): void {
+    if (namespace === undefined) {
+      this.cache.clear();
+      for (const k of Object.keys(this.loaded)) delete this.loaded[k];
+    } else {
+      this.cache.delete(namespace);
+      delete this.loaded[namespace];
+    }
+  }
+}
+
+/** `facts.guest.os.family` → 'guest'; the namespaces referenced by a list of dotted paths. */
+export function factNamespaces(paths: string[]): string[] {
+  const out = new Set<string>();
+  for (const p of paths) {
+    const m = /^facts\.([A-Za-z0-9_-]+)/.exec(p);
+    if (m) out.add(m[1]!);
+  }
+  return [...out];
+}
+
+/** Dotted references inside `{{ }}` of any string in a value. */
+export function templatePaths(value: unknown): string[] {
+  const out: string[] = [];
+  const walk = (v: unknown): void => {
+    if (typeof v === 'string') {
+      for (const m of v.matchAll(/\{\{\s*([A-Za-z0-9_.-]+)\s*\}\}/g)) out.push(m[1]!);
+    } else if (Array.isArray(v)) v.forEach(walk);
+    else if (v && typeof v === 'object') Object.values(v).forEach(walk);
+  };
+  walk(value);
+  return out;
+}
