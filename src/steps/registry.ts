@@ -2,6 +2,7 @@ import type { StepType } from './types.js';
 import type { CheckPredicate } from './predicate-types.js';
 import { vmSteps, vmPredicates } from './vm/index.js';
 import { guestSteps, guestPredicates } from './guest/index.js';
+import { makeCheckStep, makeVerifyStep } from './check.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyStep = StepType<any>;
@@ -30,6 +31,7 @@ let builtin: StepRegistry | undefined;
 
 /** Every step type pvrun ships. */
 export function builtinRegistry(): StepRegistry {
-  builtin ??= makeRegistry([...vmSteps, ...guestSteps], [...vmPredicates, ...guestPredicates]);
+  const predicates = [...vmPredicates, ...guestPredicates];
+  builtin ??= makeRegistry([...vmSteps, ...guestSteps, makeCheckStep(predicates), makeVerifyStep(predicates)], predicates);
   return builtin;
 }

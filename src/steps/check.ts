@@ -1,0 +1,108 @@
+import type { CheckPredicate } from './predicate-types.js';
+import { defineStep, type PlanResult, type StepContext, type StepType } from './types.js';
+
+interface CheckArgs {
+  otherwise?: 'fail' | 'skip-host';
+  /** verify: how long to wait for the predicates (fresh data after a reboot), in seconds */
+  timeout?: number;
+  /** verify: seconds between evaluations (never under 1s: XAPI and guests are not polled faster) */
+  interval?: number;
+  [predicate: string]: unknown;
+}
+
+const CONTROL_KEYS = ['otherwise', 'timeout', 'interval'];
+
+function schemaFor(predicates: CheckPredicate[], verify: boolean): Record<string, unknown> {
+  const props: Record<string, unknown> = {};
+  for (const p of predicates) props[p.key] = { ...p.schema, description: p.description };
+  if (verify) {
+    props['timeout'] = { type: 'number', minimum: 0, description: 'seconds to wait for the predicates to hold' };
+    props['interval'] = { type: 'number', minimum: 1, description: 'seconds between evaluations' };
+  } else {
+    props['otherwise'] = { enum: ['fail', 'skip-host'], description: 'what a failed check does to the host (default: fail)' };
+  }
+  return { type: 'object', properties: props, additionalProperties: false, minProperties: 1 };
+}
+
+interface Evaluation {
+  pass: boolean;
+  stale: boolean;
+  text: string;
+  error?: { reason: string; unreachable: boolean };
+}
+
+async function evaluateAll(ctx: StepContext, preds: Map<string, CheckPredicate>, args: CheckArgs, fresh: boolean): Promise<Evaluation> {
+  const failed: string[] = [];
+  const passed: string[] = [];
+  let stale = false;
+  for (const [key, expected] of Object.entries(args)) {
+    if (CONTROL_KEYS.includes(key)) continue;
+    const p = preds.get(key);
+    if (!p) return { pass: false, stale: false, text: '', error: { reason: `unknown predicate '${key}'`, unreachable: false } };
+    const r = await p.evaluate(ctx, expected, { fresh });
+    if (!r.ok) {
+      const f = r.error;
+      const unreachable = f.kind === 'guest' && ['unreachable', 'auth-failed', 'host-key-mismatch', 'connection-lost'].includes(f.failure.kind);
+      const reason = f.kind === 'guest' ? `${f.failure.kind}: ${f.failure.message}` : f.kind === 'hypervisor' ? f.failure.message : f.message;
+      return { pass: false, stale: false, text: '', error: { reason: `${key}: ${reason}`, unreachable } };
+    }
+    if (r.value.stale) stale = true;
+    (r.value.pass ? passed : failed).push(r.value.pass ? `${key} = ${r.value.actual}` : `${key} is ${r.value.actual}, expected ${r.value.expected}${r.value.stale ? ' (data not fresh since boot)' : ''}`);
+  }
+  return failed.length === 0 ? { pass: true, stale, text: passed.join(', ') } : { pass: false, stale, text: failed.join('; ') };
+}
+
+/** `check:` — read-only predicates before acting; a failure fails the host or skips it. */
+export function makeCheckStep(predicates: CheckPredicate[]): StepType<CheckArgs> {
+  const preds = new Map(predicates.map((p) => [p.key, p]));
+  return defineStep<CheckArgs>({
+    type: 'check',
+    description: 'Assert facts about the VM and the guest; fail the host, or skip it as already done (otherwise: skip-host).',
+    schema: schemaFor(predicates, false),
+    needs: 'none',
+    async plan(ctx, args): Promise<PlanResult> {
+      const e = await evaluateAll(ctx, preds, args, false);
+      if (e.error) return { kind: 'fail', reason: e.error.reason, unreachable: e.error.unreachable };
+      if (e.pass) return { kind: 'ok', summary: e.text };
+      if (args.otherwise === 'skip-host') return { kind: 'skip-host', reason: `skipped: ${e.text}` };
+      return { kind: 'fail', reason: e.text };
+    },
+    async apply() {
+      // plan() never asks for a change, so the engine never calls this.
+      return { kind: 'ok', summary: 'nothing to do' };
+    },
+  });
+}
+
+/**
+ * `verify:` — predicates after the change. Only data produced since the current boot counts
+ * (guest metrics survive a halt), and verify waits for the predicates up to `timeout`.
+ */
+export function makeVerifyStep(predicates: CheckPredicate[]): StepType<CheckArgs> {
+  const preds = new Map(predicates.map((p) => [p.key, p]));
+  return defineStep<CheckArgs>({
+    type: 'verify',
+    description: 'Wait until facts about the VM and guest hold, trusting only data fresh since the last boot.',
+    schema: schemaFor(predicates, true),
+    needs: 'none',
+    async plan(ctx, args): Promise<PlanResult> {
+      const timeoutMs = (args.timeout ?? 300) * 1000;
+      const intervalMs = Math.max(1, args.interval ?? 2) * 1000;
+      const deadline = Date.now() + timeoutMs;
+      let last: Evaluation;
+      for (;;) {
+        last = await evaluateAll(ctx, preds, args, true);
+        if (last.pass) return { kind: 'ok', summary: `verified: ${last.text}` };
+        // In check mode nothing waits: the prediction is what is seen now.
+        if (ctx.check || last.error?.unreachable || Date.now() + intervalMs > deadline || ctx.signal.aborted) break;
+        await new Promise((r) => setTimeout(r, intervalMs));
+        ctx.facts.invalidate();
+      }
+      if (last.error) return { kind: 'fail', reason: last.error.reason, unreachable: last.error.unreachable };
+      return { kind: 'fail', reason: `not verified after ${timeoutMs / 1000}s: ${last.text}` };
+    },
+    async apply() {
+      return { kind: 'ok', summary: 'nothing to do' };
+    },
+  });
+}
