@@ -1,0 +1,133 @@
+import { Command, CommanderError } from 'commander';
+
+/** Options of `pvrun <playbook>` (ansible-playbook's flags where they mean the same). */
+export interface RunFlags {
+  inventory: string[];
+  limit?: string;
+  tags?: string;
+  skipTags?: string;
+  extraVars: string[];
+  forks?: number;
+  check: boolean;
+  diff: boolean;
+  startAtStep?: string;
+  json?: string | boolean;
+  junit?: string;
+  verbose: number;
+  stateDir?: string;
+  confirm?: boolean;
+  yes?: boolean;
+}
+
+export type Invocation =
+  | { cmd: 'run'; playbook: string; flags: RunFlags }
+  | { cmd: 'validate'; playbook: string; flags: RunFlags }
+  | { cmd: 'inventory'; flags: { inventory: string[]; list: boolean; graph: boolean; fromPool?: string; missingTools: boolean; tag?: string; name?: string; yaml: boolean } }
+  | { cmd: 'schema'; flags: { write: boolean } }
+  | { cmd: 'lab'; sub: string; args: string[] }
+  | { cmd: 'demo'; flags: { keep: boolean } }
+  | { cmd: 'help'; text: string }
+  | { cmd: 'version' };
+
+const collect = (v: string, prev: string[]): string[] => [...prev, v];
+const positiveInt = (flag: string) => (v: string): number => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new CommanderError(5, 'pvrun.badFlag', `option '${flag}' wants a whole number ≥ 1, not '${v}'`);
+  return n;
+};
+const count = (_: string, prev: number): number => prev + 1;
+
+const EXAMPLES = `
+Examples:
+  pvrun playbooks/linux-tools.yml -i prod                 install guest tools on every host of inventories/prod.yml
+  pvrun playbooks/linux-tools.yml -i prod --check --diff  rehearsal: reads only, shows what would change
+  pvrun playbooks/linux-tools.yml -i prod -l 'web-*:!web-03' -f 20 -e keep_snapshot=3d
+  pvrun validate playbooks/linux-tools.yml -i prod        check files and print the plan; contacts nothing
+  pvrun inventory -i prod --graph                         the groups and hosts as a tree
+  pvrun inventory -i prod --from-pool pool1 --missing-tools   VMs showing "No Xen tools detected"
+  pvrun demo                                              a lab of container VMs and a simulated pool, end to end
+
+Exit codes: 0 all ok · 2 hosts failed (rolled back or left per on_failure) · 3 needs attention
+(rollback failed / unknown state) · 4 hosts unreachable · 5 invalid input · 130 interrupted`;
+
+function addRunFlags(c: Command): Command {
+  return c
+    .option('-i, --inventory <name|file>', 'inventory name (inventories/NAME.yml) or file; repeatable', collect, [])
+    .option('-l, --limit <pattern>', 'narrow the hosts: names, groups, globs, a:b, a:&b, a:!b')
+    .option('-t, --tags <tags>', 'run only steps with these tags (comma-separated)')
+    .option('--skip-tags <tags>', 'skip steps with these tags (never cleanup or rollback)')
+    .option('-e, --extra-vars <k=v|@file|json>', 'extra variables, highest precedence; repeatable', collect, [])
+    .option('-f, --forks <n>', 'hosts at once per batch (overrides the play)', positiveInt('--forks'))
+    .option('-C, --check', 'rehearsal: read only, predict changes', false)
+    .option('-D, --diff', 'show each step\'s planned change in detail', false)
+    .option('--start-at-step <name>', 'start at the step with this name')
+    .option('--json [file]', 'JSON-lines events to stdout, or to file')
+    .option('--junit <file>', 'write a JUnit XML report')
+    .option('--state-dir <dir>', 'where run journals are kept (default .pvrun, or $PVRUN_STATE_DIR)')
+    .option('-y, --yes', 'do not ask for confirmation')
+    .option('-v, --verbose', 'more output (repeat for more)', count, 0);
+}
+
+/**
+ * Parse argv into an Invocation. Usage errors come back as a CommanderError with exitCode 5;
+ * nothing is printed here except through `writeErr`.
+ */
+export function parseArgs(argv: string[], writeErr: (s: string) => void): Invocation | { usageError: string } {
+  let result: Invocation | undefined;
+  let helpText = '';
+  const program = new Command('pvrun')
+    .description('Run YAML playbooks of typed steps across XCP-ng / XenServer VMs: snapshot, install guest tools, reboot, verify, roll back.')
+    .usage('<playbook> -i <inventory> [options]\n       pvrun <command> [options]')
+    .argument('[playbook]', 'playbook file')
+    .addHelpText('after', EXAMPLES)
+    .version('0.1.0', '--version')
+    .showSuggestionAfterError(true)
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => { helpText += s; }, writeErr: (s) => writeErr(s) });
+  addRunFlags(program);
+  program.action((playbook: string | undefined, flags: RunFlags) => {
+    if (!playbook) {
+      result = { cmd: 'help', text: program.helpInformation() + EXAMPLES + '\n' };
+      return;
+    }
+    result = { cmd: 'run', playbook, flags };
+  });
+
+  addRunFlags(program.command('validate').description('check a playbook and its inventories, print the plan; contacts nothing').argument('<playbook>'))
+    .action((playbook: string, flags: RunFlags) => { result = { cmd: 'validate', playbook, flags }; });
+
+  program.command('inventory').description('show an inventory, or discover VMs on a pool')
+    .option('-i, --inventory <name|file>', 'inventory name or file; repeatable', collect, [])
+    .option('--list', 'hosts, groups and vars as JSON', false)
+    .option('--graph', 'groups and hosts as a tree', false)
+    .option('--from-pool <pool>', 'list the VMs of a pool (a hypervisor of the inventory)')
+    .option('--missing-tools', 'only VMs without PV drivers or management agent', false)
+    .option('--tag <tag>', 'only VMs with this XAPI tag')
+    .option('--name <glob>', 'only VMs whose name matches')
+    .option('--yaml', 'print an inventory fragment instead of a table', false)
+    .action((flags) => { result = { cmd: 'inventory', flags }; });
+
+  program.command('schema').description('print the playbook JSON Schema, or write schema/*.json')
+    .option('--write', 'write schema/playbook.schema.json and schema/inventory.schema.json', false)
+    .action((flags: { write: boolean }) => { result = { cmd: 'schema', flags }; });
+
+  program.command('lab').description('the lab: a simulated pool with container guests (up | down | status | xapi)')
+    .argument('<sub>', 'up, down, status or xapi').argument('[args...]').allowUnknownOption(true).helpOption(false)
+    .action((sub: string, args: string[]) => { result = { cmd: 'lab', sub, args }; });
+
+  program.command('demo').description('start a lab, run playbooks/linux-tools.yml against it, tear it down')
+    .option('--keep', 'leave the lab running afterwards', false)
+    .action((flags: { keep: boolean }) => { result = { cmd: 'demo', flags }; });
+
+  try {
+    program.parse(argv, { from: 'user' });
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.help') return { cmd: 'help', text: helpText };
+      if (e.code === 'commander.version') return { cmd: 'version' };
+      return { usageError: e.message.replace(/^error: /, '') };
+    }
+    throw e;
+  }
+  return result ?? { cmd: 'help', text: program.helpInformation() + EXAMPLES + '\n' };
+}
