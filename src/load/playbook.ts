@@ -1,0 +1,206 @@
+// Playbook files → typed Playbook (src/model/playbook.ts), with located diagnostics.
+import type { PlaySpec, Playbook, StepSpec } from '../model/playbook.js';
+import type { AnyStep, StepRegistry } from '../steps/registry.js';
+import type { Result } from '../util/result.js';
+import { err, ok } from '../util/result.js';
+import { newAjv } from './ajv.js';
+import type { ValidateFunction } from './ajv.js';
+import { ajvToDiagnostics } from './ajv-errors.js';
+import type { Diagnostic } from './diagnostics.js';
+import { hasErrors, sortDiagnostics } from './diagnostics.js';
+import { describeType, parseDuration } from './duration.js';
+import { parseWhen } from './predicate.js';
+import { readUserFile } from './read-file.js';
+import { buildPlaybookSchema, TEMPLATE_PATTERN } from './schema.js';
+import { parseSerial } from './serial.js';
+import { diagAt, locate, parseYaml } from './yaml-doc.js';
+import type { Path, YamlSource } from './yaml-doc.js';
+
+export const DEFAULT_FORKS = 5;
+/** between retries when `delay` is not given */
+export const DEFAULT_RETRY_DELAY_MS = 5000;
+
+interface Validators {
+  playbook: ValidateFunction;
+  args: Map<string, ValidateFunction>;
+}
+const cache = new WeakMap<StepRegistry, Validators>();
+
+export function validatorsFor(registry: StepRegistry): Validators {
+  let v = cache.get(registry);
+  if (!v) {
+    const ajv = newAjv();
+    const args = new Map<string, ValidateFunction>();
+    for (const [type, st] of registry.steps) args.set(type, ajv.compile(st.schema));
+    v = { playbook: ajv.compile(buildPlaybookSchema(registry, 'loader')), args };
+    cache.set(registry, v);
+  }
+  return v;
+}
+
+/** A loaded playbook plus what later stages need to locate problems in it. */
+export interface LoadedPlaybook {
+  playbook: Playbook;
+  source: YamlSource;
+  /** YAML path of each step's arguments (for locating template errors) */
+  argsPath: WeakMap<StepSpec, Path>;
+}
+
+export function loadPlaybook(file: string, registry: StepRegistry): Result<Playbook, Diagnostic[]> {
+  const r = loadPlaybookDetailed(file, registry);
+  return r.ok ? ok(r.value.playbook) : r;
+}
+
+export function loadPlaybookDetailed(file: string, registry: StepRegistry): Result<LoadedPlaybook, Diagnostic[]> {
+  const read = readUserFile(file, 'playbook');
+  if (!read.ok) return err([read.diagnostic]);
+  return parsePlaybook(file, read.text, registry);
+}
+
+const isMap = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isWholeTemplate = (v: unknown): v is string => typeof v === 'string' && new RegExp(TEMPLATE_PATTERN).test(v);
+
+/** Parse playbook text (`file` is only used in positions). */
+export function parsePlaybook(file: string, text: string, registry: StepRegistry): Result<LoadedPlaybook, Diagnostic[]> {
+  const parsed = parseYaml(file, text);
+  if (parsed.diagnostics.length > 0) return err(sortDiagnostics(parsed.diagnostics));
+  const src = parsed.source;
+  const value = parsed.value;
+  const diags: Diagnostic[] = [];
+  if (value === null || value === undefined) return err([diagAt(src, [], 'the playbook is empty: expected a list of plays')]);
+  if (!Array.isArray(value)) {
+    return err([diagAt(src, [], `a playbook is a list of plays (start each play with '- '), got ${describeType(value)}`)]);
+  }
+  const v = validatorsFor(registry);
+  const stepTypes = new Set(registry.steps.keys());
+  if (!v.playbook(value)) diags.push(...ajvToDiagnostics(v.playbook.errors ?? [], src, { stepTypes }));
+
+  const argsPath = new WeakMap<StepSpec, Path>();
+  const plays: PlaySpec[] = [];
+  value.forEach((raw, i) => {
+    if (!isMap(raw)) return; // reported by the schema
+    plays.push(parsePlay(raw, src, [i], registry, v, diags, argsPath));
+  });
+  if (plays.length === 0 && !hasErrors(diags)) diags.push(diagAt(src, [], 'the playbook has no plays'));
+  const sorted = sortDiagnostics(diags);
+  if (hasErrors(sorted)) return err(sorted);
+  return ok({ playbook: { file, plays }, source: src, argsPath });
+}
+
+function parsePlay(raw: Record<string, unknown>, src: YamlSource, path: Path, registry: StepRegistry, v: Validators, diags: Diagnostic[], argsPath: WeakMap<StepSpec, Path>): PlaySpec {
+  const hosts = typeof raw.hosts === 'string' ? raw.hosts : '';
+  const steps = Array.isArray(raw.steps) ? raw.steps : [];
+  const cleanup = Array.isArray(raw.cleanup) ? raw.cleanup : [];
+  const parseSteps = (list: unknown[], key: string): StepSpec[] => {
+    const out: StepSpec[] = [];
+    list.forEach((s, i) => {
+      if (!isMap(s)) return;
+      const st = parseStep(s, src, [...path, key, i], registry, v, diags, argsPath);
+      if (st) out.push(st);
+    });
+    return out;
+  };
+  const play: PlaySpec = {
+    name: typeof raw.name === 'string' ? raw.name : hosts,
+    hosts,
+    vars: isMap(raw.vars) ? raw.vars : {},
+    serial: parseSerial(raw.serial, src, [...path, 'serial'], diags),
+    forks: typeof raw.forks === 'number' && Number.isInteger(raw.forks) && raw.forks >= 1 ? raw.forks : DEFAULT_FORKS,
+    steps: parseSteps(steps, 'steps'),
+    cleanup: parseSteps(cleanup, 'cleanup'),
+    pos: locate(src, path),
+  };
+  if (typeof raw.max_fail_percentage === 'number') play.maxFailPercentage = raw.max_fail_percentage;
+  if (raw.on_failure === 'rollback' || raw.on_failure === 'stop' || raw.on_failure === 'continue') play.onFailure = raw.on_failure;
+  const names = new Map<string, Path>();
+  for (const [key, list] of [['steps', steps], ['cleanup', cleanup]] as const) {
+    list.forEach((s, i) => {
+      if (!isMap(s) || typeof s.register !== 'string') return;
+      const at: Path = [...path, key, i, 'register'];
+      const prev = names.get(s.register);
+      if (prev) diags.push(diagAt(src, at, `'${s.register}' is already registered by an earlier step (line ${locate(src, prev).line})`));
+      else names.set(s.register, at);
+    });
+  }
+  return play;
+}
+
+/** Shorthand (`reboot: guest`) → argument map; null means "no arguments". */
+export function expandShorthand(st: AnyStep, value: unknown): { ok: true; args: unknown } | { ok: false; message: string } {
+  if (isMap(value) || Array.isArray(value) || isWholeTemplate(value)) return { ok: true, args: value };
+  if (st.shorthand) {
+    try {
+      return { ok: true, args: st.shorthand(value as string | number | boolean | null) };
+    } catch (e) {
+      return { ok: false, message: `invalid shorthand for '${st.type}': ${e instanceof Error ? e.message : String(e)}` };
+    }
+  }
+  return { ok: true, args: value === null ? {} : value };
+}
+
+/** Validate a step's (expanded) arguments; errors on `{{ }}` template strings are left for after rendering. */
+export function validateArgs(st: AnyStep, args: unknown, src: YamlSource, at: Path, v: Validators, diags: Diagnostic[]): boolean {
+  if (isWholeTemplate(args)) return true;
+  const validate = v.args.get(st.type)!;
+  if (validate(args)) return true;
+  const found = ajvToDiagnostics(validate.errors ?? [], src, { basePath: at, baseLabel: `arguments of '${st.type}'` });
+  diags.push(...found);
+  return found.length === 0;
+}
+
+function parseStep(raw: Record<string, unknown>, src: YamlSource, path: Path, registry: StepRegistry, v: Validators, diags: Diagnostic[], argsPath: WeakMap<StepSpec, Path>): StepSpec | undefined {
+  const keys = Object.keys(raw);
+  const typeKeys = keys.filter((k) => registry.steps.has(k));
+  if (typeKeys.length === 0) {
+    const common = new Set(['name', 'when', 'tags', 'timeout', 'retries', 'delay', 'check_mode', 'register', 'ignore_errors']);
+    // An unknown key already reported as "unknown step type" explains this step.
+    if (keys.every((k) => common.has(k))) {
+      const types = [...registry.steps.keys()];
+      const list = types.length > 6 ? `${types.slice(0, 6).join(', ')}, …` : types.join(', ');
+      diags.push(diagAt(src, path, `step has no step-type key (one of: ${list || 'none registered'})`, 'key'));
+    }
+    return undefined;
+  }
+  if (typeKeys.length > 1) {
+    const quoted = typeKeys.map((k) => `'${k}'`);
+    const msg = typeKeys.length === 2 ? `step has two step-type keys: ${quoted[0]!} and ${quoted[1]!}`
+      : `step has ${typeKeys.length} step-type keys: ${quoted.slice(0, -1).join(', ')} and ${quoted[quoted.length - 1]!}`;
+    diags.push(diagAt(src, [...path, typeKeys[1]!], msg, 'key'));
+    return undefined;
+  }
+  const type = typeKeys[0]!;
+  const st = registry.steps.get(type)!;
+  const at: Path = [...path, type];
+  const exp = expandShorthand(st, raw[type]);
+  let args: unknown = raw[type];
+  if (!exp.ok) diags.push(diagAt(src, at, exp.message));
+  else {
+    args = exp.args;
+    validateArgs(st, args, src, at, v, diags);
+  }
+  const tags = typeof raw.tags === 'string' ? [raw.tags] : Array.isArray(raw.tags) ? raw.tags.filter((t): t is string => typeof t === 'string') : [];
+  const retries = typeof raw.retries === 'number' && Number.isInteger(raw.retries) && raw.retries >= 0 ? raw.retries : 0;
+  const step: StepSpec = {
+    type,
+    args,
+    name: typeof raw.name === 'string' ? raw.name : type,
+    when: parseWhen(raw.when, src, [...path, 'when'], diags),
+    tags,
+    retries,
+    delayMs: DEFAULT_RETRY_DELAY_MS,
+    ignoreErrors: raw.ignore_errors === true,
+    pos: locate(src, path),
+  };
+  for (const key of ['timeout', 'delay'] as const) {
+    if (raw[key] === undefined || raw[key] === null) continue;
+    const d = parseDuration(raw[key]);
+    if (!d.ok) diags.push(diagAt(src, [...path, key], d.message));
+    else if (key === 'timeout') step.timeoutMs = d.ms;
+    else step.delayMs = d.ms;
+  }
+  if (step.timeoutMs === 0) diags.push(diagAt(src, [...path, 'timeout'], `bad duration: a timeout must be more than 0`));
+  if (typeof raw.check_mode === 'boolean') step.checkMode = raw.check_mode;
+  if (typeof raw.register === 'string') step.register = raw.register;
+  argsPath.set(step, at);
+  return step;
+}

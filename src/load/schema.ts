@@ -1,0 +1,288 @@
+// JSON Schemas for playbooks and inventories. The playbook schema is assembled from the step
+// registry: each step type contributes its argument schema under its key.
+//
+// Two variants come out of the same builder:
+//  - 'editor' (published in schema/, for yaml-language-server): the full shapes, including
+//    serial, durations, `when` predicates and step arguments (with `{{ }}` templates allowed).
+//  - 'loader' (what loadPlaybook validates with): structure only; the parts whose errors ajv
+//    words badly (serial, durations, predicates, step-type keys, step arguments) are `{}` here
+//    and checked by hand-written code that says what is wrong in the user's terms.
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { JsonSchema } from '../steps/types.js';
+import type { StepRegistry } from '../steps/registry.js';
+
+export type SchemaVariant = 'editor' | 'loader';
+
+export const PLAY_KEYS = ['name', 'hosts', 'vars', 'serial', 'max_fail_percentage', 'forks', 'on_failure', 'steps', 'cleanup'] as const;
+export const STEP_COMMON_KEYS = ['name', 'when', 'tags', 'timeout', 'retries', 'delay', 'check_mode', 'register', 'ignore_errors'] as const;
+export const PREDICATE_PATH_ROOTS = ['run', 'host', 'vars', 'facts', 'registered'] as const;
+export const PREDICATE_OPS = ['equals', 'not_equals', 'in', 'not_in', 'matches', 'exists', 'version', 'truthy'] as const;
+export const CONNECTION_TYPES = ['ssh', 'psremoting', 'ssh-powershell', 'none'] as const;
+
+/** A whole-string template, accepted where a non-string is expected (rendered before use). */
+export const TEMPLATE_PATTERN = '^\\s*\\{\\{[^{}]*\\}\\}\\s*$';
+const template: JsonSchema = { type: 'string', pattern: TEMPLATE_PATTERN };
+const DURATION_PATTERN = '^\\s*(\\d+(\\.\\d+)?|(\\d+(\\.\\d+)?(ms|s|m|h))+)\\s*$';
+
+const duration: JsonSchema = {
+  description: 'a duration: 30s, 5m, 1h, 1h30m, 250ms, or a number of seconds',
+  anyOf: [{ type: 'number', minimum: 0 }, { type: 'string', pattern: DURATION_PATTERN }],
+};
+
+const serialItem: JsonSchema = {
+  anyOf: [{ type: 'integer', minimum: 1 }, { type: 'string', pattern: '^\\s*(100(\\.0+)?|\\d{1,2}(\\.\\d+)?)\\s*%\\s*$' }],
+};
+
+const secretRef: JsonSchema = {
+  title: 'secret reference',
+  description: 'a secret reference: { env: NAME } or { file: path }',
+  oneOf: [
+    { type: 'object', properties: { env: { type: 'string', minLength: 1 } }, required: ['env'], additionalProperties: false },
+    { type: 'object', properties: { file: { type: 'string', minLength: 1 } }, required: ['file'], additionalProperties: false },
+  ],
+};
+
+function predicateSchema(): JsonSchema {
+  const path = { type: 'string', pattern: `^(${PREDICATE_PATH_ROOTS.join('|')})\\.[^.]` };
+  const opValue: Record<string, JsonSchema> = {
+    equals: {}, not_equals: {}, in: { type: 'array' }, not_in: { type: 'array' },
+    matches: { type: 'string' }, exists: { type: 'boolean' }, version: { type: 'string' }, truthy: { type: 'boolean' },
+  };
+  return {
+    title: 'predicate',
+    anyOf: [
+      ...PREDICATE_OPS.map((op) => ({
+        type: 'object', properties: { path, [op]: opValue[op] }, required: ['path', op], additionalProperties: false,
+      })),
+      { type: 'object', properties: { any: { type: 'array', items: { $ref: '#/$defs/predicate' } } }, required: ['any'], additionalProperties: false },
+      { type: 'object', properties: { all: { type: 'array', items: { $ref: '#/$defs/predicate' } } }, required: ['all'], additionalProperties: false },
+      { type: 'object', properties: { not: { $ref: '#/$defs/predicate' } }, required: ['not'], additionalProperties: false },
+    ],
+  };
+}
+
+/**
+ * Allow a whole-string template wherever a schema expects a non-string, and any template in
+ * strings (a pattern/enum/format cannot be checked before rendering). Editors only: the loader
+ * drops errors on template strings instead and validates again after rendering.
+ */
+export function allowTemplates(schema: unknown): unknown {
+  if (Array.isArray(schema)) return schema.map(allowTemplates);
+  if (typeof schema !== 'object' || schema === null) return schema;
+  const s: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(schema)) {
+    if (k === 'properties' || k === '$defs' || k === 'definitions' || k === 'patternProperties') {
+      s[k] = Object.fromEntries(Object.entries(v as Record<string, unknown>).map(([pk, pv]) => [pk, allowTemplates(pv)]));
+    } else if (['items', 'additionalProperties', 'not', 'anyOf', 'oneOf', 'allOf', 'prefixItems', 'contains', 'if', 'then', 'else'].includes(k)) {
+      s[k] = allowTemplates(v);
+    } else {
+      s[k] = v;
+    }
+  }
+  const types = typeof s.type === 'string' ? [s.type] : Array.isArray(s.type) ? (s.type as string[]) : [];
+  const constrainedString = types.includes('string') && ('pattern' in s || 'format' in s || 'enum' in s);
+  const nonString = types.some((t) => t !== 'string');
+  if ('enum' in s || 'const' in s || nonString || constrainedString) {
+    return { anyOf: [s, template] };
+  }
+  return s;
+}
+
+function stepArgsSchema(registry: StepRegistry, type: string): JsonSchema {
+  const st = registry.steps.get(type)!;
+  const args = allowTemplates(st.schema) as JsonSchema;
+  const withDescription = { description: st.description, ...args };
+  if (!st.shorthand) return withDescription;
+  return { description: st.description, anyOf: [args, { type: ['string', 'number', 'boolean', 'null'] }] };
+}
+
+export function buildPlaybookSchema(registry: StepRegistry, variant: SchemaVariant = 'editor'): JsonSchema {
+  const editor = variant === 'editor';
+  const types = [...registry.steps.keys()].sort();
+  const loose = (s: JsonSchema): JsonSchema => (editor ? s : {});
+  const stepProps: Record<string, JsonSchema> = {
+    name: { type: 'string' },
+    when: loose({ anyOf: [{ $ref: '#/$defs/predicate' }, { type: 'array', items: { $ref: '#/$defs/predicate' } }] }),
+    tags: { anyOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }] },
+    timeout: loose({ $ref: '#/$defs/duration' }),
+    retries: { type: 'integer', minimum: 0 },
+    delay: loose({ $ref: '#/$defs/duration' }),
+    check_mode: { type: 'boolean' },
+    register: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$', description: 'a variable name (letters, digits, _)' },
+    ignore_errors: { type: 'boolean' },
+  };
+  for (const t of types) stepProps[t] = editor ? { $ref: `#/$defs/step_${t}` } : {};
+  const step: JsonSchema = {
+    title: 'step',
+    type: 'object',
+    properties: stepProps,
+    additionalProperties: false,
+    // Exactly one step-type key; the loader reports this itself in plain words.
+    ...(editor && types.length > 0 ? { oneOf: types.map((t) => ({ required: [t] })) } : {}),
+  };
+  const defs: Record<string, JsonSchema> = { step };
+  if (editor) {
+    defs.duration = duration;
+    defs.serial_item = serialItem;
+    defs.predicate = predicateSchema();
+    for (const t of types) defs[`step_${t}`] = stepArgsSchema(registry, t);
+  }
+  const play: JsonSchema = {
+    title: 'play',
+    type: 'object',
+    properties: {
+      name: { type: 'string' },
+      hosts: { type: 'string', minLength: 1, description: 'host pattern: names, groups, globs, a:b union, a:&b intersection, a:!b exclusion' },
+      vars: { type: ['object', 'null'] },
+      serial: loose({ anyOf: [{ $ref: '#/$defs/serial_item' }, { type: 'array', minItems: 1, items: { $ref: '#/$defs/serial_item' } }] }),
+      max_fail_percentage: { type: 'number', minimum: 0, maximum: 100 },
+      forks: { type: 'integer', minimum: 1 },
+      on_failure: { enum: ['rollback', 'stop', 'continue'] },
+      steps: { type: 'array', items: { $ref: '#/$defs/step' } },
+      cleanup: { type: ['array', 'null'], items: { $ref: '#/$defs/step' } },
+    },
+    required: ['hosts', 'steps'],
+    additionalProperties: false,
+  };
+  defs.play = play;
+  return {
+    $schema: 'https://json-schema.org/draft/2020-12/schema',
+    $id: 'https://pvrun.dev/schema/playbook.schema.json',
+    title: 'playbook',
+    description: 'A pvrun playbook: a list of plays.',
+    type: 'array',
+    items: { $ref: '#/$defs/play' },
+    $defs: defs,
+  };
+}
+
+export function buildInventorySchema(): JsonSchema {
+  const str = { type: 'string', minLength: 1 };
+  const connectionObject: JsonSchema = {
+    title: 'connection',
+    type: 'object',
+    properties: {
+      type: { enum: [...CONNECTION_TYPES] },
+      address: str,
+      port: { type: 'integer', minimum: 1, maximum: 65535 },
+      user: str,
+      key: str,
+      passphrase: { $ref: '#/$defs/secret' },
+      password: { $ref: '#/$defs/secret' },
+      agent: { type: 'boolean' },
+      host_key_checking: { enum: ['strict', 'accept-new', 'off'] },
+      known_hosts: str,
+      proxy_jump: str,
+      become_password: { $ref: '#/$defs/secret' },
+      transport: { enum: ['wsman', 'ssh'] },
+      https: { type: 'boolean' },
+      connect_timeout: { type: 'number', minimum: 0 },
+    },
+    additionalProperties: false,
+  };
+  // `connection: ssh` is shorthand for `connection: { type: ssh }`.
+  const connection: JsonSchema = { anyOf: [{ enum: [...CONNECTION_TYPES] }, connectionObject] };
+  const names = { type: 'array', items: { type: 'string', minLength: 1 } };
+  return {
+    $schema: 'https://json-schema.org/draft/2020-12/schema',
+    $id: 'https://pvrun.dev/schema/inventory.schema.json',
+    title: 'inventory',
+    type: 'object',
+    properties: {
+      hypervisors: {
+        type: ['object', 'null'],
+        additionalProperties: {
+          title: 'hypervisor',
+          type: 'object',
+          properties: {
+            url: { type: 'string', pattern: '^https?://', description: 'an http:// or https:// URL' },
+            username: { anyOf: [str, { $ref: '#/$defs/secret' }] },
+            password: { $ref: '#/$defs/secret' },
+            tls: {
+              title: 'tls',
+              type: 'object',
+              properties: {
+                ca: str,
+                fingerprint: { type: 'string', pattern: '^([0-9A-Fa-f]{2}:?){31}[0-9A-Fa-f]{2}$', description: 'a SHA-256 fingerprint (64 hex digits, colons allowed)' },
+                insecure: { type: 'boolean' },
+              },
+              additionalProperties: false,
+            },
+          },
+          required: ['url', 'username', 'password'],
+          additionalProperties: false,
+        },
+      },
+      groups: {
+        type: ['object', 'null'],
+        additionalProperties: {
+          title: 'group',
+          type: ['object', 'null'],
+          properties: {
+            children: names,
+            hosts: names,
+            vars: { type: ['object', 'null'] },
+            connection,
+            source: { enum: ['xapi'] },
+            pool: str,
+            filters: {
+              title: 'filters',
+              type: 'object',
+              properties: { missing_tools: { type: 'boolean' }, tag: str, name: str },
+              additionalProperties: false,
+            },
+          },
+          additionalProperties: false,
+        },
+      },
+      hosts: {
+        type: ['object', 'null'],
+        additionalProperties: {
+          title: 'host',
+          type: ['object', 'null'],
+          properties: {
+            vars: { type: ['object', 'null'] },
+            groups: names,
+            connection,
+            vm: {
+              title: 'vm',
+              type: 'object',
+              properties: { pool: str, uuid: { type: 'string', pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$', description: 'a VM UUID' }, name_label: str },
+              required: ['pool'],
+              additionalProperties: false,
+            },
+          },
+          additionalProperties: false,
+        },
+      },
+    },
+    additionalProperties: false,
+    $defs: { secret: secretRef },
+  };
+}
+
+/** File name → JSON text of every published schema. */
+export function schemaFiles(registry: StepRegistry): Record<string, string> {
+  return {
+    'playbook.schema.json': JSON.stringify(buildPlaybookSchema(registry, 'editor'), null, 2) + '\n',
+    'inventory.schema.json': JSON.stringify(buildInventorySchema(), null, 2) + '\n',
+  };
+}
+
+/**
+ * `pvrun schema --write`: regenerate schema/*.schema.json under `rootDir` from `registry`.
+ * Returns each file with whether its content changed.
+ */
+export async function writeSchemaFiles(rootDir: string, registry: StepRegistry): Promise<{ file: string; changed: boolean }[]> {
+  const dir = join(rootDir, 'schema');
+  await mkdir(dir, { recursive: true });
+  const out: { file: string; changed: boolean }[] = [];
+  for (const [name, text] of Object.entries(schemaFiles(registry))) {
+    const file = join(dir, name);
+    const before = await readFile(file, 'utf8').catch(() => undefined);
+    if (before !== text) await writeFile(file, text);
+    out.push({ file, changed: before !== text });
+  }
+  return out;
+}

@@ -1,0 +1,157 @@
+// The one module that knows the `yaml` package: parsing with positions, mapping value paths
+// back to source nodes, turning YAML errors into diagnostics.
+import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit } from 'yaml';
+import type { Document, Node as YamlNode } from 'yaml';
+import type { SourcePos } from '../model/source.js';
+import { diagnostic } from './diagnostics.js';
+import type { Diagnostic } from './diagnostics.js';
+
+export type PathSeg = string | number;
+export type Path = readonly PathSeg[];
+
+/** A parsed YAML file: its text (for echoing lines) and its document (for positions). */
+export interface YamlSource {
+  file: string;
+  text: string;
+  lines: string[];
+  doc: Document.Parsed;
+  lineCounter: LineCounter;
+}
+
+export interface ParsedYaml {
+  source: YamlSource;
+  /** the plain JS value; undefined when the file had syntax errors */
+  value: unknown;
+  diagnostics: Diagnostic[];
+}
+
+const YAML_MESSAGES: Record<string, (raw: string, src: YamlSource, offset: number) => string> = {
+  DUPLICATE_KEY: (_raw, src, offset) => {
+    const key = /^[^:\s][^:]*?(?=\s*:)/.exec(src.text.slice(offset, src.text.indexOf('\n', offset) >>> 0))?.[0];
+    return key ? `duplicate key '${key.replace(/^["']|["']$/g, '')}'` : 'duplicate key';
+  },
+  TAB_AS_INDENT: () => 'tab character used for indentation (YAML indentation must be spaces)',
+  MULTIPLE_DOCS: () => 'more than one YAML document in this file (remove the `---` separator)',
+};
+
+export function parseYaml(file: string, text: string): ParsedYaml {
+  const lineCounter = new LineCounter();
+  // uniqueKeys (default) reports duplicate keys as errors; YAML 1.2 core schema: `yes` stays a string.
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, keepSourceTokens: false });
+  const source: YamlSource = { file, text, lines: text.split(/\n/), doc, lineCounter };
+  const diagnostics: Diagnostic[] = [];
+  for (const e of doc.errors) {
+    const offset = e.pos[0];
+    const make = YAML_MESSAGES[e.code];
+    const msg = make ? make(e.message, source, offset) : `YAML syntax error: ${lowerFirst(e.message)}`;
+    diagnostics.push(diagAtOffset(source, offset, msg));
+  }
+  if (diagnostics.length === 0) {
+    visit(doc, {
+      Alias(_key, node) {
+        if (!node.resolve(doc)) {
+          diagnostics.push(diagAtOffset(source, node.range?.[0] ?? 0, `unknown YAML alias '*${node.source}'`));
+        }
+      },
+    });
+  }
+  if (diagnostics.length > 0) return { source, value: undefined, diagnostics };
+  let value: unknown;
+  try {
+    // maxAliasCount guards against alias bombs ("billion laughs").
+    value = doc.toJS({ maxAliasCount: 1000 });
+  } catch (e) {
+    diagnostics.push(diagAtOffset(source, 0, `cannot read YAML: ${lowerFirst(e instanceof Error ? e.message : String(e))}`));
+  }
+  return { source, value, diagnostics };
+}
+
+function lowerFirst(s: string): string {
+  return s.length > 0 ? s[0]!.toLowerCase() + s.slice(1) : s;
+}
+
+export function posAtOffset(src: YamlSource, offset: number): SourcePos {
+  const o = Math.max(0, Math.min(offset, src.text.length));
+  const lp = src.lineCounter.linePos(o);
+  return { file: src.file, line: Math.max(1, lp.line), col: Math.max(1, lp.col) };
+}
+
+export function diagAtOffset(src: YamlSource, offset: number, message: string, severity: 'error' | 'warning' = 'error'): Diagnostic {
+  const pos = posAtOffset(src, offset);
+  return diagnostic(pos, message, src.lines[pos.line - 1], severity);
+}
+
+function deref(src: YamlSource, node: unknown): unknown {
+  return isAlias(node) ? node.resolve(src.doc) : node;
+}
+
+/**
+ * The node at `path` (or the deepest node found on the way) and, when the last segment is a map
+ * key, that key's node.
+ */
+export function findNode(src: YamlSource, path: Path): { node: YamlNode | undefined; keyNode?: YamlNode; complete: boolean } {
+  let node: unknown = src.doc.contents;
+  let keyNode: YamlNode | undefined;
+  for (let i = 0; i < path.length; i++) {
+    const seg = path[i]!;
+    const cur = deref(src, node);
+    let next: unknown;
+    let nextKey: YamlNode | undefined;
+    if (isMap(cur)) {
+      for (const item of cur.items) {
+        if (!isPair(item)) continue;
+        const k = deref(src, item.key);
+        const kv = isScalar(k) ? k.value : k;
+        if (String(kv) === String(seg)) {
+          next = item.value ?? undefined;
+          nextKey = (isScalar(item.key) || isAlias(item.key)) ? (item.key as YamlNode) : undefined;
+          // A key with no value (`steps:`) has no value node: point at the key.
+          if (next === null || next === undefined) next = nextKey;
+          break;
+        }
+      }
+    } else if (isSeq(cur) && typeof seg === 'number') {
+      next = cur.items[seg];
+    }
+    if (next === undefined || next === null) {
+      return { node: cur as YamlNode | undefined, complete: false, ...(keyNode ? { keyNode } : {}) };
+    }
+    node = next;
+    keyNode = nextKey;
+  }
+  return { node: node as YamlNode | undefined, complete: true, ...(keyNode ? { keyNode } : {}) };
+}
+
+/** Position of the value at `path` (or its key with which='key'); the deepest existing node otherwise. */
+export function locate(src: YamlSource, path: Path, which: 'key' | 'value' = 'value'): SourcePos {
+  const { node, keyNode, complete } = findNode(src, path);
+  const target = complete && which === 'key' && keyNode ? keyNode : node;
+  const offset = (target as { range?: [number, number, number] } | undefined)?.range?.[0] ?? 0;
+  return posAtOffset(src, offset);
+}
+
+/** Byte range of the node at `path` in the source (for finding a `{{ }}` inside a scalar). */
+export function nodeRange(src: YamlSource, path: Path): [number, number] | undefined {
+  const { node, complete } = findNode(src, path);
+  const r = (node as { range?: [number, number, number] } | undefined)?.range;
+  return complete && r ? [r[0], r[1]] : undefined;
+}
+
+export function diagAt(src: YamlSource, path: Path, message: string, which: 'key' | 'value' = 'value', severity: 'error' | 'warning' = 'error'): Diagnostic {
+  const pos = locate(src, path, which);
+  return diagnostic(pos, message, src.lines[pos.line - 1], severity);
+}
+
+/** Key order of a map node, for "inventory order" without relying on JS object key order (numeric keys sort first there). */
+export function mapKeys(src: YamlSource, path: Path): string[] {
+  const { node, complete } = findNode(src, path);
+  const n = deref(src, node);
+  if (!complete || !isMap(n)) return [];
+  const out: string[] = [];
+  for (const item of n.items) {
+    if (!isPair(item)) continue;
+    const k = deref(src, item.key);
+    out.push(String(isScalar(k) ? k.value : k));
+  }
+  return out;
+}
