@@ -1,0 +1,198 @@
+import type { Agent } from 'undici';
+import type { HypervisorFailure, XapiCaller } from '../types.js';
+import type { Result } from '../../util/result.js';
+import { err, ok } from '../../util/result.js';
+import { isReadOnlyMethod, lookupMethod, takesSession } from './methods.js';
+import type { TlsOptions } from './transport.js';
+import { jsonRpc, makeAgent } from './transport.js';
+
+export interface XapiClientOptions {
+  /** pool master URL, e.g. https://xcp1.example:443 */
+  url: string;
+  username: string;
+  password: string;
+  tls?: TlsOptions;
+  connectTimeoutMs?: number;
+  /** per call; event.from adds its own wait on top */
+  callTimeoutMs?: number;
+  /** refuse every mutating method (check mode) */
+  readOnly?: boolean;
+  /** retries of read-only calls after a transport failure or timeout */
+  retries?: number;
+  retryDelayMs?: number;
+  originator?: string;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * The production XAPI client: JSON-RPC 2.0 over HTTP(S) with undici. One session per pool, shared
+ * by every VM handle of the run; `view(readOnly)` gives callers a handle with its own read-only
+ * switch on top of the same session.
+ */
+export class XapiClient implements XapiCaller {
+  readonly readOnly: boolean;
+  /** warnings the caller must print (insecure TLS, master redirect) */
+  readonly warnings: string[];
+  private urlNow: string;
+  private session: string | undefined;
+  private loggingIn: Promise<Result<string, HypervisorFailure>> | undefined;
+  private readonly agent: Agent;
+  private readonly opts: XapiClientOptions;
+  private closed = false;
+
+  private constructor(opts: XapiClientOptions, agent: Agent, warnings: string[]) {
+    this.opts = opts;
+    this.agent = agent;
+    this.warnings = warnings;
+    this.urlNow = opts.url;
+    this.readOnly = opts.readOnly ?? false;
+  }
+
+  static create(opts: XapiClientOptions): Result<XapiClient, HypervisorFailure> {
+    const a = makeAgent({ tls: opts.tls, connectTimeoutMs: opts.connectTimeoutMs });
+    if (!a.ok) return a;
+    return ok(new XapiClient(opts, a.value.agent, a.value.warnings));
+  }
+
+  /** the URL of the master actually in use (after a HOST_IS_SLAVE redirect) */
+  get url(): string {
+    return this.urlNow;
+  }
+
+  get sessionRef(): string | undefined {
+    return this.session;
+  }
+
+  /** Log in (following HOST_IS_SLAVE to the master). Calls log in lazily, so this is optional. */
+  async login(): Promise<Result<string, HypervisorFailure>> {
+    if (this.session) return ok(this.session);
+    return this.relogin(undefined);
+  }
+
+  /** Share one login among concurrent callers whose session just expired. */
+  private relogin(stale: string | undefined): Promise<Result<string, HypervisorFailure>> {
+    if (this.session && this.session !== stale) return Promise.resolve(ok(this.session));
+    this.loggingIn ??= this.doLogin().finally(() => {
+      this.loggingIn = undefined;
+    });
+    return this.loggingIn;
+  }
+
+  private async doLogin(): Promise<Result<string, HypervisorFailure>> {
+    if (this.closed) return err({ kind: 'transport', message: 'client is closed' });
+    const { username, password } = this.opts;
+    // A pool has one master; two redirects would mean the pool is mid-failover.
+    for (let hop = 0; hop < 3; hop++) {
+      const r = await jsonRpc(this.agent, this.urlNow, 'session.login_with_password',
+        [username, password, '1.0', this.opts.originator ?? 'pvrun'], this.opts.callTimeoutMs ?? 60_000);
+      if (r.ok) {
+        if (typeof r.value !== 'string') return err({ kind: 'transport', message: 'login returned no session ref' });
+        this.session = r.value;
+        return ok(r.value);
+      }
+      if (r.error.kind === 'xapi' && r.error.code === 'HOST_IS_SLAVE' && r.error.params[0]) {
+        const next = masterUrl(this.urlNow, r.error.params[0]);
+        this.warnings.push(`${this.urlNow} is a pool member; using the pool master ${next}`);
+        this.urlNow = next;
+        continue;
+      }
+      return r;
+    }
+    return err({ kind: 'transport', message: 'too many HOST_IS_SLAVE redirects' });
+  }
+
+  async call<T = unknown>(method: string, params: unknown[], signal?: AbortSignal): Promise<Result<T, HypervisorFailure>> {
+    return this.callAs<T>(this.readOnly, method, params, signal);
+  }
+
+  /** the caller's own read-only switch, over this client's session */
+  async callAs<T>(readOnly: boolean, method: string, params: unknown[], signal?: AbortSignal): Promise<Result<T, HypervisorFailure>> {
+    const m = lookupMethod(method);
+    if (!m) return err({ kind: 'transport', message: `${method} is not in pvrun's XAPI method table (a bug)` });
+    const expected = m.spec.params.length - (takesSession(m.base) ? 1 : 0);
+    if (params.length !== expected) {
+      return err({ kind: 'transport', message: `${method} takes ${expected} parameters, got ${params.length} (a bug)` });
+    }
+    const ro = isReadOnlyMethod(method);
+    if (readOnly && !ro) {
+      return err({ kind: 'read-only', method, message: `check mode: refusing to call ${method}, which changes the pool` });
+    }
+    if (method === 'session.login_with_password') return err({ kind: 'transport', message: 'use login()' });
+    let timeoutMs = this.opts.callTimeoutMs ?? 60_000;
+    if (method === 'event.from' && typeof params[2] === 'number') timeoutMs += params[2] * 1000;
+
+    let reloggedIn = false;
+    let redirected = false;
+    let attempt = 0;
+    for (;;) {
+      let s = this.session;
+      if (s === undefined) {
+        const l = await this.relogin(undefined);
+        if (!l.ok) return l;
+        s = l.value;
+      }
+      const r = await jsonRpc(this.agent, this.urlNow, method, [s, ...params], timeoutMs, signal);
+      if (r.ok) return r as Result<T, HypervisorFailure>;
+      const e = r.error;
+      if (e.kind === 'xapi' && e.code === 'SESSION_INVALID' && !reloggedIn && method !== 'session.logout') {
+        // The call was refused before doing anything, so retrying is safe even for writes.
+        reloggedIn = true;
+        const l = await this.relogin(s);
+        if (!l.ok) return l;
+        continue;
+      }
+      if (e.kind === 'xapi' && e.code === 'HOST_IS_SLAVE' && !redirected && e.params[0]) {
+        // the master moved (pool failover): follow it once
+        redirected = true;
+        this.urlNow = masterUrl(this.urlNow, e.params[0]);
+        this.session = undefined;
+        continue;
+      }
+      if ((e.kind === 'transport' || e.kind === 'timeout') && ro && attempt < (this.opts.retries ?? 2) && !signal?.aborted) {
+        // Only reads are retried: a write whose answer was lost may have happened.
+        attempt++;
+        await sleep((this.opts.retryDelayMs ?? 200) * attempt);
+        continue;
+      }
+      return r;
+    }
+  }
+
+  /** A caller with its own read-only switch sharing this client's session. */
+  view(readOnly: boolean): XapiCaller {
+    return {
+      readOnly,
+      call: <T>(method: string, params: unknown[]) => this.callAs<T>(readOnly, method, params),
+    };
+  }
+
+  async logout(): Promise<Result<void, HypervisorFailure>> {
+    const s = this.session;
+    this.session = undefined;
+    if (!s) return ok(undefined);
+    const r = await jsonRpc(this.agent, this.urlNow, 'session.logout', [s], this.opts.callTimeoutMs ?? 60_000);
+    return r.ok ? ok(undefined) : r;
+  }
+
+  /** log out (best effort) and close the connections */
+  async close(): Promise<void> {
+    await this.logout();
+    this.closed = true;
+    await this.agent.close();
+  }
+}
+
+/** HOST_IS_SLAVE names the master by address (optionally host:port); keep scheme and port. */
+export function masterUrl(current: string, master: string): string {
+  const u = new URL(current);
+  const m = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(master);
+  if (m) {
+    u.hostname = m[1]!;
+    if (m[2]) u.port = m[2];
+  } else {
+    // a bare IPv6 address
+    u.hostname = master.includes(':') ? `[${master}]` : master;
+  }
+  return u.origin;
+}

@@ -1,0 +1,11 @@
+export { XapiClient, masterUrl } from './client.js';
+export type { XapiClientOptions } from './client.js';
+export { XAPI_METHODS, isReadOnlyMethod, lookupMethod } from './methods.js';
+export type { MethodSpec } from './methods.js';
+export { xapiError, describeFailure, isXapiCode } from './errors.js';
+export { callAsync, eventFrom } from './task.js';
+export { waitUntil, vmWatch } from './events.js';
+export type { EventBatch, EventRecord, Probe, WaitOptions } from './events.js';
+export { decodeTaskResult, taskResultRef } from './xmlrpc.js';
+export { makeAgent, normaliseFingerprint } from './transport.js';
+export type { TlsOptions } from './transport.js';

@@ -1,0 +1,137 @@
+import { readFileSync } from 'node:fs';
+import type { TLSSocket } from 'node:tls';
+import { Agent, buildConnector, request } from 'undici';
+import type { HypervisorFailure } from '../types.js';
+import type { Result } from '../../util/result.js';
+import { err, ok } from '../../util/result.js';
+import { fromJsonRpcError } from './errors.js';
+
+export interface TlsOptions {
+  /** PEM CA bundle path: verify the chain against it (instead of the system store) */
+  ca?: string;
+  /** SHA-256 fingerprint of the server certificate, hex with or without colons */
+  fingerprint?: string;
+  /** no verification at all; the client reports a warning the caller must print */
+  insecure?: boolean;
+}
+
+export interface TransportOptions {
+  tls?: TlsOptions;
+  connectTimeoutMs?: number;
+}
+
+/** Normalise `AB:cd:…` / `abcd…` to upper-case colon-less hex. */
+export function normaliseFingerprint(fp: string): string {
+  return fp.replace(/[^0-9a-fA-F]/g, '').toUpperCase();
+}
+
+/**
+ * Build the undici dispatcher for one pool. A fingerprint pin replaces chain verification: the
+ * pool's self-signed certificate would fail it anyway, so we accept any chain and then compare the
+ * leaf's SHA-256 with the pin before a single byte of the request is sent.
+ */
+export function makeAgent(opts: TransportOptions): Result<{ agent: Agent; warnings: string[] }, HypervisorFailure> {
+  const tls = opts.tls ?? {};
+  const warnings: string[] = [];
+  const timeout = opts.connectTimeoutMs ?? 10_000;
+  let ca: string | undefined;
+  if (tls.ca) {
+    try {
+      ca = readFileSync(tls.ca, 'utf8');
+    } catch (e) {
+      return err({ kind: 'tls', message: `cannot read CA file ${tls.ca}: ${(e as Error).message}` });
+    }
+  }
+  if (tls.insecure && !tls.fingerprint) {
+    warnings.push('TLS verification is OFF for this pool (insecure: true): anyone on the path can impersonate it');
+  }
+  const pin = tls.fingerprint ? normaliseFingerprint(tls.fingerprint) : undefined;
+  if (pin !== undefined && pin.length !== 64) {
+    return err({ kind: 'tls', message: `fingerprint must be a SHA-256 (64 hex digits), got ${pin.length} digits` });
+  }
+  const base = buildConnector({
+    timeout,
+    ...(ca ? { ca } : {}),
+    rejectUnauthorized: !(tls.insecure || pin),
+  });
+  const connect: buildConnector.connector = (options, callback) => {
+    base(options, (error, socket) => {
+      if (error || !socket) return callback(error ?? new Error('no socket'), null);
+      if (pin && options.protocol === 'https:') {
+        const cert = (socket as TLSSocket).getPeerCertificate();
+        const got = normaliseFingerprint(cert.fingerprint256 ?? '');
+        if (got !== pin) {
+          socket.destroy();
+          const e = new Error(`certificate fingerprint mismatch: pinned ${pin}, server presented ${got}`);
+          (e as Error & { code: string }).code = 'PVRUN_TLS_PIN_MISMATCH';
+          return callback(e, null);
+        }
+      }
+      callback(null, socket);
+    });
+  };
+  return ok({ agent: new Agent({ connect, connectTimeout: timeout, keepAliveTimeout: 30_000 }), warnings });
+}
+
+function isTlsError(e: unknown): boolean {
+  const code = (e as { code?: unknown }).code;
+  const s = typeof code === 'string' ? code : '';
+  return s === 'PVRUN_TLS_PIN_MISMATCH' || s.startsWith('ERR_TLS') || s.includes('CERT') || s.includes('SELF_SIGNED') ||
+    s === 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' || s === 'ERR_SSL_WRONG_VERSION_NUMBER';
+}
+
+function describe(e: unknown): string {
+  const c = (e as { cause?: unknown }).cause;
+  const base = e instanceof Error ? e.message : String(e);
+  return c instanceof Error && c.message !== base ? `${base}: ${c.message}` : base;
+}
+
+let nextId = 1;
+
+/**
+ * One JSON-RPC 2.0 exchange. Returns the `result` or the XAPI error as a value; a transport
+ * failure (refused, reset, timeout, TLS) is a value too, so callers decide about retries.
+ */
+export async function jsonRpc(
+  agent: Agent,
+  url: string,
+  method: string,
+  params: unknown[],
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<Result<unknown, HypervisorFailure>> {
+  const id = nextId++;
+  const timer = AbortSignal.timeout(timeoutMs);
+  const sig = signal ? AbortSignal.any([signal, timer]) : timer;
+  try {
+    const res = await request(new URL('/jsonrpc', url), {
+      method: 'POST',
+      dispatcher: agent,
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ jsonrpc: '2.0', method, params, id }),
+      signal: sig,
+    });
+    const text = await res.body.text();
+    if (res.statusCode !== 200) {
+      return err({ kind: 'transport', message: `${method}: HTTP ${res.statusCode} from ${url}: ${text.slice(0, 200)}` });
+    }
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      return err({ kind: 'transport', message: `${method}: response is not JSON: ${text.slice(0, 200)}` });
+    }
+    const o = body as { result?: unknown; error?: unknown };
+    if (o.error !== undefined && o.error !== null) return err(fromJsonRpcError(o.error));
+    return ok(o.result);
+  } catch (e) {
+    if (timer.aborted) return err({ kind: 'timeout', message: `${method}: no answer from ${url} within ${timeoutMs} ms` });
+    if (signal?.aborted) return err({ kind: 'transport', message: `${method}: aborted` });
+    const c = (e as { cause?: unknown }).cause ?? e;
+    if (isTlsError(e) || isTlsError(c)) return err({ kind: 'tls', message: `${url}: ${describe(e)}` });
+    if ((e as { code?: unknown }).code === 'UND_ERR_CONNECT_TIMEOUT') {
+      return err({ kind: 'timeout', message: `${method}: connect to ${url} timed out` });
+    }
+    return err({ kind: 'transport', message: `${method}: ${url}: ${describe(e)}` });
+  }
+}

@@ -1,0 +1,11 @@
+export { XapiSimulator } from './server.js';
+export type { SimulatorOptions, CallLogEntry } from './server.js';
+export { SIM_METHODS } from './methods.js';
+export type { SimMethod } from './methods.js';
+export type { FaultRule } from './fault.js';
+export type { SimDefinition, SimVmDef, ToolsDef } from './seed.js';
+export { DEMO_DEFINITION } from './seed.js';
+export { selfSignedCert } from './tls.js';
+export type { SelfSignedCert } from './tls.js';
+export { runSimulatorCli } from './cli.js';
+export { NULL_REF } from './store.js';

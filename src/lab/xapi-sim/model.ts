@@ -1,0 +1,486 @@
+import { randomUUID } from 'node:crypto';
+import type { GuestReport, PowerOp, SimHooks } from '../sim-hooks.js';
+import { XapiFault } from './fault.js';
+import {
+  guestMetricsRecord, hostRecord, poolRecord, srRecord, vbdRecord, vdiRecord, vmMetricsRecord, vmRecord,
+} from './records.js';
+import type { SimDefinition, SimVmDef } from './seed.js';
+import { toolsReport } from './seed.js';
+import type { Rec } from './store.js';
+import { NULL_REF, Store, xapiDate } from './store.js';
+
+export interface ModelOptions {
+  hooks?: SimHooks;
+  /** the simulator writes each VM's tools state into its guest metrics after every boot (default: true without hooks) */
+  autoGuestReports?: boolean;
+  /** how long start/reboot take before the domain runs (slow boots) */
+  bootDelayMs?: number;
+  /** after boot, how long until drivers/agent report */
+  guestReportDelayMs?: number;
+}
+
+/** Simulator-only state of a VM: what its guest would report, and boot bookkeeping. */
+interface VmSim {
+  report: GuestReport;
+  /** the guest reported PV drivers for the current boot: clean_* operations are allowed */
+  featuresUp: boolean;
+  bootSeq: number;
+  bootDelayMs?: number;
+  guestReportDelayMs?: number;
+  timer?: NodeJS.Timeout;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const lower = (s: unknown) => String(s).toLowerCase();
+
+export class SimModel {
+  readonly store = new Store();
+  readonly vmSim = new Map<string, VmSim>();
+  /** tools state saved with each snapshot, restored by revert (the disk holds the tools) */
+  readonly snapReports = new Map<string, GuestReport>();
+  poolRef = NULL_REF;
+  masterRef = NULL_REF;
+  memberRef = NULL_REF;
+  localSr = NULL_REF;
+  toolsSr = NULL_REF;
+  isoSr = NULL_REF;
+  private busy = new Set<string>();
+  private nextDomid = 1;
+
+  constructor(readonly opts: ModelOptions = {}) {}
+
+  get autoReports(): boolean {
+    return this.opts.autoGuestReports ?? !this.opts.hooks;
+  }
+
+  // ---------- seeding ----------
+
+  seed(def: SimDefinition): void {
+    const s = this.store;
+    this.masterRef = s.add('host', hostRecord({ name_label: 'xcp-ng-1', hostname: 'xcp-ng-1', address: '127.0.0.1' }));
+    this.memberRef = s.add('host', hostRecord({ name_label: 'xcp-ng-2', hostname: 'xcp-ng-2', address: '127.0.0.1' }));
+    for (const h of [this.masterRef, this.memberRef]) {
+      const dom0 = s.add('VM', vmRecord({
+        name_label: `Control domain on host: ${String(s.get('host', h)!.name_label)}`,
+        is_control_domain: true, power_state: 'Running', resident_on: h, domain_type: 'pv', domid: 0,
+      }));
+      s.mod('host', h, { control_domain: dom0, resident_VMs: [dom0] });
+    }
+    this.localSr = s.add('SR', srRecord({ name_label: 'Local storage', type: 'ext' }));
+    this.toolsSr = s.add('SR', srRecord({
+      name_label: 'XCP-ng Tools', type: 'iso', content_type: 'iso', is_tools_sr: true, shared: true,
+    }));
+    this.isoSr = s.add('SR', srRecord({ name_label: 'ISO library', type: 'iso', content_type: 'iso', shared: true }));
+    this.addVdi(this.toolsSr, vdiRecord({ name_label: 'guest-tools.iso', is_tools_iso: true, read_only: true, sharable: true, virtual_size: 52428800 }));
+    for (const iso of def.isos ?? []) this.addVdi(this.isoSr, vdiRecord({ name_label: iso, read_only: true, sharable: true }));
+    this.poolRef = s.add('pool', poolRecord({ name_label: def.pool ?? 'sim-pool', master: this.masterRef, default_SR: this.localSr }));
+    s.add('VM', vmRecord({ name_label: 'Debian Bookworm 12', is_a_template: true, is_default_template: true }));
+    for (const vm of def.vms) this.createVm(vm);
+  }
+
+  addVdi(sr: string, rec: Rec): string {
+    const ref = this.store.add('VDI', { ...rec, SR: sr });
+    this.store.mod('SR', sr, { VDIs: [...this.refs(this.store.get('SR', sr)!.VDIs), ref] });
+    return ref;
+  }
+
+  createVm(def: SimVmDef): string {
+    const s = this.store;
+    const report = toolsReport(def);
+    const now = Date.now();
+    const running = (def.power ?? 'Running') === 'Running';
+    const metrics = s.add('VM_metrics', vmMetricsRecord({
+      start_time: running ? xapiDate(now - 3_600_000) : xapiDate(now - 7_200_000),
+      install_time: xapiDate(now - 86_400_000),
+      current_domain_type: running ? (def.domainType ?? 'hvm') : 'unspecified',
+    }));
+    const vm = s.add('VM', vmRecord({
+      ...(def.uuid ? { uuid: def.uuid } : {}),
+      name_label: def.name,
+      power_state: running ? 'Running' : 'Halted',
+      domain_type: def.domainType ?? 'hvm',
+      has_vendor_device: def.hasVendorDevice ?? false,
+      tags: def.tags ?? [],
+      metrics,
+      domid: running ? this.nextDomid++ : -1,
+      resident_on: running ? this.masterRef : NULL_REF,
+    }));
+    const uuid = String(s.get('VM', vm)!.uuid);
+    this.vmSim.set(uuid, { report, featuresUp: running && report.pvDriversDetected, bootSeq: 0 });
+    for (let i = 0; i < (def.disks ?? 1); i++) {
+      const vdi = this.addVdi(this.localSr, vdiRecord({ name_label: `${def.name} disk ${i}` }));
+      this.addVbd(vm, vdi, { type: 'Disk', userdevice: String(i), bootable: i === 0, mode: 'RW' });
+    }
+    if (def.cdDrive ?? true) {
+      const iso = def.iso ? this.findIso(def.iso) : NULL_REF;
+      this.addVbd(vm, iso, { type: 'CD', userdevice: '3', mode: 'RO', empty: iso === NULL_REF });
+    }
+    if (report.pvDriversDetected || report.agentVersion) {
+      // metrics from the current boot if running, from an earlier boot if halted
+      this.writeGuestMetrics(vm, report, running ? now : now - 7_000_000);
+    }
+    this.refreshAllowed(vm);
+    return vm;
+  }
+
+  private findIso(name: string): string {
+    for (const [ref, r] of this.store.table('VDI')) if (r.name_label === name) return ref;
+    return this.addVdi(this.isoSr, vdiRecord({ name_label: name, read_only: true, sharable: true }));
+  }
+
+  addVbd(vm: string, vdi: string, p: Rec): string {
+    const s = this.store;
+    const vmRec = s.get('VM', vm)!;
+    const ref = s.add('VBD', vbdRecord({
+      VM: vm, VDI: vdi, empty: vdi === NULL_REF, currently_attached: vmRec.power_state === 'Running', ...p,
+      device: p.type === 'CD' ? 'xvdd' : `xvd${String.fromCharCode(97 + Number(p.userdevice ?? 0))}`,
+    }));
+    s.mod('VM', vm, { VBDs: [...this.refs(vmRec.VBDs), ref] });
+    if (vdi !== NULL_REF) s.mod('VDI', vdi, { VBDs: [...this.refs(s.get('VDI', vdi)!.VBDs), ref] });
+    return ref;
+  }
+
+  private delVbd(vbd: string): void {
+    const s = this.store;
+    const r = s.get('VBD', vbd);
+    if (!r) return;
+    const vm = s.get('VM', String(r.VM));
+    if (vm) s.mod('VM', String(r.VM), { VBDs: this.refs(vm.VBDs).filter((x) => x !== vbd) });
+    const vdi = s.get('VDI', String(r.VDI));
+    if (vdi) s.mod('VDI', String(r.VDI), { VBDs: this.refs(vdi.VBDs).filter((x) => x !== vbd) });
+    s.del('VBD', vbd);
+  }
+
+  private delVdi(vdi: string): void {
+    const s = this.store;
+    const r = s.get('VDI', vdi);
+    if (!r) return;
+    for (const vbd of this.refs(r.VBDs)) this.delVbd(vbd);
+    const sr = s.get('SR', String(r.SR));
+    if (sr) s.mod('SR', String(r.SR), { VDIs: this.refs(sr.VDIs).filter((x) => x !== vdi) });
+    s.del('VDI', vdi);
+  }
+
+  refs(v: unknown): string[] {
+    return Array.isArray(v) ? v.map(String) : [];
+  }
+
+  // ---------- lookups that raise XAPI errors ----------
+
+  need(cls: 'VM' | 'VBD' | 'VDI' | 'SR' | 'task' | 'host' | 'pool' | 'VM_metrics' | 'VM_guest_metrics', ref: unknown): Rec {
+    const r = typeof ref === 'string' ? this.store.get(cls, ref) : undefined;
+    if (!r) throw new XapiFault('HANDLE_INVALID', [cls, String(ref)]);
+    return r;
+  }
+
+  sim(vmRef: string): VmSim {
+    const uuid = String(this.need('VM', vmRef).uuid);
+    let v = this.vmSim.get(uuid);
+    if (!v) {
+      v = { report: { pvDriversDetected: false, agentVersion: null }, featuresUp: false, bootSeq: 0 };
+      this.vmSim.set(uuid, v);
+    }
+    return v;
+  }
+
+  refreshAllowed(vm: string): void {
+    const r = this.store.get('VM', vm)!;
+    let ops: string[];
+    if (r.is_control_domain) ops = [];
+    else if (r.is_a_snapshot) ops = ['revert', 'destroy', 'clone', 'copy', 'export'];
+    else if (r.is_a_template) ops = ['clone', 'copy', 'export', 'destroy'];
+    else if (r.power_state === 'Halted') ops = ['start', 'start_on', 'snapshot', 'clone', 'copy', 'export', 'destroy', 'make_into_template'];
+    else if (r.power_state === 'Running') {
+      ops = ['hard_shutdown', 'hard_reboot', 'pause', 'snapshot', 'suspend', 'pool_migrate'];
+      // clean operations need the guest to cooperate: PV drivers present in this boot
+      if (this.sim(vm).featuresUp) ops.push('clean_shutdown', 'clean_reboot', 'shutdown');
+    } else ops = ['hard_shutdown', 'hard_reboot'];
+    this.store.mod('VM', vm, { allowed_operations: ops });
+  }
+
+  private async exclusive<T>(vm: string, op: string, f: () => Promise<T>): Promise<T> {
+    if (this.busy.has(vm)) throw new XapiFault('OTHER_OPERATION_IN_PROGRESS', ['VM', vm]);
+    this.busy.add(vm);
+    this.store.mod('VM', vm, { current_operations: { [randomUUID()]: op } });
+    try {
+      return await f();
+    } finally {
+      this.busy.delete(vm);
+      if (this.store.get('VM', vm)) this.store.mod('VM', vm, { current_operations: {} });
+    }
+  }
+
+  private assertPower(vm: string, expected: string[]): Rec {
+    const r = this.need('VM', vm);
+    if (r.is_a_template) throw new XapiFault('VM_IS_TEMPLATE', [vm]);
+    if (r.is_a_snapshot || r.is_control_domain) throw new XapiFault('OPERATION_NOT_ALLOWED', [`${r.is_a_snapshot ? 'snapshot' : 'control domain'}: power operations are not allowed`]);
+    if (!expected.includes(String(r.power_state))) {
+      throw new XapiFault('VM_BAD_POWER_STATE', [vm, lower(expected[0]), lower(r.power_state)]);
+    }
+    return r;
+  }
+
+  // ---------- power ----------
+
+  async powerOp(vm: string, op: PowerOp): Promise<void> {
+    const needRunning = op !== 'start';
+    this.assertPower(vm, needRunning ? ['Running', 'Paused'] : ['Halted']);
+    if ((op === 'clean_reboot' || op === 'clean_shutdown') && !this.sim(vm).featuresUp) {
+      throw new XapiFault('VM_LACKS_FEATURE', [vm]);
+    }
+    await this.exclusive(vm, op, async () => {
+      const uuid = String(this.store.get('VM', vm)!.uuid);
+      await this.opts.hooks?.onPowerOp?.(uuid, op);
+      if (op === 'clean_shutdown' || op === 'hard_shutdown') this.halt(vm);
+      else await this.boot(vm);
+    });
+  }
+
+  private halt(vm: string): void {
+    const v = this.sim(vm);
+    clearTimeout(v.timer);
+    v.featuresUp = false;
+    v.bootSeq++;
+    const r = this.store.get('VM', vm)!;
+    this.store.mod('VM', vm, { power_state: 'Halted', domid: -1, resident_on: NULL_REF });
+    this.store.mod('VM_metrics', String(r.metrics), { current_domain_type: 'unspecified' });
+    for (const vbd of this.refs(r.VBDs)) this.store.mod('VBD', vbd, { currently_attached: false });
+    this.refreshAllowed(vm);
+  }
+
+  private async boot(vm: string): Promise<void> {
+    const v = this.sim(vm);
+    clearTimeout(v.timer);
+    v.featuresUp = false;
+    const seq = ++v.bootSeq;
+    await sleep(v.bootDelayMs ?? this.opts.bootDelayMs ?? 0);
+    const r = this.store.get('VM', vm)!;
+    this.store.mod('VM', vm, { power_state: 'Running', domid: this.nextDomid++, resident_on: this.masterRef });
+    this.store.mod('VM_metrics', String(r.metrics), {
+      start_time: xapiDate(), current_domain_type: r.domain_type, last_updated: xapiDate(),
+    });
+    for (const vbd of this.refs(r.VBDs)) this.store.mod('VBD', vbd, { currently_attached: true });
+    this.refreshAllowed(vm);
+    if (this.autoReports) {
+      const delay = v.guestReportDelayMs ?? this.opts.guestReportDelayMs ?? 10;
+      v.timer = setTimeout(() => {
+        const still = this.store.get('VM', vm);
+        if (still && still.power_state === 'Running' && v.bootSeq === seq) this.report(vm, v.report);
+      }, delay);
+      v.timer.unref?.();
+    }
+  }
+
+  /** what the guest reports for the current boot (hypervisor: PV frontends; agent: the rest) */
+  report(vm: string, rep: GuestReport): void {
+    const v = this.sim(vm);
+    v.featuresUp = rep.pvDriversDetected;
+    this.writeGuestMetrics(vm, rep, Date.now());
+    this.refreshAllowed(vm);
+  }
+
+  private writeGuestMetrics(vm: string, rep: GuestReport, at: number): void {
+    const s = this.store;
+    const r = s.get('VM', vm)!;
+    let gm = String(r.guest_metrics);
+    // a VM that never had drivers or an agent has no guest metrics object at all
+    if (gm === NULL_REF && !rep.pvDriversDetected && !rep.agentVersion) return;
+    const a = rep.agentVersion;
+    const fields: Rec = {
+      PV_drivers_detected: rep.pvDriversDetected,
+      PV_drivers_version: a ? { major: String(a.major), minor: String(a.minor), micro: String(a.micro), build: String(a.build) } : {},
+      PV_drivers_up_to_date: !!a,
+      os_version: a && rep.os ? {
+        name: rep.os.name, distro: rep.os.distro, major: rep.os.major,
+        ...(rep.os.minor !== undefined ? { minor: rep.os.minor } : {}), ...(rep.os.uname ? { uname: rep.os.uname } : {}),
+      } : {},
+      networks: a ? { ...(rep.ips ?? {}) } : {},
+      other: rep.pvDriversDetected
+        ? { 'feature-shutdown': '1', 'feature-reboot': '1', 'feature-poweroff': '1', ...(a ? { 'feature-static-ip-setting': '1', 'has-vendor-device': r.has_vendor_device ? '1' : '0' } : {}) }
+        : {},
+      last_updated: xapiDate(at),
+      live: !!a,
+    };
+    if (gm === NULL_REF) {
+      gm = s.add('VM_guest_metrics', guestMetricsRecord(fields));
+      s.mod('VM', vm, { guest_metrics: gm });
+    } else {
+      s.mod('VM_guest_metrics', gm, fields);
+    }
+  }
+
+  /** the lab (or a test) says what the guest now reports; written at once when the VM runs */
+  setGuestReport(vmUuid: string, rep: GuestReport): void {
+    const vm = this.store.byUuid('VM', vmUuid);
+    if (!vm) throw new Error(`no VM with uuid ${vmUuid}`);
+    this.sim(vm).report = structuredClone(rep);
+    if (this.store.get('VM', vm)!.power_state === 'Running') this.report(vm, rep);
+  }
+
+  // ---------- vendor device ----------
+
+  setHasVendorDevice(vm: string, value: boolean): void {
+    const r = this.need('VM', vm);
+    if (r.power_state !== 'Halted') throw new XapiFault('VM_BAD_POWER_STATE', [vm, 'halted', lower(r.power_state)]);
+    this.store.mod('VM', vm, { has_vendor_device: value });
+  }
+
+  // ---------- CD ----------
+
+  async insert(vbd: string, vdi: string): Promise<void> {
+    const b = this.need('VBD', vbd);
+    const d = this.need('VDI', vdi);
+    if (b.type !== 'CD') throw new XapiFault('VBD_NOT_REMOVABLE_MEDIA', [vbd]);
+    if (!b.empty) throw new XapiFault('VBD_NOT_EMPTY', [vbd]);
+    if (d.missing) throw new XapiFault('VDI_MISSING', [String(d.SR), vdi]);
+    const vm = this.need('VM', b.VM);
+    await this.opts.hooks?.onCdChange?.(String(vm.uuid), { vdiUuid: String(d.uuid), nameLabel: String(d.name_label) });
+    this.store.mod('VBD', vbd, { VDI: vdi, empty: false });
+    this.store.mod('VDI', vdi, { VBDs: [...this.refs(d.VBDs), vbd] });
+  }
+
+  async eject(vbd: string): Promise<void> {
+    const b = this.need('VBD', vbd);
+    if (b.type !== 'CD') throw new XapiFault('VBD_NOT_REMOVABLE_MEDIA', [vbd]);
+    if (b.empty) throw new XapiFault('VBD_IS_EMPTY', [vbd]);
+    const vm = this.need('VM', b.VM);
+    await this.opts.hooks?.onCdChange?.(String(vm.uuid), null);
+    const vdi = String(b.VDI);
+    const d = this.store.get('VDI', vdi);
+    if (d) this.store.mod('VDI', vdi, { VBDs: this.refs(d.VBDs).filter((x) => x !== vbd) });
+    this.store.mod('VBD', vbd, { VDI: NULL_REF, empty: true });
+  }
+
+  // ---------- snapshots ----------
+
+  async snapshot(vm: string, name: string, ignoreVdis: string[]): Promise<string> {
+    const r = this.need('VM', vm);
+    if (r.is_a_template) throw new XapiFault('VM_IS_TEMPLATE', [vm]);
+    if (r.is_a_snapshot || r.is_control_domain) throw new XapiFault('OPERATION_NOT_ALLOWED', ['cannot snapshot a snapshot or a control domain']);
+    return this.exclusive(vm, 'snapshot', async () => {
+      const s = this.store;
+      const metrics = s.add('VM_metrics', vmMetricsRecord({ ...structuredClone(s.get('VM_metrics', String(r.metrics)) ?? {}), uuid: undefined }));
+      const gmSrc = s.get('VM_guest_metrics', String(r.guest_metrics));
+      const gm = gmSrc ? s.add('VM_guest_metrics', { ...structuredClone(gmSrc), uuid: undefined }) : NULL_REF;
+      // the snapshot record is Halted, whatever the VM's power state
+      const snap = s.add('VM', vmRecord({
+        name_label: name, name_description: String(r.name_description), power_state: 'Halted',
+        is_a_snapshot: true, snapshot_of: vm, snapshot_time: xapiDate(), domain_type: r.domain_type,
+        has_vendor_device: r.has_vendor_device, other_config: structuredClone(r.other_config), tags: [...this.refs(r.tags)],
+        metrics, guest_metrics: gm, parent: r.parent,
+      }));
+      for (const vbd of this.refs(r.VBDs)) {
+        const b = s.get('VBD', vbd)!;
+        let vdi = String(b.VDI);
+        if (b.type === 'Disk' && vdi !== NULL_REF && !ignoreVdis.includes(vdi)) {
+          const src = s.get('VDI', vdi)!;
+          vdi = this.addVdi(String(src.SR), vdiRecord({
+            ...structuredClone(src), uuid: undefined, VBDs: [], is_a_snapshot: true, snapshot_of: vdi,
+            snapshot_time: xapiDate(), snapshots: [],
+          }));
+          s.mod('VDI', String(b.VDI), { snapshots: [...this.refs(src.snapshots), vdi] });
+        } else if (b.type === 'Disk') continue;
+        this.addVbd(snap, vdi, { type: b.type, userdevice: b.userdevice, mode: b.mode, bootable: b.bootable, currently_attached: false });
+      }
+      s.mod('VM', vm, { snapshots: [...this.refs(r.snapshots), snap] });
+      this.refreshAllowed(snap);
+      const snapUuid = String(s.get('VM', snap)!.uuid);
+      this.snapReports.set(snapUuid, structuredClone(this.sim(vm).report));
+      await this.opts.hooks?.onSnapshot?.(String(r.uuid), snapUuid);
+      return snap;
+    });
+  }
+
+  async revert(snap: string): Promise<void> {
+    const sn = this.need('VM', snap);
+    if (!sn.is_a_snapshot) throw new XapiFault('OPERATION_NOT_ALLOWED', ['VM.revert needs a snapshot']);
+    const vm = String(sn.snapshot_of);
+    const r = this.store.get('VM', vm);
+    if (!r) throw new XapiFault('VM_REVERT_FAILED', [vm, snap]);
+    await this.exclusive(vm, 'revert', async () => {
+      const s = this.store;
+      const uuid = String(r.uuid);
+      if (r.power_state !== 'Halted') {
+        await this.opts.hooks?.onPowerOp?.(uuid, 'hard_shutdown');
+        this.halt(vm);
+      }
+      // disks: fresh clones of the snapshot's disks replace the current ones
+      const snapVbds = this.refs(sn.VBDs).map((b) => s.get('VBD', b)!).filter(Boolean);
+      for (const vbd of this.refs(r.VBDs)) {
+        const b = s.get('VBD', vbd)!;
+        if (b.type === 'CD') {
+          this.delVbd(vbd); // CD drives are rebuilt below, with new refs
+          continue;
+        }
+        const from = snapVbds.find((x) => x.type === 'Disk' && x.userdevice === b.userdevice);
+        if (!from) continue;
+        const src = s.get('VDI', String(from.VDI))!;
+        const old = String(b.VDI);
+        const fresh = this.addVdi(String(src.SR), vdiRecord({
+          ...structuredClone(src), uuid: undefined, VBDs: [vbd], is_a_snapshot: false, snapshot_of: NULL_REF,
+          snapshots: [], snapshot_time: s.get('VDI', old)?.snapshot_time ?? src.snapshot_time,
+          name_label: s.get('VDI', old)?.name_label ?? src.name_label,
+        }));
+        s.mod('VBD', vbd, { VDI: fresh });
+        const oldRec = s.get('VDI', old);
+        if (oldRec) {
+          s.mod('VDI', old, { VBDs: [] });
+          // the old disk's snapshots now hang off the new disk
+          for (const snapVdi of this.refs(oldRec.snapshots)) if (s.get('VDI', snapVdi)) s.mod('VDI', snapVdi, { snapshot_of: fresh });
+          s.mod('VDI', fresh, { snapshots: this.refs(oldRec.snapshots) });
+          this.delVdi(old);
+        }
+      }
+      for (const from of snapVbds.filter((x) => x.type === 'CD')) {
+        this.addVbd(vm, String(from.VDI), { type: 'CD', userdevice: from.userdevice, mode: from.mode, currently_attached: false });
+      }
+      // guest metrics: a stale copy of the snapshot's
+      const oldGm = String(r.guest_metrics);
+      const snapGm = s.get('VM_guest_metrics', String(sn.guest_metrics));
+      const gm = snapGm ? s.add('VM_guest_metrics', { ...structuredClone(snapGm), uuid: undefined }) : NULL_REF;
+      s.mod('VM', vm, { has_vendor_device: sn.has_vendor_device, guest_metrics: gm, parent: snap });
+      if (oldGm !== NULL_REF) s.del('VM_guest_metrics', oldGm);
+      const saved = this.snapReports.get(String(sn.uuid));
+      if (saved) this.sim(vm).report = structuredClone(saved);
+      this.refreshAllowed(vm);
+      await this.opts.hooks?.onRevert?.(uuid, String(sn.uuid));
+    });
+  }
+
+  async destroyVm(vm: string): Promise<void> {
+    const r = this.need('VM', vm);
+    if (r.is_control_domain) throw new XapiFault('OPERATION_NOT_ALLOWED', ['cannot destroy a control domain']);
+    if (!r.is_a_snapshot && r.power_state !== 'Halted') throw new XapiFault('VM_BAD_POWER_STATE', [vm, 'halted', lower(r.power_state)]);
+    const s = this.store;
+    // VM.destroy keeps the disks: only the VBDs go
+    for (const vbd of this.refs(r.VBDs)) this.delVbd(vbd);
+    if (String(r.guest_metrics) !== NULL_REF) s.del('VM_guest_metrics', String(r.guest_metrics));
+    if (String(r.metrics) !== NULL_REF) s.del('VM_metrics', String(r.metrics));
+    const parent = r.is_a_snapshot ? s.get('VM', String(r.snapshot_of)) : undefined;
+    if (parent) s.mod('VM', String(r.snapshot_of), { snapshots: this.refs(parent.snapshots).filter((x) => x !== vm) });
+    s.del('VM', vm);
+    if (r.is_a_snapshot) {
+      this.snapReports.delete(String(r.uuid));
+      await this.opts.hooks?.onSnapshotDestroy?.(String(parent?.uuid ?? ''), String(r.uuid));
+    }
+  }
+
+  destroyVdi(vdi: string): void {
+    const d = this.need('VDI', vdi);
+    const sr = this.store.get('SR', String(d.SR));
+    if (d.is_tools_iso || sr?.is_tools_sr) throw new XapiFault('OPERATION_NOT_ALLOWED', ['the tools ISO cannot be destroyed']);
+    if (sr?.content_type === 'iso') throw new XapiFault('SR_OPERATION_NOT_SUPPORTED', [String(d.SR)]);
+    for (const vbd of this.refs(d.VBDs)) {
+      const b = this.store.get('VBD', vbd);
+      if (b?.currently_attached) throw new XapiFault('VDI_IN_USE', [vdi, 'destroy']);
+    }
+    const parent = this.store.get('VDI', String(d.snapshot_of));
+    if (parent) this.store.mod('VDI', String(d.snapshot_of), { snapshots: this.refs(parent.snapshots).filter((x) => x !== vdi) });
+    this.delVdi(vdi);
+  }
+
+  /** stop timers (server shutdown) */
+  dispose(): void {
+    for (const v of this.vmSim.values()) clearTimeout(v.timer);
+  }
+}
