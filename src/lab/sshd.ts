@@ -26,6 +26,14 @@ export interface SshdOptions {
   forceCommand?: string;
   maxSessions?: number;
   allowTcpForwarding?: boolean;
+  /**
+   * Keep bash from sourcing ~/.bashrc in sessions (default true). Debian's bash sources it for
+   * commands run by sshd; this controller's root ~/.bashrc runs pyenv and costs ~90 ms per exec,
+   * which a real guest would not. bash skips it when SHLVL is already set, so the lab sets it.
+   */
+  skipBashrc?: boolean;
+  /** authorize this existing private key (its .pub next to it) instead of generating one */
+  clientKeyPath?: string;
   /** extra sshd_config lines, appended verbatim */
   extraConfig?: string[];
   /** argv prefix, e.g. a namespace/chroot wrapper used by the lab */
@@ -115,6 +123,7 @@ function writeConfig(dir: string, port: number, user: string, o: SshdOptions): s
     'PrintMotd no',
     'LogLevel INFO',
   ];
+  if (o.skipBashrc !== false) lines.push('SetEnv SHLVL=1');
   if (o.forceCommand) lines.push(`ForceCommand ${o.forceCommand}`);
   lines.push(...(o.extraConfig ?? []));
   const path = join(dir, 'sshd_config');
@@ -132,9 +141,9 @@ export async function startSshd(opts: SshdOptions = {}): Promise<SshdHandle> {
   mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
   const user = opts.user ?? userInfo().username;
   const hostKeyPath = join(dir, 'host_key');
-  const clientKeyPath = join(dir, 'client_key');
+  const clientKeyPath = opts.clientKeyPath ?? join(dir, 'client_key');
   await keygen(hostKeyPath, 'pvrun-lab-host');
-  await keygen(clientKeyPath, 'pvrun-lab-client');
+  if (!opts.clientKeyPath) await keygen(clientKeyPath, 'pvrun-lab-client');
   writeFileSync(join(dir, 'authorized_keys'), readFileSync(`${clientKeyPath}.pub`), { mode: 0o644 });
 
   let port = opts.port ?? 0;

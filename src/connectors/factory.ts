@@ -1,0 +1,42 @@
+/**
+ * Builds the guest transport for a host from its merged connection settings. Configuration
+ * problems (bad proxy_jump, unreadable key, unresolvable secret) are reported here, before any
+ * connection; warnings (host key checking off) are returned for the caller to print every run.
+ */
+import type { HostSpec } from '../model/inventory.js';
+import { err, ok, type Result } from '../util/result.js';
+import { SshConnector, type SshConnectorOptions } from './ssh/connector.js';
+import { resolveSsh, type ResolveSecret } from './ssh/options.js';
+import type { Connector } from './types.js';
+
+export interface CreateConnectorOptions extends SshConnectorOptions {
+  resolveSecret: ResolveSecret;
+  /** defaults to process.env (SSH_AUTH_SOCK) */
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface CreatedConnector {
+  connector: Connector;
+  warnings: string[];
+}
+
+export function createConnector(host: HostSpec, opts: CreateConnectorOptions): Result<CreatedConnector, string> {
+  const conn = host.connection;
+  switch (conn.type) {
+    case 'ssh': {
+      const r = resolveSsh(host.name, conn, opts.resolveSecret, opts.env ?? process.env);
+      if (!r.ok) return err(`${host.name}: ${r.error}`);
+      const warnings: string[] = [];
+      if (r.value.hostKeyPolicy === 'off') {
+        warnings.push(`${host.name}: host key checking is OFF (host_key_checking: off); the SSH server is not authenticated`);
+      }
+      const { resolveSecret: _r, env: _e, ...sshOpts } = opts;
+      return ok({ connector: new SshConnector(host.name, r.value, sshOpts), warnings });
+    }
+    case 'none':
+      return err(`${host.name}: connection type is 'none'; this host has no guest transport`);
+    case 'psremoting':
+    case 'ssh-powershell':
+      return err(`${host.name}: connection type '${conn.type}' is not implemented yet`);
+  }
+}

@@ -1,0 +1,128 @@
+/**
+ * known_hosts handling as OpenSSH does it: plain and hashed (`|1|salt|hmac`) host fields,
+ * `[host]:port` for non-22 ports, comma lists, `*`/`?` wildcards, `!` negation, `@revoked`.
+ * The lookup is pure (text in, verdict out); only append() touches the file.
+ */
+import { createHash, createHmac } from 'node:crypto';
+import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+
+export interface KnownKey {
+  type: string;
+  /** base64 of the key blob */
+  b64: string;
+  revoked: boolean;
+}
+
+export type HostKeyVerdict =
+  | { kind: 'match' }
+  | { kind: 'unknown' }
+  /** the host is known, with other key(s); `expected` are their fingerprints */
+  | { kind: 'changed'; expected: string[] }
+  | { kind: 'revoked' };
+
+/** The name a host is recorded under: `host` on port 22, `[host]:port` otherwise. */
+export function knownHostsName(host: string, port: number): string {
+  return port === 22 ? host : `[${host}]:${port}`;
+}
+
+export function fingerprint(blob: Buffer): string {
+  return `SHA256:${createHash('sha256').update(blob).digest('base64').replace(/=+$/, '')}`;
+}
+
+/** The key type is the first SSH string inside the blob. */
+export function keyTypeOfBlob(blob: Buffer): string {
+  if (blob.length < 4) return '';
+  const len = blob.readUInt32BE(0);
+  return blob.subarray(4, 4 + len).toString('latin1');
+}
+
+function globToRegExp(pattern: string): RegExp {
+  const re = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  return new RegExp(`^${re}$`, 'i');
+}
+
+/** Does the host field of a known_hosts line cover `name`? */
+export function hostFieldMatches(field: string, name: string): boolean {
+  if (field.startsWith('|1|')) {
+    const [, , salt, hash] = field.split('|');
+    if (!salt || !hash) return false;
+    const mac = createHmac('sha1', Buffer.from(salt, 'base64')).update(name).digest('base64');
+    return mac === hash;
+  }
+  let matched = false;
+  for (const raw of field.split(',')) {
+    const negated = raw.startsWith('!');
+    const pat = negated ? raw.slice(1) : raw;
+    if (globToRegExp(pat).test(name)) {
+      if (negated) return false;
+      matched = true;
+    }
+  }
+  return matched;
+}
+
+/** Keys recorded for `name` in known_hosts text (cert-authority lines are not host keys). */
+export function keysFor(text: string, name: string): KnownKey[] {
+  const out: KnownKey[] = [];
+  for (const line0 of text.split('\n')) {
+    const line = line0.trim();
+    if (!line || line.startsWith('#')) continue;
+    const parts = line.split(/\s+/);
+    let revoked = false;
+    if (parts[0]?.startsWith('@')) {
+      const marker = parts.shift();
+      if (marker === '@cert-authority') continue;
+      revoked = marker === '@revoked';
+    }
+    const [field, type, b64] = parts;
+    if (!field || !type || !b64) continue;
+    if (hostFieldMatches(field, name)) out.push({ type, b64, revoked });
+  }
+  return out;
+}
+
+/** Compare the key the server presented with what known_hosts says about `name`. */
+export function verifyHostKey(text: string, name: string, blob: Buffer): HostKeyVerdict {
+  const keys = keysFor(text, name);
+  const b64 = blob.toString('base64');
+  if (keys.some((k) => k.revoked && k.b64 === b64)) return { kind: 'revoked' };
+  if (keys.some((k) => !k.revoked && k.b64 === b64)) return { kind: 'match' };
+  const others = keys.filter((k) => !k.revoked);
+  if (others.length === 0) return { kind: 'unknown' };
+  // A different key, of the same type or not: OpenSSH's "REMOTE HOST IDENTIFICATION HAS
+  // CHANGED". A server that stopped offering the recorded type is treated as changed too,
+  // because the connector asks for the recorded types first (see preferredHostKeyAlgorithms).
+  return { kind: 'changed', expected: others.map((k) => fingerprint(Buffer.from(k.b64, 'base64'))) };
+}
+
+const DEFAULT_ALGOS = [
+  'ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521',
+  'rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa',
+];
+
+/** Ask for key types we already know first, so a known host is checked against its own key. */
+export function preferredHostKeyAlgorithms(text: string, name: string): string[] {
+  const first: string[] = [];
+  for (const k of keysFor(text, name)) {
+    const algos = k.type === 'ssh-rsa' ? ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'] : [k.type];
+    for (const a of algos) if (DEFAULT_ALGOS.includes(a) && !first.includes(a)) first.push(a);
+  }
+  return [...first, ...DEFAULT_ALGOS.filter((a) => !first.includes(a))];
+}
+
+export function readKnownHosts(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+/** Record a new key (accept-new). O_APPEND keeps concurrent writers' lines whole. */
+export function appendKnownHost(path: string, name: string, blob: Buffer): void {
+  if (!existsSync(dirname(path))) mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  const text = readKnownHosts(path);
+  const sep = text.length > 0 && !text.endsWith('\n') ? '\n' : '';
+  appendFileSync(path, `${sep}${name} ${keyTypeOfBlob(blob)} ${blob.toString('base64')}\n`, { mode: 0o600 });
+}

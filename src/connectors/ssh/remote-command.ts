@@ -1,0 +1,96 @@
+/**
+ * How a command is wrapped before it goes over an exec channel. Pure string building, so it is
+ * table-testable.
+ *
+ * - Every command runs under `/bin/sh -c`, with or without sudo, so both paths see the same shell.
+ * - The wrapper first prints a marker with its process group id on stderr; the connector strips
+ *   it and uses it to kill the whole group through a second channel when a timeout fires
+ *   (closing the channel alone leaves the remote process running).
+ * - env goes in as `export` statements: sshd's AcceptEnv is usually off, and sudo resets the
+ *   environment anyway, so the exports must run inside the (possibly sudo'd) shell.
+ */
+import { isEnvName, quoteShell } from '../../util/shell-quote.js';
+
+/** ASCII record separator: cannot be confused with normal output. */
+export const PGID_MARKER = '\u001epvrun-pgid ';
+
+// field 5 of /proc/PID/stat is the process group; `read` splits on spaces (sh's comm has none)
+const MARKER_CMD =
+  `read -r _ _ _ _ pvrun_pg _ < /proc/$$/stat; printf '\\036pvrun-pgid %s\\n' "$pvrun_pg" >&2; unset pvrun_pg`;
+
+export type BecomeMode = 'none' | 'nopasswd' | 'password';
+
+export function buildRemoteCommand(
+  command: string,
+  opts: { env?: Record<string, string>; become: BecomeMode },
+): { ok: true; command: string } | { ok: false; message: string } {
+  const exports: string[] = [];
+  for (const [k, v] of Object.entries(opts.env ?? {})) {
+    if (!isEnvName(k)) return { ok: false, message: `invalid environment variable name: ${JSON.stringify(k)}` };
+    exports.push(`export ${k}=${quoteShell(v)}; `);
+  }
+  const inner = `${MARKER_CMD}; ${exports.join('')}${command}`;
+  switch (opts.become) {
+    case 'none':
+      return { ok: true, command: `exec /bin/sh -c ${quoteShell(inner)}` };
+    case 'nopasswd':
+      return { ok: true, command: `exec sudo -n -- /bin/sh -c ${quoteShell(inner)}` };
+    case 'password':
+      // -k: always ask, so the password line on stdin is consumed by sudo and never reaches the
+      // command; -p '': no prompt text in stderr
+      return { ok: true, command: `exec sudo -k -S -p '' -- /bin/sh -c ${quoteShell(inner)}` };
+  }
+}
+
+/** Kill a process group: TERM, a moment to clean up, then KILL. */
+export function killGroupCommand(pgid: number, become: BecomeMode): string {
+  // no `--`: dash's builtin kill rejects it; a negative number after the signal is a group
+  const body = `kill -TERM -${pgid} 2>/dev/null; sleep 0.3; kill -KILL -${pgid} 2>/dev/null; true`;
+  switch (become) {
+    case 'none': return body;
+    case 'nopasswd': return `sudo -n -- /bin/sh -c ${quoteShell(body)}`;
+    case 'password': return `sudo -k -S -p '' -- /bin/sh -c ${quoteShell(body)}`;
+  }
+}
+
+/**
+ * Strips the pgid marker line out of a stderr stream. Text before the marker (a sudo lecture)
+ * passes through; if no marker shows up in the first 8 KiB, it gives up and passes everything.
+ */
+export class MarkerFilter {
+  pgid: number | undefined;
+  private pending = '';
+  private done = false;
+
+  push(chunk: string): string {
+    if (this.done) return chunk;
+    this.pending += chunk;
+    const at = this.pending.indexOf(PGID_MARKER);
+    if (at >= 0) {
+      const nl = this.pending.indexOf('\n', at);
+      if (nl < 0) return '';
+      const n = Number(this.pending.slice(at + PGID_MARKER.length, nl));
+      if (Number.isInteger(n) && n > 1) this.pgid = n;
+      const out = this.pending.slice(0, at) + this.pending.slice(nl + 1);
+      this.pending = '';
+      this.done = true;
+      return out;
+    }
+    if (this.pending.length > 8192) return this.flush();
+    // emit whole lines that cannot be the start of the marker
+    const lastNl = this.pending.lastIndexOf('\n');
+    if (lastNl >= 0 && !this.pending.slice(lastNl + 1).startsWith('\u001e')) {
+      const out = this.pending.slice(0, lastNl + 1);
+      this.pending = this.pending.slice(lastNl + 1);
+      return out;
+    }
+    return '';
+  }
+
+  flush(): string {
+    const out = this.pending;
+    this.pending = '';
+    this.done = true;
+    return out;
+  }
+}
