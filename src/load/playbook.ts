@@ -13,7 +13,8 @@ import { parseWhen } from './predicate.js';
 import { readUserFile } from './read-file.js';
 import { buildPlaybookSchema, TEMPLATE_PATTERN } from './schema.js';
 import { parseSerial } from './serial.js';
-import { diagAt, locate, parseYaml } from './yaml-doc.js';
+import { checkTemplateSyntax } from './template.js';
+import { diagAt, diagInScalar, locate, parseYaml } from './yaml-doc.js';
 import type { Path, YamlSource } from './yaml-doc.js';
 
 export const DEFAULT_FORKS = 5;
@@ -110,6 +111,7 @@ function parsePlay(raw: Record<string, unknown>, src: YamlSource, path: Path, re
     cleanup: parseSteps(cleanup, 'cleanup'),
     pos: locate(src, path),
   };
+  for (const e of checkTemplateSyntax(play.vars)) diags.push(diagInScalar(src, [...path, 'vars', ...e.at], e.offset, e.text, e.message));
   if (typeof raw.max_fail_percentage === 'number') play.maxFailPercentage = raw.max_fail_percentage;
   if (raw.on_failure === 'rollback' || raw.on_failure === 'stop' || raw.on_failure === 'continue') play.onFailure = raw.on_failure;
   const names = new Map<string, Path>();
@@ -171,6 +173,7 @@ function parseStep(raw: Record<string, unknown>, src: YamlSource, path: Path, re
   const type = typeKeys[0]!;
   const st = registry.steps.get(type)!;
   const at: Path = [...path, type];
+  for (const e of checkTemplateSyntax(raw[type])) diags.push(diagInScalar(src, [...at, ...e.at], e.offset, e.text, e.message));
   const exp = expandShorthand(st, raw[type]);
   let args: unknown = raw[type];
   if (!exp.ok) diags.push(diagAt(src, at, exp.message));

@@ -155,3 +155,27 @@ export function mapKeys(src: YamlSource, path: Path): string[] {
   }
   return out;
 }
+
+/**
+ * Position of `snippet` (found at `offset` in the scalar's value) in the source: exact for plain
+ * and simply quoted scalars, found by search otherwise, the scalar's start as a last resort.
+ */
+export function locateInScalar(src: YamlSource, path: Path, offset: number, snippet: string): SourcePos {
+  // The value may not exist as such in the file (a shorthand expanded into a map): then search
+  // the closest enclosing node that does.
+  for (let n = path.length; n >= 0; n--) {
+    const r = nodeRange(src, path.slice(0, n));
+    if (!r) continue;
+    const raw = src.text.slice(r[0], r[1]);
+    const shift = raw.startsWith('"') || raw.startsWith("'") ? 1 : 0;
+    let idx = n === path.length && raw.slice(shift + offset).startsWith(snippet) ? shift + offset : raw.indexOf(snippet);
+    if (idx < 0 || snippet === '') idx = 0;
+    return posAtOffset(src, r[0] + idx);
+  }
+  return locate(src, path);
+}
+
+export function diagInScalar(src: YamlSource, path: Path, offset: number, snippet: string, message: string, severity: 'error' | 'warning' = 'error'): Diagnostic {
+  const pos = locateInScalar(src, path, offset, snippet);
+  return diagnostic(pos, message, src.lines[pos.line - 1], severity);
+}

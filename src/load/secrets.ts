@@ -1,0 +1,69 @@
+// Secret references ({ env: NAME } / { file: path }) are resolved at run time, never at load
+// time, and every resolved value is registered with the redactor before anyone can print it.
+import { readFileSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
+import type { SecretRef } from '../model/secret.js';
+import { isSecretRef } from '../model/secret.js';
+import type { SourcePos } from '../model/source.js';
+import { redactor as processRedactor } from '../util/redact.js';
+import type { Redactor } from '../util/redact.js';
+import type { Result } from '../util/result.js';
+import { err, ok } from '../util/result.js';
+import type { Diagnostic } from './diagnostics.js';
+import { diagnostic } from './diagnostics.js';
+import { describeType } from './duration.js';
+
+export interface ResolveSecretOptions {
+  /** where the reference was written (e.g. HypervisorSpec.pos), for the error's position */
+  pos?: SourcePos;
+  /** what the secret is for, e.g. "password of hypervisor 'pool-a'" */
+  what?: string;
+  env?: NodeJS.ProcessEnv;
+  /** base for relative `file:` paths (default: the process's directory) */
+  baseDir?: string;
+  /** default: the process-wide redactor */
+  redactor?: Redactor;
+}
+
+/**
+ * Resolve one secret reference. A `file:` secret is the file's content without its trailing
+ * newline. The value is registered with the redactor (its plain, base64 and URL-encoded forms).
+ */
+export function resolveSecret(ref: unknown, opts: ResolveSecretOptions = {}): Result<string, Diagnostic> {
+  const pos = opts.pos ?? { file: '<secret>', line: 1, col: 1 };
+  const forWhat = opts.what ? ` (${opts.what})` : '';
+  if (!isSecretRef(ref)) {
+    return err(diagnostic(pos, `bad secret reference${forWhat}: expected { env: NAME } or { file: path }, got ${describeType(ref)}`));
+  }
+  let value: string;
+  if ('env' in ref) {
+    const v = (opts.env ?? process.env)[ref.env];
+    if (v === undefined) return err(diagnostic(pos, `environment variable '${ref.env}' is not set${forWhat}`));
+    if (v === '') return err(diagnostic(pos, `environment variable '${ref.env}' is empty${forWhat}`));
+    value = v;
+  } else {
+    const path = isAbsolute(ref.file) ? ref.file : join(opts.baseDir ?? process.cwd(), ref.file);
+    try {
+      value = readFileSync(path, 'utf8').replace(/\r?\n$/, '');
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : 'cannot be read';
+      return err(diagnostic(pos, `secret file '${ref.file}': ${why}${forWhat}`));
+    }
+    if (value === '') return err(diagnostic(pos, `secret file '${ref.file}' is empty${forWhat}`));
+  }
+  (opts.redactor ?? processRedactor).add(value);
+  return ok(value);
+}
+
+/** Resolve several references, collecting every problem. */
+export function resolveSecrets(refs: readonly { ref: SecretRef; pos?: SourcePos; what?: string }[], opts: Omit<ResolveSecretOptions, 'pos' | 'what'> = {}): Result<string[], Diagnostic[]> {
+  const values: string[] = [];
+  const diags: Diagnostic[] = [];
+  for (const r of refs) {
+    const v = resolveSecret(r.ref, { ...opts, ...(r.pos ? { pos: r.pos } : {}), ...(r.what ? { what: r.what } : {}) });
+    if (v.ok) values.push(v.value);
+    else diags.push(v.error);
+  }
+  return diags.length > 0 ? err(diags) : ok(values);
+}
