@@ -1,0 +1,78 @@
+import { execFileSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { quoteShell } from '../../src/util/shell-quote.js';
+import { hostFieldMatches, keysFor, preferredHostKeyAlgorithms, verifyHostKey } from '../../src/connectors/ssh/known-hosts.js';
+import { buildRemoteCommand, MarkerFilter } from '../../src/connectors/ssh/remote-command.js';
+import { parseEndpoint } from '../../src/connectors/ssh/options.js';
+
+describe('quoteShell', () => {
+  const cases = ['plain', '', "it's", 'a b', '$(rm -rf /)', '`x`', 'new\nline', '\\', '"', '!*?[]', 'é ü'];
+  it.each(cases)('round-trips %j through sh', (s) => {
+    const out = execFileSync('/bin/sh', ['-c', `printf %s ${quoteShell(s)}`], { encoding: 'utf8' });
+    expect(out).toBe(s);
+  });
+});
+
+describe('known_hosts matching', () => {
+  const blob = Buffer.concat([Buffer.from([0, 0, 0, 11]), Buffer.from('ssh-ed25519'), Buffer.alloc(36, 7)]);
+  const b64 = blob.toString('base64');
+  const other = Buffer.concat([Buffer.from([0, 0, 0, 11]), Buffer.from('ssh-ed25519'), Buffer.alloc(36, 9)]).toString('base64');
+
+  it.each([
+    ['host.example', 'host.example', true],
+    ['host.example,10.0.0.1', '10.0.0.1', true],
+    ['*.example', 'a.example', true],
+    ['*.example,!bad.example', 'bad.example', false],
+    ['10.0.0.?', '10.0.0.5', true],
+    ['[10.0.0.1]:2222', '[10.0.0.1]:2222', true],
+    ['10.0.0.1', '[10.0.0.1]:2222', false],
+    // `ssh-keygen -H` of "[127.0.0.1]:2222" with this salt
+    ['|1|bW2PglK93vr6YhBffWNcad+fLbo=|9YvRi2gYLpZw7sk+O+fWhJ7MSx8=', '[127.0.0.1]:2222', true],
+    ['|1|bW2PglK93vr6YhBffWNcad+fLbo=|9YvRi2gYLpZw7sk+O+fWhJ7MSx8=', '[127.0.0.1]:2223', false],
+  ])('%s covers %s: %s', (field, name, want) => {
+    expect(hostFieldMatches(field, name)).toBe(want);
+  });
+
+  it('verdicts: match, unknown, changed, revoked; cert-authority lines ignored', () => {
+    const text = `# comment\nh1 ssh-ed25519 ${b64}\nh2 ssh-ed25519 ${other}\n@revoked h3 ssh-ed25519 ${b64}\n@cert-authority h1 ssh-ed25519 ${other}\n`;
+    expect(verifyHostKey(text, 'h1', blob).kind).toBe('match');
+    expect(verifyHostKey(text, 'h9', blob).kind).toBe('unknown');
+    const ch = verifyHostKey(text, 'h2', blob);
+    expect(ch.kind).toBe('changed');
+    expect(verifyHostKey(text, 'h3', blob).kind).toBe('revoked');
+    expect(keysFor(text, 'h1')).toHaveLength(1);
+  });
+
+  it('asks for known key types first', () => {
+    expect(preferredHostKeyAlgorithms(`h ssh-rsa AAAA`, 'h').slice(0, 3)).toEqual(['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa']);
+    expect(preferredHostKeyAlgorithms('', 'h')[0]).toBe('ssh-ed25519');
+  });
+});
+
+describe('remote command wrapping', () => {
+  it('exports env inside the (sudo) shell and quotes the whole script once', () => {
+    const r = buildRemoteCommand('echo "$A"', { env: { A: "x'y" }, become: 'nopasswd' });
+    expect(r.ok && r.command.startsWith("exec sudo -n -- /bin/sh -c '")).toBe(true);
+    expect(buildRemoteCommand('true', { env: { 'A B': 'x' }, become: 'none' }).ok).toBe(false);
+  });
+
+  it('MarkerFilter strips the marker wherever the chunk boundaries fall', () => {
+    const stream = 'lecture line\n\u001epvrun-pgid 4242\nreal stderr\n';
+    for (let cut = 0; cut <= stream.length; cut++) {
+      const f = new MarkerFilter();
+      const out = f.push(stream.slice(0, cut)) + f.push(stream.slice(cut)) + f.flush();
+      expect(out).toBe('lecture line\nreal stderr\n');
+      expect(f.pgid).toBe(4242);
+    }
+  });
+});
+
+describe('proxy_jump parsing', () => {
+  it.each([
+    ['bastion', { host: 'bastion', port: 22, user: 'me' }],
+    ['ops@bastion:2222', { host: 'bastion', port: 2222, user: 'ops' }],
+    ['[fe80::1]:22', { host: 'fe80::1', port: 22, user: 'me' }],
+  ])('%s', (s, want) => {
+    expect(parseEndpoint(s, 'me')).toEqual({ ok: true, value: want });
+  });
+});
