@@ -51,6 +51,7 @@ export const XAPI_METHODS: Readonly<Record<string, MethodSpec>> = {
   'VM.set_has_vendor_device': { params: [S, 'VM ref', 'bool'], async: true },
   'VM.add_to_other_config': { params: [S, 'VM ref', 'string', 'string'] },
   'VM.remove_from_other_config': { params: [S, 'VM ref', 'string'] },
+  'VM.set_other_config': { params: [S, 'VM ref', '(string -> string) map'] },
   'VM.set_name_description': { params: [S, 'VM ref', 'string'] },
 
   ...getters('VM_metrics', ['start_time']),

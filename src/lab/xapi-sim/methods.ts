@@ -67,6 +67,15 @@ function otherConfig(cls: 'VM' | 'VDI'): Record<string, SimMethod> {
         return '';
       },
     },
+    [`${cls}.set_other_config`]: {
+      params: [S, `${cls} ref`, '(string -> string) map'], mutating: true,
+      handler: (c, [r, m]) => {
+        c.model.need(cls, r);
+        if (typeof m !== 'object' || m === null || Array.isArray(m)) throw new XapiFault('FIELD_TYPE_ERROR', ['value']);
+        c.model.store.mod(cls, String(r), { other_config: Object.fromEntries(Object.entries(m).map(([k, v]) => [k, String(v)])) });
+        return '';
+      },
+    },
     [`${cls}.remove_from_other_config`]: {
       params: [S, `${cls} ref`, 'string'], mutating: true,
       handler: (c, [r, k]) => {

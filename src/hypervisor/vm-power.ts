@@ -1,0 +1,136 @@
+import type { Result } from '../util/result.js';
+import { err, ok } from '../util/result.js';
+import type { HypervisorFailure, VmHandle } from './types.js';
+import type { VmFacts } from './vm-facts.js';
+import { factsWatch, readVmFacts } from './vm-facts.js';
+import { callAsync } from './xapi/task.js';
+import { waitUntil } from './xapi/events.js';
+import { parseXapiDate } from './xapi-date.js';
+
+export type RebootMode = 'auto' | 'clean' | 'hard';
+
+export interface WaitRunningOptions {
+  timeoutMs: number;
+  signal?: AbortSignal;
+  /** a boot must have started after this XAPI datetime (the start_time seen before a reboot) */
+  bootedAfter?: string | null;
+  /** also wait until guest metrics were written during this boot */
+  freshMetrics?: boolean;
+}
+
+/**
+ * Wait (event.from, not polling) until the VM runs a new boot and, if asked, its guest metrics
+ * are fresh for that boot. Returns the facts seen at that moment.
+ */
+export async function waitForRunningAndFreshMetrics(h: VmHandle, o: WaitRunningOptions): Promise<Result<VmFacts, HypervisorFailure>> {
+  const after = o.bootedAfter ? parseXapiDate(o.bootedAfter) : undefined;
+  return waitUntil<VmFacts>(h.xapi, async () => {
+    const f = await readVmFacts(h.xapi, h.ref);
+    if (!f.ok) return f;
+    const v = f.value;
+    const started = parseXapiDate(v.start_time);
+    const newBoot = after === undefined || (started !== undefined && started > after);
+    const done = v.power_state === 'Running' && newBoot && (!o.freshMetrics || v.metrics_fresh);
+    return ok({ value: done ? v : undefined, watch: factsWatch(v) });
+  }, {
+    timeoutMs: o.timeoutMs,
+    signal: o.signal,
+    what: `${h.nameLabel} to run${o.freshMetrics ? ' with fresh guest metrics' : ''}`,
+  });
+}
+
+export async function waitForPowerState(h: VmHandle, state: string, timeoutMs: number, signal?: AbortSignal): Promise<Result<VmFacts, HypervisorFailure>> {
+  return waitUntil<VmFacts>(h.xapi, async () => {
+    const f = await readVmFacts(h.xapi, h.ref);
+    if (!f.ok) return f;
+    return ok({ value: f.value.power_state === state ? f.value : undefined, watch: factsWatch(f.value) });
+  }, { timeoutMs, signal, what: `${h.nameLabel} to be ${state}` });
+}
+
+export interface RebootResult {
+  method: 'clean_reboot' | 'hard_reboot';
+  /** why hard was used in auto mode */
+  fallback?: string;
+  facts: VmFacts;
+}
+
+const refusedClean = (e: HypervisorFailure) =>
+  e.kind === 'xapi' && (e.code === 'VM_LACKS_FEATURE' || e.code === 'OPERATION_NOT_ALLOWED' || e.code.startsWith('VM_LACKS_FEATURE'));
+
+/**
+ * Reboot from the hypervisor: clean when `allowed_operations` allows it (the guest cooperates),
+ * else hard (mode 'auto'); then wait for the new boot and, when the VM had working PV drivers or
+ * an agent before, for guest metrics fresh for that boot.
+ */
+export async function rebootVm(
+  h: VmHandle,
+  opts: { mode: RebootMode; freshMetrics?: boolean },
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<Result<RebootResult, HypervisorFailure>> {
+  const before = await readVmFacts(h.xapi, h.ref);
+  if (!before.ok) return before;
+  const b = before.value;
+  if (b.power_state !== 'Running') {
+    return err({ kind: 'xapi', code: 'VM_BAD_POWER_STATE', params: [h.ref, 'running', b.power_state.toLowerCase()],
+      message: `VM_BAD_POWER_STATE: ${h.nameLabel} is ${b.power_state}, a reboot needs it Running` });
+  }
+  const canClean = b.allowed_operations.includes('clean_reboot');
+  let method: RebootResult['method'] = opts.mode === 'hard' || (opts.mode === 'auto' && !canClean) ? 'hard_reboot' : 'clean_reboot';
+  let fallback: string | undefined = opts.mode === 'auto' && !canClean ? 'clean_reboot not in allowed_operations (no PV drivers/agent)' : undefined;
+  const deadline = Date.now() + timeoutMs;
+  let r = await callAsync(h.xapi, `VM.${method}`, [h.ref], { timeoutMs, signal });
+  if (!r.ok && method === 'clean_reboot' && opts.mode === 'auto' && refusedClean(r.error)) {
+    fallback = `clean_reboot refused: ${r.error.message}`;
+    method = 'hard_reboot';
+    r = await callAsync(h.xapi, 'VM.hard_reboot', [h.ref], { timeoutMs: Math.max(1000, deadline - Date.now()), signal });
+  }
+  if (!r.ok) return r;
+  const fresh = opts.freshMetrics ?? (b.pv_drivers_detected || b.management_agent_detected);
+  const w = await waitForRunningAndFreshMetrics(h, {
+    timeoutMs: Math.max(1000, deadline - Date.now()), signal, bootedAfter: b.start_time, freshMetrics: fresh,
+  });
+  if (!w.ok) return w;
+  return ok({ method, ...(fallback ? { fallback } : {}), facts: w.value });
+}
+
+/** Start a halted VM and wait for it to run (and for fresh metrics when asked). */
+export async function startVm(h: VmHandle, timeoutMs: number, opts: { freshMetrics?: boolean; signal?: AbortSignal } = {}): Promise<Result<VmFacts, HypervisorFailure>> {
+  const before = await readVmFacts(h.xapi, h.ref);
+  if (!before.ok) return before;
+  if (before.value.power_state === 'Running') return before;
+  const deadline = Date.now() + timeoutMs;
+  const r = await callAsync(h.xapi, 'VM.start', [h.ref, false, false], { timeoutMs, signal: opts.signal });
+  if (!r.ok) return r;
+  return waitForRunningAndFreshMetrics(h, {
+    timeoutMs: Math.max(1000, deadline - Date.now()), signal: opts.signal, bootedAfter: before.value.start_time,
+    freshMetrics: opts.freshMetrics ?? false,
+  });
+}
+
+export interface ShutdownResult {
+  method: 'clean_shutdown' | 'hard_shutdown' | 'none';
+  fallback?: string;
+}
+
+/** Clean shutdown when the guest can do it, hard after `cleanTimeoutMs` or when it cannot. */
+export async function shutdownVm(h: VmHandle, cleanTimeoutMs: number, timeoutMs: number, signal?: AbortSignal): Promise<Result<ShutdownResult, HypervisorFailure>> {
+  const before = await readVmFacts(h.xapi, h.ref);
+  if (!before.ok) return before;
+  if (before.value.power_state === 'Halted') return ok({ method: 'none' });
+  let fallback: string | undefined;
+  if (before.value.allowed_operations.includes('clean_shutdown')) {
+    const c = await callAsync(h.xapi, 'VM.clean_shutdown', [h.ref], { timeoutMs: cleanTimeoutMs, signal });
+    if (c.ok) return ok({ method: 'clean_shutdown' });
+    if (c.error.kind !== 'timeout' && !refusedClean(c.error)) return c;
+    fallback = c.error.kind === 'timeout' ? `clean_shutdown did not finish within ${cleanTimeoutMs} ms` : `clean_shutdown refused: ${c.error.message}`;
+    // it may have finished just now
+    const again = await readVmFacts(h.xapi, h.ref);
+    if (again.ok && again.value.power_state === 'Halted') return ok({ method: 'clean_shutdown' });
+  } else {
+    fallback = 'clean_shutdown not in allowed_operations';
+  }
+  const hard = await callAsync(h.xapi, 'VM.hard_shutdown', [h.ref], { timeoutMs, signal });
+  if (!hard.ok) return hard;
+  return ok({ method: 'hard_shutdown', fallback });
+}
