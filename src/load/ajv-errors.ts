@@ -4,7 +4,7 @@
 import type { ErrorObject } from './ajv.js';
 import type { Diagnostic } from './diagnostics.js';
 import { describeType } from './duration.js';
-import { didYouMean } from './suggest.js';
+import { closest, didYouMean } from './suggest.js';
 import { diagAt } from './yaml-doc.js';
 import type { Path, YamlSource } from './yaml-doc.js';
 
@@ -13,6 +13,8 @@ export interface TranslateOptions {
   basePath?: Path;
   /** names the value for messages when the error is at the base itself, e.g. "arguments of 'snapshot'" */
   baseLabel?: string;
+  /** set when validating a step's arguments: words base-level errors as "argument" errors */
+  stepType?: string;
   /** step-type keys, to word unknown keys in a step as unknown step types */
   stepTypes?: ReadonlySet<string>;
 }
@@ -115,6 +117,18 @@ function context(e: ErrorObject, path: Path): string {
   return typeof last === 'string' ? `'${last}'` : 'map';
 }
 
+/** `parent.child` names of the properties of object-valued properties. */
+function nestedKeys(schema: unknown): string[] {
+  const out: string[] = [];
+  const props = (schema as { properties?: Record<string, unknown> } | undefined)?.properties ?? {};
+  for (const [name, sub] of Object.entries(props)) {
+    const s = sub as { properties?: object; anyOf?: unknown[]; oneOf?: unknown[] };
+    const branches = [s, ...(s.anyOf ?? []), ...(s.oneOf ?? [])] as { properties?: object }[];
+    for (const b of branches) for (const k of Object.keys(b.properties ?? {})) out.push(`${name}.${k}`);
+  }
+  return out;
+}
+
 export function ajvToDiagnostics(errors: readonly ErrorObject[], src: YamlSource, opts: TranslateOptions = {}): Diagnostic[] {
   const base = opts.basePath ?? [];
   const out: Diagnostic[] = [];
@@ -135,13 +149,22 @@ export function ajvToDiagnostics(errors: readonly ErrorObject[], src: YamlSource
           const nearCommon = didYouMean(key, common);
           if (hasType || nearCommon) out.push(diagAt(src, [...path, key], `unknown key '${key}' in step${nearCommon || didYouMean(key, opts.stepTypes)}`, 'key'));
           else out.push(diagAt(src, [...path, key], `unknown step type '${key}'${didYouMean(key, opts.stepTypes)}`, 'key'));
+        } else if (isBase && opts.stepType) {
+          out.push(diagAt(src, [...path, key], `unknown argument '${key}' for '${opts.stepType}'${didYouMean(key, props)}`, 'key'));
         } else {
-          out.push(diagAt(src, [...path, key], `unknown key '${key}' in ${ctx}${didYouMean(key, props)}`, 'key'));
+          // A key that belongs one level down (`address` instead of `connection: { address }`).
+          const nested = nestedKeys(e.parentSchema);
+          const leaf = closest(key, nested.map((n) => n.slice(n.indexOf('.') + 1)));
+          const full = leaf === undefined ? undefined : nested.find((n) => n.endsWith('.' + leaf));
+          const hint = didYouMean(key, props) || (full ? ` (did you mean '${full}'?)` : '');
+          out.push(diagAt(src, [...path, key], `unknown key '${key}' in ${ctx}${hint}`, 'key'));
         }
         break;
       }
       case 'required':
-        out.push(diagAt(src, path, `${context(e, path)} is missing required key '${String(e.params.missingProperty)}'`, 'key'));
+        out.push(diagAt(src, path, isBase && opts.stepType
+          ? `'${opts.stepType}' is missing required argument '${String(e.params.missingProperty)}'`
+          : `${context(e, path)} is missing required key '${String(e.params.missingProperty)}'`, 'key'));
         break;
       case 'type': {
         const types = ([] as string[]).concat(e.params.type as string | string[]).filter((t) => t !== 'null');

@@ -145,7 +145,7 @@ export function validateArgs(st: AnyStep, args: unknown, src: YamlSource, at: Pa
   if (isWholeTemplate(args)) return true;
   const validate = v.args.get(st.type)!;
   if (validate(args)) return true;
-  const found = ajvToDiagnostics(validate.errors ?? [], src, { basePath: at, baseLabel: `arguments of '${st.type}'` });
+  const found = ajvToDiagnostics(validate.errors ?? [], src, { basePath: at, baseLabel: `arguments of '${st.type}'`, stepType: st.type });
   diags.push(...found);
   return found.length === 0;
 }

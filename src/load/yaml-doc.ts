@@ -41,7 +41,12 @@ export function parseYaml(file: string, text: string): ParsedYaml {
   const source: YamlSource = { file, text, lines: text.split(/\n/), doc, lineCounter };
   const diagnostics: Diagnostic[] = [];
   for (const e of doc.errors) {
-    const offset = e.pos[0];
+    let offset = e.pos[0];
+    if (e.code === 'DUPLICATE_KEY') {
+      // After a key with an empty value the reported offset is the end of that line: move to the key.
+      const m = /^(\s|#[^\n]*)*/.exec(text.slice(offset));
+      offset += m ? m[0].length : 0;
+    }
     const make = YAML_MESSAGES[e.code];
     const msg = make ? make(e.message, source, offset) : `YAML syntax error: ${lowerFirst(e.message)}`;
     diagnostics.push(diagAtOffset(source, offset, msg));
