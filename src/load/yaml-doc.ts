@@ -14,6 +14,8 @@ export interface YamlSource {
   file: string;
   text: string;
   lines: string[];
+  /** offset of each line's first character (our own: yaml's LineCounter misses newlines inside bad tokens) */
+  lineStarts: number[];
   doc: Document.Parsed;
   lineCounter: LineCounter;
 }
@@ -38,9 +40,14 @@ export function parseYaml(file: string, text: string): ParsedYaml {
   const lineCounter = new LineCounter();
   // uniqueKeys (default) reports duplicate keys as errors; YAML 1.2 core schema: `yes` stays a string.
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, keepSourceTokens: false });
-  const source: YamlSource = { file, text, lines: text.split(/\n/), doc, lineCounter };
+  const lineStarts = [0];
+  for (let i = 0; i < text.length; i++) if (text[i] === '\n') lineStarts.push(i + 1);
+  const source: YamlSource = { file, text, lines: text.split(/\n/), lineStarts, doc, lineCounter };
   const diagnostics: Diagnostic[] = [];
+  const linesWithError = new Set<number>();
   for (const e of doc.errors) {
+    // After a syntax error the parser reports every following token as unexpected: noise.
+    if (e.code === 'UNEXPECTED_TOKEN' && diagnostics.length > 0) continue;
     let offset = e.pos[0];
     if (e.code === 'DUPLICATE_KEY') {
       // After a key with an empty value the reported offset is the end of that line: move to the key.
@@ -49,7 +56,10 @@ export function parseYaml(file: string, text: string): ParsedYaml {
     }
     const make = YAML_MESSAGES[e.code];
     const msg = make ? make(e.message, source, offset) : `YAML syntax error: ${lowerFirst(e.message)}`;
-    diagnostics.push(diagAtOffset(source, offset, msg));
+    const d = diagAtOffset(source, offset, msg);
+    if (linesWithError.has(d.line) && e.code !== 'DUPLICATE_KEY') continue; // one syntax error per line
+    linesWithError.add(d.line);
+    diagnostics.push(d);
   }
   if (diagnostics.length === 0) {
     visit(doc, {
@@ -77,8 +87,15 @@ function lowerFirst(s: string): string {
 
 export function posAtOffset(src: YamlSource, offset: number): SourcePos {
   const o = Math.max(0, Math.min(offset, src.text.length));
-  const lp = src.lineCounter.linePos(o);
-  return { file: src.file, line: Math.max(1, lp.line), col: Math.max(1, lp.col) };
+  // Binary search the line whose start is the last one ≤ o.
+  let lo = 0;
+  let hi = src.lineStarts.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (src.lineStarts[mid]! <= o) lo = mid;
+    else hi = mid - 1;
+  }
+  return { file: src.file, line: lo + 1, col: o - src.lineStarts[lo]! + 1 };
 }
 
 export function diagAtOffset(src: YamlSource, offset: number, message: string, severity: 'error' | 'warning' = 'error'): Diagnostic {
