@@ -2,7 +2,8 @@
 export function closest(word: string, candidates: Iterable<string>): string | undefined {
   let best: string | undefined;
   let bestD = Infinity;
-  const limit = Math.max(1, Math.min(3, Math.floor(word.length / 3)));
+  // One- and two-letter words are too short for a useful guess.
+  const limit = word.length < 3 ? 0 : Math.max(1, Math.min(3, Math.floor(word.length / 3)));
   for (const c of candidates) {
     const d = distance(word.toLowerCase(), c.toLowerCase());
     if (d < bestD && d <= limit) {

@@ -1,0 +1,27 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { resolveSecret, resolveSecrets } from '../../src/load/secrets.js';
+import { Redactor } from '../../src/util/redact.js';
+
+describe('secrets', () => {
+  const pos = { file: 'inventories/prod.yml', line: 5, col: 15 };
+  it('resolves env and file refs and registers the values', () => {
+    const redactor = new Redactor();
+    const dir = mkdtempSync(join(tmpdir(), 'pvrun-s-'));
+    writeFileSync(join(dir, 'pw'), 'from-file\n');
+    expect(resolveSecret({ env: 'PW' }, { env: { PW: 'from-env' }, redactor })).toEqual({ ok: true, value: 'from-env' });
+    expect(resolveSecret({ file: 'pw' }, { baseDir: dir, redactor })).toEqual({ ok: true, value: 'from-file' });
+    expect(redactor.redact('from-env from-file')).toBe('*** ***');
+  });
+  it('missing env var / file and bad refs are located errors', () => {
+    const redactor = new Redactor();
+    expect(resolveSecret({ env: 'NOPE' }, { env: {}, pos, what: "password of hypervisor 'pool-a'", redactor }))
+      .toEqual({ ok: false, error: { ...pos, message: "environment variable 'NOPE' is not set (password of hypervisor 'pool-a')" } });
+    expect(resolveSecret({ file: '/nonexistent/pw' }, { pos, redactor })).toEqual({ ok: false, error: { ...pos, message: "secret file '/nonexistent/pw': no such file" } });
+    expect(resolveSecret('hunter2', { pos, redactor })).toEqual({ ok: false, error: { ...pos, message: "bad secret reference: expected { env: NAME } or { file: path }, got 'hunter2'" } });
+    const all = resolveSecrets([{ ref: { env: 'A' } }, { ref: { env: 'B' } }], { env: { B: 'bbb' }, redactor });
+    expect(all.ok ? [] : all.error.map((d) => d.message)).toEqual(["environment variable 'A' is not set"]);
+  });
+});
