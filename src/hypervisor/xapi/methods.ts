@@ -22,7 +22,7 @@ function getters(cls: string, fields: readonly string[]): Record<string, MethodS
     [`${cls}.get_all_records`]: { params: [S] },
     [`${cls}.get_by_uuid`]: { params: [S, 'string'] },
   };
-  for (const f of fields) out[`${cls}.get_${f}`] = { params: [S, `${cls} ref`] };
+  for (const f of ['uuid', ...fields]) out[`${cls}.get_${f}`] = { params: [S, `${cls} ref`] };
   return out;
 }
 
@@ -37,7 +37,7 @@ export const XAPI_METHODS: Readonly<Record<string, MethodSpec>> = {
 
   ...getters('VM', [
     'power_state', 'allowed_operations', 'VBDs', 'snapshots', 'other_config', 'has_vendor_device',
-    'guest_metrics', 'metrics', 'domain_type', 'name_label', 'is_a_snapshot', 'snapshot_of',
+    'guest_metrics', 'metrics', 'domain_type', 'name_label', 'is_a_snapshot', 'snapshot_of', 'tags',
   ]),
   'VM.get_by_name_label': { params: [S, 'string'] },
   'VM.start': { params: [S, 'VM ref', 'bool', 'bool'], async: true },

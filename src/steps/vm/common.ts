@@ -1,0 +1,83 @@
+import type { HypervisorFailure, VmHandle } from '../../hypervisor/types.js';
+import type { VmFacts } from '../../hypervisor/vm-facts.js';
+import { readVmFacts } from '../../hypervisor/vm-facts.js';
+import type { Result } from '../../util/result.js';
+import { err, ok } from '../../util/result.js';
+import type { StepContext, StepFailure } from '../types.js';
+
+/** One line for a step failure coming from below. */
+export function failureText(f: StepFailure | HypervisorFailure): string {
+  if ('failure' in f) return f.failure.message;
+  return f.message;
+}
+
+/** The host's VM, or why not, as a reason line. */
+export async function vmOf(ctx: StepContext): Promise<Result<VmHandle, string>> {
+  const r = await ctx.vm();
+  return r.ok ? r : err(failureText(r.error));
+}
+
+/**
+ * VM facts, shared for a moment between the predicates of one check/verify (each would otherwise
+ * re-read the same three records). Kept 250 ms: long enough for one evaluation round, short
+ * enough that verify's next attempt sees new data.
+ */
+const memo = new WeakMap<Map<string, unknown>, { at: number; ref: string; p: Promise<Result<VmFacts, HypervisorFailure>> }>();
+
+export function vmFacts(ctx: StepContext, h: VmHandle): Promise<Result<VmFacts, HypervisorFailure>> {
+  const m = memo.get(ctx.state);
+  if (m && m.ref === h.ref && Date.now() - m.at < 250) return m.p;
+  const p = readVmFacts(h.xapi, h.ref);
+  memo.set(ctx.state, { at: Date.now(), ref: h.ref, p });
+  return p;
+}
+
+/** Forget memoised VM facts (after anything that changes the VM). */
+export function forgetVmFacts(ctx: StepContext): void {
+  memo.delete(ctx.state);
+  ctx.facts.invalidate('vm');
+}
+
+/** The `vm` fact namespace, for the engine's fact gatherer: `facts.vm.power_state`, … */
+export async function gatherVmFacts(ctx: StepContext): Promise<Result<Record<string, unknown>, StepFailure>> {
+  const h = await ctx.vm();
+  if (!h.ok) return h;
+  const f = await readVmFacts(h.value.xapi, h.value.ref);
+  if (!f.ok) return err({ kind: 'hypervisor', failure: f.error });
+  const { metrics_ref: _m, guest_metrics_ref: _g, ...facts } = f.value;
+  return ok(facts as unknown as Record<string, unknown>);
+}
+
+const UNIT: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+
+/** `30s`, `5m`, `1h30m`, `7d`, `2w`, or a number of seconds → ms. */
+export function parseDurationMs(v: unknown): number | undefined {
+  if (typeof v === 'number') return Number.isFinite(v) && v >= 0 ? Math.round(v * 1000) : undefined;
+  if (typeof v !== 'string') return undefined;
+  const s = v.trim();
+  if (/^\d+(\.\d+)?$/.test(s)) return Math.round(Number(s) * 1000);
+  const re = /(\d+(?:\.\d+)?)(ms|s|m|h|d|w)/gy;
+  let total = 0;
+  let end = 0;
+  let m: RegExpExecArray | null;
+  while ((m = re.exec(s)) !== null) {
+    total += Number(m[1]) * UNIT[m[2]!]!;
+    end = re.lastIndex;
+  }
+  return s.length > 0 && end === s.length ? Math.round(total) : undefined;
+}
+
+export const DURATION_SCHEMA = {
+  anyOf: [{ type: 'number', minimum: 0 }, { type: 'string', pattern: '^\\s*(\\d+(\\.\\d+)?(ms|s|m|h|d|w)?)+\\s*$' }],
+};
+
+export function durationArg(v: unknown, dflt: number): number {
+  return v === undefined ? dflt : (parseDurationMs(v) ?? dflt);
+}
+
+/** run id / playbook / host for markers; ctx.scope.run is filled by the engine */
+export function runInfo(ctx: StepContext): { runId: string; playbook: string; host: string } {
+  const run = (ctx.scope.run ?? {}) as Record<string, unknown>;
+  const str = (x: unknown) => (typeof x === 'string' ? x : typeof x === 'number' ? String(x) : '');
+  return { runId: str(run.id) || str(run.run_id) || 'unknown-run', playbook: str(run.playbook), host: ctx.host.name };
+}

@@ -1,0 +1,70 @@
+import type { VmFacts } from '../../hypervisor/vm-facts.js';
+import { versionSatisfies } from '../../hypervisor/vm-facts.js';
+import { err, ok } from '../../util/result.js';
+import type { CheckPredicate, PredicateOutcome } from '../predicate-types.js';
+import { vmFacts } from './common.js';
+
+type Judge = (f: VmFacts, expected: unknown) => { pass: boolean; actual: string; expected: string };
+
+/**
+ * A VM predicate. `fromGuestMetrics`: the value comes from VM_guest_metrics, which survive halts
+ * and reverts; with `fresh` (verify after a reboot) such a value is only trusted when written
+ * during the current boot, else the outcome is `stale` and verify waits. A VM with no guest
+ * metrics at all has never reported drivers or an agent, so "none" is trusted for it.
+ */
+function vmPredicate(key: string, description: string, schema: Record<string, unknown>, fromGuestMetrics: boolean, judge: Judge, noToolsValue?: (expected: unknown) => boolean): CheckPredicate {
+  return {
+    key,
+    description,
+    schema,
+    needs: 'vm',
+    async evaluate(ctx, expected, opts) {
+      const h = await ctx.vm();
+      if (!h.ok) return h;
+      const f = await vmFacts(ctx, h.value);
+      if (!f.ok) return err({ kind: 'hypervisor', failure: f.error });
+      const j = judge(f.value, expected);
+      const out: PredicateOutcome = { ...j };
+      if (fromGuestMetrics && opts.fresh && !f.value.metrics_fresh && f.value.power_state === 'Running') {
+        const trustedNone = !f.value.has_guest_metrics && (noToolsValue?.(expected) ?? false);
+        if (!trustedNone) return ok({ ...out, pass: false, stale: true, actual: `${j.actual} (guest metrics not fresh for this boot)` });
+      }
+      return ok(out);
+    },
+  };
+}
+
+const str = (v: unknown) => (typeof v === 'string' ? v : JSON.stringify(v));
+
+export const vmPredicates: CheckPredicate[] = [
+  vmPredicate('power_state', 'VM power state: Running, Halted, Paused or Suspended',
+    { enum: ['Running', 'Halted', 'Paused', 'Suspended'] }, false,
+    (f, e) => ({ pass: f.power_state === e, actual: f.power_state, expected: str(e) })),
+
+  vmPredicate('virtualization_mode', 'as Xen Orchestra shows it: HVM, PVHVM (HVM with PV drivers), PV or PVH',
+    { enum: ['HVM', 'PVHVM', 'PV', 'PVH'] }, true,
+    (f, e) => ({ pass: f.virtualization_mode === e, actual: f.virtualization_mode, expected: str(e) }),
+    (e) => e === 'HVM'),
+
+  vmPredicate('pv_drivers_detected', 'the hypervisor sees PV frontends (drivers) in the guest',
+    { type: 'boolean' }, true,
+    (f, e) => ({ pass: f.pv_drivers_detected === e, actual: String(f.pv_drivers_detected), expected: str(e) }),
+    (e) => e === false),
+
+  vmPredicate('management_agent_detected', 'the guest agent reports (Xen Orchestra: version major+minor, or static IP feature)',
+    { type: 'boolean' }, true,
+    (f, e) => ({ pass: f.management_agent_detected === e, actual: String(f.management_agent_detected), expected: str(e) }),
+    (e) => e === false),
+
+  vmPredicate('windows_update_drivers', '"Manage Citrix PV drivers via Windows Update" (VM.has_vendor_device)',
+    { type: 'boolean' }, false,
+    (f, e) => ({ pass: f.has_vendor_device === e, actual: String(f.has_vendor_device), expected: str(e) })),
+
+  vmPredicate('pv_drivers_version', 'guest tools version constraint, e.g. ">= 9.0" (a bare version means at least)',
+    { type: 'string', pattern: '^\\s*(>=|<=|==|=|>|<|!=)?\\s*\\d+(\\.\\d+)*\\s*$' }, true,
+    (f, e) => {
+      const v = f.pv_drivers_version;
+      if (v === null) return { pass: false, actual: 'no version reported', expected: str(e) };
+      return { pass: versionSatisfies(v, String(e)) === true, actual: v, expected: str(e) };
+    }),
+];

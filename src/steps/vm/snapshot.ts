@@ -1,0 +1,150 @@
+import type { VmHandle } from '../../hypervisor/types.js';
+import { listPvrunSnapshots, MARK, revertToSnapshot, takeSnapshot } from '../../hypervisor/vm-snapshot.js';
+import { defineStep } from '../types.js';
+import type { StepContext, UndoResult } from '../types.js';
+import { DURATION_SCHEMA, durationArg, failureText, forgetVmFacts, parseDurationMs, runInfo, vmFacts, vmOf } from './common.js';
+import { keepUntil } from './retention.js';
+
+export interface SnapshotArgs {
+  /** snapshot name (templates are rendered by the engine); default `pvrun <run> <host>` */
+  name?: string;
+  /** true: keep for good; false: prunable at run end; a duration (`7d`): prunable after it */
+  keep?: boolean | string | number;
+  /** how long the revert may take to bring the VM back in undo() */
+  timeout?: string | number;
+}
+
+/** what undo() needs, journaled: enough to roll back from another process (`pvrun rollback`) */
+export interface SnapshotToken {
+  vmUuid: string;
+  snapshotUuid: string;
+  snapshotRef: string;
+  powerState: string;
+  hadTools: boolean;
+}
+
+const STATE_KEY = 'vm.snapshot';
+
+function keepValue(keep: SnapshotArgs['keep']): boolean | number {
+  if (keep === undefined) return true;
+  if (typeof keep === 'boolean') return keep;
+  return parseDurationMs(keep) ?? true;
+}
+
+export const snapshotStep = defineStep<SnapshotArgs>({
+  type: 'snapshot',
+  description: 'Snapshot the VM (crash-consistent) as a restore point; undo reverts to it and restores the power state',
+  needs: 'vm',
+  makesRestorePoint: true,
+  schema: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      name: { type: 'string', minLength: 1 },
+      keep: { anyOf: [{ type: 'boolean' }, DURATION_SCHEMA] },
+      timeout: DURATION_SCHEMA,
+    },
+  },
+  shorthand: (v) => (typeof v === 'string' ? { name: v } : {}),
+
+  async plan(ctx, args) {
+    const h = await vmOf(ctx);
+    if (!h.ok) return { kind: 'fail', reason: h.error };
+    const f = await vmFacts(ctx, h.value);
+    if (!f.ok) return { kind: 'fail', reason: failureText(f.error) };
+    const name = snapshotName(ctx, args);
+    return { kind: 'change', summary: `snapshot ${h.value.nameLabel} (${f.value.power_state}) as '${name}'` };
+  },
+
+  async apply(ctx, args) {
+    const h = await vmOf(ctx);
+    if (!h.ok) return { kind: 'failed', reason: h.error };
+    const f = await vmFacts(ctx, h.value);
+    if (!f.ok) return { kind: 'failed', reason: failureText(f.error) };
+    const { runId, playbook, host } = runInfo(ctx);
+    const name = snapshotName(ctx, args);
+    const now = Date.now();
+    await ctx.intent({ action: 'vm.snapshot', detail: { vm: h.value.uuid, name, run: runId } });
+    const s = await takeSnapshot(h.value, name, {
+      [MARK.run]: runId, [MARK.playbook]: playbook, [MARK.host]: host,
+      [MARK.created]: new Date(now).toISOString(), [MARK.keepUntil]: keepUntil(keepValue(args.keep), now),
+    }, { signal: ctx.signal });
+    if (!s.ok) return { kind: 'failed', reason: `snapshot of ${h.value.nameLabel} failed: ${failureText(s.error)}` };
+    const token: SnapshotToken = {
+      vmUuid: h.value.uuid, snapshotUuid: s.value.uuid, snapshotRef: s.value.ref,
+      powerState: f.value.power_state, hadTools: f.value.pv_drivers_detected || f.value.management_agent_detected,
+    };
+    ctx.state.set(STATE_KEY, token);
+    return {
+      kind: 'changed',
+      summary: `snapshot '${name}' (${s.value.uuid})`,
+      data: { snapshot_uuid: s.value.uuid, snapshot_name: name, power_state: f.value.power_state },
+      undo: token,
+    };
+  },
+
+  async undo(ctx, args, token) {
+    const h = await vmOf(ctx);
+    if (!h.ok) return { ok: false, reason: h.error };
+    const t = await tokenOrFind(ctx, h.value, token);
+    if (!t) return { ok: false, reason: `no pvrun snapshot of ${h.value.nameLabel} from this run to revert to` };
+    return revertAndRestore(ctx, h.value, t, durationArg(args.timeout, 15 * 60_000));
+  },
+});
+
+function snapshotName(ctx: StepContext, args: SnapshotArgs): string {
+  if (args.name) return args.name;
+  const { runId, host } = runInfo(ctx);
+  return `pvrun ${runId} ${host}`;
+}
+
+/** apply() may have been cut short before returning its token: find the run's snapshot by marker */
+async function tokenOrFind(ctx: StepContext, h: VmHandle, token: unknown): Promise<SnapshotToken | undefined> {
+  if (isToken(token)) return token;
+  const fromState = ctx.state.get(STATE_KEY);
+  if (isToken(fromState)) return fromState;
+  const { runId } = runInfo(ctx);
+  const snaps = await listPvrunSnapshots(h.xapi, h.ref);
+  if (!snaps.ok) return undefined;
+  const mine = snaps.value.filter((s) => s.otherConfig[MARK.run] === runId).sort((a, b) => a.snapshotTime.localeCompare(b.snapshotTime));
+  const last = mine.at(-1);
+  if (!last) return undefined;
+  // without the token we do not know the power state before; a VM being worked on was running
+  return { vmUuid: h.uuid, snapshotUuid: last.uuid, snapshotRef: last.ref, powerState: 'Running', hadTools: false };
+}
+
+function isToken(t: unknown): t is SnapshotToken {
+  return typeof t === 'object' && t !== null && typeof (t as SnapshotToken).snapshotUuid === 'string';
+}
+
+async function revertAndRestore(ctx: StepContext, h: VmHandle, t: SnapshotToken, timeoutMs: number): Promise<UndoResult> {
+  // refs are not stable across processes (pvrun rollback): go by uuid
+  const ref = await h.xapi.call<string>('VM.get_by_uuid', [t.snapshotUuid]);
+  if (!ref.ok) return { ok: false, reason: `snapshot ${t.snapshotUuid} not found: ${failureText(ref.error)}` };
+  await ctx.intent({ action: 'vm.revert', detail: { vm: h.uuid, snapshot: t.snapshotUuid, power_state: t.powerState } });
+  const r = await revertToSnapshot(h, ref.value, { powerState: t.powerState, timeoutMs, freshMetrics: t.hadTools, signal: ctx.signal });
+  forgetVmFacts(ctx);
+  if (!r.ok) return { ok: false, reason: `revert of ${h.nameLabel} to ${t.snapshotUuid} failed: ${failureText(r.error)}` };
+  let guest = '';
+  if (t.powerState === 'Running' && ctx.host.connection.type !== 'none') {
+    const g = await waitForGuest(ctx, timeoutMs);
+    guest = g ? ', guest answers' : ', but the guest does not answer yet';
+  }
+  ctx.facts.invalidate();
+  return { ok: true, summary: `reverted ${h.nameLabel} to snapshot ${t.snapshotUuid}, power state ${t.powerState}${guest}` };
+}
+
+/** the guest came back after the revert: reconnect until it answers (capped backoff) */
+async function waitForGuest(ctx: StepContext, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  const g = await ctx.guest();
+  if (!g.ok) return false;
+  let delay = 500;
+  while (Date.now() < deadline && !ctx.signal.aborted) {
+    const r = await g.value.reconnect();
+    if (r.ok) return true;
+    await new Promise((res) => setTimeout(res, delay));
+    delay = Math.min(delay * 2, 5000);
+  }
+  return false;
+}

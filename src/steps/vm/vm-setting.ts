@@ -1,0 +1,110 @@
+import type { HypervisorFailure, VmHandle } from '../../hypervisor/types.js';
+import { readVmFacts } from '../../hypervisor/vm-facts.js';
+import { shutdownVm, startVm } from '../../hypervisor/vm-power.js';
+import { callAsync } from '../../hypervisor/xapi/task.js';
+import type { Result } from '../../util/result.js';
+import { ok } from '../../util/result.js';
+import { defineStep } from '../types.js';
+import type { StepContext } from '../types.js';
+import { DURATION_SCHEMA, durationArg, failureText, forgetVmFacts, vmFacts, vmOf } from './common.js';
+
+export interface VmSettingArgs {
+  /** "Manage Citrix PV drivers via Windows Update" = VM.has_vendor_device */
+  windows_update_drivers: boolean;
+  /** clean shutdown gets this long before a hard shutdown (default 5m) */
+  shutdown_timeout?: string | number;
+  /** the whole change, including the restart (default 15m) */
+  timeout?: string | number;
+}
+
+export interface VmSettingToken {
+  previous: boolean;
+}
+
+/**
+ * has_vendor_device can only change while the VM is Halted: shut down (clean, hard after a
+ * timeout), set, start again if it was running, wait until it runs.
+ */
+async function setVendorDevice(ctx: StepContext, h: VmHandle, value: boolean, args: VmSettingArgs): Promise<Result<string, HypervisorFailure>> {
+  const timeout = durationArg(args.timeout, 15 * 60_000);
+  const deadline = Date.now() + timeout;
+  const before = await readVmFacts(h.xapi, h.ref);
+  if (!before.ok) return before;
+  const wasRunning = before.value.power_state === 'Running';
+  const hadTools = before.value.pv_drivers_detected || before.value.management_agent_detected;
+  let how = '';
+  if (before.value.power_state !== 'Halted') {
+    await ctx.intent({ action: 'vm.shutdown', detail: { vm: h.uuid, reason: 'has_vendor_device needs Halted' } });
+    const s = await shutdownVm(h, durationArg(args.shutdown_timeout, 5 * 60_000), timeout, ctx.signal);
+    if (!s.ok) return s;
+    how = ` (${s.value.method}${s.value.fallback ? `: ${s.value.fallback}` : ''})`;
+  }
+  await ctx.intent({ action: 'vm.set-has-vendor-device', detail: { vm: h.uuid, value } });
+  const set = await callAsync(h.xapi, 'VM.set_has_vendor_device', [h.ref, value], { signal: ctx.signal });
+  if (!set.ok) return set;
+  if (wasRunning) {
+    await ctx.intent({ action: 'vm.start', detail: { vm: h.uuid } });
+    const st = await startVm(h, Math.max(1000, deadline - Date.now()), { freshMetrics: hadTools, signal: ctx.signal });
+    if (!st.ok) return st;
+  }
+  forgetVmFacts(ctx);
+  return ok(`windows_update_drivers ${value}${wasRunning ? `, restarted${how}` : ''}`);
+}
+
+export const vmSettingStep = defineStep<VmSettingArgs>({
+  type: 'vm-setting',
+  description: 'Change a VM setting that needs the VM halted: windows_update_drivers (has_vendor_device)',
+  needs: 'vm',
+  schema: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['windows_update_drivers'],
+    properties: {
+      windows_update_drivers: { type: 'boolean' },
+      shutdown_timeout: DURATION_SCHEMA,
+      timeout: DURATION_SCHEMA,
+    },
+  },
+
+  async plan(ctx, args) {
+    const h = await vmOf(ctx);
+    if (!h.ok) return { kind: 'fail', reason: h.error };
+    const f = await vmFacts(ctx, h.value);
+    if (!f.ok) return { kind: 'fail', reason: failureText(f.error) };
+    if (f.value.has_vendor_device === args.windows_update_drivers) {
+      return { kind: 'ok', summary: `windows_update_drivers is already ${args.windows_update_drivers}` };
+    }
+    const restart = f.value.power_state === 'Halted' ? '' : ' (shut down, set, start again)';
+    return {
+      kind: 'change',
+      summary: `set windows_update_drivers ${args.windows_update_drivers}${restart}`,
+      diff: `- has_vendor_device: ${f.value.has_vendor_device}\n+ has_vendor_device: ${args.windows_update_drivers}`,
+    };
+  },
+
+  async apply(ctx, args) {
+    const h = await vmOf(ctx);
+    if (!h.ok) return { kind: 'failed', reason: h.error };
+    const f = await readVmFacts(h.value.xapi, h.value.ref);
+    if (!f.ok) return { kind: 'failed', reason: failureText(f.error) };
+    if (f.value.has_vendor_device === args.windows_update_drivers) {
+      return { kind: 'ok', summary: `windows_update_drivers is already ${args.windows_update_drivers}` };
+    }
+    const r = await setVendorDevice(ctx, h.value, args.windows_update_drivers, args);
+    if (!r.ok) return { kind: 'failed', reason: failureText(r.error) };
+    const token: VmSettingToken = { previous: f.value.has_vendor_device };
+    return { kind: 'changed', summary: r.value, data: { windows_update_drivers: args.windows_update_drivers }, undo: token };
+  },
+
+  async undo(ctx, args, token) {
+    const h = await vmOf(ctx);
+    if (!h.ok) return { ok: false, reason: h.error };
+    const t = token as Partial<VmSettingToken> | undefined;
+    const previous = typeof t?.previous === 'boolean' ? t.previous : !args.windows_update_drivers;
+    const f = await readVmFacts(h.value.xapi, h.value.ref);
+    if (!f.ok) return { ok: false, reason: failureText(f.error) };
+    if (f.value.has_vendor_device === previous) return { ok: true, summary: `windows_update_drivers is ${previous} already` };
+    const r = await setVendorDevice(ctx, h.value, previous, args);
+    return r.ok ? { ok: true, summary: `restored ${r.value}` } : { ok: false, reason: failureText(r.error) };
+  },
+});

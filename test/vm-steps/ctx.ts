@@ -1,0 +1,47 @@
+import type { Connector } from '../../src/connectors/types.js';
+import { PoolSessions } from '../../src/hypervisor/pool.js';
+import type { HostSpec } from '../../src/model/inventory.js';
+import type { Intent, StepContext, StepFailure } from '../../src/steps/types.js';
+import type { Result } from '../../src/util/result.js';
+import { err, ok } from '../../src/util/result.js';
+import type { XapiSimulator } from '../../src/lab/xapi-sim/index.js';
+
+export interface TestCtx extends StepContext {
+  intents: (Intent & { mutatingCallsBefore: number })[];
+  logs: string[];
+  pools: PoolSessions;
+}
+
+/** A hand-built StepContext for one VM of the simulator (no engine involved). */
+export function makeCtx(sim: XapiSimulator, vmName: string, o: { check?: boolean; runId?: string; pools?: PoolSessions } = {}): TestCtx {
+  const pools = o.pools ?? new PoolSessions(
+    { lab: { name: 'lab', url: sim.url, username: 'root', password: { env: 'X' }, tls: {}, pos: { file: 't', line: 1, col: 1 } } },
+    () => ok('pw'),
+    { readOnly: o.check ?? false },
+  );
+  const host: HostSpec = {
+    name: vmName, vars: {}, connection: { type: 'none' }, vm: { pool: 'lab', name_label: vmName }, groups: ['all'],
+    pos: { file: 't', line: 1, col: 1 },
+  };
+  const intents: TestCtx['intents'] = [];
+  const logs: string[] = [];
+  const ctx: TestCtx = {
+    host,
+    check: o.check ?? false,
+    scope: { run: { id: o.runId ?? 'run-1', playbook: 'test.yml' }, host: { name: vmName }, vars: {} },
+    signal: new AbortController().signal,
+    facts: { get: async () => ok({}), invalidate: () => undefined },
+    state: new Map(),
+    guest: async (): Promise<Result<Connector, StepFailure>> => err({ kind: 'config', message: 'no guest connector in this test' }),
+    vm: async () => {
+      const r = await pools.vm(host.vm!);
+      return r.ok ? r : err({ kind: 'hypervisor', failure: r.error });
+    },
+    log: (l) => void logs.push(l),
+    intent: async (i) => void intents.push({ ...i, mutatingCallsBefore: sim.mutatingCalls.length }),
+    intents,
+    logs,
+    pools,
+  };
+  return ctx;
+}
