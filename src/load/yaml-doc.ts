@@ -127,8 +127,9 @@ export function findNode(src: YamlSource, path: Path): { node: YamlNode | undefi
         if (String(kv) === String(seg)) {
           next = item.value ?? undefined;
           nextKey = (isScalar(item.key) || isAlias(item.key)) ? (item.key as YamlNode) : undefined;
-          // A key with no value (`steps:`) has no value node: point at the key.
-          if (next === null || next === undefined) next = nextKey;
+          // A key with no value (`steps:`) has no (or an empty) value node: point at the key.
+          const r = (next as { range?: [number, number, number] } | null | undefined)?.range;
+          if (next === null || next === undefined || (isScalar(next) && next.value === null && r && r[0] === r[1])) next = nextKey;
           break;
         }
       }

@@ -30,6 +30,6 @@ describe('-e extra vars', () => {
     expect(msgs(['a="x'])).toEqual(['<-e>:1:1: unclosed " quote in extra variable']);
     expect(msgs(['@'])).toEqual(["<-e>:1:1: '@' must be followed by a file name, e.g. -e @vars.yml"]);
     expect(msgs(['  '])).toEqual(['<-e>:1:1: empty extra variable: expected key=value, @file.yml or a {"json": "map"}']);
-    expect(msgs(['{"a": [1'])[0]).toMatch(/^<-e>:1:\d+: bad -e map: YAML syntax error/);
+    expect((msgs(['{"a": [1']) as string[])[0]).toMatch(/^<-e>:1:\d+: bad -e map: YAML syntax error/);
   });
 });
