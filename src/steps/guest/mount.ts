@@ -1,0 +1,100 @@
+/**
+ * mount: put a device (by default the CD drive) on a mount point, read-only by default. Like the
+ * manual procedure it refuses a mount point that is not empty or already used by something else;
+ * the same device already mounted there is "ok". undo() unmounts what this step mounted.
+ */
+import { quoteShell } from '../../util/shell-quote.js';
+import { defineStep, type StepFailure } from '../types.js';
+import { applyFail, becomeSchema, commandFailed, failureText, planFail, probe, run } from './common.js';
+import { mountProbeCommand, parseMountProbe, type MountProbe } from './mounts.js';
+
+export interface MountArgs {
+  /** default: /dev/cdrom, else /dev/sr0 */
+  device?: string;
+  path: string;
+  /** default true */
+  readonly?: boolean;
+  fstype?: string;
+  become?: boolean;
+}
+
+type Decision = { kind: 'ok'; summary: string } | { kind: 'change'; summary: string; device: string } | { kind: 'fail'; reason: string };
+
+/** Pure: what to do, given the probe. */
+export function decideMount(p: MountProbe, path: string): Decision {
+  if (p.mountedSource !== null) {
+    if (p.mountedSource === p.deviceReal) return { kind: 'ok', summary: `${p.device} is already mounted on ${path}` };
+    return { kind: 'fail', reason: `${path} is in use: ${p.mountedSource} is mounted there` };
+  }
+  if (!p.deviceExists) return { kind: 'fail', reason: `device ${p.device} does not exist on the guest` };
+  if (p.pointExists && !p.pointIsDir) return { kind: 'fail', reason: `${path} exists and is not a directory` };
+  if (p.pointIsDir && !p.pointEmpty) return { kind: 'fail', reason: `${path} is not empty; refusing to mount over its contents` };
+  return { kind: 'change', summary: `mount ${p.device} on ${path}`, device: p.device };
+}
+
+async function look(ctx: Parameters<typeof probe>[0], a: MountArgs) {
+  const out = await probe(ctx, mountProbeCommand(a.device, a.path), { become: a.become === true });
+  return out.ok ? { ok: true as const, value: parseMountProbe(out.value, a.path) } : out;
+}
+
+export const mountStep = defineStep<MountArgs>({
+  type: 'mount',
+  description: 'Mount a device (default: the CD drive) on an empty mount point',
+  needs: 'guest',
+  schema: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['path'],
+    properties: {
+      device: { type: 'string' },
+      path: { type: 'string', pattern: '^/' },
+      readonly: { type: 'boolean', default: true },
+      fstype: { type: 'string' },
+      become: becomeSchema,
+    },
+  },
+
+  async plan(ctx, a) {
+    const p = await look(ctx, a);
+    if (!p.ok) return planFail(p.error);
+    const d = decideMount(p.value, a.path);
+    if (d.kind === 'change') return { kind: 'change', summary: `would ${d.summary}${a.readonly === false ? '' : ' (read-only)'}` };
+    return d;
+  },
+
+  async apply(ctx, a) {
+    const p = await look(ctx, a);
+    if (!p.ok) return applyFail(p.error);
+    const d = decideMount(p.value, a.path);
+    if (d.kind === 'fail') return { kind: 'failed', reason: d.reason };
+    if (d.kind === 'ok') return { kind: 'ok', summary: d.summary };
+    const opts = [a.readonly === false ? 'rw' : 'ro'];
+    const cmd = `mkdir -p ${quoteShell(a.path)} && mount -o ${opts.join(',')}` +
+      `${a.fstype ? ` -t ${quoteShell(a.fstype)}` : ''} ${quoteShell(d.device)} ${quoteShell(a.path)}`;
+    await ctx.intent({ action: 'mount', detail: { device: d.device, path: a.path } });
+    const r = await run(ctx, cmd, { become: a.become === true, timeoutMs: 120_000 });
+    if (!r.ok) return applyFail(r.error);
+    if (r.value.exitCode !== 0) return applyFail(commandFailed(`mount ${d.device} ${a.path}`, r.value));
+    return { kind: 'changed', summary: `mounted ${d.device} on ${a.path}`, undo: { path: a.path, become: a.become === true } };
+  },
+
+  async undo(ctx, a, token) {
+    const t = token as { path?: string; become?: boolean } | undefined;
+    const path = t?.path ?? a.path;
+    const r = await unmountIfMounted(ctx, path, t?.become ?? a.become === true);
+    return r.ok ? { ok: true, summary: r.summary } : { ok: false, reason: failureText(r.failure) };
+  },
+});
+
+/** Shared by undo() and the unmount step. */
+export async function unmountIfMounted(
+  ctx: Parameters<typeof probe>[0], path: string, become: boolean,
+): Promise<{ ok: true; summary: string; changed: boolean } | { ok: false; failure: StepFailure }> {
+  const p = await probe(ctx, mountProbeCommand('/nonexistent-device', path), { become });
+  if (!p.ok) return { ok: false, failure: p.error };
+  if (parseMountProbe(p.value, path).mountedSource === null) return { ok: true, summary: `${path} is not mounted`, changed: false };
+  const r = await run(ctx, `umount ${quoteShell(path)}`, { become, timeoutMs: 120_000 });
+  if (!r.ok) return { ok: false, failure: r.error };
+  if (r.value.exitCode !== 0) return { ok: false, failure: commandFailed(`umount ${path}`, r.value) };
+  return { ok: true, summary: `unmounted ${path}`, changed: true };
+}

@@ -1,0 +1,78 @@
+/**
+ * Package manager commands, pure: query (read-only) and install/remove per manager. Names are
+ * always quoted. Shared by the package step and the package_installed predicate.
+ */
+import type { OsFamily, PackageManager } from '../../connectors/linux-facts.js';
+import { quoteArgs, quoteShell } from '../../util/shell-quote.js';
+
+export type PackageNames = string | string[] | Partial<Record<OsFamily | 'default', string | string[]>>;
+
+/** `{ redhat: xe-guest-utilities-latest, debian: xe-guest-utilities }` → the names for this guest. */
+export function namesFor(names: PackageNames, family: OsFamily): string[] | undefined {
+  if (typeof names === 'string') return [names];
+  if (Array.isArray(names)) return names;
+  const v = names[family] ?? names.default;
+  if (v === undefined) return undefined;
+  return typeof v === 'string' ? [v] : v;
+}
+
+/**
+ * Prints `pkg=NAME VERSION` for each installed name and `missing=NAME` for the others.
+ * rpm for the rpm managers (zypper too), dpkg-query for apt (only fully installed, "ii"), apk.
+ */
+export function queryCommand(pm: PackageManager, names: string[]): string {
+  const list = quoteArgs(names);
+  switch (pm) {
+    case 'dnf': case 'yum': case 'zypper':
+      return `for p in ${list}; do v=$(rpm -q --qf '%{VERSION}-%{RELEASE}' "$p" 2>/dev/null) && echo "pkg=$p $v" || echo "missing=$p"; done`;
+    case 'apt':
+      return `for p in ${list}; do s=$(dpkg-query -W -f='\${db:Status-Abbrev}|\${Version}' "$p" 2>/dev/null); case "$s" in ii*) echo "pkg=$p \${s#*|}";; *) echo "missing=$p";; esac; done`;
+    case 'apk':
+      return `for p in ${list}; do if apk info -e "$p" >/dev/null 2>&1; then echo "pkg=$p $(apk info -v "$p" 2>/dev/null | head -n 1 | sed "s/^$p-//")"; else echo "missing=$p"; fi; done`;
+  }
+}
+
+export function parseQuery(out: string): { installed: Map<string, string>; missing: string[] } {
+  const installed = new Map<string, string>();
+  const missing: string[] = [];
+  for (const line of out.split('\n')) {
+    if (line.startsWith('pkg=')) {
+      const [name, version] = line.slice(4).split(' ');
+      if (name) installed.set(name, version ?? '');
+    } else if (line.startsWith('missing=')) missing.push(line.slice(8));
+  }
+  return { installed, missing };
+}
+
+export function installCommand(pm: PackageManager, names: string[], opts: { updateCache?: boolean } = {}): string {
+  const list = quoteArgs(names);
+  switch (pm) {
+    case 'dnf': return `dnf install -y ${list}`;
+    case 'yum': return `yum install -y ${list}`;
+    case 'apt':
+      return `export DEBIAN_FRONTEND=noninteractive; ${opts.updateCache ? 'apt-get update -q && ' : ''}apt-get install -y -q ${list}`;
+    case 'zypper': return `zypper --non-interactive install ${list}`;
+    case 'apk': return `apk add ${opts.updateCache ? '--update-cache ' : ''}${list}`;
+  }
+}
+
+export function removeCommand(pm: PackageManager, names: string[]): string {
+  const list = quoteArgs(names);
+  switch (pm) {
+    case 'dnf': return `dnf remove -y ${list}`;
+    case 'yum': return `yum remove -y ${list}`;
+    case 'apt': return `export DEBIAN_FRONTEND=noninteractive; apt-get remove -y -q ${list}`;
+    case 'zypper': return `zypper --non-interactive remove ${list}`;
+    case 'apk': return `apk del ${list}`;
+  }
+}
+
+/**
+ * EPEL on the RHEL family: the epel-release package from the distribution's repos (CentOS,
+ * Rocky, Alma, Oracle), else the Fedora project's release RPM for this major version (RHEL).
+ */
+export function enableEpelCommand(pm: PackageManager, major: string): string {
+  const tool = pm === 'yum' ? 'yum' : 'dnf';
+  const url = `https://dl.fedoraproject.org/pub/epel/epel-release-latest-${major}.noarch.rpm`;
+  return `${tool} install -y epel-release || ${tool} install -y ${quoteShell(url)}`;
+}

@@ -1,0 +1,87 @@
+/**
+ * service: enable and/or start/stop a service. `name` may list candidates (the agent ships as
+ * xe-linux-distribution, xe-daemon or xen-guest-agent); the first that exists is used.
+ */
+import { defineStep, type StepContext, type StepFailure } from '../types.js';
+import { ok, type Result } from '../../util/result.js';
+import { applyFail, becomeSchema, commandFailed, planFail, probe, run } from './common.js';
+import { parseServiceProbe, serviceActions, serviceCommand, serviceProbeCommand, type ServiceInfo } from './services.js';
+
+export interface ServiceArgs {
+  name: string | string[];
+  enabled?: boolean;
+  state?: 'started' | 'stopped' | 'restarted';
+  become?: boolean;
+}
+
+function candidates(a: ServiceArgs): string[] {
+  return typeof a.name === 'string' ? [a.name] : a.name;
+}
+
+async function find(ctx: StepContext, a: ServiceArgs): Promise<Result<{ init: 'systemd' | 'sysv'; info: ServiceInfo } | null, StepFailure>> {
+  const out = await probe(ctx, serviceProbeCommand(candidates(a)), { become: a.become === true });
+  if (!out.ok) return out;
+  const p = parseServiceProbe(out.value);
+  const info = p.found[0];
+  return ok(info ? { init: p.init, info } : null);
+}
+
+export const serviceStep = defineStep<ServiceArgs>({
+  type: 'service',
+  description: 'Enable and/or start or stop a service (first existing of several candidate names)',
+  needs: 'guest',
+  schema: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['name'],
+    anyOf: [{ required: ['enabled'] }, { required: ['state'] }],
+    properties: {
+      name: { oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' }, minItems: 1 }] },
+      enabled: { type: 'boolean' },
+      state: { enum: ['started', 'stopped', 'restarted'] },
+      become: becomeSchema,
+    },
+  },
+
+  async plan(ctx, a) {
+    const f = await find(ctx, a);
+    if (!f.ok) return planFail(f.error);
+    if (f.value === null) {
+      // in a rehearsal the package that brings the service may only be "would install"
+      if (ctx.check) return { kind: 'change', summary: `none of ${candidates(a).join(', ')} exists yet; would configure it once installed` };
+      return { kind: 'fail', reason: `no such service: none of ${candidates(a).join(', ')} exists` };
+    }
+    const acts = serviceActions(f.value.info, a);
+    if (acts.length === 0) return { kind: 'ok', summary: `${f.value.info.name} is as wanted` };
+    return { kind: 'change', summary: `would ${acts.join(' + ')} ${f.value.info.name}` };
+  },
+
+  async apply(ctx, a) {
+    const f = await find(ctx, a);
+    if (!f.ok) return applyFail(f.error);
+    if (f.value === null) return { kind: 'failed', reason: `no such service: none of ${candidates(a).join(', ')} exists` };
+    const { init, info } = f.value;
+    const acts = serviceActions(info, a);
+    if (acts.length === 0) return { kind: 'ok', summary: `${info.name} is as wanted` };
+    await ctx.intent({ action: 'service', detail: { name: info.name, actions: acts } });
+    for (const act of acts) {
+      const r = await run(ctx, serviceCommand(init, info.name, act), { become: a.become === true, timeoutMs: 300_000 });
+      if (!r.ok) return applyFail(r.error);
+      if (r.value.exitCode !== 0) return applyFail(commandFailed(`${act} ${info.name}`, r.value));
+    }
+    ctx.facts.invalidate('guest');
+    const undoActs = acts.map((x) => ({ enable: 'disable', disable: 'enable', start: 'stop', stop: 'start', restart: null })[x]).filter((x) => x !== null);
+    return { kind: 'changed', summary: `${acts.join(' + ')} ${info.name}`, data: { service: info.name }, undo: { name: info.name, init, actions: undoActs.reverse(), become: a.become === true } };
+  },
+
+  async undo(ctx, _a, token) {
+    const t = token as { name: string; init: 'systemd' | 'sysv'; actions: ('enable' | 'disable' | 'start' | 'stop')[]; become?: boolean };
+    for (const act of t.actions) {
+      const r = await run(ctx, serviceCommand(t.init, t.name, act), { become: t.become === true, timeoutMs: 300_000 });
+      if (!r.ok) return { ok: false, reason: `${act} ${t.name}: ${r.error.kind}` };
+      if (r.value.exitCode !== 0) return { ok: false, reason: `${act} ${t.name} failed: ${r.value.stderr.trim()}` };
+    }
+    return { ok: true, summary: t.actions.length ? `${t.actions.join(' + ')} ${t.name}` : 'nothing to undo' };
+  },
+});
+

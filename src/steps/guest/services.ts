@@ -1,0 +1,87 @@
+/**
+ * Service state and commands for systemd and SysV/OpenRC init scripts, pure. One probe looks at
+ * every candidate name, so "the first that exists" costs one round trip.
+ */
+import { quoteArgs, quoteShell } from '../../util/shell-quote.js';
+
+export interface ServiceInfo {
+  name: string;
+  active: boolean;
+  enabled: boolean;
+}
+
+export interface ServiceProbe {
+  init: 'systemd' | 'sysv';
+  /** candidates that exist, in the order asked */
+  found: ServiceInfo[];
+}
+
+export function serviceProbeCommand(candidates: string[]): string {
+  return [
+    'if [ -d /run/systemd/system ]; then sd=1; echo init=systemd; else sd=; echo init=sysv; fi',
+    `for s in ${quoteArgs(candidates)}; do`,
+    '  if [ -n "$sd" ]; then',
+    '    if [ "$(systemctl show -p LoadState --value "$s.service" 2>/dev/null)" = loaded ]; then',
+    '      echo "exists=$s"',
+    '      systemctl is-active --quiet "$s.service" && echo "active=$s"',
+    '      systemctl is-enabled --quiet "$s.service" 2>/dev/null && echo "enabled=$s"',
+    '    fi',
+    '  elif [ -x "/etc/init.d/$s" ]; then',
+    '    echo "exists=$s"',
+    '    "/etc/init.d/$s" status >/dev/null 2>&1 && echo "active=$s"',
+    '    { ls /etc/rc[2345].d/S[0-9][0-9]"$s" || ls "/etc/runlevels/default/$s"; } >/dev/null 2>&1 && echo "enabled=$s"',
+    '  fi',
+    'done',
+    'true',
+  ].join('\n');
+}
+
+export function parseServiceProbe(out: string): ServiceProbe {
+  let init: 'systemd' | 'sysv' = 'sysv';
+  const exists: string[] = [];
+  const active = new Set<string>();
+  const enabled = new Set<string>();
+  for (const line of out.split('\n')) {
+    const i = line.indexOf('=');
+    if (i < 0) continue;
+    const k = line.slice(0, i);
+    const v = line.slice(i + 1);
+    if (k === 'init') init = v === 'systemd' ? 'systemd' : 'sysv';
+    else if (k === 'exists') exists.push(v);
+    else if (k === 'active') active.add(v);
+    else if (k === 'enabled') enabled.add(v);
+  }
+  return { init, found: exists.map((name) => ({ name, active: active.has(name), enabled: enabled.has(name) })) };
+}
+
+export type ServiceAction = 'enable' | 'disable' | 'start' | 'stop' | 'restart';
+
+export function serviceCommand(init: 'systemd' | 'sysv', name: string, action: ServiceAction): string {
+  const n = quoteShell(name);
+  if (init === 'systemd') return `systemctl ${action} ${quoteShell(`${name}.service`)}`;
+  switch (action) {
+    case 'enable':
+      return `if command -v update-rc.d >/dev/null 2>&1; then update-rc.d ${n} defaults; ` +
+        `elif command -v chkconfig >/dev/null 2>&1; then chkconfig ${n} on; ` +
+        `elif command -v rc-update >/dev/null 2>&1; then rc-update add ${n} default; ` +
+        `else echo 'no update-rc.d, chkconfig or rc-update' >&2; exit 1; fi`;
+    case 'disable':
+      return `if command -v update-rc.d >/dev/null 2>&1; then update-rc.d ${n} disable; ` +
+        `elif command -v chkconfig >/dev/null 2>&1; then chkconfig ${n} off; ` +
+        `elif command -v rc-update >/dev/null 2>&1; then rc-update del ${n} default; ` +
+        `else echo 'no update-rc.d, chkconfig or rc-update' >&2; exit 1; fi`;
+    default:
+      return `/etc/init.d/${n} ${action}`;
+  }
+}
+
+/** The actions needed to get from `info` to the wanted state, in order (enable before start). */
+export function serviceActions(info: ServiceInfo, want: { enabled?: boolean; state?: 'started' | 'stopped' | 'restarted' }): ServiceAction[] {
+  const out: ServiceAction[] = [];
+  if (want.enabled === true && !info.enabled) out.push('enable');
+  if (want.enabled === false && info.enabled) out.push('disable');
+  if (want.state === 'started' && !info.active) out.push('start');
+  if (want.state === 'stopped' && info.active) out.push('stop');
+  if (want.state === 'restarted') out.push(info.active ? 'restart' : 'start');
+  return out;
+}

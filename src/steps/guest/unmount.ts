@@ -1,0 +1,36 @@
+/** unmount: take whatever is mounted on a path off it; nothing mounted there is "ok". */
+import { defineStep } from '../types.js';
+import { applyFail, becomeSchema, planFail, probe } from './common.js';
+import { unmountIfMounted } from './mount.js';
+import { mountProbeCommand, parseMountProbe } from './mounts.js';
+
+export interface UnmountArgs {
+  path: string;
+  become?: boolean;
+}
+
+export const unmountStep = defineStep<UnmountArgs>({
+  type: 'unmount',
+  description: 'Unmount a mount point',
+  needs: 'guest',
+  schema: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['path'],
+    properties: { path: { type: 'string', pattern: '^/' }, become: becomeSchema },
+  },
+  shorthand: (v) => ({ path: String(v) }),
+
+  async plan(ctx, a) {
+    const p = await probe(ctx, mountProbeCommand('/nonexistent-device', a.path), { become: a.become === true });
+    if (!p.ok) return planFail(p.error);
+    const src = parseMountProbe(p.value, a.path).mountedSource;
+    return src === null ? { kind: 'ok', summary: `${a.path} is not mounted` } : { kind: 'change', summary: `would unmount ${src} from ${a.path}` };
+  },
+
+  async apply(ctx, a) {
+    const r = await unmountIfMounted(ctx, a.path, a.become === true);
+    if (!r.ok) return applyFail(r.failure);
+    return { kind: r.changed ? 'changed' : 'ok', summary: r.summary };
+  },
+});

@@ -1,0 +1,161 @@
+/**
+ * reboot: Ansible's technique. Read the boot id; trigger the reboot detached (from the guest, or
+ * through XAPI); a dropped connection is expected; reconnect with capped backoff until the boot
+ * id differs; then run a test command. The boot id source is the kernel's file unless the host
+ * var `boot_id_path` says otherwise (the lab and the tests emulate reboots that way).
+ */
+import { bootIdCommand } from '../connectors/linux-facts.js';
+import type { Connector, ConnectorFailure } from '../connectors/types.js';
+import { rebootVm, type RebootMode } from '../hypervisor/vm-power.js';
+import { err, ok, type Result } from '../util/result.js';
+import { quoteShell } from '../util/shell-quote.js';
+import { applyFail, failureText, sleep, tail } from './guest/common.js';
+import { defineStep, type ApplyResult, type StepContext, type StepFailure } from './types.js';
+
+export interface RebootArgs {
+  via?: 'guest' | 'hypervisor';
+  /** seconds for the whole reboot, trigger to passing test command; default 600 */
+  reboot_timeout?: number;
+  /** must exit 0 on the rebooted guest; default `true` */
+  test_command?: string;
+  /** via guest: what reboots the machine; default `shutdown -r now`, falling back to `reboot` */
+  reboot_command?: string;
+  /** only reboot when an earlier step set `reboot_required` */
+  when_required?: boolean;
+  /** via hypervisor: clean, hard, or auto (clean when the guest cooperates) */
+  mode?: RebootMode;
+  become?: boolean;
+}
+
+const DEFAULT_REBOOT = 'shutdown -r now || reboot';
+/** first wait between reconnect attempts, and the cap of the doubling backoff */
+const FIRST_DELAY_MS = 500;
+const MAX_DELAY_MS = 10_000;
+
+async function readBootId(c: Connector, ctx: StepContext): Promise<Result<string, ConnectorFailure | string>> {
+  const r = await c.exec(bootIdCommand(ctx.host), { readOnly: true, timeoutMs: 30_000 });
+  if (!r.ok) return r;
+  const id = r.value.stdout.trim();
+  if (r.value.exitCode !== 0 || id === '') return err(`cannot read the boot id: ${tail(r.value.stderr) || 'empty'}`);
+  return ok(id);
+}
+
+/**
+ * Reconnect until the boot id differs from `before` (any boot id, when `before` is null) and the
+ * test command passes, or the deadline passes.
+ */
+async function waitForNewBoot(
+  c: Connector, ctx: StepContext, before: string | null, a: RebootArgs, deadline: number,
+): Promise<Result<string, StepFailure>> {
+  let delay = FIRST_DELAY_MS;
+  let last = 'no attempt yet';
+  let attempts = 0;
+  while (!ctx.signal.aborted) {
+    const left = deadline - Date.now();
+    if (left <= 0) break;
+    await sleep(Math.min(delay, left), ctx.signal);
+    delay = Math.min(delay * 2, MAX_DELAY_MS);
+    attempts++;
+    const rc = await c.reconnect();
+    if (!rc.ok) {
+      // a different host key after a reboot is not "still booting": stop at once
+      if (rc.error.kind === 'host-key-mismatch') return err({ kind: 'guest', failure: rc.error });
+      last = `${rc.error.kind}: ${rc.error.message}`;
+      continue;
+    }
+    const id = await readBootId(c, ctx);
+    if (!id.ok) { last = typeof id.error === 'string' ? id.error : `${id.error.kind}: ${id.error.message}`; continue; }
+    if (before !== null && id.value === before) { last = 'boot id unchanged: the guest has not rebooted yet'; continue; }
+    const test = a.test_command ?? 'true';
+    const t = await c.exec(test, { readOnly: true, become: a.become === true, timeoutMs: 60_000 });
+    if (!t.ok) { last = `test command: ${t.error.kind}: ${t.error.message}`; continue; }
+    if (t.value.exitCode !== 0) { last = `test command exit ${t.value.exitCode}: ${tail(t.value.stderr)}`; continue; }
+    ctx.log(`rebooted: boot id ${before ?? '?'} -> ${id.value} after ${attempts} attempt(s)`);
+    return ok(id.value);
+  }
+  const secs = a.reboot_timeout ?? 600;
+  return err({ kind: 'step', message: `${ctx.host.name} did not come back within reboot_timeout (${secs}s); last: ${last}` });
+}
+
+export const rebootStep = defineStep<RebootArgs>({
+  type: 'reboot',
+  description: 'Reboot the guest (from inside, or through the hypervisor) and wait until it is back',
+  needs: 'guest',
+  schema: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      via: { enum: ['guest', 'hypervisor'], default: 'guest' },
+      reboot_timeout: { type: 'number', exclusiveMinimum: 0, default: 600 },
+      test_command: { type: 'string' },
+      reboot_command: { type: 'string' },
+      when_required: { type: 'boolean' },
+      mode: { enum: ['auto', 'clean', 'hard'] },
+      become: { type: 'boolean' },
+    },
+  },
+  shorthand: (v) => (v === 'guest' || v === 'hypervisor' ? { via: v } : {}),
+
+  async plan(ctx, a) {
+    const via = a.via ?? 'guest';
+    if (a.when_required) {
+      const req = ctx.state.get('reboot_required');
+      if (req !== true) {
+        if (ctx.check && req === undefined) return { kind: 'change', summary: `would reboot via ${via} if an earlier step requires it` };
+        return { kind: 'ok', summary: 'no reboot required' };
+      }
+    }
+    return { kind: 'change', summary: `would reboot via ${via}` };
+  },
+
+  async apply(ctx, a): Promise<ApplyResult> {
+    if (a.when_required && ctx.state.get('reboot_required') !== true) return { kind: 'ok', summary: 'no reboot required' };
+    const started = Date.now();
+    const deadline = started + (a.reboot_timeout ?? 600) * 1000;
+    const g = await ctx.guest();
+    const via = a.via ?? 'guest';
+
+    let before: string | null = null;
+    if (via === 'guest') {
+      if (!g.ok) return applyFail(g.error);
+      const id = await readBootId(g.value, ctx);
+      if (!id.ok) return typeof id.error === 'string' ? { kind: 'failed', reason: id.error } : applyFail({ kind: 'guest', failure: id.error });
+      before = id.value;
+      await ctx.intent({ action: 'reboot', detail: { via, boot_id: before } });
+      // detached, after a moment, so this exec returns before the connection goes away
+      const cmd = `nohup /bin/sh -c ${quoteShell(`sleep 1; ${a.reboot_command ?? DEFAULT_REBOOT}`)} >/dev/null 2>&1 </dev/null &`;
+      const t = await g.value.exec(cmd, { become: a.become === true, timeoutMs: 30_000 });
+      // losing the connection here is what a reboot looks like
+      if (!t.ok && t.error.kind !== 'connection-lost') return applyFail({ kind: 'guest', failure: t.error });
+      if (t.ok && t.value.exitCode !== 0) return { kind: 'failed', reason: `reboot command failed (exit ${t.value.exitCode}): ${tail(t.value.stderr)}` };
+    } else {
+      // the guest may be the reason for a hypervisor reboot: its boot id is nice to have only
+      if (g.ok) {
+        const id = await readBootId(g.value, ctx);
+        if (id.ok) before = id.value;
+      }
+      const vm = await ctx.vm();
+      if (!vm.ok) return applyFail(vm.error);
+      await ctx.intent({ action: 'reboot', detail: { via, boot_id: before, mode: a.mode ?? 'auto' } });
+      const r = await rebootVm(vm.value, { mode: a.mode ?? 'auto' }, Math.max(1000, deadline - Date.now()), ctx.signal);
+      if (!r.ok) return applyFail({ kind: 'hypervisor', failure: r.error });
+      ctx.log(`hypervisor ${r.value.method}${r.value.fallback ? ` (${r.value.fallback})` : ''}`);
+      if (!g.ok) {
+        const again = await ctx.guest();
+        if (!again.ok) return applyFail(again.error);
+      }
+    }
+    // everything known about this host may have changed
+    ctx.facts.invalidate();
+    const conn = g.ok ? g : await ctx.guest();
+    if (!conn.ok) return applyFail(conn.error);
+    const w = await waitForNewBoot(conn.value, ctx, before, a, deadline);
+    if (!w.ok) {
+      const f = w.error;
+      return { kind: 'failed', reason: failureText(f), unreachable: true };
+    }
+    ctx.state.set('reboot_required', false);
+    const seconds = Math.round((Date.now() - started) / 100) / 10;
+    return { kind: 'changed', summary: `rebooted via ${via} in ${seconds}s`, data: { boot_id_before: before, boot_id: w.value, seconds } };
+  },
+});
