@@ -161,17 +161,13 @@ export class LabGuests implements SimHooks {
     const lab = new LabGuests(stateDir, iso.value.isoPath, clientKeyPath, guests, opts);
     const medium = await lab.present(TOOLS_ISO_NAME);
     if (!medium.ok) return medium;
-    // first-boot setup, in each guest's filesystem while halted: root gets a fresh home (an
-    // opaque directory in the upper dir, so the controller's /root — its dotfiles and whatever
-    // they run on every ssh exec — stays out of the guest), and guests defined with
-    // tools_installed get the tools with the ISO's own installer (the install_fails knob
-    // describes the install a playbook runs, so it is set aside for this one)
-    const setups = await Promise.all(guests.map((g) => g.runOffline(
-      FIRST_BOOT_SETUP + (g.spec.toolsInstalled ? PREINSTALL_TOOLS : ''),
-      g.spec.toolsInstalled ? medium.value : undefined,
-    ).then((out) => ({ g, out }))));
-    for (const { g, out } of setups) {
-      if (out.code !== 0) return err(labError('io', describeFailure('first-boot setup', out), g.name));
+    // guests defined with tools_installed get the tools with the ISO's own installer, in the
+    // guest's filesystem while halted (the install_fails knob describes the install a playbook
+    // runs, so it is set aside for this one)
+    const preinstalled = guests.filter((g) => g.spec.toolsInstalled);
+    const outs = await Promise.all(preinstalled.map((g) => g.runOffline(PREINSTALL_TOOLS, medium.value).then((out) => ({ g, out }))));
+    for (const { g, out } of outs) {
+      if (out.code !== 0) return err(labError('io', describeFailure('preinstalling the tools', out), g.name));
     }
     return ok(lab);
   }
@@ -399,7 +395,6 @@ export class LabGuests implements SimHooks {
   }
 }
 
-const FIRST_BOOT_SETUP = 'set -e; rm -rf /root; mkdir -m 700 /root; cp -a /etc/skel/. /root/; ';
 const PREINSTALL_TOOLS =
   'f=/etc/pvrun-lab/faults/install-fails; if [ -e $f ]; then mv $f $f.off; fi; ' +
   'rc=0; sh /run/pvrun-lab-cd/media/Linux/install.sh -n || rc=$?; ' +

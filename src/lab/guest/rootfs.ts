@@ -4,7 +4,9 @@
  * files), its emulated commands, its sshd configuration and host key, and hides the controller's
  * package tools that the distribution would not have (overlay whiteouts).
  */
-import { chmodSync, chownSync, copyFileSync, existsSync, lstatSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync, chownSync, copyFileSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync,
+} from 'node:fs';
 import { dirname, join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import type { DistroIdentity } from './distros.js';
@@ -110,7 +112,25 @@ export function prepareRootfs(input: RootfsInput): void {
   chmodSync(join(upper, '/etc/ssh/ssh_host_ed25519_key'), 0o600);
   copyFileSync(`${input.hostKeyPath}.pub`, join(upper, '/etc/ssh/ssh_host_ed25519_key.pub'));
 
+  freshRootHome(upper);
   setInstallFault(upper, input.installFails);
+}
+
+/**
+ * root gets a fresh home from /etc/skel: the controller's /root (its dotfiles, its tool caches,
+ * and whatever its .bashrc runs on every ssh exec) is hidden by whiteouts, one per entry.
+ */
+function freshRootHome(upper: string): void {
+  ensureUpperDir(upper, '/root');
+  let names: string[] = [];
+  try { names = readdirSync('/root'); } catch { /* no /root on the controller */ }
+  for (const n of names) whiteout(upper, `/root/${n}`);
+  let skel: string[] = [];
+  try { skel = readdirSync('/etc/skel'); } catch { /* none */ }
+  for (const n of skel) {
+    const src = join('/etc/skel', n);
+    if (lstatSync(src).isFile()) writeGuestFile(upper, `/root/${n}`, readFileSync(src), 0o644);
+  }
 }
 
 /** Lab fault knob: install.sh fails while this file exists in the guest. */

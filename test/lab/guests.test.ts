@@ -1,0 +1,243 @@
+/**
+ * Container guests end to end on this machine: real namespaces, overlay, sshd, dpkg, xorriso.
+ * One lab for the file (guests are cheap but the machine is shared).
+ */
+import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LabGuests, type GuestInfo } from '../../src/lab/guest/index.js';
+import type { GuestReport } from '../../src/lab/sim-hooks.js';
+import { eventually, labSkipReason, pidsInNamespace, sshAnswers, sshExec, treeFingerprint } from './helpers.js';
+
+const skip = labSkipReason();
+if (skip) console.warn(`[test/lab/guests] skipped: ${skip}`);
+
+const UUID = {
+  deb: '11111111-1111-4111-8111-111111111111',
+  rpm: '22222222-2222-4222-8222-222222222222',
+  alpine: '33333333-3333-4333-8333-333333333333',
+  pre: '44444444-4444-4444-8444-444444444444',
+  failing: '55555555-5555-4555-8555-555555555555',
+};
+
+describe.skipIf(skip !== undefined)('lab guests', () => {
+  let stateDir: string;
+  let lab: LabGuests;
+  const reports: { vm: string; report: GuestReport }[] = [];
+  const guestReboots: string[] = [];
+  const g = (name: string): GuestInfo => {
+    const i = lab.info(name);
+    if (!i) throw new Error(`no guest ${name}`);
+    return i;
+  };
+
+  beforeAll(async () => {
+    stateDir = mkdtempSync(join(tmpdir(), 'pvrun-lab-test-'));
+    const created = await LabGuests.create({
+      guests: [
+        { name: 'deb-01', uuid: UUID.deb, distro: 'ubuntu', version: '22.04' },
+        { name: 'rpm-01', uuid: UUID.rpm, distro: 'rocky', version: '9' },
+        { name: 'alp-01', uuid: UUID.alpine, distro: 'alpine', version: '3' },
+        { name: 'pre-01', uuid: UUID.pre, distro: 'debian', version: '12', toolsInstalled: true },
+        { name: 'bad-01', uuid: UUID.failing, distro: 'almalinux', version: '9', faults: { installFails: true } },
+      ],
+    }, {
+      stateDir,
+      rebootDelayMs: 100,
+      onGuestReport: (vm, report) => reports.push({ vm, report }),
+      onGuestInitiatedReboot: (vm) => guestReboots.push(vm),
+    });
+    if (!created.ok) throw new Error(`lab: ${created.error.message}`);
+    lab = created.value;
+    const started = await lab.startAll();
+    if (!started.ok) throw new Error(started.error.message);
+    for (const i of lab.list()) {
+      const ready = await lab.waitReady(i.name, 30_000);
+      if (!ready.ok) throw new Error(ready.error.message);
+    }
+  });
+
+  afterAll(async () => {
+    await lab?.stopAll();
+    if (stateDir) rmSync(stateDir, { recursive: true, force: true });
+  });
+
+  it('answers over SSH with its own hostname, os-release and PID namespace', async () => {
+    const r = await sshExec(g('deb-01'), 'hostname; . /etc/os-release; echo "$ID $VERSION_ID"; echo $$; cat /sys/hypervisor/type');
+    expect(r.code).toBe(0);
+    const [hostname, os, , hyp] = r.stdout.trim().split('\n');
+    expect(hostname).toBe('deb-01');
+    expect(os).toBe('ubuntu 22.04');
+    expect(hyp).toBe('xen');
+    const rpm = await sshExec(g('rpm-01'), 'hostname; . /etc/os-release; echo "$ID $VERSION_ID"; cat /etc/redhat-release; command -v dpkg || echo no-dpkg; ps -e -o pid= | wc -l');
+    const lines = rpm.stdout.trim().split('\n');
+    expect(lines.slice(0, 4)).toEqual(['rpm-01', 'rocky 9.4', 'Rocky Linux release 9.4', 'no-dpkg']);
+    // the guest sees only its own processes (init, sshd, the session…), not the controller's
+    expect(Number(lines[4])).toBeLessThan(20);
+  });
+
+  it('writes land in the upper dir, never on the controller', async () => {
+    const name = `pvrun-lab-probe-${process.pid}-${Date.now()}`;
+    const r = await sshExec(g('deb-01'), `echo written-in-guest > /etc/${name} && echo also > /root/${name} && cat /etc/${name}`);
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toBe('written-in-guest');
+    const upper = g('deb-01').upperDir;
+    expect(readFileSync(join(upper, 'etc', name), 'utf8')).toBe('written-in-guest\n');
+    expect(existsSync(join(upper, 'root', name))).toBe(true);
+    expect(existsSync(`/etc/${name}`)).toBe(false);
+    expect(existsSync(`/root/${name}`)).toBe(false);
+  });
+
+  it('changes its boot id across a reboot (hypervisor-initiated and guest-initiated)', async () => {
+    const read = async (): Promise<string> => (await sshExec(g('deb-01'), 'cat /proc/sys/kernel/random/boot_id')).stdout.trim();
+    const before = await read();
+    expect(before).toBe(lab.bootId(UUID.deb));
+    await lab.onPowerOp(UUID.deb, 'clean_reboot');
+    expect((await lab.waitReady(UUID.deb)).ok).toBe(true);
+    const afterHv = await read();
+    expect(afterHv).not.toBe(before);
+    expect(afterHv).toBe(lab.bootId(UUID.deb));
+
+    const r = await sshExec(g('deb-01'), 'reboot');
+    expect(r.code).toBe(0);
+    const changed = await eventually(() => (lab.bootId(UUID.deb) && lab.bootId(UUID.deb) !== afterHv ? true : undefined));
+    expect(changed).toBe(true);
+    expect((await lab.waitReady(UUID.deb)).ok).toBe(true);
+    expect(await read()).toBe(lab.bootId(UUID.deb));
+    expect(guestReboots).toContain(UUID.deb);
+  });
+
+  it('presents an inserted ISO at /dev/cdrom, mountable read-only, and withdraws it on eject', async () => {
+    const deb = g('deb-01');
+    expect((await sshExec(deb, 'test -e /dev/cdrom')).code).not.toBe(0);
+    await lab.onCdChange(UUID.deb, { vdiUuid: 'vdi-tools', nameLabel: 'guest-tools.iso' });
+    const r = await sshExec(deb, [
+      'readlink /dev/cdrom', 'test -b /dev/sr0 && echo block',
+      'mkdir -p /mnt && mount /dev/cdrom /mnt', 'ls /mnt/Linux',
+      'touch /mnt/Linux/x 2>/dev/null && echo writable || echo read-only',
+      'grep " /mnt " /proc/mounts | grep -q "[ ,]ro[ ,]" && echo ro-mount',
+    ].join('; '));
+    const out = r.stdout.split('\n');
+    expect(out[0]).toBe('sr0');
+    expect(out).toContain('block');
+    expect(out).toContain('install.sh');
+    expect(out).toContain('read-only');
+    expect(out).toContain('ro-mount');
+    expect((await sshExec(deb, 'umount /mnt')).code).toBe(0);
+    await lab.onCdChange(UUID.deb, null);
+    expect((await sshExec(deb, 'test -e /dev/cdrom || echo gone')).stdout.trim()).toBe('gone');
+    expect((await sshExec(deb, 'mount /dev/cdrom /mnt')).code).not.toBe(0);
+  });
+
+  it('install.sh -n installs the real .deb with dpkg, starts the service, and the agent reports', async () => {
+    const deb = g('deb-01');
+    await lab.onCdChange(UUID.deb, { vdiUuid: 'vdi-tools', nameLabel: 'guest-tools.iso' });
+    const r = await sshExec(deb, 'mount /dev/cdrom /mnt && /mnt/Linux/install.sh -n; rc=$?; umount /mnt; exit $rc');
+    expect(r.stderr + r.stdout).toContain('xe-guest-utilities');
+    expect(r.code).toBe(0);
+    await lab.onCdChange(UUID.deb, null);
+    const s = await sshExec(deb, "dpkg -s xe-guest-utilities | grep -E '^(Status|Version):'; systemctl is-active xe-linux-distribution; systemctl is-enabled xe-linux-distribution; test -x /usr/sbin/xe-daemon && echo daemon");
+    expect(s.stdout.trim().split('\n')).toEqual(['Status: install ok installed', 'Version: 8.4.0-1', 'active', 'enabled', 'daemon']);
+    const agent = await eventually(() => reports.find((x) => x.vm === UUID.deb && x.report.agentVersion)?.report);
+    expect(agent?.agentVersion).toEqual({ major: 8, minor: 4, micro: 0, build: 1 });
+    expect(agent?.pvDriversDetected).toBe(true);
+    expect(agent?.os).toMatchObject({ distro: 'ubuntu', major: '22', minor: '04' });
+    // the service comes back by itself after a reboot (enabled), and reports again for the new boot
+    const n = reports.length;
+    await lab.onPowerOp(UUID.deb, 'hard_reboot');
+    const again = await eventually(() => reports.slice(n).find((x) => x.vm === UUID.deb && x.report.agentVersion)?.report);
+    expect(again?.agentVersion?.major).toBe(8);
+  });
+
+  it('install.sh -n installs the emulated rpm on a RHEL-family guest; rpm -q shows it', async () => {
+    const rpm = g('rpm-01');
+    expect((await sshExec(rpm, 'rpm -q xe-guest-utilities')).code).toBe(1);
+    await lab.onCdChange(UUID.rpm, { vdiUuid: 'vdi-tools', nameLabel: 'guest-tools.iso' });
+    const r = await sshExec(rpm, 'mount /dev/cdrom /mnt && /mnt/Linux/install.sh -n; rc=$?; umount /mnt; exit $rc');
+    expect(r.code).toBe(0);
+    const q = await sshExec(rpm, 'rpm -q xe-guest-utilities; rpm -qa | grep xe-guest; systemctl is-active xe-linux-distribution');
+    expect(q.stdout.trim().split('\n')).toEqual(['xe-guest-utilities-8.4.0-1.x86_64', 'xe-guest-utilities-8.4.0-1.x86_64', 'active']);
+    // a second run is "already installed" and changes nothing
+    const again = await sshExec(rpm, 'mount /dev/cdrom /mnt && /mnt/Linux/install.sh -n; rc=$?; umount /mnt; exit $rc');
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain('already installed');
+    await lab.onCdChange(UUID.rpm, null);
+  });
+
+  it('install.sh: exit 1 on an unsupported distribution and on -d without -m; preinstalled guests say already installed', async () => {
+    await lab.onCdChange(UUID.alpine, { vdiUuid: 'vdi-tools', nameLabel: 'guest-tools.iso' });
+    const alp = await sshExec(g('alp-01'), 'mount /dev/cdrom /mnt && /mnt/Linux/install.sh -n; rc=$?; umount /mnt; exit $rc');
+    expect(alp.code).toBe(1);
+    expect(alp.stderr).toMatch(/not supported/);
+    const usage = await sshExec(g('alp-01'), 'mount /dev/cdrom /mnt && /mnt/Linux/install.sh -n -d ubuntu; rc=$?; umount /mnt; exit $rc');
+    expect(usage.code).toBe(1);
+    await lab.onCdChange(UUID.alpine, null);
+
+    await lab.onCdChange(UUID.pre, { vdiUuid: 'vdi-tools', nameLabel: 'guest-tools.iso' });
+    const pre = await sshExec(g('pre-01'), 'dpkg -s xe-guest-utilities >/dev/null && echo pkg; systemctl is-active xe-linux-distribution; mount /dev/cdrom /mnt && /mnt/Linux/install.sh -n; rc=$?; umount /mnt; exit $rc');
+    expect(pre.code).toBe(0);
+    expect(pre.stdout).toMatch(/^pkg\nactive\n/);
+    expect(pre.stdout).toContain('already installed');
+    await lab.onCdChange(UUID.pre, null);
+  });
+
+  it('fault install_fails: install.sh writes a file then exits non-zero; a revert removes the file', async () => {
+    const bad = g('bad-01');
+    const before = treeFingerprint(bad.upperDir);
+    await lab.onSnapshot(UUID.failing, 'snap-before-install');
+    await lab.onCdChange(UUID.failing, { vdiUuid: 'vdi-tools', nameLabel: 'guest-tools.iso' });
+    const r = await sshExec(bad, 'mount /dev/cdrom /mnt && /mnt/Linux/install.sh -n; rc=$?; umount /mnt; exit $rc');
+    expect(r.code).toBe(1);
+    expect(existsSync(join(bad.upperDir, 'var/lib/xe-guest-utilities/partial-install'))).toBe(true);
+    expect((await sshExec(bad, 'rpm -q xe-guest-utilities')).code).toBe(1);
+    await lab.onCdChange(UUID.failing, null);
+    await lab.onRevert(UUID.failing, 'snap-before-install');
+    expect(g('bad-01').powerState).toBe('halted');
+    expect(existsSync(join(bad.upperDir, 'var/lib/xe-guest-utilities/partial-install'))).toBe(false);
+    expect(treeFingerprint(bad.upperDir)).toEqual(before);
+    await lab.onPowerOp(UUID.failing, 'start');
+    expect((await lab.waitReady(UUID.failing)).ok).toBe(true);
+  });
+
+  it('snapshot → change → revert restores the disk byte for byte; destroy removes the copy', async () => {
+    const rpm = g('rpm-01');
+    // settle anything the boot wrote, then fingerprint and snapshot
+    const before = treeFingerprint(rpm.upperDir);
+    await lab.onSnapshot(UUID.rpm, 'snap-1');
+    const changes = await sshExec(rpm, [
+      'echo changed >> /etc/os-release', 'rm -f /usr/bin/yum', 'mkdir -p /opt/new && echo x > /opt/new/file',
+      'rpm -e xe-guest-utilities', 'chmod 600 /etc/hostname',
+    ].join(' && '));
+    expect(changes.code).toBe(0);
+    expect(treeFingerprint(rpm.upperDir).digest).not.toBe(before.digest);
+    await lab.onRevert(UUID.rpm, 'snap-1');
+    expect(treeFingerprint(rpm.upperDir)).toEqual(before);
+    await lab.onPowerOp(UUID.rpm, 'start');
+    expect((await lab.waitReady(UUID.rpm)).ok).toBe(true);
+    const q = await sshExec(rpm, 'rpm -q xe-guest-utilities; test -e /usr/bin/yum && echo yum; test -e /opt/new || echo no-opt');
+    expect(q.stdout.trim().split('\n')).toEqual(['xe-guest-utilities-8.4.0-1.x86_64', 'yum', 'no-opt']);
+    const snapDir = join(stateDir, 'guests', 'rpm-01', 'snapshots', 'snap-1');
+    expect(existsSync(snapDir)).toBe(true);
+    await lab.onSnapshotDestroy(UUID.rpm, 'snap-1');
+    expect(existsSync(snapDir)).toBe(false);
+  });
+
+  it('stopAll leaves no process and no mount behind', async () => {
+    const namespaces = lab.list().flatMap((i) => {
+      const rt = JSON.parse(readFileSync(join(stateDir, 'guests', i.name, 'runtime.json'), 'utf8')) as { initPid: number; unsharePid: number };
+      return [{ ns: readlinkSync(`/proc/${rt.initPid}/ns/pid`), unshare: rt.unsharePid }];
+    });
+    expect(namespaces.length).toBe(5);
+    for (const n of namespaces) expect(pidsInNamespace(n.ns).length).toBeGreaterThan(1);
+    const deb = g('deb-01');
+    await lab.stopAll();
+    for (const n of namespaces) {
+      expect(pidsInNamespace(n.ns)).toEqual([]);
+      expect(existsSync(`/proc/${n.unshare}`)).toBe(false);
+    }
+    expect(readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain(stateDir);
+    expect(await sshAnswers(deb)).toBe(false);
+    expect(lab.list().every((i) => i.powerState === 'halted')).toBe(true);
+  });
+});
