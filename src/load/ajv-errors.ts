@@ -167,6 +167,15 @@ export function ajvToDiagnostics(errors: readonly ErrorObject[], src: YamlSource
           : `${context(e, path)} is missing required key '${String(e.params.missingProperty)}'`, 'key'));
         break;
       case 'type': {
+        const title = (e.parentSchema as { title?: string } | undefined)?.title;
+        if (title === 'step' && typeof e.data === 'string') {
+          const name = e.data.split(':')[0]!.trim();
+          const known = opts.stepTypes?.has(name);
+          out.push(diagAt(src, path, known
+            ? `a step is a map: write '${name}:' followed by its arguments (e.g. '- ${name}: {}')`
+            : `a step is a map with a step-type key, got ${describeType(e.data)}${didYouMean(name, opts.stepTypes ?? [])}`));
+          break;
+        }
         const types = ([] as string[]).concat(e.params.type as string | string[]).filter((t) => t !== 'null');
         out.push(diagAt(src, path, `${what} must be ${joinOr(types.map(typeWord))}, got ${describeType(e.data)}`));
         break;
