@@ -32,6 +32,8 @@ export interface SshdOptions {
    * which a real guest would not. bash skips it when SHLVL is already set, so the lab sets it.
    */
   skipBashrc?: boolean;
+  /** environment for sessions (sshd SetEnv; only one SetEnv line counts, so pass them all here) */
+  env?: Record<string, string>;
   /** authorize this existing private key (its .pub next to it) instead of generating one */
   clientKeyPath?: string;
   /** extra sshd_config lines, appended verbatim */
@@ -123,7 +125,9 @@ function writeConfig(dir: string, port: number, user: string, o: SshdOptions): s
     'PrintMotd no',
     'LogLevel INFO',
   ];
-  if (o.skipBashrc !== false) lines.push('SetEnv SHLVL=1');
+  const env = { ...(o.skipBashrc !== false ? { SHLVL: '1' } : {}), ...(o.env ?? {}) };
+  const pairs = Object.entries(env).map(([k, v]) => `${k}=${/\s|"/.test(v) ? JSON.stringify(v) : v}`);
+  if (pairs.length) lines.push(`SetEnv ${pairs.join(' ')}`);
   if (o.forceCommand) lines.push(`ForceCommand ${o.forceCommand}`);
   lines.push(...(o.extraConfig ?? []));
   const path = join(dir, 'sshd_config');

@@ -1,0 +1,97 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { describeWithSshd } from '../harness/sshd.js';
+import { runScriptStep } from '../../src/steps/guest/run-script.js';
+import { makeCtx, runStep } from './ctx.js';
+import { startGuest, type TestGuest } from './guest.js';
+
+describeWithSshd('run-script step', () => {
+  let g: TestGuest;
+  beforeAll(async () => { g = await startGuest(); });
+  afterAll(async () => { await g?.stop(); });
+
+  it('runs an inline script with quoted args and env, and returns its output as data', async () => {
+    const ctx = makeCtx(g.host, g.connector);
+    const { plan, apply } = await runStep(runScriptStep, ctx, {
+      script: 'printf "%s|" "$@"; echo "$GREETING"; echo warn >&2',
+      args: ["it's", 'a b', '$(false)'],
+      env: { GREETING: 'hello "there"' },
+    });
+    expect(plan.kind).toBe('change');
+    expect(apply).toMatchObject({
+      kind: 'changed',
+      data: { stdout: `it's|a b|$(false)|hello "there"\n`, stderr: 'warn\n', exit_code: 0 },
+    });
+    // the uploaded script is removed
+    const left = await g.connector.exec('ls /tmp | grep -c pvrun-script- || true');
+    expect(left.ok && left.value.stdout.trim()).toBe('0');
+  });
+
+  it('uploads a local file and runs it with the given interpreter', async () => {
+    const f = join(g.sshd.dir, 'local.sh');
+    writeFileSync(f, 'echo "bash ${BASH_VERSINFO[0]}"; exit 0\n');
+    const { apply } = await runStep(runScriptStep, makeCtx(g.host, g.connector), { file: f, interpreter: '/bin/bash' });
+    expect(apply?.kind).toBe('changed');
+    expect(apply && 'data' in apply && String(apply.data?.['stdout'])).toMatch(/^bash \d+\n$/);
+  });
+
+  it('honours ok_codes', async () => {
+    const ctx = makeCtx(g.host, g.connector);
+    const a = await runStep(runScriptStep, ctx, { script: 'exit 3', ok_codes: [0, 3] });
+    expect(a.apply).toMatchObject({ kind: 'changed', data: { exit_code: 3 } });
+    const b = await runStep(runScriptStep, ctx, { script: 'echo nope >&2; exit 4' });
+    expect(b.apply).toMatchObject({ kind: 'failed', data: { exit_code: 4, stderr: 'nope\n' } });
+    expect(b.apply?.kind === 'failed' && b.apply.reason).toMatch(/exit 4.*nope/);
+  });
+
+  it('creates: runs once, then is ok; check mode predicts both without running anything', async () => {
+    const marker = join(g.sshd.dir, 'created');
+    const args = { script: `echo ran >> ${marker}.log; touch ${marker}`, creates: marker };
+    const check = makeCtx(g.host, g.checkConnector, { check: true });
+    expect((await runStep(runScriptStep, check, args)).plan.kind).toBe('change');
+    expect(existsSync(`${marker}.log`)).toBe(false);
+
+    const first = await runStep(runScriptStep, makeCtx(g.host, g.connector), args);
+    expect(first.apply?.kind).toBe('changed');
+    const second = await runStep(runScriptStep, makeCtx(g.host, g.connector), args);
+    expect(second.plan).toEqual({ kind: 'ok', summary: `not needed: ${marker} exists` });
+    expect(second.apply).toBeUndefined();
+    expect((await runStep(runScriptStep, check, args)).plan.kind).toBe('ok');
+    expect(readFileSync(`${marker}.log`, 'utf8')).toBe('ran\n');
+  });
+
+  it('unless: a passing read-only command means the script is not needed', async () => {
+    const f = join(g.sshd.dir, 'unless-flag');
+    const args = { script: `echo x > ${f}`, unless: `grep -q x ${f}` };
+    expect((await runStep(runScriptStep, makeCtx(g.host, g.connector), args)).apply?.kind).toBe('changed');
+    expect((await runStep(runScriptStep, makeCtx(g.host, g.connector), args)).plan.kind).toBe('ok');
+  });
+
+  it('the check-mode connector refuses to run the script even if apply were called', async () => {
+    const f = join(g.sshd.dir, 'never');
+    const ctx = makeCtx(g.host, g.checkConnector, { check: true });
+    const r = await runScriptStep.apply(ctx, { script: `touch ${f}` }, { kind: 'change', summary: '' });
+    expect(r.kind).toBe('failed');
+    expect(r.kind === 'failed' && r.reason).toMatch(/check-mode-refused/);
+    expect(existsSync(f)).toBe(false);
+  });
+
+  it('timeout kills the script', async () => {
+    const pidf = join(g.sshd.dir, 'script.pid');
+    const { apply } = await runStep(runScriptStep, makeCtx(g.host, g.connector), { script: `echo $$ > ${pidf}; sleep 60`, timeout: 1 });
+    expect(apply?.kind === 'failed' && apply.reason).toMatch(/^timeout:/);
+    const pid = Number(readFileSync(pidf, 'utf8'));
+    let dead = false;
+    for (let i = 0; i < 100 && !dead; i++) {
+      dead = !existsSync(`/proc/${pid}`) || /\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+      if (!dead) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(dead).toBe(true);
+  });
+
+  it('become runs the script as root', async () => {
+    const { apply } = await runStep(runScriptStep, makeCtx(g.host, g.connector), { script: 'id -u', become: true });
+    expect(apply).toMatchObject({ kind: 'changed', data: { stdout: '0\n' } });
+  });
+});
