@@ -2,9 +2,9 @@ import type { Result } from '../util/result.js';
 import { err, ok } from '../util/result.js';
 import type { HypervisorFailure, VmHandle } from './types.js';
 import type { VmFacts } from './vm-facts.js';
-import { factsWatch, readVmFacts } from './vm-facts.js';
+import { readVmFacts } from './vm-facts.js';
+import { VmWatch, waitForFacts } from './vm-watch.js';
 import { callAsync } from './xapi/task.js';
-import { waitUntil } from './xapi/events.js';
 import { parseXapiDate } from './xapi-date.js';
 
 export type RebootMode = 'auto' | 'clean' | 'hard';
@@ -16,6 +16,8 @@ export interface WaitRunningOptions {
   bootedAfter?: string | null;
   /** also wait until guest metrics were written during this boot */
   freshMetrics?: boolean;
+  /** a watch opened before the operation (so no change is missed and nothing is re-read) */
+  watch?: VmWatch;
 }
 
 /**
@@ -24,27 +26,20 @@ export interface WaitRunningOptions {
  */
 export async function waitForRunningAndFreshMetrics(h: VmHandle, o: WaitRunningOptions): Promise<Result<VmFacts, HypervisorFailure>> {
   const after = o.bootedAfter ? parseXapiDate(o.bootedAfter) : undefined;
-  return waitUntil<VmFacts>(h.xapi, async () => {
-    const f = await readVmFacts(h.xapi, h.ref);
-    if (!f.ok) return f;
-    const v = f.value;
+  return waitForFacts(h.xapi, h.ref, (v) => {
     const started = parseXapiDate(v.start_time);
     const newBoot = after === undefined || (started !== undefined && started > after);
-    const done = v.power_state === 'Running' && newBoot && (!o.freshMetrics || v.metrics_fresh);
-    return ok({ value: done ? v : undefined, watch: factsWatch(v) });
+    return v.power_state === 'Running' && newBoot && (!o.freshMetrics || v.metrics_fresh);
   }, {
     timeoutMs: o.timeoutMs,
     signal: o.signal,
     what: `${h.nameLabel} to run${o.freshMetrics ? ' with fresh guest metrics' : ''}`,
+    ...(o.watch ? { watch: o.watch } : {}),
   });
 }
 
 export async function waitForPowerState(h: VmHandle, state: string, timeoutMs: number, signal?: AbortSignal): Promise<Result<VmFacts, HypervisorFailure>> {
-  return waitUntil<VmFacts>(h.xapi, async () => {
-    const f = await readVmFacts(h.xapi, h.ref);
-    if (!f.ok) return f;
-    return ok({ value: f.value.power_state === state ? f.value : undefined, watch: factsWatch(f.value) });
-  }, { timeoutMs, signal, what: `${h.nameLabel} to be ${state}` });
+  return waitForFacts(h.xapi, h.ref, (f) => f.power_state === state, { timeoutMs, signal, what: `${h.nameLabel} to be ${state}` });
 }
 
 export interface RebootResult {
@@ -68,9 +63,9 @@ export async function rebootVm(
   timeoutMs: number,
   signal?: AbortSignal,
 ): Promise<Result<RebootResult, HypervisorFailure>> {
-  const before = await readVmFacts(h.xapi, h.ref);
-  if (!before.ok) return before;
-  const b = before.value;
+  const watch = await VmWatch.open(h.xapi, h.ref);
+  if (!watch.ok) return watch;
+  const b = watch.value.facts;
   if (b.power_state !== 'Running') {
     return err({ kind: 'xapi', code: 'VM_BAD_POWER_STATE', params: [h.ref, 'running', b.power_state.toLowerCase()],
       message: `VM_BAD_POWER_STATE: ${h.nameLabel} is ${b.power_state}, a reboot needs it Running` });
@@ -88,7 +83,7 @@ export async function rebootVm(
   if (!r.ok) return r;
   const fresh = opts.freshMetrics ?? (b.pv_drivers_detected || b.management_agent_detected);
   const w = await waitForRunningAndFreshMetrics(h, {
-    timeoutMs: Math.max(1000, deadline - Date.now()), signal, bootedAfter: b.start_time, freshMetrics: fresh,
+    timeoutMs: Math.max(1000, deadline - Date.now()), signal, bootedAfter: b.start_time, freshMetrics: fresh, watch: watch.value,
   });
   if (!w.ok) return w;
   return ok({ method, ...(fallback ? { fallback } : {}), facts: w.value });
@@ -96,15 +91,16 @@ export async function rebootVm(
 
 /** Start a halted VM and wait for it to run (and for fresh metrics when asked). */
 export async function startVm(h: VmHandle, timeoutMs: number, opts: { freshMetrics?: boolean; signal?: AbortSignal } = {}): Promise<Result<VmFacts, HypervisorFailure>> {
-  const before = await readVmFacts(h.xapi, h.ref);
-  if (!before.ok) return before;
-  if (before.value.power_state === 'Running') return before;
+  const watch = await VmWatch.open(h.xapi, h.ref);
+  if (!watch.ok) return watch;
+  const before = watch.value.facts;
+  if (before.power_state === 'Running') return ok(before);
   const deadline = Date.now() + timeoutMs;
   const r = await callAsync(h.xapi, 'VM.start', [h.ref, false, false], { timeoutMs, signal: opts.signal });
   if (!r.ok) return r;
   return waitForRunningAndFreshMetrics(h, {
-    timeoutMs: Math.max(1000, deadline - Date.now()), signal: opts.signal, bootedAfter: before.value.start_time,
-    freshMetrics: opts.freshMetrics ?? false,
+    timeoutMs: Math.max(1000, deadline - Date.now()), signal: opts.signal, bootedAfter: before.start_time,
+    freshMetrics: opts.freshMetrics ?? false, watch: watch.value,
   });
 }
 

@@ -108,12 +108,11 @@ export class XapiClient implements XapiCaller {
 
   /** the caller's own read-only switch, over this client's session */
   async callAs<T>(readOnly: boolean, method: string, params: unknown[], signal?: AbortSignal): Promise<Result<T, HypervisorFailure>> {
+    // Calling outside the method table is a bug in pvrun, not a pool condition: throw, loudly.
     const m = lookupMethod(method);
-    if (!m) return err({ kind: 'transport', message: `${method} is not in pvrun's XAPI method table (a bug)` });
+    if (!m) throw new Error(`${method} is not in pvrun's XAPI method table (src/hypervisor/xapi/methods.ts)`);
     const expected = m.spec.params.length - (takesSession(m.base) ? 1 : 0);
-    if (params.length !== expected) {
-      return err({ kind: 'transport', message: `${method} takes ${expected} parameters, got ${params.length} (a bug)` });
-    }
+    if (params.length !== expected) throw new Error(`${method} takes ${expected} parameters, got ${params.length}`);
     const ro = isReadOnlyMethod(method);
     if (readOnly && !ro) {
       return err({ kind: 'read-only', method, message: `check mode: refusing to call ${method}, which changes the pool` });

@@ -1,6 +1,7 @@
 import type { HypervisorFailure, VmHandle } from '../../hypervisor/types.js';
 import type { VmFacts } from '../../hypervisor/vm-facts.js';
 import { readVmFacts } from '../../hypervisor/vm-facts.js';
+import { VmWatch } from '../../hypervisor/vm-watch.js';
 import type { Result } from '../../util/result.js';
 import { err, ok } from '../../util/result.js';
 import type { StepContext, StepFailure } from '../types.js';
@@ -18,18 +19,26 @@ export async function vmOf(ctx: StepContext): Promise<Result<VmHandle, string>> 
 }
 
 /**
- * VM facts, shared for a moment between the predicates of one check/verify (each would otherwise
- * re-read the same three records). Kept 250 ms: long enough for one evaluation round, short
- * enough that verify's next attempt sees new data.
+ * VM facts, kept per host in a VmWatch: the first read costs two calls, every later one a single
+ * `event.from(…, token, 0)` that folds in whatever changed (a reboot or revert always produces
+ * events), so a verify with several predicates does not re-read the three records each time.
  */
-const memo = new WeakMap<Map<string, unknown>, { at: number; ref: string; p: Promise<Result<VmFacts, HypervisorFailure>> }>();
+const memo = new WeakMap<Map<string, unknown>, VmWatch>();
 
-export function vmFacts(ctx: StepContext, h: VmHandle): Promise<Result<VmFacts, HypervisorFailure>> {
-  const m = memo.get(ctx.state);
-  if (m && m.ref === h.ref && Date.now() - m.at < 250) return m.p;
-  const p = readVmFacts(h.xapi, h.ref);
-  memo.set(ctx.state, { at: Date.now(), ref: h.ref, p });
-  return p;
+export async function vmFacts(ctx: StepContext, h: VmHandle): Promise<Result<VmFacts, HypervisorFailure>> {
+  const w = memo.get(ctx.state);
+  if (w && w.ref === h.ref) {
+    const n = await w.next(0);
+    if (n.ok) return ok(w.facts);
+  }
+  memo.delete(ctx.state);
+  const opened = await VmWatch.open(h.xapi, h.ref);
+  if (!opened.ok) {
+    // a pool that refuses event.from: plain reads
+    return opened.error.kind === 'xapi' && opened.error.code !== 'HANDLE_INVALID' ? readVmFacts(h.xapi, h.ref) : opened;
+  }
+  memo.set(ctx.state, opened.value);
+  return ok(opened.value.facts);
 }
 
 /** Forget memoised VM facts (after anything that changes the VM). */

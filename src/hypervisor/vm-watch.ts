@@ -1,0 +1,142 @@
+import type { Result } from '../util/result.js';
+import { err, ok } from '../util/result.js';
+import type { GuestMetricsRecord, VmMetricsRecord, VmRecord } from './records.js';
+import { NULL_REF } from './records.js';
+import type { HypervisorFailure, XapiCaller } from './types.js';
+import type { VmFacts } from './vm-facts.js';
+import { factsFromRecords, readVmFacts } from './vm-facts.js';
+import type { EventBatch } from './xapi/events.js';
+
+/**
+ * A VM's three records (VM, VM_metrics, VM_guest_metrics) kept current from event.from snapshots,
+ * the XAPI idiom for watching objects: opening costs two calls, each later change costs one
+ * `event.from` whose answer carries the new records, so waiting for a reboot or for fresh guest
+ * metrics does not re-read anything.
+ */
+export class VmWatch {
+  private vm!: VmRecord;
+  private metrics: VmMetricsRecord | undefined;
+  private gm: GuestMetricsRecord | undefined;
+  private token = '';
+
+  private constructor(private readonly x: XapiCaller, readonly ref: string) {}
+
+  static async open(x: XapiCaller, ref: string): Promise<Result<VmWatch, HypervisorFailure>> {
+    const w = new VmWatch(x, ref);
+    const r = await w.reload();
+    return r.ok ? ok(w) : r;
+  }
+
+  /** (re)read everything: the VM first (it names its metrics objects), then both metrics in one call */
+  private async reload(): Promise<Result<void, HypervisorFailure>> {
+    const v = await this.x.call<EventBatch>('event.from', [[`vm/${this.ref}`], '', 0]);
+    if (!v.ok) return v;
+    const rec = v.value.events.find((e) => e.ref === this.ref)?.snapshot as VmRecord | undefined;
+    if (!rec) return err({ kind: 'xapi', code: 'HANDLE_INVALID', params: ['VM', this.ref], message: `HANDLE_INVALID: VM ${this.ref} does not exist` });
+    this.vm = rec;
+    this.token = v.value.token;
+    return this.loadMetrics();
+  }
+
+  private async loadMetrics(): Promise<Result<void, HypervisorFailure>> {
+    const subs = this.metricSubs();
+    this.metrics = undefined;
+    this.gm = undefined;
+    if (subs.length === 0) return ok(undefined);
+    const m = await this.x.call<EventBatch>('event.from', [subs, '', 0]);
+    if (!m.ok) return m;
+    for (const e of m.value.events) this.apply(e.class, e.ref, e.operation, e.snapshot);
+    // keep the older token: changes between the two reads are replayed by the next event.from
+    return ok(undefined);
+  }
+
+  private metricSubs(): string[] {
+    const s: string[] = [];
+    if (this.vm.metrics !== NULL_REF) s.push(`vm_metrics/${this.vm.metrics}`);
+    if (this.vm.guest_metrics !== NULL_REF) s.push(`vm_guest_metrics/${this.vm.guest_metrics}`);
+    return s;
+  }
+
+  private apply(cls: string, ref: string, op: string, snap: unknown): void {
+    const c = cls.toLowerCase();
+    const rec = op === 'del' ? undefined : snap;
+    if (c === 'vm' && ref === this.ref && rec) this.vm = rec as VmRecord;
+    else if (c === 'vm_metrics' && ref === this.vm.metrics) this.metrics = rec as VmMetricsRecord | undefined;
+    else if (c === 'vm_guest_metrics' && ref === this.vm.guest_metrics) this.gm = rec as GuestMetricsRecord | undefined;
+  }
+
+  get facts(): VmFacts {
+    return factsFromRecords(this.ref, this.vm, this.metrics, this.gm);
+  }
+
+  /**
+   * Wait up to `timeoutS` for changes and fold them in. Returns whether anything changed. A
+   * replaced metrics object (revert, first agent report) is loaded by ref.
+   */
+  async next(timeoutS: number): Promise<Result<boolean, HypervisorFailure>> {
+    const before = `${this.vm.metrics}|${this.vm.guest_metrics}`;
+    const r = await this.x.call<EventBatch>('event.from', [[`vm/${this.ref}`, ...this.metricSubs()], this.token, timeoutS]);
+    if (!r.ok) {
+      if (r.error.kind === 'xapi' && r.error.code === 'EVENTS_LOST') {
+        const again = await this.reload();
+        return again.ok ? ok(true) : again;
+      }
+      return r;
+    }
+    this.token = r.value.token;
+    for (const e of r.value.events) {
+      if (e.operation === 'del' && e.class.toLowerCase() === 'vm' && e.ref === this.ref) {
+        return err({ kind: 'xapi', code: 'HANDLE_INVALID', params: ['VM', this.ref], message: `HANDLE_INVALID: VM ${this.ref} was destroyed` });
+      }
+      this.apply(e.class, e.ref, e.operation, e.snapshot);
+    }
+    if (`${this.vm.metrics}|${this.vm.guest_metrics}` !== before) {
+      const m = await this.loadMetrics();
+      if (!m.ok) return m;
+    }
+    return ok(r.value.events.length > 0);
+  }
+}
+
+export interface WaitFactsOptions {
+  timeoutMs: number;
+  signal?: AbortSignal;
+  what: string;
+  /** an open watch to reuse (its token predates the operation being waited for) */
+  watch?: VmWatch;
+}
+
+/**
+ * Wait until `done(facts)`; event-driven through VmWatch. If the pool refuses event.from, fall
+ * back to reading the facts at most once a second.
+ */
+export async function waitForFacts(x: XapiCaller, ref: string, done: (f: VmFacts) => boolean, o: WaitFactsOptions): Promise<Result<VmFacts, HypervisorFailure>> {
+  const deadline = Date.now() + o.timeoutMs;
+  let w = o.watch;
+  if (!w) {
+    const opened = await VmWatch.open(x, ref);
+    if (!opened.ok && opened.error.kind !== 'xapi') return opened;
+    if (opened.ok) w = opened.value;
+  }
+  for (;;) {
+    if (w) {
+      if (done(w.facts)) return ok(w.facts);
+    } else {
+      const f = await readVmFacts(x, ref);
+      if (!f.ok) return f;
+      if (done(f.value)) return f;
+    }
+    const left = deadline - Date.now();
+    if (left <= 0) return err({ kind: 'timeout', message: `timed out after ${o.timeoutMs} ms waiting for ${o.what}` });
+    if (o.signal?.aborted) return err({ kind: 'transport', message: `aborted while waiting for ${o.what}` });
+    if (w) {
+      const n = await w.next(Math.max(0.1, Math.min(left / 1000, 30)));
+      if (!n.ok) {
+        if (n.error.kind !== 'xapi' || n.error.code === 'HANDLE_INVALID') return n;
+        w = undefined; // event.from refused: poll instead
+      }
+    } else {
+      await new Promise((r) => setTimeout(r, Math.min(1000, left)));
+    }
+  }
+}

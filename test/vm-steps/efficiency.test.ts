@@ -1,0 +1,69 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rebootVm } from '../../src/hypervisor/vm-power.js';
+import { XapiSimulator } from '../../src/lab/xapi-sim/index.js';
+import { attachIsoStep } from '../../src/steps/vm/attach-iso.js';
+import { detachIsoStep } from '../../src/steps/vm/detach-iso.js';
+import { vmPredicates } from '../../src/steps/vm/index.js';
+import { snapshotPruneStep } from '../../src/steps/vm/snapshot-prune.js';
+import { snapshotStep } from '../../src/steps/vm/snapshot.js';
+import type { PlanResult, StepContext, StepType } from '../../src/steps/types.js';
+import { makeCtx } from './ctx.js';
+
+let sim: XapiSimulator;
+beforeAll(async () => {
+  sim = new XapiSimulator({ definition: { username: 'root', password: 'pw', vms: [{ name: 'vm-1', power: 'Running', tools: 'drivers' }] } });
+  await sim.start();
+});
+afterAll(async () => {
+  await sim.stop();
+});
+
+async function run<A>(step: StepType<A>, c: StepContext, args: A): Promise<void> {
+  const p: PlanResult = await step.plan(c, args);
+  if (p.kind !== 'change') throw new Error(`${step.type}: ${JSON.stringify(p)}`);
+  const a = await step.apply(c, args, p);
+  if (a.kind !== 'changed') throw new Error(`${step.type}: ${JSON.stringify(a)}`);
+}
+
+describe('XAPI calls per VM', () => {
+  it('snapshot + attach + reboot + verify + detach + snapshot delete', async () => {
+    const c = makeCtx(sim, 'vm-1');
+    const counts: Record<string, number> = {};
+    let mark = sim.calls.length;
+    const count = (phase: string) => {
+      counts[phase] = sim.calls.length - mark;
+      if (process.env.SHOW_CALLS) console.log(phase, sim.calls.slice(mark).map((x) => x.method).join(" "));
+      mark = sim.calls.length;
+    };
+    const h = await c.vm();
+    if (!h.ok) throw new Error('vm');
+    count('login+resolve');
+    await run(snapshotStep, c, { keep: false });
+    count('snapshot');
+    await run(attachIsoStep, c, {});
+    count('attach-iso');
+    // the guest installs the agent (the lab would report this)
+    const uuid = h.value.uuid;
+    sim.setGuestReport(uuid, { pvDriversDetected: true, agentVersion: { major: 9, minor: 4, micro: 0, build: 1 } });
+    const r = await rebootVm(h.value, { mode: 'auto' }, 30_000);
+    expect(r.ok, JSON.stringify(r)).toBe(true);
+    count('reboot');
+    for (const [k, v] of [['pv_drivers_detected', true], ['management_agent_detected', true], ['pv_drivers_version', '>= 9.0']] as const) {
+      const p = vmPredicates.find((x) => x.key === k)!;
+      const o = await p.evaluate(c, v, { fresh: true });
+      expect(o.ok && o.value.pass, `${k}: ${JSON.stringify(o)}`).toBe(true);
+    }
+    count('verify (3 predicates)');
+    await run(detachIsoStep, c, {});
+    count('detach-iso');
+    await run(snapshotPruneStep, c, { include_current_run: true });
+    count('snapshot delete');
+    await c.pools.closeAll();
+    count('logout');
+    const total = Object.values(counts).reduce((a, b) => a + b, 0);
+    console.log(`XAPI calls per VM: ${JSON.stringify(counts)} total=${total}`);
+    // a budget, so a change that multiplies calls fails here
+    expect(total).toBeLessThan(90);
+    expect(sim.calls.filter((x) => x.method === 'task.get_status')).toEqual([]);
+  });
+});
