@@ -3,7 +3,8 @@
 // is contacted; facts and registered values are left as templates for run time.
 import { dirname } from 'node:path';
 import type { HostSpec, Inventory } from '../model/inventory.js';
-import type { PlaySpec, Playbook, SerialItem, StepSpec } from '../model/playbook.js';
+import { batchSizes } from '../engine/batches.js';
+import type { PlaySpec, Playbook, StepSpec } from '../model/playbook.js';
 import type { StepRegistry } from '../steps/registry.js';
 import type { Result } from '../util/result.js';
 import { err, ok } from '../util/result.js';
@@ -101,26 +102,6 @@ export interface Project {
   summary: ProjectSummary;
 }
 
-/**
- * Batch sizes for `serial` over `n` hosts, as Ansible: a percentage is of the play's hosts,
- * rounded down but at least 1; the last item repeats until every host has a batch.
- */
-export function splitBatches(serial: readonly SerialItem[], n: number): number[] {
-  const out: number[] = [];
-  let left = n;
-  let i = 0;
-  const items = serial.length > 0 ? serial : [{ percent: 100 }];
-  while (left > 0) {
-    const item = items[Math.min(i, items.length - 1)]!;
-    const size = 'count' in item ? item.count : Math.max(1, Math.floor((n * item.percent) / 100));
-    const take = Math.min(left, size);
-    out.push(take);
-    left -= take;
-    i++;
-  }
-  return out;
-}
-
 function defaultRunId(): string {
   return new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
 }
@@ -177,8 +158,12 @@ export function loadProject(opts: LoadProjectOptions): Result<Project, Diagnosti
   return plan(pb.value, inv.value, extra.value, opts, diags);
 }
 
-/** `pvrun validate`: the same load, for printing the summary. */
-export const validateProject = loadProject;
+/** `pvrun validate`: the same load, plus the plan summary as text for the CLI to print. */
+export function validateOnly(opts: LoadProjectOptions): Result<{ project: Project; summary: ProjectSummary; text: string }, Diagnostic[]> {
+  const r = loadProject(opts);
+  if (!r.ok) return r;
+  return ok({ project: r.value, summary: r.value.summary, text: formatSummary(r.value.summary) });
+}
 
 function plan(pb: LoadedPlaybook, li: LoadedInventory, extraVars: Record<string, unknown>, opts: LoadProjectOptions, diags: Diagnostic[]): Result<Project, Diagnostic[]> {
   const { playbook, source: src } = pb;
@@ -314,7 +299,8 @@ function summarize(plays: ProjectPlay[]): ProjectSummary {
     return {
       name: p.spec.name,
       hosts: p.hosts.length,
-      batches: splitBatches(p.spec.serial, p.hosts.length),
+      // The engine's own batching, so the summary shows exactly what a run will do.
+      batches: batchSizes(p.hosts.length, p.spec.serial),
       steps: p.spec.steps.length,
       selectedSteps: sel,
       cleanup: p.spec.cleanup.length,

@@ -2,6 +2,7 @@
 // time, and every resolved value is registered with the redactor before anyone can print it.
 import { readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
+import type { Inventory } from '../model/inventory.js';
 import type { SecretRef } from '../model/secret.js';
 import { isSecretRef } from '../model/secret.js';
 import type { SourcePos } from '../model/source.js';
@@ -66,4 +67,24 @@ export function resolveSecrets(refs: readonly { ref: SecretRef; pos?: SourcePos;
     else diags.push(v.error);
   }
   return diags.length > 0 ? err(diags) : ok(values);
+}
+
+/**
+ * Every secret reference of an inventory with where it belongs, e.g. to check them all before a
+ * run. Hypervisor refs point at the hypervisor's entry, connection refs at the host's entry
+ * (connection settings are merged from groups, so the host is the useful position).
+ */
+export function inventorySecretRefs(inv: Inventory): { ref: SecretRef; pos: SourcePos; what: string }[] {
+  const out: { ref: SecretRef; pos: SourcePos; what: string }[] = [];
+  for (const h of Object.values(inv.hypervisors)) {
+    if (isSecretRef(h.username)) out.push({ ref: h.username, pos: h.pos, what: `username of hypervisor '${h.name}'` });
+    out.push({ ref: h.password, pos: h.pos, what: `password of hypervisor '${h.name}'` });
+  }
+  for (const host of Object.values(inv.hosts)) {
+    for (const key of ['password', 'passphrase', 'become_password'] as const) {
+      const ref = host.connection[key];
+      if (ref !== undefined) out.push({ ref, pos: host.pos, what: `connection ${key} of host '${host.name}'` });
+    }
+  }
+  return out;
 }

@@ -75,7 +75,8 @@ export function resolveVars(merged: MergedVars, base: TemplateScope, defer: read
       if (segs[0] === 'vars' && segs[1] !== undefined && Object.hasOwn(raw, segs[1])) resolve(segs[1], [...chain, name]);
     }
     if (state.get(name) === 'done') return; // resolved while reporting a cycle
-    const r = render(raw[name], { ...base, vars: done }, { defer });
+    // `raw` underneath only matters for "did you mean" and for members of a reported cycle.
+    const r = render(raw[name], { ...base, vars: { ...raw, ...done } }, { defer });
     for (const e of r.errors) {
       // "undefined vars.x" for a member of a reported cycle is noise.
       const ref = /^\{\{\s*vars\.([^.\s}]+)/.exec(e.text)?.[1];

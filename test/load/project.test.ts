@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { formatDiagnostics } from '../../src/load/diagnostics.js';
-import { formatSummary, loadProject, splitBatches } from '../../src/load/project.js';
+import { formatSummary, loadProject, validateOnly } from '../../src/load/project.js';
 import type { LoadProjectOptions, Project } from '../../src/load/project.js';
 import { rigRegistry } from './rig-registry.js';
 
@@ -109,16 +109,9 @@ describe('loadProject', () => {
       'valid: 2 plays, 4 hosts, 1 step',
     ].join('\n'));
   });
-});
 
-describe('splitBatches', () => {
-  it('every serial form', () => {
-    expect(splitBatches([{ percent: 100 }], 7)).toEqual([7]);
-    expect(splitBatches([{ count: 1 }], 3)).toEqual([1, 1, 1]);
-    expect(splitBatches([{ count: 2 }], 5)).toEqual([2, 2, 1]);
-    expect(splitBatches([{ percent: 25 }], 10)).toEqual([2, 2, 2, 2, 2]);
-    expect(splitBatches([{ percent: 10 }], 5)).toEqual([1, 1, 1, 1, 1]); // at least one host
-    expect(splitBatches([{ count: 1 }, { count: 5 }, { percent: 20 }], 20)).toEqual([1, 5, 4, 4, 4, 2]);
-    expect(splitBatches([{ count: 1 }], 0)).toEqual([]);
+  it('validateOnly gives the summary text', () => {
+    const v = validateOnly(base);
+    expect(v.ok && v.value.text.split('\n').at(-1)).toBe('valid: 2 plays, 4 hosts, 7 steps');
   });
 });

@@ -2,7 +2,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { resolveSecret, resolveSecrets } from '../../src/load/secrets.js';
+import { loadInventories } from '../../src/load/inventory.js';
+import { inventorySecretRefs, resolveSecret, resolveSecrets } from '../../src/load/secrets.js';
 import { Redactor } from '../../src/util/redact.js';
 
 describe('secrets', () => {
@@ -23,5 +24,15 @@ describe('secrets', () => {
     expect(resolveSecret('hunter2', { pos, redactor })).toEqual({ ok: false, error: { ...pos, message: "bad secret reference: expected { env: NAME } or { file: path }, got 'hunter2'" } });
     const all = resolveSecrets([{ ref: { env: 'A' } }, { ref: { env: 'B' } }], { env: { B: 'bbb' }, redactor });
     expect(all.ok ? [] : all.error.map((d) => d.message)).toEqual(["environment variable 'A' is not set"]);
+  });
+
+  it('lists an inventory\'s secret references with positions', () => {
+    const inv = loadInventories(['test/fixtures/valid/inventory.yml']);
+    if (!inv.ok) throw new Error('fixture');
+    expect(inventorySecretRefs(inv.value).map((r) => `${r.pos.line}:${r.pos.col} ${r.what} ${JSON.stringify(r.ref)}`)).toEqual([
+      '2:3 password of hypervisor \'pool-a\' {"env":"PVRUN_TEST_XAPI_PASSWORD"}',
+      '7:3 username of hypervisor \'pool-b\' {"env":"PVRUN_TEST_XAPI_USER"}',
+      '7:3 password of hypervisor \'pool-b\' {"file":"secrets/pool-b.pw"}',
+    ]);
   });
 });
