@@ -1,0 +1,93 @@
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { describeWithSshd } from '../harness/sshd.js';
+import { rebootStep } from '../../src/steps/reboot.js';
+import { makeCtx, runStep } from './ctx.js';
+import { startGuest, type TestGuest } from './guest.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Plays the hypervisor: when the guest's reboot command has touched `trigger`, drop every
+ * connection, stop sshd, optionally give the guest a new boot id, optionally start sshd again.
+ */
+async function emulateReboot(g: TestGuest, trigger: string, o: { newBootId: boolean; comeBack: boolean }): Promise<string | null> {
+  for (let i = 0; i < 600 && !existsSync(trigger); i++) await sleep(50);
+  if (!existsSync(trigger)) return null;
+  rmSync(trigger);
+  await g.sshd.killConnections();
+  await g.sshd.stopListening();
+  const id = crypto.randomUUID();
+  if (o.newBootId) writeFileSync(g.bootIdFile, `${id}\n`);
+  await sleep(700); // "booting"
+  if (o.comeBack) await g.sshd.restart();
+  return o.newBootId ? id : null;
+}
+
+describeWithSshd('reboot step (via guest, emulated by restarting sshd)', () => {
+  let g: TestGuest;
+  let trigger: string;
+  beforeAll(async () => {
+    g = await startGuest();
+    trigger = join(g.sshd.dir, 'reboot-requested');
+  });
+  afterAll(async () => { await g?.stop(); });
+
+  it('check mode predicts a reboot and triggers nothing; when_required follows the state', async () => {
+    const ctx = makeCtx(g.host, g.checkConnector, { check: true });
+    expect((await runStep(rebootStep, ctx, { via: 'guest', reboot_command: `touch ${trigger}` })).plan.kind).toBe('change');
+    const real = makeCtx(g.host, g.connector);
+    expect((await runStep(rebootStep, real, { when_required: true, reboot_command: `touch ${trigger}` })).plan)
+      .toEqual({ kind: 'ok', summary: 'no reboot required' });
+    real.state.set('reboot_required', true);
+    expect((await rebootStep.plan(real, { when_required: true })).kind).toBe('change');
+    await sleep(1500);
+    expect(existsSync(trigger)).toBe(false);
+  });
+
+  it('detects the new boot id, reconnects and runs the test command', async () => {
+    const ctx = makeCtx(g.host, g.connector);
+    ctx.state.set('reboot_required', true);
+    const before = (await g.connector.exec(`cat ${g.bootIdFile}`)).ok;
+    expect(before).toBe(true);
+    const [res, newId] = await Promise.all([
+      runStep(rebootStep, ctx, { via: 'guest', reboot_command: `touch ${trigger}`, test_command: 'test -d /', reboot_timeout: 60 }),
+      emulateReboot(g, trigger, { newBootId: true, comeBack: true }),
+    ]);
+    expect(newId).not.toBeNull();
+    expect(res.apply).toMatchObject({ kind: 'changed', data: { boot_id: newId } });
+    expect(res.apply?.kind === 'changed' && res.apply.data?.['boot_id_before']).not.toBe(newId);
+    expect(ctx.state.get('reboot_required')).toBe(false);
+    expect(ctx.intents.map((i) => i.action)).toEqual(['reboot']);
+    const after = await g.connector.exec('echo alive');
+    expect(after.ok && after.value.stdout).toBe('alive\n');
+  });
+
+  it('a guest that comes back with the same boot id has not rebooted: fails at reboot_timeout', async () => {
+    const ctx = makeCtx(g.host, g.connector);
+    const [res] = await Promise.all([
+      runStep(rebootStep, ctx, { reboot_command: `touch ${trigger}`, reboot_timeout: 5 }),
+      emulateReboot(g, trigger, { newBootId: false, comeBack: true }),
+    ]);
+    expect(res.apply?.kind).toBe('failed');
+    expect(res.apply?.kind === 'failed' && res.apply.reason).toMatch(/did not come back within reboot_timeout \(5s\); last: boot id unchanged/);
+  });
+
+  it('a guest that never comes back fails at reboot_timeout, as unreachable', async () => {
+    const ctx = makeCtx(g.host, g.connector);
+    const [res] = await Promise.all([
+      runStep(rebootStep, ctx, { reboot_command: `touch ${trigger}`, reboot_timeout: 4 }),
+      emulateReboot(g, trigger, { newBootId: true, comeBack: false }),
+    ]);
+    expect(res.apply).toMatchObject({ kind: 'failed', unreachable: true });
+    expect(res.apply?.kind === 'failed' && res.apply.reason).toMatch(/did not come back within reboot_timeout \(4s\); last: unreachable/);
+    await g.sshd.restart();
+  });
+
+  it('via hypervisor without a VM fails cleanly', async () => {
+    const ctx = makeCtx(g.host, g.connector);
+    const { apply } = await runStep(rebootStep, ctx, { via: 'hypervisor', reboot_timeout: 5 });
+    expect(apply).toEqual({ kind: 'failed', reason: 'this test host has no VM' });
+  });
+});
