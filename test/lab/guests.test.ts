@@ -19,6 +19,8 @@ const UUID = {
   alpine: '33333333-3333-4333-8333-333333333333',
   pre: '44444444-4444-4444-8444-444444444444',
   failing: '55555555-5555-4555-8555-555555555555',
+  onlDeb: '66666666-6666-4666-8666-666666666666',
+  onlRpm: '77777777-7777-4777-8777-777777777777',
 };
 
 describe.skipIf(skip !== undefined)('lab guests', () => {
@@ -41,6 +43,8 @@ describe.skipIf(skip !== undefined)('lab guests', () => {
         { name: 'alp-01', uuid: UUID.alpine, distro: 'alpine', version: '3' },
         { name: 'pre-01', uuid: UUID.pre, distro: 'debian', version: '12', toolsInstalled: true },
         { name: 'bad-01', uuid: UUID.failing, distro: 'almalinux', version: '9', faults: { installFails: true } },
+        { name: 'onl-deb', uuid: UUID.onlDeb, distro: 'debian', version: '12' },
+        { name: 'onl-rpm', uuid: UUID.onlRpm, distro: 'rhel', version: '8' },
       ],
     }, {
       stateDir,
@@ -223,12 +227,32 @@ describe.skipIf(skip !== undefined)('lab guests', () => {
     expect(existsSync(snapDir)).toBe(false);
   });
 
+  it('online path: apt from the lab repository; EPEL then dnf/yum on RHEL', async () => {
+    const deb = await sshExec(g('onl-deb'), [
+      'apt-get update >/dev/null 2>&1', 'DEBIAN_FRONTEND=noninteractive apt-get install -y xe-guest-utilities >/dev/null 2>&1',
+      'dpkg -s xe-guest-utilities | grep ^Status', 'systemctl is-active xe-linux-distribution',
+    ].join(' && '));
+    expect(deb.stdout.trim().split('\n')).toEqual(['Status: install ok installed', 'active']);
+
+    const rhel = g('onl-rpm');
+    const noEpel = await sshExec(rhel, 'yum install -y xe-guest-utilities-latest');
+    expect(noEpel.code).toBe(1);
+    expect(noEpel.stderr).toContain('Unable to find a match');
+    const r = await sshExec(rhel, [
+      'yum install -y epel-release >/dev/null', 'yum install -y xe-guest-utilities-latest >/dev/null',
+      'rpm -q xe-guest-utilities-latest', 'systemctl is-active xe-linux-distribution || true',
+      'systemctl enable --now xe-linux-distribution 2>/dev/null', 'systemctl is-active xe-linux-distribution',
+      'systemctl is-enabled xe-linux-distribution',
+    ].join(' && '));
+    expect(r.stdout.trim().split('\n')).toEqual(['xe-guest-utilities-latest-8.4.0-1.x86_64', 'inactive', 'active', 'enabled']);
+  });
+
   it('stopAll leaves no process and no mount behind', async () => {
     const namespaces = lab.list().flatMap((i) => {
       const rt = JSON.parse(readFileSync(join(stateDir, 'guests', i.name, 'runtime.json'), 'utf8')) as { initPid: number; unsharePid: number };
       return [{ ns: readlinkSync(`/proc/${rt.initPid}/ns/pid`), unshare: rt.unsharePid }];
     });
-    expect(namespaces.length).toBe(5);
+    expect(namespaces.length).toBe(7);
     for (const n of namespaces) expect(pidsInNamespace(n.ns).length).toBeGreaterThan(1);
     const deb = g('deb-01');
     await lab.stopAll();

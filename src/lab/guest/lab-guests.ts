@@ -10,6 +10,8 @@
  *   <state>/lab_key, lab_key.pub         the client key every guest authorizes (root)
  *   <state>/iso/guest-tools.iso          the lab's tools ISO
  *   <state>/iso-cache/<sha>/root/        extracted ISOs (kernels without iso9660)
+ *   <state>/repo/                        package repositories (online path), bound read-only
+ *                                        at /run/pvrun-lab-repo in guests (see iso/repo.ts)
  *   <state>/guests/<name>/
  *       guest.json                       resolved definition (port, uuid, identity, faults)
  *       runtime.json                     pids and boot id while running
@@ -30,6 +32,7 @@ import type { GuestReport, PowerOp, SimHooks } from '../sim-hooks.js';
 import { freePort } from '../sshd.js';
 import { err, ok, unreachable, type Result } from '../../util/result.js';
 import { buildToolsIso, extractIsoCached, kernelHasIso9660, TOOLS_ISO_NAME } from '../iso/build.js';
+import { buildRepo } from '../iso/repo.js';
 import { DEFAULT_TOOLS_VERSION, type ToolsVersion } from '../iso/tools-scripts.js';
 import { hostBootScript } from './boot-scripts.js';
 import { resolveGuest, type LabDefinition, type ResolvedGuest } from './definition.js';
@@ -127,6 +130,9 @@ export class LabGuests implements SimHooks {
     const iso = await buildToolsIso(join(stateDir, 'iso'), opts.toolsVersion ?? DEFAULT_TOOLS_VERSION);
     if (!iso.ok) return err(labError('io', `building ${TOOLS_ISO_NAME}: ${iso.error}`));
 
+    const repo = await buildRepo(join(stateDir, 'repo'), opts.toolsVersion ?? DEFAULT_TOOLS_VERSION, iso.value.debArch);
+    if (!repo.ok) return err(labError('io', `building the package repository: ${repo.error}`));
+
     const usedPorts = new Set(def.guests.flatMap((g) => (g.port ? [g.port] : [])));
     const guests: LabGuest[] = [];
     const authorizedKey = readFileSync(`${clientKeyPath}.pub`, 'utf8');
@@ -154,6 +160,7 @@ export class LabGuests implements SimHooks {
       writeFileSync(join(dirs.base, 'guest.json'), JSON.stringify(g, null, 2) + '\n');
       guests.push(new LabGuest(g, dirs, {
         bootScript,
+        repoDir: repo.value,
         heartbeatStaleMs: opts.heartbeatStaleMs ?? 10_000,
       }));
     }

@@ -13,6 +13,7 @@ import type { DistroIdentity } from './distros.js';
 import { guestInitScript, GUEST_INIT_PATH, GUEST_SSHD_CONFIG, sshdConfig } from './boot-scripts.js';
 import { powerScript, serviceScript, systemctlScript, GUEST_LAB_LIB } from './emulated-systemd.js';
 import { dnfScript, mountWrapper, rpmScript } from './emulated-tools.js';
+import { GUEST_APT_SOURCE } from '../iso/repo.js';
 import { INSTALL_FAULT_FILE } from '../iso/tools-scripts.js';
 
 export interface RootfsInput {
@@ -112,8 +113,17 @@ export function prepareRootfs(input: RootfsInput): void {
   chmodSync(join(upper, '/etc/ssh/ssh_host_ed25519_key'), 0o600);
   copyFileSync(`${input.hostKeyPath}.pub`, join(upper, '/etc/ssh/ssh_host_ed25519_key.pub'));
 
+  if (identity.family === 'deb') aptSources(upper);
   freshRootHome(upper);
   setInstallFault(upper, input.installFails);
+}
+
+/** apt sees only the lab's repository (the controller's sources are hidden). */
+function aptSources(upper: string): void {
+  writeGuestFile(upper, '/etc/apt/sources.list', `${GUEST_APT_SOURCE}\n`);
+  let names: string[] = [];
+  try { names = readdirSync('/etc/apt/sources.list.d'); } catch { /* none */ }
+  for (const n of names) whiteout(upper, `/etc/apt/sources.list.d/${n}`);
 }
 
 /**

@@ -73,6 +73,7 @@ export async function buildDeb(v: ToolsVersion, arch: string, workDir: string, o
 export async function buildEmulatedRpm(
   v: ToolsVersion, name: string, files: PayloadFile[], workDir: string, outPath: string,
   scripts: { post?: string; preun?: string } = { post: postInstall(), preun: preRemove() },
+  arch = 'x86_64',
 ): Promise<Result<string, string>> {
   const root = join(workDir, `rpm-root-${name}`);
   rmSync(root, { recursive: true, force: true });
@@ -80,7 +81,7 @@ export async function buildEmulatedRpm(
   mkdirSync(join(root, 'scripts'), { recursive: true });
   // sourced by the emulated rpm: every value single-quoted
   const info: Record<string, string> = {
-    NAME: name, VERSION: v.version, RELEASE: v.release, ARCH: 'x86_64', SUMMARY: `${name} (pvrun lab emulated rpm)`,
+    NAME: name, VERSION: v.version, RELEASE: v.release, ARCH: arch, SUMMARY: `${name} (pvrun lab emulated rpm)`,
   };
   writeFileSync(join(root, 'PKGINFO'),
     Object.entries(info).map(([k, val]) => `${k}='${val.replace(/'/g, `'\\''`)}'`).join('\n') + '\n');
