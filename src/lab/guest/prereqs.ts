@@ -45,17 +45,19 @@ export function missingTools(): string[] {
  * Why a non-root user cannot run the lab here: try what a rootless lab would need (a user
  * namespace mapping root, then a kernel overlay over `/` inside it) and report what refused.
  */
+const firstLine = (s: string): string => s.trim().split('\n')[0] ?? '';
+
 export async function probeUnprivileged(): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), 'pvrun-lab-probe-'));
   try {
     const userns = await run('unshare', ['--user', '--map-root-user', 'true']);
     if (userns.code !== 0) {
-      return `unprivileged user namespaces are refused on this machine (unshare --user: ${userns.stderr.trim() || `exit ${userns.code}`})`;
+      return `unprivileged user namespaces are refused on this machine (unshare --user: ${firstLine(userns.stderr) || `exit ${userns.code}`})`;
     }
     const script = `mkdir -p ${dir}/u ${dir}/w ${dir}/r && mount -t overlay overlay -o lowerdir=/,upperdir=${dir}/u,workdir=${dir}/w ${dir}/r`;
     const overlay = await run('unshare', ['--user', '--map-root-user', '--mount', 'sh', '-c', script]);
     if (overlay.code !== 0) {
-      return `user namespaces work, but an overlay over / inside one is refused (${overlay.stderr.trim() || `exit ${overlay.code}`})`;
+      return `user namespaces work, but an overlay over / inside one is refused (${firstLine(overlay.stderr) || `exit ${overlay.code}`})`;
     }
     return 'this kernel would allow a rootless overlay, but the lab does not implement rootless mode yet';
   } finally {
