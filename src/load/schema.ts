@@ -89,12 +89,34 @@ export function allowTemplates(schema: unknown): unknown {
   return s;
 }
 
+/** Rewrite local `$ref`s of a step schema for its new home under the playbook schema's $defs. */
+function rewriteRefs(schema: unknown, home: string): unknown {
+  if (Array.isArray(schema)) return schema.map((x) => rewriteRefs(x, home));
+  if (typeof schema !== 'object' || schema === null) return schema;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(schema)) {
+    if (k === '$ref' && typeof v === 'string') {
+      out[k] = v === '#' ? home
+        : v.startsWith('#/$defs/') ? `${home}/$defs/${v.slice('#/$defs/'.length)}`
+        : v.startsWith('#/definitions/') ? `${home}/$defs/${v.slice('#/definitions/'.length)}`
+        : v;
+    } else {
+      out[k] = rewriteRefs(v, home);
+    }
+  }
+  return out;
+}
+
 function stepArgsSchema(registry: StepRegistry, type: string): JsonSchema {
   const st = registry.steps.get(type)!;
-  const args = allowTemplates(st.schema) as JsonSchema;
-  const withDescription = { description: st.description, ...args };
-  if (!st.shorthand) return withDescription;
-  return { description: st.description, anyOf: [args, { type: ['string', 'number', 'boolean', 'null'] }] };
+  const home = `#/$defs/step_${type}`;
+  // A step schema's own definitions move to the top of its entry so its refs keep working.
+  const { $defs, definitions, ...own } = rewriteRefs(st.schema, home) as Record<string, unknown>;
+  const defs = { ...(definitions as object | undefined), ...($defs as object | undefined) };
+  const extra = Object.keys(defs).length > 0 ? { $defs: Object.fromEntries(Object.entries(defs).map(([k, v]) => [k, allowTemplates(v)])) } : {};
+  const args = allowTemplates(own) as JsonSchema;
+  if (!st.shorthand) return { description: st.description, ...extra, ...args };
+  return { description: st.description, ...extra, anyOf: [args, { type: ['string', 'number', 'boolean', 'null'] }] };
 }
 
 export function buildPlaybookSchema(registry: StepRegistry, variant: SchemaVariant = 'editor'): JsonSchema {
@@ -148,7 +170,6 @@ export function buildPlaybookSchema(registry: StepRegistry, variant: SchemaVaria
   defs.play = play;
   return {
     $schema: 'https://json-schema.org/draft/2020-12/schema',
-    $id: 'https://pvrun.dev/schema/playbook.schema.json',
     title: 'playbook',
     description: 'A pvrun playbook: a list of plays.',
     type: 'array',
@@ -186,7 +207,6 @@ export function buildInventorySchema(): JsonSchema {
   const names = { type: 'array', items: { type: 'string', minLength: 1 } };
   return {
     $schema: 'https://json-schema.org/draft/2020-12/schema',
-    $id: 'https://pvrun.dev/schema/inventory.schema.json',
     title: 'inventory',
     type: 'object',
     properties: {

@@ -1,6 +1,6 @@
 // The one module that knows the `yaml` package: parsing with positions, mapping value paths
 // back to source nodes, turning YAML errors into diagnostics.
-import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit } from 'yaml';
+import { isAlias, isMap, isPair, isScalar, isSeq, parseDocument, visit } from 'yaml';
 import type { Document, Node as YamlNode } from 'yaml';
 import type { SourcePos } from '../model/source.js';
 import { diagnostic } from './diagnostics.js';
@@ -14,10 +14,9 @@ export interface YamlSource {
   file: string;
   text: string;
   lines: string[];
-  /** offset of each line's first character (our own: yaml's LineCounter misses newlines inside bad tokens) */
+  /** offset of each line's first character (our own table: yaml's LineCounter misses newlines inside bad tokens) */
   lineStarts: number[];
   doc: Document.Parsed;
-  lineCounter: LineCounter;
 }
 
 export interface ParsedYaml {
@@ -37,12 +36,11 @@ const YAML_MESSAGES: Record<string, (raw: string, src: YamlSource, offset: numbe
 };
 
 export function parseYaml(file: string, text: string): ParsedYaml {
-  const lineCounter = new LineCounter();
   // uniqueKeys (default) reports duplicate keys as errors; YAML 1.2 core schema: `yes` stays a string.
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, keepSourceTokens: false });
+  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
   const lineStarts = [0];
   for (let i = 0; i < text.length; i++) if (text[i] === '\n') lineStarts.push(i + 1);
-  const source: YamlSource = { file, text, lines: text.split(/\n/), lineStarts, doc, lineCounter };
+  const source: YamlSource = { file, text, lines: text.split(/\n/), lineStarts, doc };
   const diagnostics: Diagnostic[] = [];
   const linesWithError = new Set<number>();
   for (const e of doc.errors) {

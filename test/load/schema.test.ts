@@ -2,15 +2,22 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { newAjv } from '../../src/load/ajv.js';
 import { buildInventorySchema, buildPlaybookSchema, schemaFiles } from '../../src/load/schema.js';
+import { validatorsFor } from '../../src/load/playbook.js';
 import { builtinRegistry } from '../../src/steps/registry.js';
 import { parse } from 'yaml';
-import { rigRegistry } from './rig-registry.js';
+import { makeRegistry } from '../../src/steps/registry.js';
+import { rigRegistry, rigSteps } from './rig-registry.js';
 
 describe('published schemas', () => {
   it('schema/*.schema.json are up to date with the builtin registry (run `pvrun schema --write`)', () => {
     for (const [name, text] of Object.entries(schemaFiles(builtinRegistry()))) {
       expect(readFileSync(`schema/${name}`, 'utf8'), `schema/${name} is stale: run \`pvrun schema --write\``).toBe(text);
     }
+  });
+
+  it('the builtin registry assembles into schemas ajv compiles (editor and loader)', () => {
+    expect(() => newAjv().compile(buildPlaybookSchema(builtinRegistry(), 'editor'))).not.toThrow();
+    expect(() => validatorsFor(builtinRegistry())).not.toThrow();
   });
 
   it('the editor schema accepts the valid examples', () => {
@@ -38,5 +45,17 @@ describe('published schemas', () => {
     const s = buildPlaybookSchema(rigRegistry(), 'editor') as { $defs: Record<string, { properties?: Record<string, unknown> }> };
     expect(Object.keys(s.$defs.step!.properties!)).toEqual(expect.arrayContaining(['snapshot', 'reboot', 'run-script', 'attach-iso', 'name', 'when', 'register']));
     expect(s.$defs['step_attach-iso']).toBeDefined();
+  });
+
+  it('a step schema with its own $defs/$ref keeps working inside the playbook schema', () => {
+    const withRefs = {
+      ...rigSteps[0]!,
+      type: 'tagged',
+      schema: { type: 'object', properties: { tag: { $ref: '#/$defs/tag' } }, $defs: { tag: { type: 'string', minLength: 2 } }, additionalProperties: false },
+    };
+    const pb = newAjv().compile(buildPlaybookSchema(makeRegistry([withRefs]), 'editor'));
+    expect(pb([{ hosts: 'all', steps: [{ tagged: { tag: 'ok' } }] }])).toBe(true);
+    expect(pb([{ hosts: 'all', steps: [{ tagged: { tag: 'x' } }] }])).toBe(false);
+    expect(pb([{ hosts: 'all', steps: [{ tagged: { tag: '{{ vars.t }}' } }] }])).toBe(true);
   });
 });
