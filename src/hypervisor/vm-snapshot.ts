@@ -16,6 +16,10 @@ export const MARK = {
   created: 'pvrun.created',
   /** 'true' (keep forever), 'false' (delete at the end of the run) or an ISO expiry time */
   keepUntil: 'pvrun.keep_until',
+  /** the VM's power state when the snapshot was taken (the snapshot record itself is always Halted) */
+  powerState: 'pvrun.power_state',
+  /** the VM had PV drivers or an agent: after a revert, wait for fresh guest metrics */
+  hadTools: 'pvrun.had_tools',
 } as const;
 
 export interface SnapshotInfo {

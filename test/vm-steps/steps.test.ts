@@ -90,22 +90,23 @@ describe('snapshot step', () => {
     expect(c.intents.map((x) => x.action)).toContain('vm.revert');
   });
 
-  it('undo without a token finds the run snapshot by its marker; a halted VM stays halted', async () => {
+  it('undo without a token finds the run snapshot by its markers; a halted VM stays halted', async () => {
     const c = ctx('off-1', { runId: 'run-halted' });
     const a = await snapshotStep.apply(c, {}, change(await snapshotStep.plan(c, {})));
     expect(a.kind).toBe('changed');
-    c.state.clear();
+    c.state.clear(); // as after a crash: no token, no per-host state
     sim.writeDisk('off-1', 'x');
     const u = await snapshotStep.undo!(c, {}, undefined);
-    expect(u.ok).toBe(true);
-    // the token-less undo assumes Running (a VM under work is normally running); this VM is started
-    expect(['Running', 'Halted']).toContain(sim.vm('off-1').rec.power_state);
-    await sim.model.powerOp(sim.vm('off-1').ref, 'hard_shutdown').catch(() => undefined);
-    const c2 = ctx('off-1', { runId: 'run-halted-2' });
-    const a2 = await snapshotStep.apply(c2, {}, change(await snapshotStep.plan(c2, {})));
-    if (a2.kind !== 'changed') throw new Error('snapshot failed');
-    expect((await snapshotStep.undo!(c2, {}, a2.undo)).ok).toBe(true);
+    expect(u).toMatchObject({ ok: true });
     expect(sim.vm('off-1').rec.power_state).toBe('Halted');
+    expect(sim.calls.filter((x) => x.method === 'Async.VM.start' && x.params[0] === sim.vm('off-1').ref)).toEqual([]);
+  });
+
+  it('undo without any snapshot of this run fails clearly', async () => {
+    const c = ctx('off-1', { runId: 'run-never' });
+    const u = await snapshotStep.undo!(c, {}, undefined);
+    expect(u).toMatchObject({ ok: false });
+    expect(!u.ok && u.reason).toMatch(/no pvrun snapshot/);
   });
 });
 
@@ -295,5 +296,24 @@ describe('check mode', () => {
     }
     expect(sim.calls.length).toBeGreaterThan(50);
     expect(sim.mutatingCalls).toEqual([]);
+  });
+});
+
+describe('hung guests', () => {
+  it('vm-setting: clean shutdown that never finishes falls back to hard after shutdown_timeout', async () => {
+    const c = ctx('lin-1');
+    const uuid = String(sim.vm('lin-1').rec.uuid);
+    sim.setBootTiming(uuid, { cleanHangs: true });
+    const want = !sim.vm('lin-1').rec.has_vendor_device;
+    sim.clearCallLog();
+    const a = await vmSettingStep.apply(c, { windows_update_drivers: want, shutdown_timeout: '300ms' },
+      change(await vmSettingStep.plan(c, { windows_update_drivers: want })));
+    sim.setBootTiming(uuid, { cleanHangs: false });
+    expect(a).toMatchObject({ kind: 'changed' });
+    expect(a.kind === 'changed' && a.summary).toMatch(/hard_shutdown: clean_shutdown did not finish/);
+    const m = sim.mutatingCalls.map((x) => x.method);
+    expect(m.indexOf('Async.VM.clean_shutdown')).toBeLessThan(m.indexOf('Async.VM.hard_shutdown'));
+    expect(m).toContain('task.cancel');
+    expect(sim.vm('lin-1').rec).toMatchObject({ has_vendor_device: want, power_state: 'Running' });
   });
 });

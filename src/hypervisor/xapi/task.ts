@@ -40,7 +40,11 @@ export async function callAsync(
     },
     { timeoutMs: opts.timeoutMs ?? 600_000, signal: opts.signal, what: `${method} (task ${task})` },
   );
-  if (!done.ok) return done;
+  if (!done.ok) {
+    // gave up waiting: ask XAPI to cancel (best effort; not every operation can be cancelled)
+    if (done.error.kind === 'timeout') await x.call('task.cancel', [task]);
+    return done;
+  }
   // Best effort: a leftover task is harmless, and its failure must not hide the real outcome.
   await x.call('task.destroy', [task]);
   const t = done.value;

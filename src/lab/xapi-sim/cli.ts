@@ -1,5 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
+import type { SimDump } from './model.js';
 import type { SimDefinition } from './seed.js';
 import { DEMO_DEFINITION } from './seed.js';
 import { XapiSimulator } from './server.js';
@@ -41,7 +42,7 @@ export async function runSimulatorCli(args: string[], io: SimCliIo = { out: cons
     return 2;
   }
   let definition: SimDefinition = DEMO_DEFINITION;
-  let dump: ReturnType<XapiSimulator['model']['store']['dump']> | undefined;
+  let dump: SimDump | undefined;
   if (stateFile) {
     try {
       const raw = parseYaml(readFileSync(stateFile, 'utf8')) as Record<string, unknown>;
@@ -61,7 +62,7 @@ export async function runSimulatorCli(args: string[], io: SimCliIo = { out: cons
   }
   const cert = tls ? selfSignedCert() : undefined;
   const sim = new XapiSimulator({ definition, port, ...(cert ? { tls: cert } : {}) });
-  if (dump) sim.model.store.load(dump);
+  if (dump) sim.model.load(dump);
   await sim.start();
   io.out(`XAPI simulator: master ${sim.url}  member ${sim.memberUrl}`);
   io.out(`login: ${definition.username ?? 'root'} / ${definition.password ?? 'secret'}`);
@@ -76,7 +77,7 @@ export async function runSimulatorCli(args: string[], io: SimCliIo = { out: cons
   });
   await sim.stop();
   if (save && stateFile) {
-    writeFileSync(stateFile, JSON.stringify({ definition: { ...definition, vms: [] }, dump: sim.model.store.dump() }, null, 1));
+    writeFileSync(stateFile, JSON.stringify({ definition: { ...definition, vms: [] }, dump: sim.model.dump() }, null, 1));
     io.out(`state saved to ${stateFile}`);
   }
   return 0;

@@ -19,6 +19,13 @@ export interface ModelOptions {
   guestReportDelayMs?: number;
 }
 
+export interface SimDump {
+  store: ReturnType<Store['dump']>;
+  refs: { pool: string; master: string; member: string; localSr: string; toolsSr: string; isoSr: string };
+  reports: Record<string, GuestReport>;
+  snapReports: Record<string, GuestReport>;
+}
+
 /** Simulator-only state of a VM: what its guest would report, and boot bookkeeping. */
 interface VmSim {
   report: GuestReport;
@@ -27,6 +34,9 @@ interface VmSim {
   bootSeq: number;
   bootDelayMs?: number;
   guestReportDelayMs?: number;
+  /** the guest ignores clean shutdown/reboot requests (hung guest): the task only ends with a hard op */
+  cleanHangs?: boolean;
+  releaseClean?: () => void;
   timer?: NodeJS.Timeout;
 }
 
@@ -227,6 +237,16 @@ export class SimModel {
     this.assertPower(vm, needRunning ? ['Running', 'Paused'] : ['Halted']);
     if ((op === 'clean_reboot' || op === 'clean_shutdown') && !this.sim(vm).featuresUp) {
       throw new XapiFault('VM_LACKS_FEATURE', [vm]);
+    }
+    const v = this.sim(vm);
+    if ((op === 'clean_reboot' || op === 'clean_shutdown') && v.cleanHangs) {
+      // XAPI lets a hard operation interrupt a clean one that the guest does not honour
+      await new Promise<void>((resolve) => { v.releaseClean = resolve; });
+      throw new XapiFault('VM_BAD_POWER_STATE', [vm, 'running', lower(this.store.get('VM', vm)?.power_state ?? 'halted')]);
+    }
+    if (op === 'hard_shutdown' || op === 'hard_reboot') {
+      v.releaseClean?.();
+      v.releaseClean = undefined;
     }
     await this.exclusive(vm, op, async () => {
       const uuid = String(this.store.get('VM', vm)!.uuid);
@@ -479,8 +499,41 @@ export class SimModel {
     this.delVdi(vdi);
   }
 
+  /** everything needed to continue later (`pvrun lab xapi --state F --save`) */
+  dump(): SimDump {
+    const vms: Record<string, GuestReport> = {};
+    for (const [uuid, v] of this.vmSim) vms[uuid] = v.report;
+    return {
+      store: this.store.dump(),
+      refs: { pool: this.poolRef, master: this.masterRef, member: this.memberRef, localSr: this.localSr, toolsSr: this.toolsSr, isoSr: this.isoSr },
+      reports: vms,
+      snapReports: Object.fromEntries(this.snapReports),
+    };
+  }
+
+  load(d: SimDump): void {
+    this.store.load(d.store);
+    this.poolRef = d.refs.pool;
+    this.masterRef = d.refs.master;
+    this.memberRef = d.refs.member;
+    this.localSr = d.refs.localSr;
+    this.toolsSr = d.refs.toolsSr;
+    this.isoSr = d.refs.isoSr;
+    this.vmSim.clear();
+    for (const [uuid, report] of Object.entries(d.reports)) {
+      const ref = this.store.byUuid('VM', uuid);
+      const running = ref ? this.store.get('VM', ref)!.power_state === 'Running' : false;
+      this.vmSim.set(uuid, { report, featuresUp: running && report.pvDriversDetected, bootSeq: 0 });
+    }
+    this.snapReports.clear();
+    for (const [k, v] of Object.entries(d.snapReports)) this.snapReports.set(k, v);
+  }
+
   /** stop timers (server shutdown) */
   dispose(): void {
-    for (const v of this.vmSim.values()) clearTimeout(v.timer);
+    for (const v of this.vmSim.values()) {
+      clearTimeout(v.timer);
+      v.releaseClean?.();
+    }
   }
 }

@@ -128,8 +128,11 @@ export class XapiSimulator {
     this.model.setGuestReport(vmUuid, report);
   }
 
-  /** per-VM slow boot: start/reboot take bootDelayMs, the guest reports guestReportDelayMs later */
-  setBootTiming(vmUuid: string, t: { bootDelayMs?: number; guestReportDelayMs?: number }): void {
+  /**
+   * Per-VM timing and guest behaviour: start/reboot take bootDelayMs (slow boots), the guest
+   * reports guestReportDelayMs after boot, and with cleanHangs it ignores clean shutdown/reboot.
+   */
+  setBootTiming(vmUuid: string, t: { bootDelayMs?: number; guestReportDelayMs?: number; cleanHangs?: boolean }): void {
     const ref = this.model.store.byUuid('VM', vmUuid);
     if (!ref) throw new Error(`no VM ${vmUuid}`);
     Object.assign(this.model.sim(ref), t);

@@ -68,6 +68,8 @@ export const snapshotStep = defineStep<SnapshotArgs>({
     const s = await takeSnapshot(h.value, name, {
       [MARK.run]: runId, [MARK.playbook]: playbook, [MARK.host]: host,
       [MARK.created]: new Date(now).toISOString(), [MARK.keepUntil]: keepUntil(keepValue(args.keep), now),
+      [MARK.powerState]: f.value.power_state,
+      [MARK.hadTools]: String(f.value.pv_drivers_detected || f.value.management_agent_detected),
     }, { signal: ctx.signal });
     if (!s.ok) return { kind: 'failed', reason: `snapshot of ${h.value.nameLabel} failed: ${failureText(s.error)}` };
     const token: SnapshotToken = {
@@ -109,8 +111,11 @@ async function tokenOrFind(ctx: StepContext, h: VmHandle, token: unknown): Promi
   const mine = snaps.value.filter((s) => s.otherConfig[MARK.run] === runId).sort((a, b) => a.snapshotTime.localeCompare(b.snapshotTime));
   const last = mine.at(-1);
   if (!last) return undefined;
-  // without the token we do not know the power state before; a VM being worked on was running
-  return { vmUuid: h.uuid, snapshotUuid: last.uuid, snapshotRef: last.ref, powerState: 'Running', hadTools: false };
+  // the markers carry what the token would have said
+  return {
+    vmUuid: h.uuid, snapshotUuid: last.uuid, snapshotRef: last.ref,
+    powerState: last.otherConfig[MARK.powerState] ?? 'Running', hadTools: last.otherConfig[MARK.hadTools] === 'true',
+  };
 }
 
 function isToken(t: unknown): t is SnapshotToken {
