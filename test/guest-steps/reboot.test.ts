@@ -3,6 +3,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeWithSshd } from '../harness/sshd.js';
 import { rebootStep } from '../../src/steps/reboot.js';
+import { XapiSimulator } from '../../src/lab/xapi-sim/index.js';
+import { PoolSessions } from '../../src/hypervisor/pool.js';
+import { ok } from '../../src/util/result.js';
 import { makeCtx, runStep } from './ctx.js';
 import { startGuest, type TestGuest } from './guest.js';
 
@@ -89,5 +92,52 @@ describeWithSshd('reboot step (via guest, emulated by restarting sshd)', () => {
     const ctx = makeCtx(g.host, g.connector);
     const { apply } = await runStep(rebootStep, ctx, { via: 'hypervisor', reboot_timeout: 5 });
     expect(apply).toEqual({ kind: 'failed', reason: 'this test host has no VM' });
+  });
+});
+
+describeWithSshd('reboot step (via hypervisor, XAPI simulator + restarted sshd)', () => {
+  let g: TestGuest;
+  let sim: XapiSimulator;
+  let pools: PoolSessions;
+  let powerOps: string[];
+  beforeAll(async () => {
+    g = await startGuest();
+    powerOps = [];
+    sim = new XapiSimulator({
+      definition: { pool: 'p', username: 'root', password: 'pw', vms: [{ name: 'lin-1', os: 'Ubuntu 22.04', power: 'Running', tools: 'agent' }] },
+      autoGuestReports: true,
+      hooks: {
+        // what the lab does on a power op: the guest's processes go away, a new boot id, back up
+        async onPowerOp(_vm, op) {
+          powerOps.push(op);
+          await g.sshd.killConnections();
+          await g.sshd.stopListening();
+          writeFileSync(g.bootIdFile, `${crypto.randomUUID()}\n`);
+          await g.sshd.restart();
+        },
+      },
+    });
+    await sim.start();
+    pools = new PoolSessions(
+      { p: { name: 'p', url: sim.url, username: 'root', password: { env: 'X' }, tls: {}, pos: { file: 't', line: 1, col: 1 } } },
+      () => ok('pw'),
+      { readOnly: false },
+    );
+  });
+  afterAll(async () => {
+    await pools?.closeAll();
+    await sim?.stop();
+    await g?.stop();
+  });
+
+  it('reboots through XAPI and waits for the new boot id on the guest', async () => {
+    const vm = await pools.vm({ pool: 'p', name_label: 'lin-1' });
+    if (!vm.ok) throw new Error(JSON.stringify(vm.error));
+    const ctx = makeCtx(g.host, g.connector, { vm: vm.value });
+    const before = await g.connector.exec(`cat ${g.bootIdFile}`);
+    const { apply } = await runStep(rebootStep, ctx, { via: 'hypervisor', reboot_timeout: 60 });
+    expect(apply).toMatchObject({ kind: 'changed', data: { boot_id_before: before.ok ? before.value.stdout.trim() : '?' } });
+    expect(apply?.kind === 'changed' && apply.data?.['boot_id']).not.toBe(before.ok ? before.value.stdout.trim() : '?');
+    expect(powerOps).toEqual(['clean_reboot']);
   });
 });

@@ -7,6 +7,8 @@ import { err, ok, type Result } from '../../util/result.js';
 import { SshConnector, type SshConnectorOptions } from '../ssh/connector.js';
 import { resolveSsh, type ResolveSecret } from '../ssh/options.js';
 import { SshPowerShellConnector } from './ssh-powershell.js';
+import { PsRemotingConnector, sessionSpecOf } from './psremoting.js';
+import type { PwshPool } from './pool.js';
 
 export interface CreateSshPowerShellOptions extends SshConnectorOptions {
   resolveSecret: ResolveSecret;
@@ -34,4 +36,35 @@ export function createSshPowerShell(
     ...(opts.checkMode ? { checkMode: true } : {}),
   });
   return ok({ connector: ps, warnings });
+}
+
+export interface CreatePsRemotingOptions {
+  resolveSecret: ResolveSecret;
+  /** one pool for the whole run (shared by every psremoting host) */
+  pool: PwshPool;
+  checkMode?: boolean;
+  authentication?: string;
+  subsystem?: string;
+}
+
+export function createPsRemoting(
+  host: HostSpec, opts: CreatePsRemotingOptions,
+): Result<{ connector: PsRemotingConnector; warnings: string[] }, string> {
+  const conn = host.connection;
+  if (conn.type !== 'psremoting') return err(`${host.name}: connection type is '${conn.type}', not 'psremoting'`);
+  const spec = sessionSpecOf(host.name, conn, opts);
+  if (!spec.ok) return spec;
+  const warnings: string[] = [];
+  if (spec.value.transport === 'wsman' && !spec.value.https) {
+    warnings.push(`${host.name}: WinRM over HTTP: the session is encrypted by the authentication protocol only`);
+  }
+  if (spec.value.transport === 'ssh' && spec.value.strictHostKeyChecking === 'no') {
+    warnings.push(`${host.name}: host key checking is OFF (host_key_checking: off); the SSH server is not authenticated`);
+  }
+  const c = new PsRemotingConnector(host.name, spec.value, conn.password, {
+    pool: opts.pool, resolveSecret: opts.resolveSecret,
+    ...(opts.checkMode ? { checkMode: true } : {}),
+    ...(opts.authentication ? { authentication: opts.authentication } : {}),
+  });
+  return ok({ connector: c, warnings });
 }

@@ -95,8 +95,11 @@ $pvrunErr = New-Object System.Text.StringBuilder
 $pvrunCode = 0
 $pvrunTerminated = $false
 try {
-  & $pvrunPath 2>&1 | ForEach-Object {
+  # 3: warnings → stderr; 6: Write-Host (information) → output, as a console would show it
+  & $pvrunPath 2>&1 3>&1 6>&1 | ForEach-Object {
     if ($_ -is [System.Management.Automation.ErrorRecord]) { [void]$pvrunErr.AppendLine($_.ToString()) }
+    elseif ($_ -is [System.Management.Automation.WarningRecord]) { [void]$pvrunErr.AppendLine('WARNING: ' + $_.Message) }
+    elseif ($_ -is [System.Management.Automation.InformationRecord]) { $pvrunOut.Add([string]$_.MessageData) }
     else { $pvrunOut.Add($_) }
   }
   if ($global:LASTEXITCODE -is [int]) { $pvrunCode = $global:LASTEXITCODE }

@@ -15,8 +15,9 @@ import { isEnvName, quoteShell } from '../../util/shell-quote.js';
 export const PGID_MARKER = '\u001epvrun-pgid ';
 
 // field 5 of /proc/PID/stat is the process group; `read` splits on spaces (sh's comm has none)
+// (without /proc, e.g. in a bare chroot, the marker is empty and a timeout only closes the channel)
 const MARKER_CMD =
-  `read -r _ _ _ _ pvrun_pg _ < /proc/$$/stat; printf '\\036pvrun-pgid %s\\n' "$pvrun_pg" >&2; unset pvrun_pg`;
+  `{ read -r _ _ _ _ pvrun_pg _ < /proc/$$/stat; } 2>/dev/null; printf '\\036pvrun-pgid %s\\n' "$pvrun_pg" >&2; unset pvrun_pg`;
 
 export type BecomeMode = 'none' | 'nopasswd' | 'password';
 
