@@ -30,10 +30,12 @@ describe('mount decisions (pure)', () => {
 
 let loop: string | undefined;
 let why = '';
-try {
-  execFileSync('losetup', ['--version'], { stdio: 'ignore' });
-} catch {
-  why = 'losetup is missing';
+for (const tool of ['losetup', 'mkfs.ext4', 'unshare']) {
+  try {
+    execFileSync('/bin/sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
+  } catch {
+    why ||= `${tool} is missing`;
+  }
 }
 if (process.getuid?.() !== 0) why = 'not root (loop devices and mounts need root)';
 
