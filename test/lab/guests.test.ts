@@ -247,6 +247,20 @@ describe.skipIf(skip !== undefined)('lab guests', () => {
     expect(r.stdout.trim().split('\n')).toEqual(['xe-guest-utilities-latest-8.4.0-1.x86_64', 'inactive', 'active', 'enabled']);
   });
 
+  it('an ISO inserted while halted is there at boot; ejecting withdraws what the guest mounted', async () => {
+    await lab.onPowerOp(UUID.alpine, 'hard_shutdown');
+    await lab.onCdChange(UUID.alpine, { vdiUuid: 'vdi-tools', nameLabel: 'guest-tools.iso' });
+    expect(lab.info(UUID.alpine)?.cd).toBe('guest-tools.iso');
+    await lab.onPowerOp(UUID.alpine, 'start');
+    expect((await lab.waitReady(UUID.alpine)).ok).toBe(true);
+    const alp = g('alp-01');
+    const r = await sshExec(alp, 'readlink /dev/cdrom && mount /dev/cdrom /mnt && test -f /mnt/Linux/install.sh && echo mounted');
+    expect(r.stdout.trim().split('\n')).toEqual(['sr0', 'mounted']);
+    await lab.onCdChange(UUID.alpine, null);
+    const after = await sshExec(alp, 'test -e /mnt/Linux/install.sh && echo still || echo withdrawn; test -e /dev/sr0 || echo no-sr0');
+    expect(after.stdout.trim().split('\n')).toEqual(['withdrawn', 'no-sr0']);
+  });
+
   it('stopAll leaves no process and no mount behind', async () => {
     const namespaces = lab.list().flatMap((i) => {
       const rt = JSON.parse(readFileSync(join(stateDir, 'guests', i.name, 'runtime.json'), 'utf8')) as { initPid: number; unsharePid: number };
