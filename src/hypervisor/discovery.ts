@@ -88,14 +88,19 @@ export function formatDiscoveryTable(rows: DiscoveredVm[]): string {
  */
 export function formatDiscoveryInventory(rows: DiscoveredVm[], pool: string, group = `${pool}_vms`): string {
   const hosts: Record<string, unknown> = {};
+  for (const d of discoveredHosts(rows, pool)) {
+    hosts[d.name] = { vm: d.vm, ...(d.address ? { connection: { address: d.address } } : {}) };
+  }
+  return stringify({ groups: { [group]: { hosts: Object.keys(hosts) } }, hosts });
+}
+
+/** Hosts for a dynamic inventory group (`source: xapi`): selected by uuid, addressed by first IP. */
+export function discoveredHosts(rows: DiscoveredVm[], pool: string): { name: string; vm: { pool: string; uuid: string }; address?: string }[] {
   const used = new Set<string>();
-  for (const r of rows) {
+  return rows.map((r) => {
     let name = r.name.replace(/[^A-Za-z0-9_.-]+/g, '-').replace(/^-+|-+$/g, '') || r.uuid;
     if (used.has(name)) name = `${name}-${r.uuid.slice(0, 8)}`;
     used.add(name);
-    const h: Record<string, unknown> = { vm: { pool, uuid: r.uuid } };
-    if (r.ips[0]) h.connection = { address: r.ips[0] };
-    hosts[name] = h;
-  }
-  return stringify({ groups: { [group]: { hosts: Object.keys(hosts) } }, hosts });
+    return { name, vm: { pool, uuid: r.uuid }, ...(r.ips[0] ? { address: r.ips[0] } : {}) };
+  });
 }
