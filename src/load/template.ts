@@ -156,3 +156,14 @@ export function render(value: unknown, scope: TemplateScope, opts: RenderOptions
 export function checkTemplateSyntax(value: unknown): TemplateError[] {
   return render(value, {}, { defer: NAMESPACES }).errors;
 }
+
+/**
+ * Run-time rendering for the engine (its RenderFn shape): everything is known now, so every
+ * reference must resolve; the first problem is returned with its reference.
+ */
+export function renderAll(value: unknown, scope: TemplateScope): { ok: true; value: unknown } | { ok: false; error: { ref: string; message: string } } {
+  const r = render(value, scope);
+  const e = r.errors[0];
+  if (e) return { ok: false, error: { ref: e.text.replace(/^\{\{\s*|\s*\}\}$/g, ''), message: e.message } };
+  return { ok: true, value: r.value };
+}
