@@ -253,7 +253,8 @@ function buildInventory(paths: readonly string[], files: FileData[], diags: Diag
     for (const c of groupOut[g]?.children ?? []) {
       if (!groupOut[c] || c === 'all') continue;
       if (state.get(c) === 'visiting') {
-        const cycle = [...stack.slice(stack.indexOf(c)), g, c];
+        const from = stack.indexOf(c);
+        const cycle = from >= 0 ? [...stack.slice(from), g, c] : [g, c]; // [g, g]: a group that is its own child
         for (const n of cycle) cyclic.add(n);
         const at = childRef(g, c);
         if (at) diags.push(diagAt(at.src, at.path, `group cycle: ${cycle.join(' → ')}`));

@@ -72,6 +72,14 @@ describe('inventory', () => {
     ]);
   });
 
+  it('cycles: a group that is its own child, and a longer loop', () => {
+    const x = load('groups:\n  a: { children: [a] }\n  b: { children: [c] }\n  c: { children: [d] }\n  d: { children: [b] }\nhosts: {}\n');
+    expect(x.ok ? [] : x.error.map((d) => `${d.line}:${d.col}: ${d.message}`)).toEqual([
+      '2:19: group cycle: a → a',
+      '5:19: group cycle: b → c → d → b',
+    ]);
+  });
+
   it('an empty inventory is valid and has the all group', () => {
     const x = load('');
     expect(x.ok && x.value.inventory.groups.all).toMatchObject({ hosts: [] });
