@@ -40,7 +40,11 @@ export async function takeSnapshot(
   markers: Record<string, string>,
   opts: { timeoutMs?: number; signal?: AbortSignal } = {},
 ): Promise<Result<SnapshotInfo, HypervisorFailure>> {
-  const snap = await callAsync(h.xapi, 'VM.snapshot', [h.ref, name, []], opts);
+  let snap = await callAsync(h.xapi, 'VM.snapshot', [h.ref, name, []], opts);
+  if (!snap.ok && snap.error.kind === 'xapi' && snap.error.code === 'MESSAGE_PARAMETER_COUNT_MISMATCH') {
+    // a pool older than ignore_vdis
+    snap = await callAsync(h.xapi, 'VM.snapshot', [h.ref, name], opts);
+  }
   if (!snap.ok) return snap;
   const rec = await h.xapi.call<VmRecord>('VM.get_record', [snap.value]);
   if (!rec.ok) return rec;

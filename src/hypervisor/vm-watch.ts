@@ -130,7 +130,8 @@ export async function waitForFacts(x: XapiCaller, ref: string, done: (f: VmFacts
     if (left <= 0) return err({ kind: 'timeout', message: `timed out after ${o.timeoutMs} ms waiting for ${o.what}` });
     if (o.signal?.aborted) return err({ kind: 'transport', message: `aborted while waiting for ${o.what}` });
     if (w) {
-      const n = await w.next(Math.max(0.1, Math.min(left / 1000, 30)));
+      // event.from cannot be interrupted: with a signal to honour, block for shorter spells
+      const n = await w.next(Math.max(0.1, Math.min(left / 1000, o.signal ? 5 : 30)));
       if (!n.ok) {
         if (n.error.kind !== 'xapi' || n.error.code === 'HANDLE_INVALID') return n;
         w = undefined; // event.from refused: poll instead

@@ -139,3 +139,24 @@ describe('simulator semantics as real XAPI', () => {
     expect(sim.calls.filter((x) => x.method === 'VM.get_record').every((x) => x.readOnly)).toBe(true);
   });
 });
+
+describe('older pools', () => {
+  it('VM.snapshot without ignore_vdis (XAPI fills the default; the client allows the shorter form)', async () => {
+    const { ref } = sim.vm('off-1');
+    const s = must(await c.call<string>('VM.snapshot', [ref, 'short']));
+    expect((await get('VM', s)).is_a_snapshot).toBe(true);
+    must(await callAsync(c, 'VM.destroy', [s]));
+    await expect(c.call('VM.snapshot', [ref])).rejects.toThrow(/2\.\.3 parameters/);
+  });
+
+  it('takeSnapshot retries the short form on a pool that does not know ignore_vdis', async () => {
+    const { takeSnapshot } = await import('../../src/hypervisor/vm-snapshot.js');
+    const { ref, rec } = sim.vm('off-1');
+    sim.addFault({ method: 'Async.VM.snapshot', code: 'MESSAGE_PARAMETER_COUNT_MISMATCH', params: ['VM.snapshot', '3', '4'], times: 1 });
+    const s = must(await takeSnapshot({ pool: 'p', ref, uuid: String(rec.uuid), nameLabel: 'off-1', xapi: c }, 'legacy', { 'pvrun.run': 'x' }));
+    sim.clearFaults();
+    const snaps = sim.calls.filter((x) => x.method === 'Async.VM.snapshot').slice(-2);
+    expect(snaps.map((x) => x.params.length)).toEqual([3, 2]);
+    must(await callAsync(c, 'VM.destroy', [s.ref]));
+  });
+});

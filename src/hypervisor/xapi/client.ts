@@ -112,7 +112,10 @@ export class XapiClient implements XapiCaller {
     const m = lookupMethod(method);
     if (!m) throw new Error(`${method} is not in pvrun's XAPI method table (src/hypervisor/xapi/methods.ts)`);
     const expected = m.spec.params.length - (takesSession(m.base) ? 1 : 0);
-    if (params.length !== expected) throw new Error(`${method} takes ${expected} parameters, got ${params.length}`);
+    const least = expected - (m.spec.optionalTail ?? 0);
+    if (params.length > expected || params.length < least) {
+      throw new Error(`${method} takes ${least === expected ? expected : `${least}..${expected}`} parameters, got ${params.length}`);
+    }
     const ro = isReadOnlyMethod(method);
     if (readOnly && !ro) {
       return err({ kind: 'read-only', method, message: `check mode: refusing to call ${method}, which changes the pool` });

@@ -11,6 +11,11 @@ export interface MethodSpec {
   params: readonly string[];
   /** may be called as Async.<name> */
   async?: boolean;
+  /**
+   * trailing parameters that may be left out: added in a later XAPI release (which fills in a
+   * default when a client omits them), unknown to older pools (which reject the longer call)
+   */
+  optionalTail?: number;
 }
 
 const S = 'session ref';
@@ -45,7 +50,8 @@ export const XAPI_METHODS: Readonly<Record<string, MethodSpec>> = {
   'VM.hard_reboot': { params: [S, 'VM ref'], async: true },
   'VM.clean_shutdown': { params: [S, 'VM ref'], async: true },
   'VM.hard_shutdown': { params: [S, 'VM ref'], async: true },
-  'VM.snapshot': { params: [S, 'VM ref', 'string', 'VDI ref set'], async: true },
+  // ignore_vdis is recent (XAPI 23.x): older pools only know (session, vm, new_name)
+  'VM.snapshot': { params: [S, 'VM ref', 'string', 'VDI ref set'], async: true, optionalTail: 1 },
   'VM.revert': { params: [S, 'VM ref'], async: true },
   'VM.destroy': { params: [S, 'VM ref'], async: true },
   'VM.set_has_vendor_device': { params: [S, 'VM ref', 'bool'], async: true },

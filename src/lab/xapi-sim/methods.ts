@@ -19,6 +19,8 @@ export interface SimMethod {
   mutating: boolean;
   /** callable as Async.<name> */
   async?: boolean;
+  /** trailing parameters a caller may omit (XAPI fills in defaults for params added later) */
+  optionalTail?: number;
   handler: (ctx: CallCtx, args: unknown[]) => unknown;
 }
 
@@ -126,7 +128,7 @@ export const SIM_METHODS: Readonly<Record<string, SimMethod>> = {
   'VM.clean_shutdown': power('clean_shutdown'),
   'VM.hard_shutdown': power('hard_shutdown'),
   'VM.snapshot': {
-    params: [S, 'VM ref', 'string', 'VDI ref set'], mutating: true, async: true,
+    params: [S, 'VM ref', 'string', 'VDI ref set'], mutating: true, async: true, optionalTail: 1,
     handler: (c, [vm, name, ignore]) => c.model.snapshot(String(vm), String(name), Array.isArray(ignore) ? ignore.map(String) : []),
   },
   'VM.revert': {

@@ -253,7 +253,7 @@ export class XapiSimulator {
     const base = isAsync ? method.slice(6) : method;
     const spec = SIM_METHODS[base];
     if (!spec || (isAsync && !spec.async)) throw new XapiFault('MESSAGE_METHOD_UNKNOWN', [method]);
-    if (params.length !== spec.params.length) {
+    if (params.length > spec.params.length || params.length < spec.params.length - (spec.optionalTail ?? 0)) {
       throw new XapiFault('MESSAGE_PARAMETER_COUNT_MISMATCH', [method, String(spec.params.length), String(params.length)]);
     }
     if (base === 'session.login_with_password') return this.sessions.login(params[0], params[1]);
