@@ -34,7 +34,7 @@ describe.skipIf(skip !== undefined)('lab guest faults', () => {
     }, {
       stateDir, rebootDelayMs: 50,
       onGuestReport: (vm, report) => reports.push({ vm, report }),
-      onGuestInitiatedShutdown: (vm) => shutdowns.push(vm),
+      onGuestInitiatedShutdown: (vm) => { shutdowns.push(vm); void lab.onPowerOp(vm, 'clean_shutdown'); },
     });
     if (!created.ok) throw new Error(created.error.message);
     lab = created.value;
@@ -78,6 +78,14 @@ describe.skipIf(skip !== undefined)('lab guest faults', () => {
     expect(lab.info(NEVER)?.powerState).toBe('halted');
     await lab.onPowerOp(NEVER, 'start');
     expect((await lab.waitReady(NEVER, 30_000)).ok).toBe(true);
+  });
+
+  it('reboot inside the guest, with no reboot handler wired: the lab reboots the guest itself', async () => {
+    const before = lab.bootId(SLOW);
+    expect((await sshExec(lab.info(SLOW)!, 'systemctl reboot')).code).toBe(0);
+    const changed = await eventually(() => (lab.bootId(SLOW) && lab.bootId(SLOW) !== before ? true : undefined));
+    expect(changed).toBe(true);
+    expect((await lab.waitReady(SLOW, 30_000)).ok).toBe(true);
   });
 
   it('poweroff inside the guest halts it and tells the orchestrator', async () => {

@@ -50,7 +50,8 @@ describe.skipIf(skip !== undefined)('lab guests', () => {
       stateDir,
       rebootDelayMs: 100,
       onGuestReport: (vm, report) => reports.push({ vm, report }),
-      onGuestInitiatedReboot: (vm) => guestReboots.push(vm),
+      // as the orchestrator does: the guest's own reboot becomes the hypervisor's power operation
+      onGuestInitiatedReboot: (vm) => { guestReboots.push(vm); void lab.onPowerOp(vm, 'clean_reboot'); },
     });
     if (!created.ok) throw new Error(`lab: ${created.error.message}`);
     lab = created.value;

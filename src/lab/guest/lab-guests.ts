@@ -85,8 +85,15 @@ export interface GuestInfo {
 }
 
 export class LabGuests implements SimHooks {
+  /** the guest's agent/PV state changed, or the guest booted again: push it into VM_guest_metrics */
   onGuestReport: ((vmUuid: string, report: GuestReport) => void) | undefined;
+  /**
+   * `reboot` (or `shutdown -r`, `systemctl reboot`) ran inside the guest. When set, the handler
+   * owns the reboot: it should run the simulator's power operation, whose onPowerOp brings the
+   * guest back; the lab does not reboot the guest itself. When unset, the lab reboots it.
+   */
   onGuestInitiatedReboot: ((vmUuid: string) => void) | undefined;
+  /** `poweroff`/`halt`/`shutdown -h` ran inside the guest; same ownership rule as for reboots */
   onGuestInitiatedShutdown: ((vmUuid: string) => void) | undefined;
 
   private readonly byUuid = new Map<string, LabGuest>();
@@ -343,13 +350,16 @@ export class LabGuests implements SimHooks {
   private poll(): void {
     const now = Date.now();
     for (const g of this.guests) {
+      // A reboot/poweroff asked from inside the guest. With a handler, the handler owns it (the
+      // orchestrator runs it as the simulator's power operation, which comes back here through
+      // onPowerOp, so XAPI's records follow); without one, the lab power-cycles the guest itself.
       const req = g.takeRequest();
       if (req === 'reboot') {
-        this.onGuestInitiatedReboot?.(g.uuid);
-        void this.reboot(g.uuid).then((r) => { if (!r.ok) this.log(`${g.name}: reboot: ${r.error.message}`); });
+        if (this.onGuestInitiatedReboot) this.callHandler(g, () => this.onGuestInitiatedReboot?.(g.uuid));
+        else void this.reboot(g.uuid).then((r) => { if (!r.ok) this.log(`${g.name}: reboot: ${r.error.message}`); });
       } else if (req === 'poweroff') {
-        this.onGuestInitiatedShutdown?.(g.uuid);
-        void this.shutdown(g.uuid);
+        if (this.onGuestInitiatedShutdown) this.callHandler(g, () => this.onGuestInitiatedShutdown?.(g.uuid));
+        else void this.shutdown(g.uuid);
       }
       const report = g.report(now);
       if (!report) continue;
@@ -361,6 +371,14 @@ export class LabGuests implements SimHooks {
       } catch (e) {
         this.log(`${g.name}: onGuestReport threw: ${e instanceof Error ? e.message : String(e)}`);
       }
+    }
+  }
+
+  private callHandler(g: LabGuest, fn: () => void): void {
+    try {
+      fn();
+    } catch (e) {
+      this.log(`${g.name}: handler threw: ${e instanceof Error ? e.message : String(e)}`);
     }
   }
 
