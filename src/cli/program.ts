@@ -83,7 +83,9 @@ export function parseArgs(argv: string[], writeErr: (s: string) => void): Invoca
     .version('0.1.0', '--version')
     .showSuggestionAfterError(true)
     .exitOverride()
-    .configureOutput({ writeOut: (s) => { helpText += s; }, writeErr: (s) => writeErr(s) });
+    .enablePositionalOptions()
+    // Usage errors are printed once, by the caller, with exit code 5.
+    .configureOutput({ writeOut: (s) => { helpText += s; }, writeErr: (s) => writeErr(s), outputError: () => {} });
   addRunFlags(program);
   program.action((playbook: string | undefined, flags: RunFlags) => {
     if (!playbook) {

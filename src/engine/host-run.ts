@@ -211,7 +211,7 @@ export class HostRun {
     const started = Date.now();
     this.currentStep = name;
     emit({ type: 'step-start', host: this.host.name, step: name, stepType: step.spec.type, index, phase, time: this.now() });
-    const r = await this.evaluateStep(step);
+    const r = await this.evaluateStep(step, this.play.hostArgs?.(this.host, phase, index) ?? step.spec.args);
     this.currentStep = undefined;
     this.count(r.status);
     const diff = this.opts.diff ? this.lastDiff : undefined;
@@ -235,7 +235,7 @@ export class HostRun {
     }
   }
 
-  private async evaluateStep(step: EngineStep): Promise<StepRun> {
+  private async evaluateStep(step: EngineStep, rawArgs: unknown): Promise<StepRun> {
     const spec = step.spec;
     const check = this.opts.check || spec.checkMode === true;
     const register = (status: StepStatus, summary: string, data?: Record<string, unknown>): void => {
@@ -265,14 +265,14 @@ export class HostRun {
     }
 
     // Deferred templates (facts.*, registered.*) are rendered now that the values exist.
-    const argPaths = templatePaths(spec.args);
+    const argPaths = templatePaths(rawArgs);
     if (check) {
       const dep = this.predictedRef(argPaths);
       if (dep) return this.unknown(spec.register, `depends on the output of '${dep}', which check mode did not run`);
     }
     const argFail = await this.loadFacts(argPaths);
     if (argFail) return this.failed(spec, describeFailure(argFail), isUnreachableFailure(argFail));
-    const rendered = this.opts.render(spec.args, this.scope());
+    const rendered = this.opts.render(rawArgs, this.scope());
     if (!rendered.ok) return this.failed(spec, rendered.error.message, false);
     const args = rendered.value;
 

@@ -27,6 +27,8 @@ export interface EnginePlay {
   cleanup: EngineStep[];
   /** per-host template scope without facts/registered (run, host, vars) */
   scope(host: HostSpec): Record<string, unknown>;
+  /** per-host step arguments with plan-time templates rendered; default: the spec's args */
+  hostArgs?(host: HostSpec, phase: 'main' | 'cleanup', index: number): unknown;
 }
 
 /**

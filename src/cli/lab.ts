@@ -1,0 +1,175 @@
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Lab } from '../lab/lab.js';
+import { DEMO_LAB, DEMO_XAPI_PORT } from '../lab/demo-definition.js';
+import { parseLabDefinition, type LabDefinition } from '../lab/guest/definition.js';
+import { runSimulatorCli } from '../lab/xapi-sim/cli.js';
+import { EXIT } from '../engine/exit-codes.js';
+import type { Io } from './main.js';
+import { runPlaybook } from './run.js';
+import type { RunFlags } from './program.js';
+
+const PKG_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+interface LabState {
+  pid: number;
+  xapi: string;
+  inventory: string;
+  guests: { name: string; uuid: string; distro: string; port: number }[];
+}
+
+function parseOpts(args: string[]): { state: string; guests?: string; bad?: string } {
+  const out: { state: string; guests?: string; bad?: string } = { state: '.lab' };
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === '--state' && args[i + 1]) out.state = args[++i]!;
+    else if (a === '--guests' && args[i + 1]) out.guests = args[++i]!;
+    else out.bad = `unknown argument '${a}' (usage: pvrun lab up|down|status [--state DIR] [--guests spec.yml])`;
+  }
+  return out;
+}
+
+function loadDefinition(path: string | undefined, io: Io): LabDefinition | undefined {
+  if (!path) return DEMO_LAB;
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    io.err.write(`pvrun: cannot read guest spec '${path}'\n`);
+    return undefined;
+  }
+  const d = parseLabDefinition(text);
+  if (!d.ok) {
+    io.err.write(d.error.map((e) => `${path}: ${e}`).join('\n') + '\n');
+    return undefined;
+  }
+  return d.value;
+}
+
+const statePath = (dir: string) => join(dir, 'lab.json');
+
+function readState(dir: string): LabState | undefined {
+  try {
+    return JSON.parse(readFileSync(statePath(dir), 'utf8')) as LabState;
+  } catch {
+    return undefined;
+  }
+}
+
+const alive = (pid: number): boolean => {
+  try { process.kill(pid, 0); return true; } catch { return false; }
+};
+
+/** `pvrun lab up|serve|status|down|xapi`. */
+export async function labCommand(sub: string, args: string[], io: Io): Promise<number> {
+  if (sub === 'xapi') {
+    return runSimulatorCli(args, { out: (l) => io.out.write(l + '\n'), err: (l) => io.err.write(l + '\n') });
+  }
+  const o = parseOpts(args);
+  if (o.bad) { io.err.write(`pvrun: ${o.bad}\n`); return EXIT.invalid; }
+  const dir = resolve(io.cwd, o.state);
+  switch (sub) {
+    case 'serve': return serve(dir, o.state, o.guests, io);
+    case 'up': return up(dir, o.state, o.guests, io);
+    case 'status': {
+      const s = readState(dir);
+      if (!s || !alive(s.pid)) { io.out.write(`no lab running in ${o.state}\n`); return 1; }
+      io.out.write(`lab running (pid ${s.pid}), XAPI ${s.xapi}, inventory ${s.inventory}\n`);
+      for (const g of s.guests) io.out.write(`  ${g.name.padEnd(12)} ${g.distro.padEnd(8)} 127.0.0.1:${g.port}  ${g.uuid}\n`);
+      return 0;
+    }
+    case 'down': {
+      const s = readState(dir);
+      if (!s || !alive(s.pid)) { io.out.write(`no lab running in ${o.state}\n`); rmSync(statePath(dir), { force: true }); return 0; }
+      process.kill(s.pid, 'SIGTERM');
+      for (let i = 0; i < 600 && alive(s.pid); i++) await sleep(100);
+      if (alive(s.pid)) { io.err.write(`lab (pid ${s.pid}) did not stop within 60s\n`); return 1; }
+      io.out.write('lab stopped\n');
+      return 0;
+    }
+    default:
+      io.err.write(`pvrun: unknown lab command '${sub}' (up, down, status, xapi)\n`);
+      return EXIT.invalid;
+  }
+}
+
+/** Foreground lab until SIGTERM/SIGINT (what `lab up` runs in the background). */
+async function serve(dir: string, shownDir: string, guestsPath: string | undefined, io: Io): Promise<number> {
+  const def = loadDefinition(guestsPath, io);
+  if (!def) return EXIT.invalid;
+  const lab = await Lab.start({ stateDir: dir, definition: def, xapiPort: guestsPath ? 0 : DEMO_XAPI_PORT, log: (l) => io.err.write(`lab: ${l}\n`) });
+  if (!lab.ok) { io.err.write(`pvrun lab: ${lab.error}\n`); return 1; }
+  const state: LabState = {
+    pid: process.pid, xapi: lab.value.sim.url, inventory: join(shownDir, 'inventory.yml'),
+    guests: lab.value.list().map((g) => ({ name: g.name, uuid: g.uuid, distro: `${g.distro} ${g.version}`, port: g.port })),
+  };
+  writeFileSync(statePath(dir), JSON.stringify(state, null, 2) + '\n');
+  io.out.write(`lab ready: inventory ${state.inventory}\n`);
+  await new Promise<void>((res) => {
+    process.once('SIGTERM', () => res());
+    process.once('SIGINT', () => res());
+  });
+  await lab.value.stop();
+  rmSync(statePath(dir), { force: true });
+  return 0;
+}
+
+/** Start `lab serve` detached, wait until it is ready, print the inventory to use. */
+async function up(dir: string, shownDir: string, guestsPath: string | undefined, io: Io): Promise<number> {
+  const s = readState(dir);
+  if (s && alive(s.pid)) { io.out.write(`lab already running (pid ${s.pid}); inventory ${s.inventory}\n`); return 0; }
+  mkdirSync(dir, { recursive: true });
+  const log = openSync(join(dir, 'lab.log'), 'w');
+  const child = spawn(process.execPath, [...process.execArgv, join(PKG_ROOT, 'bin', 'pvrun.js'), 'lab', 'serve', '--state', shownDir, ...(guestsPath ? ['--guests', guestsPath] : [])], {
+    cwd: io.cwd, detached: true, stdio: ['ignore', log, log],
+  });
+  child.unref();
+  for (let i = 0; i < 1200; i++) {
+    const st = readState(dir);
+    if (st && st.pid === child.pid) {
+      io.out.write(`lab up (pid ${st.pid}): XAPI ${st.xapi}\ninventory: ${st.inventory}\n  pvrun playbooks/linux-tools.yml -i ${st.inventory}\n`);
+      return 0;
+    }
+    if (child.exitCode !== null || (child.pid !== undefined && !alive(child.pid))) break;
+    await sleep(100);
+  }
+  io.err.write(`pvrun lab up: the lab did not start; see ${join(shownDir, 'lab.log')}:\n${existsSync(join(dir, 'lab.log')) ? readFileSync(join(dir, 'lab.log'), 'utf8').slice(-2000) : ''}\n`);
+  return 1;
+}
+
+/**
+ * `pvrun demo`: a lab of mixed guests, playbooks/linux-tools.yml with live progress, the
+ * recap and the story of the failed VM, then the lab torn down. Everything it writes stays
+ * under .lab/demo.
+ */
+export async function demoCommand(flags: { keep: boolean }, io: Io): Promise<number> {
+  const dir = resolve(io.cwd, '.lab', 'demo');
+  io.out.write('pvrun demo: starting a lab (XAPI simulator + 8 container guests)…\n');
+  const started = Date.now();
+  const lab = await Lab.start({ stateDir: dir, definition: DEMO_LAB, log: (l) => io.err.write(`lab: ${l}\n`) });
+  if (!lab.ok) { io.err.write(`pvrun demo: ${lab.error}\n`); return 1; }
+  io.out.write(`lab ready in ${((Date.now() - started) / 1000).toFixed(1)}s: ${lab.value.list().map((g) => `${g.name} (${g.prettyName})`).join(', ')}\n\n`);
+  try {
+    const runFlags: RunFlags = {
+      inventory: [lab.value.inventoryPath], extraVars: [], check: false, diff: false, verbose: 0,
+      stateDir: join(dir, 'pvrun'),
+    };
+    const r = await runPlaybook(join(PKG_ROOT, 'playbooks', 'linux-tools.yml'), runFlags, io);
+    io.out.write('\n');
+    for (const h of r.recap ?? []) {
+      if (h.outcome !== 'rolled-back' && h.outcome !== 'needs-attention') continue;
+      const vm = lab.value.sim.vm(h.host);
+      io.out.write(`What happened to ${h.host}: ${h.reason ?? 'failed'}.\n` +
+        `  pvrun reverted it to the snapshot taken before the change and restored its power state: it is ${String(vm.rec['power_state'])} again,\n` +
+        `  with its disk exactly as before the run (what the failed installer wrote is gone).\n`);
+    }
+    io.out.write(`\ndemo finished in ${((Date.now() - started) / 1000).toFixed(1)}s (exit code ${r.code})\n`);
+    return r.code;
+  } finally {
+    if (flags.keep) io.out.write(`lab left running in ${dir} (--keep); stop it with Ctrl-C\n`);
+    else await lab.value.stop();
+  }
+}

@@ -1,0 +1,50 @@
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from './program.js';
+import { EXIT } from '../engine/exit-codes.js';
+import { runCommand, validateCommand } from './run.js';
+import { inventoryCommand } from './inventory.js';
+import { schemaCommand } from './schema.js';
+import { labCommand, demoCommand } from './lab.js';
+
+export interface Io {
+  out: NodeJS.WriteStream;
+  err: NodeJS.WriteStream;
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+}
+
+const defaultIo = (): Io => ({ out: process.stdout, err: process.stderr, env: process.env, cwd: process.cwd() });
+
+/**
+ * The CLI: parse, dispatch, return the exit code. The only layer that prints (through the
+ * reporters it creates). User errors never show a stack trace; a bug does, with a plea to report.
+ */
+export async function main(argv: string[], io: Io = defaultIo()): Promise<number> {
+  const parsed = parseArgs(argv, (s) => io.err.write(s));
+  if ('usageError' in parsed) {
+    io.err.write(`pvrun: ${parsed.usageError}\nRun 'pvrun --help' for usage.\n`);
+    return EXIT.invalid;
+  }
+  try {
+    switch (parsed.cmd) {
+      case 'help': io.out.write(parsed.text); return EXIT.ok;
+      case 'version': io.out.write('0.1.0\n'); return EXIT.ok;
+      case 'run': return await runCommand(parsed.playbook, parsed.flags, io);
+      case 'validate': return await validateCommand(parsed.playbook, parsed.flags, io);
+      case 'inventory': return await inventoryCommand(parsed.flags, io);
+      case 'schema': return await schemaCommand(parsed.flags, io);
+      case 'lab': return await labCommand(parsed.sub, parsed.args, io);
+      case 'demo': return await demoCommand(parsed.flags, io);
+    }
+  } catch (e) {
+    io.err.write(`pvrun: internal error (a bug — please report it with this trace):\n${e instanceof Error ? e.stack ?? e.message : String(e)}\n`);
+    return 70;
+  }
+}
+
+// Run directly (`node --import tsx src/cli/main.ts …`), e.g. by tests and `npm run schema`.
+const self = fileURLToPath(import.meta.url);
+if (process.argv[1] && realpathSync(process.argv[1]) === self) {
+  process.exitCode = await main(process.argv.slice(2));
+}

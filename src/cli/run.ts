@@ -1,0 +1,143 @@
+import { formatDiagnostics, type Diagnostic } from '../load/diagnostics.js';
+import { loadProject, validateOnly, type LoadProjectOptions, type Project } from '../load/project.js';
+import { inventorySecretRefs, resolveSecret, resolveSecrets } from '../load/secrets.js';
+import { redactor } from '../util/redact.js';
+import { EXIT } from '../engine/exit-codes.js';
+import type { HostRecap, RunEvent } from '../engine/events.js';
+import { Scheduler } from '../engine/scheduler.js';
+import { builtinRegistry } from '../steps/registry.js';
+import { RuntimeServices } from '../runtime/host-services.js';
+import { Journal, stateDir } from '../journal/journal.js';
+import { newRunId } from '../journal/run-id.js';
+import { createJsonReporter } from '../report/json.js';
+import { createPlainReporter } from '../report/plain.js';
+import { createTtyReporter } from '../report/tty.js';
+import { fanout, type Reporter } from '../report/types.js';
+import { err, ok, type Result } from '../util/result.js';
+import type { Io } from './main.js';
+import { enginePlays, renderDeferred } from './plan.js';
+import type { RunFlags } from './program.js';
+
+const split = (s: string | undefined): string[] => (s ? [s] : []);
+
+function loadOptions(playbook: string, flags: RunFlags, io: Io, run: Record<string, unknown>): LoadProjectOptions {
+  return {
+    playbook,
+    inventories: flags.inventory,
+    extraVars: flags.extraVars,
+    ...(flags.limit ? { limit: flags.limit } : {}),
+    tags: split(flags.tags),
+    skipTags: split(flags.skipTags),
+    ...(flags.startAtStep ? { startAtStep: flags.startAtStep } : {}),
+    registry: builtinRegistry(),
+    cwd: io.cwd,
+    run,
+    check: flags.check,
+  };
+}
+
+function printDiagnostics(ds: Diagnostic[], io: Io): void {
+  if (ds.length) io.err.write(formatDiagnostics(ds) + '\n');
+}
+
+/** `pvrun validate`: load everything, print diagnostics or the plan. Contacts nothing. */
+export async function validateCommand(playbook: string, flags: RunFlags, io: Io): Promise<number> {
+  const r = validateOnly(loadOptions(playbook, flags, io, { id: 'validate', check: flags.check, playbook }));
+  if (!r.ok) {
+    printDiagnostics(r.error, io);
+    return EXIT.invalid;
+  }
+  printDiagnostics(r.value.project.warnings, io);
+  io.out.write(r.value.text + '\n');
+  return EXIT.ok;
+}
+
+/**
+ * Every secret the run will need, resolved before anything is contacted, so a missing
+ * variable or file is an input error (exit 5) and every value is registered for redaction.
+ */
+function resolveRunSecrets(project: Project): Result<void, Diagnostic[]> {
+  const hosts = new Set(project.plays.flatMap((p) => p.hosts));
+  const pools = new Set([...hosts].map((h) => project.inventory.hosts[h]?.vm?.pool).filter((p): p is string => !!p));
+  const refs = inventorySecretRefs(project.inventory).filter((r) =>
+    [...hosts].some((h) => r.what.endsWith(`host '${h}'`)) || [...pools].some((p) => r.what.endsWith(`hypervisor '${p}'`)));
+  const r = resolveSecrets(refs);
+  return r.ok ? ok(undefined) : err(r.error);
+}
+
+function humanReporter(flags: RunFlags, io: Io): Reporter {
+  const tty = io.out.isTTY === true && !io.env['CI'] && !io.env['NO_COLOR'];
+  const opts = { verbose: flags.verbose > 0, diff: flags.diff, redact: (s: string) => redactor.redact(s), check: flags.check };
+  return tty ? createTtyReporter(io.out, opts) : createPlainReporter(io.out, { ...opts, color: false });
+}
+
+/** `pvrun <playbook> -i <inventory>`: the whole run. */
+export async function runCommand(playbook: string, flags: RunFlags, io: Io): Promise<number> {
+  return (await runPlaybook(playbook, flags, io)).code;
+}
+
+export interface RunOutcome {
+  code: number;
+  runId: string;
+  /** absent when the input was invalid (nothing ran) */
+  recap?: HostRecap[];
+}
+
+export async function runPlaybook(playbook: string, flags: RunFlags, io: Io): Promise<RunOutcome> {
+  const runId = newRunId();
+  const loaded = loadProject(loadOptions(playbook, flags, io, { id: runId, check: flags.check, playbook }));
+  if (!loaded.ok) {
+    printDiagnostics(loaded.error, io);
+    return { code: EXIT.invalid, runId };
+  }
+  const project = loaded.value;
+  printDiagnostics(project.warnings, io);
+  const secrets = resolveRunSecrets(project);
+  if (!secrets.ok) {
+    printDiagnostics(secrets.error, io);
+    return { code: EXIT.invalid, runId };
+  }
+  const registry = builtinRegistry();
+  const plays = enginePlays(project, registry, flags.forks !== undefined ? { forks: flags.forks } : {});
+
+  const redact = (s: string): string => redactor.redact(s);
+  const journal = new Journal(stateDir(flags.stateDir, io.cwd), runId, redact);
+  journal.plan({ playbook, inventories: flags.inventory, check: flags.check, summary: project.summary });
+  const reporters: Reporter[] = [];
+  if (flags.json === true) reporters.push(createJsonReporter(io.out, redact));
+  else {
+    reporters.push(humanReporter(flags, io));
+    if (typeof flags.json === 'string') reporters.push(createJsonReporter(flags.json, redact));
+  }
+  const reporter = fanout(reporters);
+  const emit = (e: RunEvent): void => {
+    journal.event(e);
+    reporter.event(e);
+  };
+
+  const services = new RuntimeServices({
+    inventory: project.inventory,
+    check: flags.check,
+    resolveSecret: (ref) => {
+      const r = resolveSecret(ref);
+      return r.ok ? ok(r.value) : err(r.error.message);
+    },
+    warn: (message) => emit({ type: 'warning', message, time: new Date().toISOString() }),
+    intent: (host, step, intent) => journal.intent(host, step, intent),
+  });
+  const scheduler = new Scheduler({
+    runId, playbook, inventories: flags.inventory, check: flags.check, diff: flags.diff, verbose: flags.verbose > 0,
+    services, render: renderDeferred, emit,
+  });
+  const onSigint = (): void => scheduler.interrupt();
+  process.on('SIGINT', onSigint);
+  try {
+    const summary = await scheduler.run(plays);
+    return { code: summary.exitCode, runId, recap: summary.recap };
+  } finally {
+    process.off('SIGINT', onSigint);
+    await services.closeAll();
+    await reporter.close();
+    journal.close();
+  }
+}
