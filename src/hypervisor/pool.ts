@@ -2,7 +2,7 @@ import type { HypervisorSpec, VmSelector } from '../model/inventory.js';
 import type { SecretRef } from '../model/secret.js';
 import type { Result } from '../util/result.js';
 import { err, ok } from '../util/result.js';
-import type { HypervisorFailure, VmHandle } from './types.js';
+import type { HypervisorFailure, VmHandle, XapiCaller } from './types.js';
 import { resolveVm } from './vm-resolve.js';
 import { XapiClient } from './xapi/client.js';
 
@@ -24,6 +24,8 @@ export interface PoolSessionsOptions {
 export class PoolSessions {
   private readonly clients = new Map<string, Promise<Result<XapiClient, HypervisorFailure>>>();
   private readonly handles = new Map<string, Promise<Result<VmHandle, HypervisorFailure>>>();
+  /** one caller per pool, so per-pool lookups (the tools ISO) are shared by its VMs */
+  private readonly views = new Map<string, XapiCaller>();
 
   constructor(
     private readonly hypervisors: Record<string, HypervisorSpec>,
@@ -69,7 +71,11 @@ export class PoolSessions {
       h = (async () => {
         const c = await this.client(sel.pool);
         if (!c.ok) return c;
-        const xapi = c.value.view(this.opts.readOnly);
+        let xapi = this.views.get(sel.pool);
+        if (!xapi) {
+          xapi = c.value.view(this.opts.readOnly);
+          this.views.set(sel.pool, xapi);
+        }
         const r = await resolveVm(xapi, sel);
         if (!r.ok) return r;
         return ok({ pool: sel.pool, ref: r.value.ref, uuid: r.value.uuid, nameLabel: r.value.nameLabel, xapi });
@@ -86,6 +92,7 @@ export class PoolSessions {
     const all = [...this.clients.values()];
     this.clients.clear();
     this.handles.clear();
+    this.views.clear();
     await Promise.all(all.map(async (p) => {
       const c = await p;
       if (c.ok) await c.value.close();

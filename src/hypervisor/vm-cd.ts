@@ -38,8 +38,28 @@ export async function findCdDrive(x: XapiCaller, vmRef: string): Promise<Result<
   return ok(first ? { ref: first.ref, empty: first.empty, vdi: first.vdi } : undefined);
 }
 
+/**
+ * The pool's tools ISO, remembered per caller (PoolSessions hands out one caller per pool), so a
+ * run over many VMs looks it up once. Forgotten when it turns out stale.
+ */
+const toolsCache = new WeakMap<XapiCaller, Promise<Result<Iso, HypervisorFailure>>>();
+
+export function findToolsIso(x: XapiCaller): Promise<Result<Iso, HypervisorFailure>> {
+  let p = toolsCache.get(x);
+  if (!p) {
+    p = lookupToolsIso(x);
+    toolsCache.set(x, p);
+    void p.then((r) => { if (!r.ok) toolsCache.delete(x); });
+  }
+  return p;
+}
+
+export function forgetToolsIso(x: XapiCaller): void {
+  toolsCache.delete(x);
+}
+
 /** The tools ISO: SR with is_tools_sr, VDI with is_tools_iso and not missing; fallback by name. */
-export async function findToolsIso(x: XapiCaller): Promise<Result<Iso, HypervisorFailure>> {
+async function lookupToolsIso(x: XapiCaller): Promise<Result<Iso, HypervisorFailure>> {
   const srs = await x.call<Record<string, SrRecord>>('SR.get_all_records', []);
   if (!srs.ok) return srs;
   for (const sr of Object.values(srs.value)) {
@@ -86,6 +106,7 @@ export async function findIso(x: XapiCaller, nameOrUuid: string): Promise<Result
 
 export async function insertIso(h: VmHandle, drive: CdDrive, iso: Iso): Promise<Result<void, HypervisorFailure>> {
   const r = await callAsync(h.xapi, 'VBD.insert', [drive.ref, iso.ref]);
+  if (!r.ok && r.error.kind === 'xapi' && (r.error.code === 'HANDLE_INVALID' || r.error.code === 'VDI_MISSING')) forgetToolsIso(h.xapi);
   return r.ok ? ok(undefined) : r;
 }
 
