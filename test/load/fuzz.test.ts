@@ -15,6 +15,7 @@ const registry = rigRegistry();
 // Bounded and seeded in CI; PVRUN_FUZZ_RUNS=5000 explores further with a random seed.
 const extra = process.env.PVRUN_FUZZ_RUNS ? Number(process.env.PVRUN_FUZZ_RUNS) : undefined;
 const runs = (n: number, seed: number) => (extra ? { numRuns: extra } : { numRuns: n, seed });
+const timeout = extra ? 600_000 : undefined;
 
 const seeds = {
   playbook: readFileSync('test/fixtures/valid/site.yml', 'utf8'),
@@ -90,17 +91,17 @@ describe('fuzz: mutated playbooks and inventories', () => {
     fc.assert(fc.property(fc.array(mutation, { minLength: 1, maxLength: 4 }), (ms) => {
       check(ms.reduce(mutate, seeds.playbook), seeds.inventory, n++);
     }), runs(200, 20261126));
-  });
+  }, timeout);
 
   it('never throws; diagnostics have positions inside the file (inventory mutations)', () => {
     fc.assert(fc.property(fc.array(mutation, { minLength: 1, maxLength: 4 }), (ms) => {
       check(seeds.playbook, ms.reduce(mutate, seeds.inventory), n++);
     }), runs(150, 4242));
-  });
+  }, timeout);
 
   it('never throws on arbitrary text', () => {
     fc.assert(fc.property(fc.string({ maxLength: 200 }), fc.string({ maxLength: 200 }), (a, b) => {
       check(a, b, n++);
     }), runs(50, 7));
-  });
+  }, timeout);
 });
