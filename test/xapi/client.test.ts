@@ -220,3 +220,26 @@ describe('XML-RPC task results', () => {
     expect(decodeTaskResult('')).toBe('');
   });
 });
+
+describe('unreachable pools', () => {
+  it('connection refused is a transport failure after the retries', async () => {
+    const { createServer } = await import('node:net');
+    const srv = createServer();
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+    const port = (srv.address() as { port: number }).port;
+    await new Promise<void>((r) => srv.close(() => r()));
+    const c = client(`http://127.0.0.1:${port}`, { retryDelayMs: 5 });
+    const r = await c.call('pool.get_all', []);
+    expect(r).toMatchObject({ ok: false, error: { kind: 'transport' } });
+    expect(!r.ok && r.error.message).toMatch(/ECONNREFUSED|connect/);
+    await c.close();
+  });
+
+  it('a dropped login is retried', async () => {
+    sim.addFault({ method: 'session.login_with_password', drop: true, times: 1 });
+    const c = client(sim.url, { retryDelayMs: 5 });
+    must(await c.login());
+    sim.clearFaults();
+    await c.close();
+  });
+});

@@ -83,9 +83,17 @@ export class XapiClient implements XapiCaller {
     if (this.closed) return err({ kind: 'transport', message: 'client is closed' });
     const { username, password } = this.opts;
     // A pool has one master; two redirects would mean the pool is mid-failover.
+    let attempt = 0;
     for (let hop = 0; hop < 3; hop++) {
       const r = await jsonRpc(this.agent, this.urlNow, 'session.login_with_password',
         [username, password, '1.0', this.opts.originator ?? 'pvrun'], this.opts.callTimeoutMs ?? 60_000);
+      if (!r.ok && (r.error.kind === 'transport' || r.error.kind === 'timeout') && attempt < (this.opts.retries ?? 2)) {
+        // a repeated login only costs a session, so it is retried like a read
+        attempt++;
+        hop--;
+        await sleep((this.opts.retryDelayMs ?? 200) * attempt);
+        continue;
+      }
       if (r.ok) {
         if (typeof r.value !== 'string') return err({ kind: 'transport', message: 'login returned no session ref' });
         this.session = r.value;
