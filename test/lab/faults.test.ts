@@ -82,7 +82,7 @@ describe.skipIf(skip !== undefined)('lab guest faults', () => {
 
   it('reboot inside the guest, with no reboot handler wired: the lab reboots the guest itself', async () => {
     const before = lab.bootId(SLOW);
-    expect((await sshExec(lab.info(SLOW)!, 'systemctl reboot')).code).toBe(0);
+    expect([0, null]).toContain((await sshExec(lab.info(SLOW)!, 'systemctl reboot')).code);
     const changed = await eventually(() => (lab.bootId(SLOW) && lab.bootId(SLOW) !== before ? true : undefined));
     expect(changed).toBe(true);
     expect((await lab.waitReady(SLOW, 30_000)).ok).toBe(true);
@@ -90,7 +90,7 @@ describe.skipIf(skip !== undefined)('lab guest faults', () => {
 
   it('poweroff inside the guest halts it and tells the orchestrator', async () => {
     const slow = lab.info(SLOW)!;
-    expect((await sshExec(slow, 'shutdown -h now')).code).toBe(0);
+    expect([0, null]).toContain((await sshExec(slow, 'shutdown -h now')).code);
     const halted = await eventually(() => (lab.info(SLOW)?.powerState === 'halted' ? true : undefined));
     expect(halted).toBe(true);
     expect(shutdowns).toEqual([SLOW]);

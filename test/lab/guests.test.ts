@@ -82,6 +82,13 @@ describe.skipIf(skip !== undefined)('lab guests', () => {
     expect(Number(lines[4])).toBeLessThan(20);
   });
 
+  it("starts only the guest's own services, not the controller's", async () => {
+    const r = await sshExec(g('deb-01'), 'ls /etc/systemd/system/multi-user.target.wants/ | wc -l; ls /run/pvrun-lab-systemd/ | wc -l');
+    expect(r.stdout.trim().split('\n')).toEqual(['0', '0']);
+    const pre = await sshExec(g('pre-01'), "systemctl list-units | sed -n 's/ .*//p' | tail -n +2");
+    expect(pre.stdout.trim()).toBe('xe-linux-distribution.service');
+  });
+
   it('writes land in the upper dir, never on the controller', async () => {
     const name = `pvrun-lab-probe-${process.pid}-${Date.now()}`;
     const r = await sshExec(g('deb-01'), `echo written-in-guest > /etc/${name} && echo also > /root/${name} && cat /etc/${name}`);
@@ -104,8 +111,9 @@ describe.skipIf(skip !== undefined)('lab guests', () => {
     expect(afterHv).not.toBe(before);
     expect(afterHv).toBe(lab.bootId(UUID.deb));
 
+    // the guest may go down before the exit status arrives: a dropped connection is expected
     const r = await sshExec(g('deb-01'), 'reboot');
-    expect(r.code).toBe(0);
+    expect([0, null]).toContain(r.code);
     const changed = await eventually(() => (lab.bootId(UUID.deb) && lab.bootId(UUID.deb) !== afterHv ? true : undefined));
     expect(changed).toBe(true);
     expect((await lab.waitReady(UUID.deb)).ok).toBe(true);

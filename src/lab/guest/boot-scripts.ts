@@ -130,6 +130,8 @@ for v in $(env | sed -n 's/^\\(PVLAB_[A-Z_]*\\)=.*/\\1/p'); do unset "$v"; done
 cd /
 echo "$BOOT_ID" > "$C/kernel-up"
 mkdir -p /run/sshd /run/lock /run/pvrun-lab-systemd /run/pvrun-lab-cd
+# what sd_booted() and service tools check to know that systemd is the init (emulated here)
+mkdir -p /run/systemd/system
 chmod 755 /run/sshd
 
 if [ "$DELAY_MS" -gt 0 ]; then

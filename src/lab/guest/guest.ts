@@ -255,6 +255,7 @@ export class LabGuest {
    * no sshd; emulated systemctl does not start daemons). Used to preinstall the tools.
    */
   async runOffline(command: string, cd?: CdMedium): Promise<RunOutput> {
+    if (this.child) return { code: null, signal: null, stdout: '', stderr: 'the guest is running', spawnError: 'the guest is running' };
     const work = this.freshWorkDir(`offline-${randomUUID()}`);
     writeFileSync(this.dirs.bootIdFile, `${randomUUID()}\n`);
     const env: NodeJS.ProcessEnv = {
@@ -269,15 +270,20 @@ export class LabGuest {
 
   // ---- what the guest publishes --------------------------------------------------------------
 
-  /** A pending power request made inside the guest (reboot/poweroff), consumed by this call. */
-  takeRequest(): 'reboot' | 'poweroff' | undefined {
+  /**
+   * A power request made inside the guest (reboot/poweroff) at least `graceMs` old, consumed by
+   * this call. The grace lets the command that asked return its exit status over SSH before the
+   * guest goes down, as a real shutdown takes a moment to stop services.
+   */
+  takeRequest(now: number, graceMs: number): 'reboot' | 'poweroff' | undefined {
     if (!this.child) return undefined;
     for (const r of ['reboot', 'poweroff'] as const) {
       const p = join(this.dirs.control, 'requests', r);
-      if (existsSync(p)) {
-        rmSync(p, { force: true });
-        return r;
-      }
+      let age: number;
+      try { age = now - statSync(p).mtimeMs; } catch { continue; }
+      if (age < graceMs) return undefined;
+      rmSync(p, { force: true });
+      return r;
     }
     return undefined;
   }

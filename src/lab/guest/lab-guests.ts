@@ -52,6 +52,8 @@ export interface LabGuestsOptions {
   rebootDelayMs?: number;
   /** how often guests' requests and heartbeats are read; 250 ms */
   pollIntervalMs?: number;
+  /** a reboot/poweroff asked inside a guest is acted on after this long; 300 ms */
+  requestGraceMs?: number;
   /** an agent heartbeat older than this is not reported; 10 s */
   heartbeatStaleMs?: number;
   onGuestReport?: (vmUuid: string, report: GuestReport) => void;
@@ -353,7 +355,7 @@ export class LabGuests implements SimHooks {
       // A reboot/poweroff asked from inside the guest. With a handler, the handler owns it (the
       // orchestrator runs it as the simulator's power operation, which comes back here through
       // onPowerOp, so XAPI's records follow); without one, the lab power-cycles the guest itself.
-      const req = g.takeRequest();
+      const req = g.takeRequest(now, this.opts.requestGraceMs ?? 300);
       if (req === 'reboot') {
         if (this.onGuestInitiatedReboot) this.callHandler(g, () => this.onGuestInitiatedReboot?.(g.uuid));
         else void this.reboot(g.uuid).then((r) => { if (!r.ok) this.log(`${g.name}: reboot: ${r.error.message}`); });

@@ -114,8 +114,21 @@ export function prepareRootfs(input: RootfsInput): void {
   copyFileSync(`${input.hostKeyPath}.pub`, join(upper, '/etc/ssh/ssh_host_ed25519_key.pub'));
 
   if (identity.family === 'deb') aptSources(upper);
+  hideControllerServices(upper);
   freshRootHome(upper);
+  emptyMountPoints(upper);
   setInstallFault(upper, input.installFails);
+}
+
+/**
+ * The guest's init starts what multi-user.target wants; the controller's own enabled services
+ * (its sshd on port 22, databases, …) must not start in every guest — the network is shared.
+ */
+function hideControllerServices(upper: string): void {
+  const wants = '/etc/systemd/system/multi-user.target.wants';
+  let names: string[] = [];
+  try { names = readdirSync(wants); } catch { /* none */ }
+  for (const n of names) whiteout(upper, `${wants}/${n}`);
 }
 
 /** apt sees only the lab's repository (the controller's sources are hidden). */
@@ -140,6 +153,18 @@ function freshRootHome(upper: string): void {
   for (const n of skel) {
     const src = join('/etc/skel', n);
     if (lstatSync(src).isFile()) writeGuestFile(upper, `/root/${n}`, readFileSync(src), 0o644);
+  }
+}
+
+/**
+ * A fresh VM's /mnt and /media are empty (the manual checks that /mnt is empty before
+ * mounting the CD): whatever the controller keeps there is hidden.
+ */
+function emptyMountPoints(upper: string): void {
+  for (const dir of ['/mnt', '/media']) {
+    let names: string[] = [];
+    try { names = readdirSync(dir); } catch { /* absent on the controller */ }
+    for (const n of names) whiteout(upper, `${dir}/${n}`);
   }
 }
 
