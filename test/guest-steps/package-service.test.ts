@@ -28,9 +28,9 @@ describe('package and service commands (pure)', () => {
     expect(enableEpelCommand('yum', '7')).toBe('yum install -y epel-release || yum install -y https://dl.fedoraproject.org/pub/epel/epel-release-latest-7.noarch.rpm');
   });
   it('service actions and commands', () => {
-    expect(serviceActions({ name: 's', active: false, enabled: false }, { enabled: true, state: 'started' })).toEqual(['enable', 'start']);
-    expect(serviceActions({ name: 's', active: true, enabled: true }, { enabled: true, state: 'started' })).toEqual([]);
-    expect(serviceActions({ name: 's', active: true, enabled: true }, { state: 'stopped', enabled: false })).toEqual(['disable', 'stop']);
+    expect(serviceActions({ name: 's', init: 'systemd', active: false, enabled: false }, { enabled: true, state: 'started' })).toEqual(['enable', 'start']);
+    expect(serviceActions({ name: 's', init: 'systemd', active: true, enabled: true }, { enabled: true, state: 'started' })).toEqual([]);
+    expect(serviceActions({ name: 's', init: 'systemd', active: true, enabled: true }, { state: 'stopped', enabled: false })).toEqual(['disable', 'stop']);
     expect(serviceCommand('systemd', 'xe-linux-distribution', 'enable')).toBe('systemctl enable xe-linux-distribution.service');
     expect(serviceCommand('sysv', 'xe-daemon', 'start')).toBe('/etc/init.d/xe-daemon start');
   });

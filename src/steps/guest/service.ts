@@ -21,9 +21,8 @@ function candidates(a: ServiceArgs): string[] {
 async function find(ctx: StepContext, a: ServiceArgs): Promise<Result<{ init: 'systemd' | 'sysv'; info: ServiceInfo } | null, StepFailure>> {
   const out = await probe(ctx, serviceProbeCommand(candidates(a)), { become: a.become === true });
   if (!out.ok) return out;
-  const p = parseServiceProbe(out.value);
-  const info = p.found[0];
-  return ok(info ? { init: p.init, info } : null);
+  const info = parseServiceProbe(out.value).found[0];
+  return ok(info ? { init: info.init, info } : null);
 }
 
 export const serviceStep = defineStep<ServiceArgs>({

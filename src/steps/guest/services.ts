@@ -6,31 +6,47 @@ import { quoteArgs, quoteShell } from '../../util/shell-quote.js';
 
 export interface ServiceInfo {
   name: string;
+  /** how this service is managed: systemctl, or its init script */
+  init: 'systemd' | 'sysv';
   active: boolean;
   enabled: boolean;
 }
 
 export interface ServiceProbe {
+  /** systemd is PID 1 (/run/systemd/system exists) */
   init: 'systemd' | 'sysv';
   /** candidates that exist, in the order asked */
   found: ServiceInfo[];
 }
 
+const UNIT_DIRS = '/etc/systemd/system /run/systemd/system /usr/local/lib/systemd/system /usr/lib/systemd/system /lib/systemd/system';
+
+/**
+ * With systemd running, systemctl decides. Without the marker, an init script wins; a unit file
+ * with no init script but a systemctl on the PATH is still managed with systemctl (minimal
+ * containers, and the lab's emulated systemd, have no /run/systemd/system).
+ */
 export function serviceProbeCommand(candidates: string[]): string {
   return [
     'if [ -d /run/systemd/system ]; then sd=1; echo init=systemd; else sd=; echo init=sysv; fi',
+    'command -v systemctl >/dev/null 2>&1 && sc=1 || sc=',
     `for s in ${quoteArgs(candidates)}; do`,
+    '  mode=',
     '  if [ -n "$sd" ]; then',
-    '    if [ "$(systemctl show -p LoadState --value "$s.service" 2>/dev/null)" = loaded ]; then',
-    '      echo "exists=$s"',
-    '      systemctl is-active --quiet "$s.service" && echo "active=$s"',
-    '      systemctl is-enabled --quiet "$s.service" 2>/dev/null && echo "enabled=$s"',
-    '    fi',
-    '  elif [ -x "/etc/init.d/$s" ]; then',
-    '    echo "exists=$s"',
-    '    "/etc/init.d/$s" status >/dev/null 2>&1 && echo "active=$s"',
-    '    { ls /etc/rc[2345].d/S[0-9][0-9]"$s" || ls "/etc/runlevels/default/$s"; } >/dev/null 2>&1 && echo "enabled=$s"',
+    '    [ "$(systemctl show -p LoadState --value "$s.service" 2>/dev/null)" = loaded ] && mode=systemd',
+    '  elif [ -x "/etc/init.d/$s" ]; then mode=sysv',
+    `  elif [ -n "$sc" ]; then for d in ${UNIT_DIRS}; do [ -f "$d/$s.service" ] && { mode=systemd; break; }; done`,
     '  fi',
+    '  case "$mode" in',
+    '    systemd)',
+    '      echo "exists=$s systemd"',
+    '      systemctl is-active --quiet "$s.service" 2>/dev/null && echo "active=$s"',
+    '      systemctl is-enabled --quiet "$s.service" 2>/dev/null && echo "enabled=$s" ;;',
+    '    sysv)',
+    '      echo "exists=$s sysv"',
+    '      "/etc/init.d/$s" status >/dev/null 2>&1 && echo "active=$s"',
+    '      { ls /etc/rc[2345].d/S[0-9][0-9]"$s" || ls "/etc/runlevels/default/$s"; } >/dev/null 2>&1 && echo "enabled=$s" ;;',
+    '  esac',
     'done',
     'true',
   ].join('\n');
@@ -38,7 +54,7 @@ export function serviceProbeCommand(candidates: string[]): string {
 
 export function parseServiceProbe(out: string): ServiceProbe {
   let init: 'systemd' | 'sysv' = 'sysv';
-  const exists: string[] = [];
+  const exists: { name: string; init: 'systemd' | 'sysv' }[] = [];
   const active = new Set<string>();
   const enabled = new Set<string>();
   for (const line of out.split('\n')) {
@@ -47,11 +63,13 @@ export function parseServiceProbe(out: string): ServiceProbe {
     const k = line.slice(0, i);
     const v = line.slice(i + 1);
     if (k === 'init') init = v === 'systemd' ? 'systemd' : 'sysv';
-    else if (k === 'exists') exists.push(v);
-    else if (k === 'active') active.add(v);
+    else if (k === 'exists') {
+      const [name, mode] = v.split(' ');
+      if (name) exists.push({ name, init: mode === 'systemd' ? 'systemd' : 'sysv' });
+    } else if (k === 'active') active.add(v);
     else if (k === 'enabled') enabled.add(v);
   }
-  return { init, found: exists.map((name) => ({ name, active: active.has(name), enabled: enabled.has(name) })) };
+  return { init, found: exists.map((e) => ({ ...e, active: active.has(e.name), enabled: enabled.has(e.name) })) };
 }
 
 export type ServiceAction = 'enable' | 'disable' | 'start' | 'stop' | 'restart';
