@@ -11,7 +11,7 @@ import { hasErrors, sortDiagnostics } from './diagnostics.js';
 import { describeType, parseDuration } from './duration.js';
 import { parseWhen } from './predicate.js';
 import { readUserFile } from './read-file.js';
-import { buildPlaybookSchema, TEMPLATE_PATTERN } from './schema.js';
+import { buildPlaybookSchema, STEP_COMMON_KEYS, TEMPLATE_PATTERN } from './schema.js';
 import { parseSerial } from './serial.js';
 import { checkTemplateSyntax } from './template.js';
 import { diagAt, diagInScalar, locate, parseYaml } from './yaml-doc.js';
@@ -154,7 +154,7 @@ function parseStep(raw: Record<string, unknown>, src: YamlSource, path: Path, re
   const keys = Object.keys(raw);
   const typeKeys = keys.filter((k) => registry.steps.has(k));
   if (typeKeys.length === 0) {
-    const common = new Set(['name', 'when', 'tags', 'timeout', 'retries', 'delay', 'check_mode', 'register', 'ignore_errors']);
+    const common = new Set<string>(STEP_COMMON_KEYS);
     // An unknown key already reported as "unknown step type" explains this step.
     if (keys.every((k) => common.has(k))) {
       const types = [...registry.steps.keys()];

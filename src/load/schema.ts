@@ -14,7 +14,6 @@ import type { StepRegistry } from '../steps/registry.js';
 
 export type SchemaVariant = 'editor' | 'loader';
 
-export const PLAY_KEYS = ['name', 'hosts', 'vars', 'serial', 'max_fail_percentage', 'forks', 'on_failure', 'steps', 'cleanup'] as const;
 export const STEP_COMMON_KEYS = ['name', 'when', 'tags', 'timeout', 'retries', 'delay', 'check_mode', 'register', 'ignore_errors'] as const;
 export const PREDICATE_PATH_ROOTS = ['run', 'host', 'vars', 'facts', 'registered'] as const;
 export const PREDICATE_OPS = ['equals', 'not_equals', 'in', 'not_in', 'matches', 'exists', 'version', 'truthy'] as const;
@@ -123,6 +122,7 @@ export function buildPlaybookSchema(registry: StepRegistry, variant: SchemaVaria
   const editor = variant === 'editor';
   const types = [...registry.steps.keys()].sort();
   const loose = (s: JsonSchema): JsonSchema => (editor ? s : {});
+  // Keys here must stay in step with STEP_COMMON_KEYS.
   const stepProps: Record<string, JsonSchema> = {
     name: { type: 'string' },
     when: loose({ anyOf: [{ $ref: '#/$defs/predicate' }, { type: 'array', items: { $ref: '#/$defs/predicate' } }] }),
