@@ -12,6 +12,11 @@ const statusPaint = (c: ReturnType<typeof pc.createColors>, s: StepStatus): stri
   }
 };
 
+/** Multi-line messages (a script's stderr) stay visibly part of their event. */
+export function indentRest(text: string): string {
+  return text.trimEnd().split('\n').join('\n    | ');
+}
+
 /** One line per event worth reading, for a human; the TTY reporter reuses it for its log part. */
 export function formatEventLine(e: RunEvent, opts: { color: boolean; verbose: boolean; diff: boolean }): string | undefined {
   const c = pc.createColors(opts.color);
@@ -25,12 +30,12 @@ export function formatEventLine(e: RunEvent, opts: { color: boolean; verbose: bo
     case 'batch-end': return e.failed > 0 ? c.red(`batch ${e.index + 1} done: ${e.failed}/${e.total} failed`) : undefined;
     case 'step-start': return opts.verbose ? c.dim(`${e.host} [${e.step}] start`) : undefined;
     case 'step-result': {
-      const line = `${e.host} [${e.phase === 'cleanup' ? 'cleanup: ' : ''}${e.step}] ${statusPaint(c, e.status)}: ${e.summary} ${c.dim(`(${(e.durationMs / 1000).toFixed(1)}s)`)}`;
+      const line = `${e.host} [${e.phase === 'cleanup' ? 'cleanup: ' : ''}${e.step}] ${statusPaint(c, e.status)}: ${indentRest(e.summary)} ${c.dim(`(${(e.durationMs / 1000).toFixed(1)}s)`)}`;
       return opts.diff && e.diff ? `${line}\n${e.diff.split('\n').map((l) => `    ${l}`).join('\n')}` : line;
     }
     case 'step-output': return opts.verbose ? c.dim(`${e.host} [${e.step}] ${e.stream}: ${e.text.replace(/\n$/, '')}`) : undefined;
     case 'intent': return opts.verbose ? c.dim(`${e.host} [${e.step}] intent ${e.action} ${JSON.stringify(e.detail)}`) : undefined;
-    case 'rollback-start': return c.magenta(`${e.host} ROLLBACK: ${e.reason}`);
+    case 'rollback-start': return c.magenta(`${e.host} ROLLBACK: ${indentRest(e.reason)}`);
     case 'rollback-step': return `${e.host} [rollback ${e.step}] ${e.ok ? c.green('ok') : c.red('FAILED')}: ${e.summary}`;
     case 'rollback-end': return e.ok ? c.magenta(`${e.host} rollback complete`) : c.bold(c.red(`${e.host} ROLLBACK FAILED`));
     case 'host-end': return undefined;

@@ -26,7 +26,9 @@ export function formatRecap(recap: HostRecap[], opts: { color: boolean; runId: s
       `  ${r.host.padEnd(w)}  ${paint(r.outcome.padEnd(15))}` +
       ` ok=${r.ok} changed=${r.changed} failed=${r.failed} skipped=${r.skipped} unreachable=${r.unreachable} rolled_back=${r.rolled_back ? 1 : 0}`,
     );
-    if (r.reason && r.outcome !== 'ok' && r.outcome !== 'changed') lines.push(`  ${' '.repeat(w)}  ${c.dim(r.reason)}`);
+    if (r.reason && r.outcome !== 'ok' && r.outcome !== 'changed') {
+      lines.push(...r.reason.trimEnd().split('\n').map((l) => `  ${' '.repeat(w)}  ${c.dim(l)}`));
+    }
   }
   const attention = recap.filter((r) => r.attention);
   for (const r of attention) {

@@ -80,6 +80,8 @@ export function prepareRootfs(input: RootfsInput): void {
   writeGuestFile(upper, '/etc/os-release', input.identity.osRelease);
   writeGuestFile(upper, '/usr/lib/os-release', input.identity.osRelease);
   writeGuestFile(upper, '/etc/hostname', `${input.name}\n`);
+  // as a distribution installer writes it: sudo and others resolve the machine's own name
+  writeGuestFile(upper, '/etc/hosts', `127.0.0.1\tlocalhost\n127.0.1.1\t${input.name}\n::1\tlocalhost ip6-localhost ip6-loopback\n`);
   if (identity.family !== 'deb') {
     for (const p of ['/etc/debian_version', '/etc/lsb-release']) whiteout(upper, p);
     for (const p of DEB_TOOLS) whiteout(upper, p);
@@ -115,6 +117,8 @@ export function prepareRootfs(input: RootfsInput): void {
 
   if (identity.family === 'deb') aptSources(upper);
   hideControllerServices(upper);
+  // a fresh VM's mount points are empty (the manual checks /mnt before mounting the CD)
+  for (const dir of ['/mnt', '/media']) hideEntries(upper, dir);
   freshRootHome(upper);
   emptyMountPoints(upper);
   setInstallFault(upper, input.installFails);
@@ -125,18 +129,20 @@ export function prepareRootfs(input: RootfsInput): void {
  * (its sshd on port 22, databases, …) must not start in every guest — the network is shared.
  */
 function hideControllerServices(upper: string): void {
-  const wants = '/etc/systemd/system/multi-user.target.wants';
+  hideEntries(upper, '/etc/systemd/system/multi-user.target.wants');
+}
+
+/** Whiteout every entry the controller has in `dir`, so the guest sees it empty. */
+function hideEntries(upper: string, dir: string): void {
   let names: string[] = [];
-  try { names = readdirSync(wants); } catch { /* none */ }
-  for (const n of names) whiteout(upper, `${wants}/${n}`);
+  try { names = readdirSync(dir); } catch { /* absent on the controller */ }
+  for (const n of names) whiteout(upper, `${dir}/${n}`);
 }
 
 /** apt sees only the lab's repository (the controller's sources are hidden). */
 function aptSources(upper: string): void {
   writeGuestFile(upper, '/etc/apt/sources.list', `${GUEST_APT_SOURCE}\n`);
-  let names: string[] = [];
-  try { names = readdirSync('/etc/apt/sources.list.d'); } catch { /* none */ }
-  for (const n of names) whiteout(upper, `/etc/apt/sources.list.d/${n}`);
+  hideEntries(upper, '/etc/apt/sources.list.d');
 }
 
 /**
@@ -145,9 +151,7 @@ function aptSources(upper: string): void {
  */
 function freshRootHome(upper: string): void {
   ensureUpperDir(upper, '/root');
-  let names: string[] = [];
-  try { names = readdirSync('/root'); } catch { /* no /root on the controller */ }
-  for (const n of names) whiteout(upper, `/root/${n}`);
+  hideEntries(upper, '/root');
   let skel: string[] = [];
   try { skel = readdirSync('/etc/skel'); } catch { /* none */ }
   for (const n of skel) {
