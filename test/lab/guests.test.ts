@@ -69,9 +69,10 @@ describe.skipIf(skip !== undefined)('lab guests', () => {
   });
 
   it('answers over SSH with its own hostname, os-release and PID namespace', async () => {
-    const r = await sshExec(g('deb-01'), 'hostname; . /etc/os-release; echo "$ID $VERSION_ID"; echo $$; cat /sys/hypervisor/type');
+    const r = await sshExec(g('deb-01'), 'hostname; . /etc/os-release; echo "$ID $VERSION_ID"; echo $$; cat /sys/hypervisor/type; ls -A /mnt | wc -l');
     expect(r.code).toBe(0);
-    const [hostname, os, , hyp] = r.stdout.trim().split('\n');
+    const [hostname, os, , hyp, mntEntries] = r.stdout.trim().split('\n');
+    expect(mntEntries).toBe('0'); // a fresh VM's /mnt is empty, whatever the controller has there
     expect(hostname).toBe('deb-01');
     expect(os).toBe('ubuntu 22.04');
     expect(hyp).toBe('xen');
