@@ -60,6 +60,15 @@ export interface SessionSpec {
 
 let seq = 0;
 
+/** What the ssh client printed when New-PSSession -HostName failed. */
+export function classifyOpenFailure(text: string): ConnectorFailure['kind'] | undefined {
+  if (/Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED|No \S+ host key is known/i.test(text)) return 'host-key-mismatch';
+  if (/Permission denied|Too many authentication failures|no more authentication methods/i.test(text)) return 'auth-failed';
+  if (/timed out/i.test(text)) return 'timeout';
+  if (/Connection refused|No route to host|Could not resolve|Network is unreachable|Connection closed by/i.test(text)) return 'unreachable';
+  return undefined;
+}
+
 export class PwshWorker {
   /** bumped when the process is replaced: sessions of an older generation are gone */
   generation = 0;
@@ -77,7 +86,7 @@ export class PwshWorker {
   }
 
   /** Run one worker function; its stdout is one JSON document. Process death is a failure value. */
-  private async call(line: string): Promise<{ ok: true; value: unknown } | { ok: false; message: string }> {
+  private async call(line: string): Promise<{ ok: true; value: unknown; noise?: string } | { ok: false; message: string }> {
     const started = await this.ensure();
     if (!started.ok) return started;
     const ps = this.ps!;
@@ -99,9 +108,11 @@ export class PwshWorker {
     }
     // every worker function prints one compressed JSON line, last; anything before it is noise
     // from children (the ssh client under New-PSSession writes warnings to the console)
-    const last = stdout.slice(stdout.lastIndexOf('\n') + 1);
+    const cut = stdout.lastIndexOf('\n');
+    const last = stdout.slice(cut + 1);
+    const noise = [cut > 0 ? stdout.slice(0, cut) : '', stderr].filter(Boolean).join('\n').trim();
     try {
-      return { ok: true, value: JSON.parse(last) as unknown };
+      return { ok: true, value: JSON.parse(last) as unknown, noise };
     } catch {
       return { ok: false, message: `local pwsh gave no JSON answer: ${(stdout || stderr).slice(0, 500)}` };
     }
@@ -142,7 +153,10 @@ export class PwshWorker {
     if (!r.ok) return { ok: false, error: { kind: 'unreachable', message: r.message } };
     const v = r.value as { ok: boolean; kind?: ConnectorFailure['kind']; message?: string };
     if (v.ok) return { ok: true, generation: this.generation };
-    return { ok: false, error: { kind: v.kind ?? 'unreachable', message: v.message ?? 'New-PSSession failed' } as ConnectorFailure };
+    // over SSH, New-PSSession only says "the SSH transport process has abruptly terminated"; the
+    // ssh client's own words (on the worker's console) say why
+    const message = [v.message ?? 'New-PSSession failed', r.noise].filter(Boolean).join(' — ');
+    return { ok: false, error: { kind: classifyOpenFailure(r.noise ?? '') ?? v.kind ?? 'unreachable', message } as ConnectorFailure };
   }
 
   async closeSession(key: string): Promise<void> {

@@ -1,0 +1,145 @@
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { SshdHandle } from '../../src/lab/sshd.js';
+import { createPsRemoting } from '../../src/connectors/powershell/create.js';
+import { execJson } from '../../src/connectors/powershell/exec-json.js';
+import { PwshPool } from '../../src/connectors/powershell/pool.js';
+import type { PsRemotingConnector } from '../../src/connectors/powershell/psremoting.js';
+import type { ConnectionSpec } from '../../src/model/inventory.js';
+import { ok, type Result } from '../../src/util/result.js';
+import { quotePs } from '../../src/util/ps-quote.js';
+import { describeWindows, HOSTILE, PWSH, startPwshSshd, windowsHost } from './harness.js';
+
+const noSecrets = (): Result<string, string> => ({ ok: false, error: 'no secrets in this test' });
+
+describeWindows('psremoting connector (SSH transport) against a real sshd with the powershell subsystem', { sshd: true }, () => {
+  let sshd: SshdHandle;
+  let pool: PwshPool;
+  const made: PsRemotingConnector[] = [];
+
+  function make(name = 'win1', conn: Partial<ConnectionSpec> = {}, checkMode = false): PsRemotingConnector {
+    const r = createPsRemoting(windowsHost(sshd, 'psremoting', name, conn), {
+      resolveSecret: noSecrets, pool, ...(checkMode ? { checkMode: true } : {}),
+    });
+    if (!r.ok) throw new Error(r.error);
+    made.push(r.value.connector);
+    return r.value.connector;
+  }
+
+  beforeAll(async () => {
+    sshd = await startPwshSshd();
+    pool = new PwshPool({ executable: PWSH!, maxWorkers: 8 });
+  });
+  afterAll(async () => {
+    await Promise.all(made.map((c) => c.close()));
+    await pool?.close();
+    await sshd?.stop();
+  });
+
+  it('exec semantics: output, exit N, terminating errors, native exit codes, stderr apart', async () => {
+    const c = make();
+    expect(await c.connect()).toEqual(ok(undefined));
+    expect(await c.exec("'hello'; 1 + 2")).toEqual(ok({ exitCode: 0, signal: null, stdout: 'hello\n3\n', stderr: '' }));
+    const exit = await c.exec("'before'; if ($true) { exit 42 }; 'after'");
+    expect(exit.ok && exit.value).toMatchObject({ exitCode: 42, stdout: 'before\n' });
+    // the session survives `exit` (it would close if the script ran as a scriptblock)
+    const thrown = await c.exec(`'a'; throw ${quotePs('boom ‘x’')}; 'b'`);
+    expect(thrown.ok && thrown.value).toMatchObject({ exitCode: 1, stdout: 'a\n', stderr: 'boom ‘x’\n' });
+    const parse = await c.exec('$x = {');
+    expect(parse.ok && parse.value.exitCode).toBe(1);
+    const native = await c.exec(`sh -c 'echo out; echo err >&2; exit 3'`);
+    expect(native.ok && native.value).toMatchObject({ exitCode: 3, stdout: 'out\n', stderr: 'err\n' });
+    const soft = await c.exec("Write-Error 'soft'; Write-Warning 'careful'; Write-Host 'shown'; 'went on'");
+    expect(soft.ok && soft.value).toMatchObject({ exitCode: 0, stdout: 'shown\nwent on\n', stderr: 'soft\nWARNING: careful\n' });
+  });
+
+  it('hostile strings round-trip exactly; env values too', async () => {
+    const c = make('win-quote');
+    const r = await c.exec(`(${HOSTILE.map(quotePs).join(',')}) -join [char]0`);
+    // Out-String ends the text with one newline
+    expect(r.ok && r.value.stdout.replace(/\r?\n$/, '').split('\0')).toEqual(HOSTILE);
+    const env = await c.exec('$env:PVRUN_T', { env: { PVRUN_T: HOSTILE[5]! } });
+    expect(env.ok && env.value.stdout).toBe(`${HOSTILE[5]}\n`);
+  });
+
+  it('structured output through execJson', async () => {
+    const c = make('win-json');
+    const r = await execJson(c, `[pscustomobject]@{ name = ${quotePs("a'b ‘c’")}; n = 3010; list = @(1,2) }`);
+    expect(r.ok && r.value.value).toEqual({ name: "a'b ‘c’", n: 3010, list: [1, 2] });
+  });
+
+  it('timeouts stop the remote command and leave the session usable', async () => {
+    const c = make('win-timeout');
+    const r = await c.exec('Start-Sleep -Seconds 30; "never"', { timeoutMs: 300 });
+    expect(!r.ok && r.error.kind).toBe('timeout');
+    expect(await c.exec("'still here'")).toMatchObject({ ok: true, value: { stdout: 'still here\n' } });
+  });
+
+  it('put() writes bytes exactly', async () => {
+    const c = make('win-put');
+    const data = Buffer.from(Array.from({ length: 600_000 }, (_, i) => (i * 13) % 256));
+    const path = join(mkdtempSync(join(tmpdir(), 'pvrun-put-')), 'tools ‘x’.msi');
+    expect(await c.put(data, path)).toEqual(ok(undefined));
+    const sha = execFileSync('sha256sum', [path], { encoding: 'utf8' }).split(' ')[0];
+    const { createHash } = await import('node:crypto');
+    expect(sha).toBe(createHash('sha256').update(data).digest('hex'));
+  });
+
+  it('check mode refuses anything not marked readOnly, and put()', async () => {
+    const c = make('win-check', {}, true);
+    const marker = join(mkdtempSync(join(tmpdir(), 'pvrun-chk-')), 'x');
+    const r = await c.exec(`New-Item -ItemType File -Path ${quotePs(marker)}`);
+    expect(!r.ok && r.error.kind).toBe('check-mode-refused');
+    expect((await c.put(Buffer.from('x'), marker)).ok).toBe(false);
+    expect(await c.exec(`Test-Path -LiteralPath ${quotePs(marker)}`, { readOnly: true }))
+      .toMatchObject({ ok: true, value: { stdout: 'False\n' } });
+  });
+
+  it('typed failures: unreachable, auth-failed', async () => {
+    const closed = make('win-closed', { port: 1 });
+    const u = await closed.connect();
+    expect(!u.ok && u.error.kind).toBe('unreachable');
+    const stranger = make('win-stranger', { known_hosts: join(mkdtempSync(join(tmpdir(), 'pvrun-kh0-')), 'empty') });
+    const h = await stranger.connect();
+    expect(!h.ok && h.error.kind).toBe('host-key-mismatch');
+    const keyDir = mkdtempSync(join(tmpdir(), 'pvrun-key-'));
+    execFileSync('/usr/bin/ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(keyDir, 'k')]);
+    const wrongKey = make('win-wrongkey', { key: join(keyDir, 'k') });
+    const a = await wrongKey.connect();
+    expect(!a.ok && a.error.kind).toBe('auth-failed');
+    expect(!a.ok && a.error.message).toMatch(/Permission denied/);
+  });
+
+  it('a dropped connection is reported, and reconnect() opens a new session', async () => {
+    const c = make('win-reboot');
+    expect((await c.exec('$global:marker = 1; $PID')).ok).toBe(true);
+    await sshd.killConnections();
+    const lost = await c.exec("'x'");
+    // the session may be found Broken at submit or fail during the job; both are connection-lost
+    if (!lost.ok) expect(lost.error.kind).toBe('connection-lost');
+    expect(await c.reconnect()).toEqual(ok(undefined));
+    // a new session: state from before is gone
+    expect(await c.exec('[bool]$global:marker')).toMatchObject({ ok: true, value: { stdout: 'False\n' } });
+  });
+
+  it('50 targets in parallel through one pool of at most 8 local pwsh: no result lost or crossed', async () => {
+    const hosts = Array.from({ length: 50 }, (_, i) => make(`win-par-${i}`));
+    const started = Date.now();
+    const results = await Promise.all(hosts.map(async (c, i) => {
+      const first = await c.exec(`Start-Sleep -Milliseconds ${(i % 5) * 40}; "${i}:" + (${i} * 3)`);
+      const second = await execJson(c, `[pscustomobject]@{ host = ${quotePs(c.host)}; sum = ${i} + 1000 }`);
+      return { first, second };
+    }));
+    const ms = Date.now() - started;
+    console.log(`50 psremoting hosts, 2 commands each, ${pool.size} local pwsh: ${ms} ms`);
+    expect(pool.size).toBe(8);
+    results.forEach(({ first, second }, i) => {
+      expect(first).toEqual(ok({ exitCode: 0, signal: null, stdout: `${i}:${i * 3}\n`, stderr: '' }));
+      expect(second.ok && second.value.value).toEqual({ host: `win-par-${i}`, sum: i + 1000 });
+    });
+    await Promise.all(hosts.map((c) => c.close()));
+  }, 900_000);
+});
