@@ -243,3 +243,15 @@ describe('unreachable pools', () => {
     await c.close();
   });
 });
+
+describe('configuration', () => {
+  it('rejects a non-URL and warns about plain HTTP off loopback', async () => {
+    const { XapiClient } = await import('../../src/hypervisor/xapi/index.js');
+    expect(XapiClient.create({ url: 'xcp1', username: 'u', password: 'p' })).toMatchObject({ ok: false });
+    expect(XapiClient.create({ url: 'ftp://x', username: 'u', password: 'p' })).toMatchObject({ ok: false });
+    const plain = XapiClient.create({ url: 'http://192.0.2.1', username: 'u', password: 'p' });
+    expect(plain.ok && plain.value.warnings.join()).toMatch(/plain HTTP/);
+    const local = XapiClient.create({ url: 'http://127.0.0.1:1', username: 'u', password: 'p' });
+    expect(local.ok && local.value.warnings).toEqual([]);
+  });
+});

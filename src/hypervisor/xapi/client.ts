@@ -50,9 +50,19 @@ export class XapiClient implements XapiCaller {
   }
 
   static create(opts: XapiClientOptions): Result<XapiClient, HypervisorFailure> {
+    let u: URL;
+    try {
+      u = new URL(opts.url);
+    } catch {
+      return err({ kind: 'transport', message: `not a URL: ${opts.url}` });
+    }
+    if (u.protocol !== 'https:' && u.protocol !== 'http:') return err({ kind: 'transport', message: `${opts.url}: use https:// (or http://)` });
     const a = makeAgent({ tls: opts.tls, connectTimeoutMs: opts.connectTimeoutMs });
     if (!a.ok) return a;
-    return ok(new XapiClient(opts, a.value.agent, a.value.warnings));
+    const warnings = [...a.value.warnings];
+    const loopback = u.hostname === 'localhost' || u.hostname.startsWith('127.') || u.hostname === '[::1]';
+    if (u.protocol === 'http:' && !loopback) warnings.push(`${u.origin} is plain HTTP: the password and every call travel unencrypted`);
+    return ok(new XapiClient(opts, a.value.agent, warnings));
   }
 
   /** the URL of the master actually in use (after a HOST_IS_SLAVE redirect) */
