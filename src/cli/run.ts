@@ -15,7 +15,8 @@ import { createTtyReporter } from '../report/tty.js';
 import { fanout, type Reporter } from '../report/types.js';
 import { err, ok, type Result } from '../util/result.js';
 import type { Io } from './main.js';
-import { enginePlays, renderDeferred } from './plan.js';
+import { toEnginePlays } from '../load/engine-plays.js';
+import { renderAll } from '../load/template.js';
 import type { RunFlags } from './program.js';
 
 const split = (s: string | undefined): string[] => (s ? [s] : []);
@@ -98,7 +99,7 @@ export async function runPlaybook(playbook: string, flags: RunFlags, io: Io): Pr
     return { code: EXIT.invalid, runId };
   }
   const registry = builtinRegistry();
-  const plays = enginePlays(project, registry, flags.forks !== undefined ? { forks: flags.forks } : {});
+  const plays = toEnginePlays(project, registry).map((p) => ({ ...p, forks: flags.forks ?? p.forks }));
 
   const redact = (s: string): string => redactor.redact(s);
   const journal = new Journal(stateDir(flags.stateDir, io.cwd), runId, redact);
@@ -127,7 +128,7 @@ export async function runPlaybook(playbook: string, flags: RunFlags, io: Io): Pr
   });
   const scheduler = new Scheduler({
     runId, playbook, inventories: flags.inventory, check: flags.check, diff: flags.diff, verbose: flags.verbose > 0,
-    services, render: renderDeferred, emit,
+    services, render: renderAll, emit,
   });
   const onSigint = (): void => scheduler.interrupt();
   process.on('SIGINT', onSigint);

