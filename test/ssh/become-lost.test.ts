@@ -36,6 +36,21 @@ describeWithSshd('ssh connector: become', () => {
       try { execFileSync('userdel', ['-r', USER], { stdio: 'ignore' }); } catch { /* already gone */ }
     });
 
+    // (keyboard-interactive is not tested: without PAM, sshd offers no keyboard-interactive device)
+    it('logs in with a password from a secret', async () => {
+      const pw = await startSshd({ user: USER, passwordAuthentication: true });
+      const secrets = (ref: { env: string } | { file: string }) =>
+        ('env' in ref && ref.env === 'PW' ? { ok: true as const, value: PASSWORD } : { ok: false as const, error: 'no' });
+      const c = connectorFor(pw, { key: undefined, password: { env: 'PW' } }, { resolveSecret: secrets });
+      const r = await c.exec('id -un');
+      expect(r.ok && r.value.stdout).toBe(`${USER}\n`);
+      await c.close();
+      const bad = connectorFor(pw, { key: undefined, password: { env: 'PW' } }, { resolveSecret: () => ({ ok: true, value: 'nope-nope' }) });
+      const f = await bad.connect();
+      expect(!f.ok && f.error.kind).toBe('auth-failed');
+      await pw.stop();
+    });
+
     it('uses sudo -n when no password is needed', async () => {
       const c = connectorFor(rootSshd);
       const r = await c.exec('id -u', { become: true });

@@ -222,7 +222,11 @@ export class SshConnector implements Connector {
     if (creds.privateKey) config.privateKey = creds.privateKey;
     if (creds.passphrase !== undefined) config.passphrase = creds.passphrase;
     if (creds.agent) config.agent = creds.agent;
-    if (creds.password !== undefined) config.password = creds.password;
+    if (creds.password !== undefined) {
+      config.password = creds.password;
+      // servers with PasswordAuthentication off often still take the password this way
+      config.tryKeyboard = true;
+    }
 
     return new Promise((resolve) => {
       const client = new Client();
@@ -255,6 +259,10 @@ export class SshConnector implements Connector {
         }
       });
       client.on('close', () => fail(classify(ep, name, lastError, hostKeyFailure)));
+      client.on('keyboard-interactive', (_n, _i, _l, prompts, finish) => {
+        // answer password prompts only; anything else (OTP, …) cannot be answered unattended
+        finish(prompts.map((p) => (/password/i.test(p.prompt) ? creds.password ?? '' : '')));
+      });
       try {
         client.connect(config);
       } catch (e) {
