@@ -1,7 +1,7 @@
 /** Pure parts of the lab: definitions, distribution identities, agent heartbeats → reports. */
 import { describe, expect, it } from 'vitest';
 import { parseLabDefinition, resolveDistro } from '../../src/lab/guest/index.js';
-import { resolveGuest } from '../../src/lab/guest/definition.js';
+import { checkSpecs, resolveGuest } from '../../src/lab/guest/definition.js';
 import { buildReport, parseAgentVersion, parseHeartbeat } from '../../src/lab/guest/report.js';
 
 describe('lab definition', () => {
@@ -55,6 +55,16 @@ guests:
       'guests[3].port: 1024-65535',
       'guests[3].faults.explode: unknown fault (install_fails, reboot_never_returns, slow_boot_ms, ssh_down)',
       'guests[3].faults.ssh_down: true or false',
+    ]);
+  });
+
+  it('checks definitions built in code', () => {
+    expect(checkSpecs([
+      { name: 'a', distro: 'debian', version: '12' },
+      { name: 'a', distro: 'debian', version: '12', uuid: 'nope' },
+      { name: '../x', distro: 'solaris', version: '11' },
+    ])).toEqual([
+      'a: duplicate name', 'a: uuid is not a UUID', '"../x": not a hostname-like name', '../x: unknown distribution solaris 11',
     ]);
   });
 

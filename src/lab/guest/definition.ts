@@ -146,6 +146,25 @@ export function validateLabDefinition(doc: unknown): Result<LabDefinition, strin
   return problems.length > 0 ? err(problems) : ok({ guests });
 }
 
+/** Checks for definitions built in code (parseLabDefinition checks YAML/JSON input itself). */
+export function checkSpecs(guests: readonly GuestSpec[]): string[] {
+  const problems: string[] = [];
+  const names = new Set<string>();
+  const uuids = new Set<string>();
+  for (const g of guests) {
+    if (!NAME.test(g.name)) problems.push(`${JSON.stringify(g.name)}: not a hostname-like name`);
+    if (names.has(g.name)) problems.push(`${g.name}: duplicate name`);
+    names.add(g.name);
+    if (g.uuid !== undefined) {
+      if (!UUID.test(g.uuid)) problems.push(`${g.name}: uuid is not a UUID`);
+      if (uuids.has(g.uuid.toLowerCase())) problems.push(`${g.name}: duplicate uuid`);
+      uuids.add(g.uuid.toLowerCase());
+    }
+    if (!resolveDistro(g.distro, g.version)) problems.push(`${g.name}: unknown distribution ${g.distro} ${g.version}`);
+  }
+  return problems;
+}
+
 /** Apply defaults. `port` must be supplied for specs without one (the manager picks free ports). */
 export function resolveGuest(spec: GuestSpec, port: number, defaultRebootDelayMs: number): Result<ResolvedGuest, string> {
   const identity = resolveDistro(spec.distro, spec.version);

@@ -160,12 +160,6 @@ export class LabGuest {
     await this.kill();
   }
 
-  async reboot(delayMs: number): Promise<Result<void, LabError>> {
-    await this.kill();
-    if (delayMs > 0) await sleep(delayMs);
-    return this.start({ afterReboot: true });
-  }
-
   /** Wait until sshd listens for the current boot (Result error on timeout or halt). */
   async waitSsh(timeoutMs: number): Promise<Result<void, LabError>> {
     const deadline = Date.now() + timeoutMs;

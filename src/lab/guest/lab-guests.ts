@@ -35,7 +35,7 @@ import { buildToolsIso, extractIsoCached, kernelHasIso9660, TOOLS_ISO_NAME } fro
 import { buildRepo } from '../iso/repo.js';
 import { DEFAULT_TOOLS_VERSION, type ToolsVersion } from '../iso/tools-scripts.js';
 import { hostBootScript } from './boot-scripts.js';
-import { resolveGuest, type LabDefinition, type ResolvedGuest } from './definition.js';
+import { checkSpecs, resolveGuest, type LabDefinition, type ResolvedGuest } from './definition.js';
 import { labError, LabHookError, type LabError } from './errors.js';
 import { describeFailure, run } from './exec.js';
 import { guestDirs, LabGuest, type CdMedium, type GuestPowerState } from './guest.js';
@@ -122,6 +122,8 @@ export class LabGuests implements SimHooks {
    * Leftovers of an earlier lab in the same state directory are stopped and replaced.
    */
   static async create(def: LabDefinition, opts: LabGuestsOptions): Promise<Result<LabGuests, LabError>> {
+    const problems = checkSpecs(def.guests);
+    if (problems.length > 0) return err(labError('bad-definition', problems.join('; ')));
     const pre = await checkLabPrereqs();
     if (!pre.ok) return pre;
     const stateDir = resolve(opts.stateDir);
