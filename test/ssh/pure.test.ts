@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { quoteShell } from '../../src/util/shell-quote.js';
 import { hostFieldMatches, keysFor, preferredHostKeyAlgorithms, verifyHostKey } from '../../src/connectors/ssh/known-hosts.js';
 import { buildRemoteCommand, MarkerFilter } from '../../src/connectors/ssh/remote-command.js';
-import { parseEndpoint } from '../../src/connectors/ssh/options.js';
+import { parseEndpoint, withSshConfig } from '../../src/connectors/ssh/options.js';
+import { sshConfigFor } from '../../src/connectors/ssh/ssh-config.js';
 
 describe('quoteShell', () => {
   const cases = ['plain', '', "it's", 'a b', '$(rm -rf /)', '`x`', 'new\nline', '\\', '"', '!*?[]', 'é ü'];
@@ -74,5 +75,34 @@ describe('proxy_jump parsing', () => {
     ['[fe80::1]:22', { host: 'fe80::1', port: 22, user: 'me' }],
   ])('%s', (s, want) => {
     expect(parseEndpoint(s, 'me')).toEqual({ ok: true, value: want });
+  });
+});
+
+describe('~/.ssh/config', () => {
+  const text = `
+User everyone
+Host bastion
+  HostName 10.0.0.5
+  Port 2222
+Host *.lab !secret.lab
+  User ops
+  IdentityFile ~/.ssh/lab_key
+  ProxyJump bastion
+Host *
+  User fallback
+  Port 22
+Match host x
+  User never
+`;
+  it.each([
+    ['bastion', { hostname: '10.0.0.5', port: 2222, user: 'everyone' }],
+    ['vm1.lab', { user: 'everyone', identityfile: '~/.ssh/lab_key', proxyjump: 'bastion', port: 22 }],
+    ['secret.lab', { user: 'everyone', port: 22 }],
+  ])('%s', (host, want) => {
+    expect(sshConfigFor(text, host)).toEqual(want);
+  });
+  it('only fills what the inventory leaves open', () => {
+    const c = withSshConfig('vm1.lab', { type: 'ssh', user: 'root' }, 'Host *.lab\n  User ops\n  Port 2200\n');
+    expect(c).toEqual({ type: 'ssh', user: 'root', port: 2200 });
   });
 });

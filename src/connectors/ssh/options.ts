@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { parseKey } from './ssh2.js';
+import { sshConfigFor } from './ssh-config.js';
 import type { ConnectionSpec, HostKeyPolicy } from '../../model/inventory.js';
 import type { SecretRef } from '../../model/secret.js';
 import { err, ok, type Result } from '../../util/result.js';
@@ -51,13 +52,38 @@ export function parseEndpoint(s: string, defaultUser: string): Result<SshEndpoin
 
 const DEFAULT_KEYS = ['id_ed25519', 'id_ecdsa', 'id_rsa'];
 
+function readSshConfig(): string {
+  try {
+    return readFileSync(join(homedir(), '.ssh', 'config'), 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+/** Inventory settings first; ~/.ssh/config fills what the inventory leaves open. */
+export function withSshConfig(name: string, conn: ConnectionSpec, text: string): ConnectionSpec {
+  if (!text) return conn;
+  const e = sshConfigFor(text, conn.address ?? name);
+  const out: ConnectionSpec = { ...conn };
+  if (out.address === undefined && e.hostname) out.address = e.hostname;
+  if (out.port === undefined && e.port !== undefined) out.port = e.port;
+  if (out.user === undefined && e.user) out.user = e.user;
+  if (out.key === undefined && e.identityfile) out.key = e.identityfile;
+  if (out.proxy_jump === undefined && e.proxyjump) out.proxy_jump = e.proxyjump;
+  if (out.known_hosts === undefined && e.userknownhostsfile) out.known_hosts = e.userknownhostsfile;
+  return out;
+}
+
 /** Everything that can be wrong here is configuration, reported before any connection. */
 export function resolveSsh(
   name: string,
-  conn: ConnectionSpec,
+  conn0: ConnectionSpec,
   resolveSecret: ResolveSecret,
   env: NodeJS.ProcessEnv = process.env,
+  /** ~/.ssh/config text; read from the home directory when not given ('' to ignore it) */
+  sshConfigText?: string,
 ): Result<ResolvedSsh, string> {
+  const conn = withSshConfig(name, conn0, sshConfigText ?? readSshConfig());
   const user = conn.user ?? userInfo().username;
   const target: SshEndpoint = { host: conn.address ?? name, port: conn.port ?? 22, user };
   const creds: SshCredentials = {};
