@@ -120,7 +120,6 @@ export function prepareRootfs(input: RootfsInput): void {
   // a fresh VM's mount points are empty (the manual checks /mnt before mounting the CD)
   for (const dir of ['/mnt', '/media']) hideEntries(upper, dir);
   freshRootHome(upper);
-  emptyMountPoints(upper);
   setInstallFault(upper, input.installFails);
 }
 
@@ -157,18 +156,6 @@ function freshRootHome(upper: string): void {
   for (const n of skel) {
     const src = join('/etc/skel', n);
     if (lstatSync(src).isFile()) writeGuestFile(upper, `/root/${n}`, readFileSync(src), 0o644);
-  }
-}
-
-/**
- * A fresh VM's /mnt and /media are empty (the manual checks that /mnt is empty before
- * mounting the CD): whatever the controller keeps there is hidden.
- */
-function emptyMountPoints(upper: string): void {
-  for (const dir of ['/mnt', '/media']) {
-    let names: string[] = [];
-    try { names = readdirSync(dir); } catch { /* absent on the controller */ }
-    for (const n of names) whiteout(upper, `${dir}/${n}`);
   }
 }
 
