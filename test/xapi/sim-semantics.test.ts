@@ -160,3 +160,15 @@ describe('older pools', () => {
     must(await callAsync(c, 'VM.destroy', [s.ref]));
   });
 });
+
+describe('guest-initiated power changes (the lab calls the model directly)', () => {
+  it('a reboot from inside a guest without PV drivers is a new boot, though the API refuses clean_reboot', async () => {
+    const { ref } = sim.vm('win-1');
+    expect(await c.call('VM.clean_reboot', [ref])).toMatchObject({ ok: false, error: { code: 'VM_LACKS_FEATURE' } });
+    const before = String((await get('VM_metrics', String((await get('VM', ref)).metrics))).start_time);
+    await sim.model.powerOp(ref, 'clean_reboot');
+    const after = String((await get('VM_metrics', String((await get('VM', ref)).metrics))).start_time);
+    expect(after > before).toBe(true);
+    expect(hookLog.filter((l) => l.startsWith('power:clean_reboot:')).length).toBeGreaterThan(0);
+  });
+});

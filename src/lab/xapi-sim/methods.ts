@@ -96,6 +96,8 @@ const power = (op: PowerOp): SimMethod => ({
   mutating: true,
   async: true,
   handler: async (c, [vm]) => {
+    c.model.need('VM', vm);
+    c.model.assertCleanAllowed(String(vm), op);
     await c.model.powerOp(String(vm), op);
     return '';
   },

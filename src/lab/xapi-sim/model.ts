@@ -232,12 +232,20 @@ export class SimModel {
 
   // ---------- power ----------
 
-  async powerOp(vm: string, op: PowerOp): Promise<void> {
-    const needRunning = op !== 'start';
-    this.assertPower(vm, needRunning ? ['Running', 'Paused'] : ['Halted']);
+  /** the API refuses clean operations unless the guest's PV drivers announced the feature this boot */
+  assertCleanAllowed(vm: string, op: PowerOp): void {
     if ((op === 'clean_reboot' || op === 'clean_shutdown') && !this.sim(vm).featuresUp) {
       throw new XapiFault('VM_LACKS_FEATURE', [vm]);
     }
+  }
+
+  /**
+   * A power transition. The XAPI methods check assertCleanAllowed first; the lab calls this
+   * directly for a reboot or poweroff started inside the guest, which needs no PV drivers.
+   */
+  async powerOp(vm: string, op: PowerOp): Promise<void> {
+    const needRunning = op !== 'start';
+    this.assertPower(vm, needRunning ? ['Running', 'Paused'] : ['Halted']);
     const v = this.sim(vm);
     if ((op === 'clean_reboot' || op === 'clean_shutdown') && v.cleanHangs) {
       // XAPI lets a hard operation interrupt a clean one that the guest does not honour
