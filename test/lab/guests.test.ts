@@ -90,6 +90,20 @@ describe.skipIf(skip !== undefined)('lab guests', () => {
     expect(pre.stdout.trim()).toBe('xe-linux-distribution.service');
   });
 
+  it('a running guest with its agent does not change its disk while it is only read', async () => {
+    const pre = g('pre-01');
+    const hbFile = join(stateDir, 'guests', 'pre-01', 'control', 'xenstore', 'heartbeat');
+    const hbTime = (): string | undefined => { try { return /time=(\d+)/.exec(readFileSync(hbFile, 'utf8'))?.[1]; } catch { return undefined; } };
+    expect(await eventually(hbTime)).toBeDefined();
+    const before = treeFingerprint(pre.upperDir);
+    const first = hbTime();
+    const r = await sshExec(pre, 'cat /etc/os-release >/dev/null; dpkg -s xe-guest-utilities >/dev/null; systemctl is-active xe-linux-distribution; systemctl status xe-linux-distribution >/dev/null; ls / /mnt /root >/dev/null; cat /proc/sys/kernel/random/boot_id');
+    expect(r.code).toBe(0);
+    // the agent has published at least once more in the meantime
+    expect(await eventually(() => (hbTime() !== first ? true : undefined))).toBe(true);
+    expect(treeFingerprint(pre.upperDir)).toEqual(before);
+  });
+
   it('writes land in the upper dir, never on the controller', async () => {
     const name = `pvrun-lab-probe-${process.pid}-${Date.now()}`;
     const r = await sshExec(g('deb-01'), `echo written-in-guest > /etc/${name} && echo also > /root/${name} && cat /etc/${name}`);
