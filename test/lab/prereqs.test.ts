@@ -3,11 +3,11 @@
  * process as user nobody; otherwise in this process.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { checkLabPrereqs, missingTools } from '../../src/lab/guest/prereqs.js';
+import { checkLabPrereqs, checkStateDirFs, missingTools } from '../../src/lab/guest/prereqs.js';
 
 const missing = missingTools();
 if (missing.length) console.warn(`[test/lab/prereqs] skipped: missing ${missing.join(', ')}`);
@@ -36,5 +36,20 @@ describe.skipIf(missing.length > 0)('lab prerequisites', () => {
     const message = (result as { error: { message: string } }).error.message;
     expect(message).toMatch(/^the lab needs root: /);
     expect(message).toMatch(/user namespaces|overlay|rootless/);
+  });
+
+  it.skipIf(process.getuid?.() !== 0)('a state directory on overlayfs is refused with the reason', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pvrun-lab-ovl-'));
+    for (const d of ['l', 'u', 'w', 'm']) mkdirSync(join(dir, d));
+    execFileSync('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${dir}/l,upperdir=${dir}/u,workdir=${dir}/w`, join(dir, 'm')]);
+    try {
+      const r = checkStateDirFs(join(dir, 'm'));
+      expect(r.ok).toBe(false);
+      if (!r.ok) expect(r.error.message).toMatch(/is on overlayfs/);
+      expect(checkStateDirFs(dir).ok).toBe(true);
+    } finally {
+      execFileSync('umount', [join(dir, 'm')]);
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -39,7 +39,7 @@ import { checkSpecs, resolveGuest, type LabDefinition, type ResolvedGuest } from
 import { labError, LabHookError, type LabError } from './errors.js';
 import { describeFailure, run } from './exec.js';
 import { guestDirs, LabGuest, type CdMedium, type GuestPowerState } from './guest.js';
-import { checkLabPrereqs } from './prereqs.js';
+import { checkLabPrereqs, checkStateDirFs } from './prereqs.js';
 import { prepareRootfs } from './rootfs.js';
 
 export interface LabGuestsOptions {
@@ -128,6 +128,8 @@ export class LabGuests implements SimHooks {
     if (!pre.ok) return pre;
     const stateDir = resolve(opts.stateDir);
     mkdirSync(stateDir, { recursive: true });
+    const fsOk = checkStateDirFs(stateDir);
+    if (!fsOk.ok) return fsOk;
     await LabGuests.killFromState(stateDir);
     rmSync(join(stateDir, 'guests'), { recursive: true, force: true });
 

@@ -2,7 +2,7 @@
  * What the lab needs from the machine: root (for the overlay over `/` and the mounts; see the
  * probe below for why not unprivileged user namespaces) and a few host tools.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statfsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { err, ok, type Result } from '../../util/result.js';
@@ -63,6 +63,21 @@ export async function probeUnprivileged(): Promise<string> {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+const OVERLAYFS_SUPER_MAGIC = 0x794c7630;
+
+/**
+ * The guests' upper dirs live in the state directory, and the kernel refuses an overlay upper
+ * dir on overlayfs — the root of most containers (e.g. a CI job in Docker).
+ */
+export function checkStateDirFs(stateDir: string): Result<void, LabError> {
+  try {
+    if (Number(statfsSync(stateDir).type) === OVERLAYFS_SUPER_MAGIC) {
+      return err(labError('io', `the lab state directory ${stateDir} is on overlayfs (inside a container?); the kernel refuses overlay upper dirs there: use a directory on ext4, xfs or tmpfs (e.g. under /dev/shm)`));
+    }
+  } catch { /* statfs unavailable: let the mount say what is wrong */ }
+  return ok(undefined);
 }
 
 export async function checkLabPrereqs(): Promise<Result<void, LabError>> {
