@@ -117,7 +117,11 @@ export class SshConnector implements Connector {
   private async ensure(): Promise<Result<Live, ConnectorFailure>> {
     if (this.live?.alive) return ok(this.live);
     if (!this.connecting) {
-      this.connecting = this.open().finally(() => { this.connecting = undefined; });
+      const p: Promise<Result<Live, ConnectorFailure>> = this.open().finally(() => {
+        // close() may have dropped this attempt and a newer one started meanwhile
+        if (this.connecting === p) this.connecting = undefined;
+      });
+      this.connecting = p;
     }
     return this.connecting;
   }
