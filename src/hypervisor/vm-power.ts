@@ -42,10 +42,35 @@ export async function waitForPowerState(h: VmHandle, state: string, timeoutMs: n
   return waitForFacts(h.xapi, h.ref, (f) => f.power_state === state, { timeoutMs, signal, what: `${h.nameLabel} to be ${state}` });
 }
 
+/**
+ * How much a boot waits for guest metrics written during it: `true` requires them (timeout is an
+ * error), `false` does not wait, `'prefer'` waits up to a grace period and then goes on — drivers
+ * that were just removed (XenClean) never report, and the guest connection or a later `verify`
+ * is the real readiness check.
+ */
+export type FreshPolicy = boolean | 'prefer';
+
+export const FRESH_GRACE_MS = 60_000;
+
+async function waitBootThenMetrics(
+  h: VmHandle, watch: VmWatch, bootedAfter: string | null, fresh: FreshPolicy, timeoutMs: number, signal?: AbortSignal, graceMs = FRESH_GRACE_MS,
+): Promise<Result<VmFacts, HypervisorFailure>> {
+  const deadline = Date.now() + timeoutMs;
+  const running = await waitForRunningAndFreshMetrics(h, { timeoutMs, signal, bootedAfter, freshMetrics: false, watch });
+  if (!running.ok || fresh === false || running.value.metrics_fresh) return running;
+  const left = Math.max(1000, deadline - Date.now());
+  const f = await waitForRunningAndFreshMetrics(h, {
+    timeoutMs: fresh === true ? left : Math.min(left, graceMs), signal, bootedAfter, freshMetrics: true, watch,
+  });
+  if (f.ok || fresh === true || f.error.kind !== 'timeout') return f;
+  return ok(watch.facts);
+}
+
 export interface RebootResult {
   method: 'clean_reboot' | 'hard_reboot';
   /** why hard was used in auto mode */
   fallback?: string;
+  /** facts once running; `facts.metrics_fresh` says whether the guest reported in this boot */
   facts: VmFacts;
 }
 
@@ -54,12 +79,12 @@ const refusedClean = (e: HypervisorFailure) =>
 
 /**
  * Reboot from the hypervisor: clean when `allowed_operations` allows it (the guest cooperates),
- * else hard (mode 'auto'); then wait for the new boot and, when the VM had working PV drivers or
- * an agent before, for guest metrics fresh for that boot.
+ * else hard (mode 'auto'); then wait for the new boot and, by default ('prefer', when the VM had
+ * PV drivers or an agent before), for guest metrics fresh for that boot, up to FRESH_GRACE_MS.
  */
 export async function rebootVm(
   h: VmHandle,
-  opts: { mode: RebootMode; freshMetrics?: boolean },
+  opts: { mode: RebootMode; freshMetrics?: FreshPolicy; freshGraceMs?: number },
   timeoutMs: number,
   signal?: AbortSignal,
 ): Promise<Result<RebootResult, HypervisorFailure>> {
@@ -81,16 +106,16 @@ export async function rebootVm(
     r = await callAsync(h.xapi, 'VM.hard_reboot', [h.ref], { timeoutMs: Math.max(1000, deadline - Date.now()), signal });
   }
   if (!r.ok) return r;
-  const fresh = opts.freshMetrics ?? (b.pv_drivers_detected || b.management_agent_detected);
-  const w = await waitForRunningAndFreshMetrics(h, {
-    timeoutMs: Math.max(1000, deadline - Date.now()), signal, bootedAfter: b.start_time, freshMetrics: fresh, watch: watch.value,
-  });
+  const fresh = opts.freshMetrics ?? (b.pv_drivers_detected || b.management_agent_detected ? 'prefer' : false);
+  const w = await waitBootThenMetrics(h, watch.value, b.start_time, fresh, Math.max(1000, deadline - Date.now()), signal, opts.freshGraceMs);
   if (!w.ok) return w;
   return ok({ method, ...(fallback ? { fallback } : {}), facts: w.value });
 }
 
-/** Start a halted VM and wait for it to run (and for fresh metrics when asked). */
-export async function startVm(h: VmHandle, timeoutMs: number, opts: { freshMetrics?: boolean; signal?: AbortSignal } = {}): Promise<Result<VmFacts, HypervisorFailure>> {
+/** Start a halted VM and wait for it to run (and for fresh metrics, see FreshPolicy; default no). */
+export async function startVm(
+  h: VmHandle, timeoutMs: number, opts: { freshMetrics?: FreshPolicy; freshGraceMs?: number; signal?: AbortSignal } = {},
+): Promise<Result<VmFacts, HypervisorFailure>> {
   const watch = await VmWatch.open(h.xapi, h.ref);
   if (!watch.ok) return watch;
   const before = watch.value.facts;
@@ -98,10 +123,8 @@ export async function startVm(h: VmHandle, timeoutMs: number, opts: { freshMetri
   const deadline = Date.now() + timeoutMs;
   const r = await callAsync(h.xapi, 'VM.start', [h.ref, false, false], { timeoutMs, signal: opts.signal });
   if (!r.ok) return r;
-  return waitForRunningAndFreshMetrics(h, {
-    timeoutMs: Math.max(1000, deadline - Date.now()), signal: opts.signal, bootedAfter: before.start_time,
-    freshMetrics: opts.freshMetrics ?? false, watch: watch.value,
-  });
+  return waitBootThenMetrics(h, watch.value, before.start_time, opts.freshMetrics ?? false,
+    Math.max(1000, deadline - Date.now()), opts.signal, opts.freshGraceMs);
 }
 
 export interface ShutdownResult {

@@ -5,6 +5,7 @@ import { NULL_REF } from './records.js';
 import type { HypervisorFailure, VmHandle, XapiCaller } from './types.js';
 import type { VmFacts } from './vm-facts.js';
 import { readVmFacts } from './vm-facts.js';
+import type { FreshPolicy } from './vm-power.js';
 import { startVm } from './vm-power.js';
 import { callAsync } from './xapi/task.js';
 
@@ -85,7 +86,7 @@ export interface RevertResult {
 export async function revertToSnapshot(
   h: VmHandle,
   snapRef: string,
-  opts: { powerState: string; timeoutMs: number; freshMetrics?: boolean; signal?: AbortSignal },
+  opts: { powerState: string; timeoutMs: number; freshMetrics?: FreshPolicy; signal?: AbortSignal },
 ): Promise<Result<RevertResult, HypervisorFailure>> {
   const deadline = Date.now() + opts.timeoutMs;
   const r = await callAsync(h.xapi, 'VM.revert', [snapRef], { timeoutMs: opts.timeoutMs, signal: opts.signal });

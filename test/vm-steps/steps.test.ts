@@ -317,3 +317,25 @@ describe('hung guests', () => {
     expect(sim.vm('lin-1').rec).toMatchObject({ has_vendor_device: want, power_state: 'Running' });
   });
 });
+
+describe('drivers removed (XenClean flow)', () => {
+  it('a hypervisor reboot after the drivers are gone does not wait forever for metrics that never come', async () => {
+    const c = ctx('lin-1');
+    const h = await c.vm();
+    if (!h.ok) throw new Error('vm');
+    const uuid = h.value.uuid;
+    // the drivers are uninstalled: after the reboot nothing reports
+    sim.setBootTiming(uuid, { guestReportDelayMs: 600_000 });
+    const r = await rebootVm(h.value, { mode: 'auto', freshGraceMs: 300 }, 30_000);
+    expect(r).toMatchObject({ ok: true, value: { method: 'clean_reboot', facts: { power_state: 'Running', metrics_fresh: false } } });
+    // verify then sees stale metrics and waits, as it should
+    const p = vmPredicates.find((x) => x.key === 'pv_drivers_detected')!;
+    expect(await p.evaluate(c, false, { fresh: true })).toMatchObject({ ok: true, value: { stale: true } });
+    sim.setGuestReport(uuid, { pvDriversDetected: false, agentVersion: null });
+    expect(await p.evaluate(c, false, { fresh: true })).toMatchObject({ ok: true, value: { pass: true } });
+    expect(await vmPredicates.find((x) => x.key === 'virtualization_mode')!.evaluate(c, 'HVM', { fresh: true }))
+      .toMatchObject({ ok: true, value: { pass: true } });
+    sim.setBootTiming(uuid, { guestReportDelayMs: 10 });
+    sim.setGuestReport(uuid, { pvDriversDetected: true, agentVersion: { major: 9, minor: 4, micro: 0, build: 1 } });
+  });
+});

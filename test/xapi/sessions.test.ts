@@ -45,11 +45,14 @@ describe('sessions and pool changes', () => {
     const rb = must(await rebootVm(h, { mode: 'hard' }, 20_000));
     expect(rb.facts.metrics_fresh).toBe(true);
     sim.setBootTiming(r.uuid, { bootDelayMs: 0, guestReportDelayMs: 10 });
-    // and a boot slower than the timeout is a timeout, with what was awaited
+    // fresh metrics required: a guest slower than the timeout is a timeout, with what was awaited
     sim.setBootTiming(r.uuid, { guestReportDelayMs: 60_000 });
-    const slow = await rebootVm(h, { mode: 'hard' }, 500);
+    const slow = await rebootVm(h, { mode: 'hard', freshMetrics: true }, 500);
     expect(slow).toMatchObject({ ok: false, error: { kind: 'timeout' } });
     expect(!slow.ok && slow.error.message).toMatch(/fresh guest metrics/);
+    // by default ('prefer') the reboot succeeds once running and says the metrics are not fresh
+    const pref = must(await rebootVm(h, { mode: 'hard', freshGraceMs: 300 }, 20_000));
+    expect(pref.facts).toMatchObject({ power_state: 'Running', metrics_fresh: false });
     sim.setBootTiming(r.uuid, { guestReportDelayMs: 10 });
     await c.close();
   });

@@ -127,7 +127,9 @@ async function revertAndRestore(ctx: StepContext, h: VmHandle, t: SnapshotToken,
   const ref = await h.xapi.call<string>('VM.get_by_uuid', [t.snapshotUuid]);
   if (!ref.ok) return { ok: false, reason: `snapshot ${t.snapshotUuid} not found: ${failureText(ref.error)}` };
   await ctx.intent({ action: 'vm.revert', detail: { vm: h.uuid, snapshot: t.snapshotUuid, power_state: t.powerState } });
-  const r = await revertToSnapshot(h, ref.value, { powerState: t.powerState, timeoutMs, freshMetrics: t.hadTools, signal: ctx.signal });
+  // 'prefer': the rollback's goal is the VM back and running; a guest agent slow to report after
+  // the revert must not turn a good rollback into "needs attention"
+  const r = await revertToSnapshot(h, ref.value, { powerState: t.powerState, timeoutMs, freshMetrics: t.hadTools ? 'prefer' : false, signal: ctx.signal });
   forgetVmFacts(ctx);
   if (!r.ok) return { ok: false, reason: `revert of ${h.nameLabel} to ${t.snapshotUuid} failed: ${failureText(r.error)}` };
   let guest = '';

@@ -44,7 +44,7 @@ async function setVendorDevice(ctx: StepContext, h: VmHandle, value: boolean, ar
   if (!set.ok) return set;
   if (wasRunning) {
     await ctx.intent({ action: 'vm.start', detail: { vm: h.uuid } });
-    const st = await startVm(h, Math.max(1000, deadline - Date.now()), { freshMetrics: hadTools, signal: ctx.signal });
+    const st = await startVm(h, Math.max(1000, deadline - Date.now()), { freshMetrics: hadTools ? 'prefer' : false, signal: ctx.signal });
     if (!st.ok) return st;
   }
   forgetVmFacts(ctx);
