@@ -139,3 +139,20 @@ describeWithSshd('ssh connector: check mode', () => {
     await c.close();
   });
 });
+
+describeWithSshd('ssh connector: raw remote shell (for Windows OpenSSH)', () => {
+  let sshd: SshdHandle;
+  beforeAll(async () => { sshd = await startSshd(); });
+  afterAll(async () => { await sshd?.stop(); });
+
+  it('sends the command line as it is, and still times out', async () => {
+    const c = connectorFor(sshd, {}, { remoteShell: 'raw' });
+    const r = await c.exec('echo "$0"; echo err >&2; exit 4');
+    // the login shell ran it directly, not /bin/sh under the wrapper
+    expect(r).toEqual({ ok: true, value: { exitCode: 4, signal: null, stdout: 'bash\n', stderr: 'err\n' } });
+    const t = await c.exec('sleep 30', { timeoutMs: 300 });
+    expect(!t.ok && t.error.kind).toBe('timeout');
+    await expect(c.exec('true', { env: { A: 'b' } })).rejects.toThrow(/raw remote shell/);
+    await c.close();
+  });
+});

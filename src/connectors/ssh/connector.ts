@@ -26,6 +26,13 @@ export interface SshConnectorOptions {
   keepaliveIntervalMs?: number;
   /** attempts to open a channel before giving up with channel-refused; default 8 */
   channelAttempts?: number;
+  /**
+   * 'posix' (default): commands run under /bin/sh with the process-group marker, env exports
+   * and sudo. 'raw': the command line goes to the server's shell as it is (stock Windows
+   * OpenSSH, whose shell is cmd.exe); no env, no become, no put(), and a timeout can only send
+   * a KILL signal request and close the channel.
+   */
+  remoteShell?: 'posix' | 'raw';
 }
 
 interface Live {
@@ -64,6 +71,10 @@ export class SshConnector implements Connector {
     return this.opts.checkMode === true;
   }
 
+  private get raw(): boolean {
+    return this.opts.remoteShell === 'raw';
+  }
+
   async connect(): Promise<Result<void, ConnectorFailure>> {
     const r = await this.ensure();
     return r.ok ? ok(undefined) : r;
@@ -99,6 +110,7 @@ export class SshConnector implements Connector {
     if (this.checkMode) {
       return err({ kind: 'check-mode-refused', message: `check mode: not uploading ${remotePath}` });
     }
+    if (this.raw) throw new Error('raw remote shell: put() needs a POSIX shell; upload through the caller\'s own shell');
     const data = typeof source === 'string' ? await readFile(source) : source;
     const p = quoteShell(remotePath);
     // exec + cat rather than SFTP: works where the sftp subsystem is disabled, one round trip
@@ -281,17 +293,25 @@ export class SshConnector implements Connector {
     const l = await this.ensure();
     if (!l.ok) return l;
     const live = l.value;
-    const mode: BecomeMode = o.become ? await this.becomeMode(live) : 'none';
-    const built = buildRemoteCommand(command, { ...(o.env ? { env: o.env } : {}), become: mode });
-    // a bad env name is a bug in the step (its schema validates names), not a host failure
-    if (!built.ok) throw new Error(built.message);
+    let mode: BecomeMode = 'none';
+    let remote = command;
+    if (this.raw) {
+      // the caller owns the command line entirely (e.g. a PowerShell one on Windows OpenSSH)
+      if (o.env || o.become) throw new Error('raw remote shell: env and become are the caller\'s job');
+    } else {
+      mode = o.become ? await this.becomeMode(live) : 'none';
+      const built = buildRemoteCommand(command, { ...(o.env ? { env: o.env } : {}), become: mode });
+      // a bad env name is a bug in the step (its schema validates names), not a host failure
+      if (!built.ok) throw new Error(built.message);
+      remote = built.command;
+    }
     let stdin: Buffer | undefined = o.stdin === undefined ? undefined : Buffer.from(o.stdin);
     if (mode === 'password') {
       stdin = Buffer.concat([Buffer.from(`${this.cfg.becomePassword ?? ''}\n`), stdin ?? Buffer.alloc(0)]);
     }
     const release = await this.sem.acquire();
     try {
-      const ch = await this.openChannel(live, built.command);
+      const ch = await this.openChannel(live, remote);
       if (!ch.ok) return ch;
       return await this.drive(live, ch.value, stdin, o, mode);
     } finally {
@@ -335,7 +355,7 @@ export class SshConnector implements Connector {
     return new Promise((resolve) => {
       const out: string[] = [];
       const errs: string[] = [];
-      const filter = new MarkerFilter();
+      const filter = new MarkerFilter(!this.raw);
       let exitCode: number | null = null;
       let signal: string | null = null;
       let gotExit = false;
@@ -386,6 +406,9 @@ export class SshConnector implements Connector {
           void (async () => {
             const pgid = filter.pgid;
             if (pgid !== undefined) await this.killGroup(live, pgid, mode);
+            // without a process group to kill, ask the server to signal the process (OpenSSH
+            // 7.9+ and some others honour it; the rest ignore it), then close the channel
+            else ch.signal('KILL');
             // the kill makes the channel close with a signal; if it does not, stop waiting
             setTimeout(() => { ch.close(); finish(); }, pgid !== undefined ? 5000 : 0).unref();
           })();

@@ -61,7 +61,12 @@ export function killGroupCommand(pgid: number, become: BecomeMode): string {
 export class MarkerFilter {
   pgid: number | undefined;
   private pending = '';
-  private done = false;
+  private done: boolean;
+
+  /** `expectMarker: false` (raw remote shell) passes everything straight through */
+  constructor(expectMarker = true) {
+    this.done = !expectMarker;
+  }
 
   push(chunk: string): string {
     if (this.done) return chunk;
