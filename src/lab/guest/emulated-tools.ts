@@ -57,7 +57,7 @@ export function rpmScript(): string {
 # rpm (pvrun lab emulation: the controller has no rpm; see docs/lab.md). Understands the lab's
 # own package format only, and a subset of options: -i/-U/-F[vh], -e, -q[a|i|l|p] [--qf FMT].
 DB=${RPM_DB_DIR}
-mkdir -p "$DB" 2>/dev/null
+# queries only read: the database directory is created by the first install
 nevra() { (. "$DB/$1.info"; echo "$NAME-$VERSION-$RELEASE.$ARCH"); }
 installed() { [ -f "$DB/$1.info" ]; }
 fmt() { # fmt INFOFILE FORMAT
@@ -69,6 +69,7 @@ unpack() { # unpack FILE DIR
     { echo "error: $1: not an rpm package (or package manifest)" >&2; return 1; }
 }
 install_one() { # install_one FILE MODE(i|U|F)
+  mkdir -p "$DB" || return 1
   t=$(mktemp -d) || return 1
   unpack "$1" "$t" || { rm -rf "$t"; return 1; }
   NAME= ; VERSION= ; RELEASE= ; ARCH=
