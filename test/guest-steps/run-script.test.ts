@@ -90,6 +90,19 @@ describeWithSshd('run-script step', () => {
     expect(dead).toBe(true);
   });
 
+  it('a connection dropped mid-script fails the step as unreachable, and the next step reconnects', async () => {
+    const started = join(g.sshd.dir, 'long.started');
+    const ctx = makeCtx(g.host, g.connector);
+    const running = runStep(runScriptStep, ctx, { script: `touch ${started}; sleep 30` });
+    for (let i = 0; i < 200 && !existsSync(started); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(await g.sshd.killConnections()).toBeGreaterThan(0);
+    const { apply } = await running;
+    expect(apply).toMatchObject({ kind: 'failed', unreachable: true });
+    expect(apply?.kind === 'failed' && apply.reason).toMatch(/^connection-lost:/);
+    const next = await runStep(runScriptStep, ctx, { script: 'echo back' });
+    expect(next.apply).toMatchObject({ kind: 'changed', data: { stdout: 'back\n' } });
+  });
+
   it('become runs the script as root', async () => {
     const { apply } = await runStep(runScriptStep, makeCtx(g.host, g.connector), { script: 'id -u', become: true });
     expect(apply).toMatchObject({ kind: 'changed', data: { stdout: '0\n' } });
