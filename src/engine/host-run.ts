@@ -64,8 +64,13 @@ export class HostRun {
     emit({ type: 'host-start', host: this.host.name, time: this.now() });
     let failure: { step: string; reason: string; unreachable: boolean } | undefined;
     let skipReason: string | undefined;
+    const resume = this.opts.resume?.(this.play.name, this.host.name);
+    if (resume) this.restoreApplied(resume);
+    if (resume?.rollback !== undefined) failure = { step: '(rollback)', reason: resume.rollback, unreachable: false };
 
     for (const [index, step] of this.play.steps.entries()) {
+      if (failure) break;
+      if (resume && index < resume.startIndex) continue;
       if (!step.selected) continue;
       if (this.control.aborted) break;
       if (this.control.stopping) {
@@ -90,7 +95,7 @@ export class HostRun {
     let rollbackFailed = false;
     let attention: string | undefined;
     if (failure && !this.opts.check) {
-      if (this.play.onFailure === 'rollback') {
+      if (this.play.onFailure === 'rollback' || resume?.rollback !== undefined) {
         const rb = await this.rollback(failure.reason);
         rolledBack = rb.ok && rb.undone > 0;
         rollbackFailed = !rb.ok;
@@ -108,9 +113,11 @@ export class HostRun {
     await this.opts.services.release?.(this.host);
 
     let outcome: HostOutcome;
+    // A host restored to its snapshot is in a known, clean state even if it was unreachable
+    // on the way (a reboot that never came back): it is reported rolled back, with the reason.
     if (rollbackFailed) outcome = 'needs-attention';
-    else if (failure?.unreachable || (failure && this.guestUnreachable)) outcome = 'unreachable';
     else if (failure && rolledBack) outcome = 'rolled-back';
+    else if (failure?.unreachable || (failure && this.guestUnreachable)) outcome = 'unreachable';
     else if (failure || cleanupFailed.length > 0) outcome = 'failed';
     else if (skipReason !== undefined && this.counts.changed === 0) outcome = 'skipped';
     else outcome = this.counts.changed > 0 ? 'changed' : 'ok';
@@ -125,6 +132,15 @@ export class HostRun {
     };
     emit({ type: 'host-end', host: this.host.name, recap, time: this.now() });
     return recap;
+  }
+
+  /** What an earlier process applied on this host (from its journal), so rollback can undo it. */
+  private restoreApplied(r: { applied: { index: number; token: unknown }[] }): void {
+    for (const a of r.applied) {
+      const step = this.play.steps[a.index];
+      if (!step) continue;
+      this.applied.push({ step, args: this.play.hostArgs?.(this.host, 'main', a.index) ?? step.spec.args, token: a.token });
+    }
   }
 
   /** A second SIGINT: nothing more is done on this host; say exactly where it was left. */
@@ -211,14 +227,18 @@ export class HostRun {
     const started = Date.now();
     this.currentStep = name;
     emit({ type: 'step-start', host: this.host.name, step: name, stepType: step.spec.type, index, phase, time: this.now() });
+    const appliedBefore = this.applied.length;
     const r = await this.evaluateStep(step, this.play.hostArgs?.(this.host, phase, index) ?? step.spec.args);
     this.currentStep = undefined;
+    // the undo token goes into the step's result event, so the journal can hand it to `pvrun rollback`
+    const token = this.applied.length > appliedBefore ? this.applied.at(-1)?.token : undefined;
     this.count(r.status);
     const diff = this.opts.diff ? this.lastDiff : undefined;
     this.lastDiff = undefined;
     emit({
       type: 'step-result', host: this.host.name, step: name, stepType: step.spec.type, index, phase,
       status: r.status, summary: r.summary, ...(diff ? { diff } : {}), durationMs: Date.now() - started, time: this.now(),
+      ...(token !== undefined ? { undo: token } : {}),
     });
     return r;
   }
@@ -330,6 +350,8 @@ export class HostRun {
         case 'fail': return { status: p.unreachable || this.guestUnreachable ? 'unreachable' : 'failed', summary: p.reason, fatal: true, unreachable: p.unreachable || this.guestUnreachable };
         case 'change': break;
       }
+      // Durable before anything changes: a crash from here on may leave this step half done.
+      await ctx.intent({ action: 'step.apply', detail: { stepType: spec.type } });
       const appliedRes = await race(() => step.type.apply(ctx, args, p), ac.signal);
       if (appliedRes === ABORTED) return this.abortedRun(timeoutMs, step, args);
       if (appliedRes instanceof Error) {

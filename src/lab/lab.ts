@@ -98,11 +98,17 @@ export class Lab {
 
 async function guestPowerOp(sim: XapiSimulator | undefined, uuid: string, op: 'clean_reboot' | 'clean_shutdown', log?: (l: string) => void): Promise<void> {
   if (!sim) return;
+  const ref = sim.model.store.byUuid('VM', uuid);
+  if (!ref) return;
   try {
-    const ref = sim.model.store.byUuid('VM', uuid);
-    if (ref) await sim.model.powerOp(ref, op);
+    await sim.model.powerOp(ref, op);
   } catch (e) {
-    log?.(`guest-initiated ${op} of ${uuid}: ${e instanceof Error ? e.message : String(e)}`);
+    // The simulator only allows clean operations with an agent (as XAPI does); a reboot the
+    // guest itself asked for happens regardless, so fall back to the hard variant.
+    log?.(`guest-initiated ${op} of ${uuid}: ${e instanceof Error ? e.message : String(e)}; doing it hard`);
+    await sim.model.powerOp(ref, op === 'clean_reboot' ? 'hard_reboot' : 'hard_shutdown').catch((e2: unknown) => {
+      log?.(`guest-initiated hard ${op} of ${uuid} failed too: ${e2 instanceof Error ? e2.message : String(e2)}`);
+    });
   }
 }
 
