@@ -53,17 +53,29 @@ export type FreshPolicy = boolean | 'prefer';
 export const FRESH_GRACE_MS = 60_000;
 
 async function waitBootThenMetrics(
-  h: VmHandle, watch: VmWatch, bootedAfter: string | null, fresh: FreshPolicy, timeoutMs: number, signal?: AbortSignal, graceMs = FRESH_GRACE_MS,
+  h: VmHandle, watch: VmWatch | undefined, bootedAfter: string | null, fresh: FreshPolicy, timeoutMs: number, signal?: AbortSignal, graceMs = FRESH_GRACE_MS,
 ): Promise<Result<VmFacts, HypervisorFailure>> {
   const deadline = Date.now() + timeoutMs;
-  const running = await waitForRunningAndFreshMetrics(h, { timeoutMs, signal, bootedAfter, freshMetrics: false, watch });
+  const running = await waitForRunningAndFreshMetrics(h, { timeoutMs, signal, bootedAfter, freshMetrics: false, ...(watch ? { watch } : {}) });
   if (!running.ok || fresh === false || running.value.metrics_fresh) return running;
   const left = Math.max(1000, deadline - Date.now());
   const f = await waitForRunningAndFreshMetrics(h, {
-    timeoutMs: fresh === true ? left : Math.min(left, graceMs), signal, bootedAfter, freshMetrics: true, watch,
+    timeoutMs: fresh === true ? left : Math.min(left, graceMs), signal, bootedAfter, freshMetrics: true, ...(watch ? { watch } : {}),
   });
   if (f.ok || fresh === true || f.error.kind !== 'timeout') return f;
-  return ok(watch.facts);
+  return watch ? ok(watch.facts) : readVmFacts(h.xapi, h.ref);
+}
+
+/**
+ * Facts before an operation, with a watch opened first so no change after it is missed; a pool
+ * refusing event.from still works, through reads (waits then poll at most once a second).
+ */
+async function factsWithWatch(h: VmHandle): Promise<Result<{ facts: VmFacts; watch?: VmWatch }, HypervisorFailure>> {
+  const w = await VmWatch.open(h.xapi, h.ref);
+  if (w.ok) return ok({ facts: w.value.facts, watch: w.value });
+  if (w.error.kind !== 'xapi' || w.error.code === 'HANDLE_INVALID') return w;
+  const f = await readVmFacts(h.xapi, h.ref);
+  return f.ok ? ok({ facts: f.value }) : f;
 }
 
 export interface RebootResult {
@@ -88,9 +100,9 @@ export async function rebootVm(
   timeoutMs: number,
   signal?: AbortSignal,
 ): Promise<Result<RebootResult, HypervisorFailure>> {
-  const watch = await VmWatch.open(h.xapi, h.ref);
-  if (!watch.ok) return watch;
-  const b = watch.value.facts;
+  const before = await factsWithWatch(h);
+  if (!before.ok) return before;
+  const b = before.value.facts;
   if (b.power_state !== 'Running') {
     return err({ kind: 'xapi', code: 'VM_BAD_POWER_STATE', params: [h.ref, 'running', b.power_state.toLowerCase()],
       message: `VM_BAD_POWER_STATE: ${h.nameLabel} is ${b.power_state}, a reboot needs it Running` });
@@ -107,7 +119,7 @@ export async function rebootVm(
   }
   if (!r.ok) return r;
   const fresh = opts.freshMetrics ?? (b.pv_drivers_detected || b.management_agent_detected ? 'prefer' : false);
-  const w = await waitBootThenMetrics(h, watch.value, b.start_time, fresh, Math.max(1000, deadline - Date.now()), signal, opts.freshGraceMs);
+  const w = await waitBootThenMetrics(h, before.value.watch, b.start_time, fresh, Math.max(1000, deadline - Date.now()), signal, opts.freshGraceMs);
   if (!w.ok) return w;
   return ok({ method, ...(fallback ? { fallback } : {}), facts: w.value });
 }
@@ -116,14 +128,14 @@ export async function rebootVm(
 export async function startVm(
   h: VmHandle, timeoutMs: number, opts: { freshMetrics?: FreshPolicy; freshGraceMs?: number; signal?: AbortSignal } = {},
 ): Promise<Result<VmFacts, HypervisorFailure>> {
-  const watch = await VmWatch.open(h.xapi, h.ref);
-  if (!watch.ok) return watch;
-  const before = watch.value.facts;
+  const bw = await factsWithWatch(h);
+  if (!bw.ok) return bw;
+  const before = bw.value.facts;
   if (before.power_state === 'Running') return ok(before);
   const deadline = Date.now() + timeoutMs;
   const r = await callAsync(h.xapi, 'VM.start', [h.ref, false, false], { timeoutMs, signal: opts.signal });
   if (!r.ok) return r;
-  return waitBootThenMetrics(h, watch.value, before.start_time, opts.freshMetrics ?? false,
+  return waitBootThenMetrics(h, bw.value.watch, before.start_time, opts.freshMetrics ?? false,
     Math.max(1000, deadline - Date.now()), opts.signal, opts.freshGraceMs);
 }
 
