@@ -24,8 +24,8 @@ export interface SshConnectorOptions {
   /** concurrent channels per connection; default 5 */
   maxChannels?: number;
   keepaliveIntervalMs?: number;
-  /** attempts to open a channel before giving up with channel-refused; default 8 */
-  channelAttempts?: number;
+  /** how long refused channel opens are retried before channel-refused; default 15 s */
+  channelRetryMs?: number;
   /**
    * 'posix' (default): commands run under /bin/sh with the process-group marker, env exports
    * and sudo. 'raw': the command line goes to the server's shell as it is (stock Windows
@@ -330,10 +330,14 @@ export class SshConnector implements Connector {
   }
 
   private async openChannel(live: Live, cmd: string): Promise<Result<ClientChannel, ConnectorFailure>> {
-    const attempts = this.opts.channelAttempts ?? 8;
+    // bounded by time rather than attempts: under contention (a server with a low MaxSessions,
+    // or slots freed late) a waiter can lose several races in a row without anything being wrong
+    const deadline = Date.now() + (this.opts.channelRetryMs ?? 15_000);
     let last = '';
-    for (let i = 0; i < attempts; i++) {
+    let attempts = 0;
+    for (;;) {
       if (!live.alive) return err({ kind: 'connection-lost', message: `${this.host}: connection lost` });
+      attempts++;
       const r = await new Promise<{ ch?: ClientChannel; e?: Error }>((resolve) => {
         try {
           live.client.exec(cmd, (e, ch) => resolve(e ? { e } : { ch }));
@@ -344,7 +348,9 @@ export class SshConnector implements Connector {
       if (r.ch) return ok(r.ch);
       last = r.e?.message ?? 'unknown error';
       if (!live.alive) return err({ kind: 'connection-lost', message: `${this.host}: connection lost (${last})` });
-      await sleep(Math.min(20 * 2 ** i, 1000));
+      if (Date.now() >= deadline) break;
+      // jitter so refused waiters do not retry in lockstep
+      await sleep(Math.min(20 * 2 ** Math.min(attempts, 5), 500) * (0.5 + Math.random()));
     }
     return err({ kind: 'channel-refused', message: `${this.host}: could not open a channel after ${attempts} attempts: ${last}` });
   }
