@@ -51,7 +51,9 @@ export type RunEvent =
   | { type: 'host-start'; host: string; time: string }
   | { type: 'step-start'; host: string; step: string; stepType: string; index: number; phase: StepPhase; time: string }
   | { type: 'step-output'; host: string; step: string; stream: 'stdout' | 'stderr' | 'log'; text: string }
-  | { type: 'step-result'; host: string; step: string; stepType: string; index: number; phase: StepPhase; status: StepStatus; summary: string; diff?: string; durationMs: number; time: string }
+  | { type: 'step-result'; host: string; step: string; stepType: string; index: number; phase: StepPhase; status: StepStatus; summary: string; diff?: string; durationMs: number; time: string;
+      /** the step changed the host and can be undone: its undo token (JSON), journaled for `pvrun rollback` / `resume` */
+      undo?: unknown }
   | { type: 'intent'; host: string; step: string; action: string; detail: Record<string, unknown>; time: string }
   | { type: 'rollback-start'; host: string; reason: string; time: string }
   | { type: 'rollback-step'; host: string; step: string; ok: boolean; summary: string; time: string }

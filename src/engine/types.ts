@@ -59,6 +59,21 @@ export interface EngineOptions {
   services: HostServices;
   render: RenderFn;
   emit: EventSink;
+  /**
+   * Continue a host from an earlier, interrupted process (pvrun resume / rollback): which main
+   * steps are already done and what they applied, read from the journal. undefined: run normally.
+   */
+  resume?(play: string, host: string): HostResume | undefined;
   /** clock, for tests */
   now?: () => Date;
+}
+
+/** Where an earlier process left a host, rebuilt from its journal. */
+export interface HostResume {
+  /** main steps before this index are not run again (a step cut short at this index is re-planned) */
+  startIndex: number;
+  /** steps the earlier process applied, in order, with the undo tokens it journaled */
+  applied: { index: number; token: unknown }[];
+  /** roll the host back now (pvrun rollback, or a rollback cut short) instead of continuing */
+  rollback?: string;
 }

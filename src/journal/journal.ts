@@ -1,4 +1,4 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, fsyncSync, mkdirSync, openSync, readSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { RunEvent } from '../engine/events.js';
 import type { Intent } from '../steps/types.js';
@@ -8,8 +8,26 @@ export function stateDir(flag: string | undefined, cwd = process.cwd()): string 
   return resolve(cwd, flag ?? process.env['PVRUN_STATE_DIR'] ?? '.pvrun');
 }
 
+/** What `pvrun resume` / `rollback` need to load the same project again. */
+export interface PlanInfo {
+  /** absolute paths */
+  playbook: string;
+  inventories: string[];
+  cwd: string;
+  check: boolean;
+  limit?: string;
+  tags?: string;
+  skipTags?: string;
+  startAtStep?: string;
+  /** as given (redacted in the journal like everything else) */
+  extraVars?: string[];
+  summary?: unknown;
+}
+
 export type JournalRecord =
-  | { kind: 'plan'; runId: string; plan: unknown; time: string }
+  | { kind: 'plan'; runId: string; plan: PlanInfo; time: string }
+  /** a later process working on the same run: `pvrun resume` or `pvrun rollback` */
+  | { kind: 'session'; runId: string; mode: 'resume' | 'rollback'; pid: number; time: string }
   | { kind: 'event'; event: RunEvent }
   | { kind: 'intent'; host: string; step: string; action: string; detail: Record<string, unknown>; time: string };
 
@@ -23,9 +41,11 @@ export class Journal {
   private fd: number | undefined;
 
   constructor(dir: string, readonly runId: string, private readonly redact: Redact) {
-    mkdirSync(join(dir, 'runs'), { recursive: true });
-    this.path = join(dir, 'runs', `${runId}.jsonl`);
+    mkdirSync(join(dir, 'runs'), { recursive: true, mode: 0o700 });
+    this.path = journalPath(dir, runId);
     this.fd = openSync(this.path, 'a', 0o600);
+    // A process killed mid-write left a partial last line: end it, so our first record stays whole.
+    if (!endsWithNewline(this.path)) writeSync(this.fd, '\n');
   }
 
   private write(rec: JournalRecord, sync: boolean): void {
@@ -34,14 +54,19 @@ export class Journal {
     if (sync) fsyncSync(this.fd);
   }
 
-  plan(plan: unknown): void {
+  plan(plan: PlanInfo): void {
     this.write({ kind: 'plan', runId: this.runId, plan, time: new Date().toISOString() }, true);
   }
 
+  session(mode: 'resume' | 'rollback'): void {
+    this.write({ kind: 'session', runId: this.runId, mode, pid: process.pid, time: new Date().toISOString() }, true);
+  }
+
   event(e: RunEvent): void {
-    // step-output can be large and is not needed to recover; everything else is kept.
     if (e.type === 'intent') return; // written (and fsynced) by intent() before the action
-    this.write({ kind: 'event', event: e }, e.type === 'run-end' || e.type === 'host-end');
+    // A step's result carries its undo token: on disk before the next step starts changing things.
+    const sync = e.type === 'run-end' || e.type === 'host-end' || e.type === 'rollback-end' || (e.type === 'step-result' && e.undo !== undefined);
+    this.write({ kind: 'event', event: e }, sync);
   }
 
   intent(host: string, step: string, intent: Intent): void {
@@ -51,5 +76,22 @@ export class Journal {
   close(): void {
     if (this.fd !== undefined) closeSync(this.fd);
     this.fd = undefined;
+  }
+}
+
+export function journalPath(dir: string, runId: string): string {
+  return join(dir, 'runs', `${runId}.jsonl`);
+}
+
+function endsWithNewline(path: string): boolean {
+  const fd = openSync(path, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    if (size === 0) return true;
+    const b = Buffer.alloc(1);
+    readSync(fd, b, 0, 1, size - 1);
+    return b[0] === 0x0a;
+  } finally {
+    closeSync(fd);
   }
 }
