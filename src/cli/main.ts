@@ -10,6 +10,8 @@ import { labCommand, demoCommand } from './lab.js';
 export interface Io {
   out: NodeJS.WriteStream;
   err: NodeJS.WriteStream;
+  /** where confirmation answers are read (default: process.stdin) */
+  in?: NodeJS.ReadableStream & { isTTY?: boolean };
   env: NodeJS.ProcessEnv;
   cwd: string;
 }

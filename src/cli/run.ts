@@ -18,6 +18,12 @@ import type { Io } from './main.js';
 import { toEnginePlays } from '../load/engine-plays.js';
 import { renderAll } from '../load/template.js';
 import type { RunFlags } from './program.js';
+import type { EngineOptions, EnginePlay } from '../engine/types.js';
+import { createJunitReporter } from '../report/junit.js';
+import { createGithubReporter } from '../report/github.js';
+import { confirmRun } from './confirm.js';
+import { resolve as resolvePath } from 'node:path';
+import { resolveInventoryArg } from '../load/inventory.js';
 
 const split = (s: string | undefined): string[] => (s ? [s] : []);
 
@@ -84,8 +90,17 @@ export interface RunOutcome {
   recap?: HostRecap[];
 }
 
-export async function runPlaybook(playbook: string, flags: RunFlags, io: Io): Promise<RunOutcome> {
-  const runId = newRunId();
+/** A later process on an earlier run (`pvrun resume`, `pvrun rollback`): same run id, same journal. */
+export interface Continuation {
+  runId: string;
+  mode: 'resume' | 'rollback';
+  /** the plays narrowed to the hosts this session works on */
+  plays(plays: EnginePlay[], project: Project): Promise<EnginePlay[] | string>;
+  resume: NonNullable<EngineOptions['resume']>;
+}
+
+export async function runPlaybook(playbook: string, flags: RunFlags, io: Io, cont?: Continuation): Promise<RunOutcome> {
+  const runId = cont?.runId ?? newRunId();
   const loaded = loadProject(loadOptions(playbook, flags, io, { id: runId, check: flags.check, playbook }));
   if (!loaded.ok) {
     printDiagnostics(loaded.error, io);
@@ -99,17 +114,36 @@ export async function runPlaybook(playbook: string, flags: RunFlags, io: Io): Pr
     return { code: EXIT.invalid, runId };
   }
   const registry = builtinRegistry();
-  const plays = toEnginePlays(project, registry).map((p) => ({ ...p, forks: flags.forks ?? p.forks }));
+  let plays = toEnginePlays(project, registry).map((p) => ({ ...p, forks: flags.forks ?? p.forks }));
+  if (cont) {
+    const narrowed = await cont.plays(plays, project);
+    if (typeof narrowed === 'string') {
+      io.err.write(`pvrun ${cont.mode}: ${narrowed}\n`);
+      return { code: EXIT.invalid, runId };
+    }
+    plays = narrowed;
+  }
+  if (!cont && !(await confirmRun(plays, flags, io))) return { code: EXIT.invalid, runId };
 
   const redact = (s: string): string => redactor.redact(s);
   const journal = new Journal(stateDir(flags.stateDir, io.cwd), runId, redact);
-  journal.plan({ playbook, inventories: flags.inventory, check: flags.check, summary: project.summary });
+  if (cont) journal.session(cont.mode);
+  else {
+    journal.plan({
+      playbook: resolvePath(io.cwd, playbook), inventories: flags.inventory.map((a) => { const r = resolveInventoryArg(a, io.cwd); return r.ok ? resolvePath(r.value) : a; }), cwd: io.cwd, check: flags.check,
+      ...(flags.limit ? { limit: flags.limit } : {}), ...(flags.tags ? { tags: flags.tags } : {}),
+      ...(flags.skipTags ? { skipTags: flags.skipTags } : {}), ...(flags.startAtStep ? { startAtStep: flags.startAtStep } : {}),
+      extraVars: flags.extraVars, summary: project.summary,
+    });
+  }
   const reporters: Reporter[] = [];
   if (flags.json === true) reporters.push(createJsonReporter(io.out, redact));
   else {
     reporters.push(humanReporter(flags, io));
     if (typeof flags.json === 'string') reporters.push(createJsonReporter(flags.json, redact));
   }
+  if (flags.junit) reporters.push(createJunitReporter(flags.junit, redact));
+  if (io.env['GITHUB_ACTIONS'] === 'true') reporters.push(createGithubReporter(io.out, io.env['GITHUB_STEP_SUMMARY'], redact));
   const reporter = fanout(reporters);
   const emit = (e: RunEvent): void => {
     journal.event(e);
@@ -128,7 +162,7 @@ export async function runPlaybook(playbook: string, flags: RunFlags, io: Io): Pr
   });
   const scheduler = new Scheduler({
     runId, playbook, inventories: flags.inventory, check: flags.check, diff: flags.diff, verbose: flags.verbose > 0,
-    services, render: renderAll, emit,
+    services, render: renderAll, emit, ...(cont ? { resume: cont.resume } : {}),
   });
   const onSigint = (): void => scheduler.interrupt();
   process.on('SIGINT', onSigint);
