@@ -178,6 +178,16 @@ function Get-NetRoute {
   foreach ($g in @($a.gateways)) { [pscustomobject]@{ InterfaceIndex = [int]$a.ifIndex; DestinationPrefix = '0.0.0.0/0'; NextHop = $g } }
 }
 
+function New-NetRoute {
+  param([int]$InterfaceIndex, [string]$DestinationPrefix, [string]$NextHop, [string]$AddressFamily)
+  $s = Read-LabState
+  $a = Find-Adapter $s $InterfaceIndex
+  if (@($a.gateways) -contains $NextHop) { throw "Instance $DestinationPrefix via $NextHop already exists" }
+  $a.gateways = @($a.gateways) + $NextHop
+  Add-LabLog $s "New-NetRoute $InterfaceIndex $NextHop"
+  Write-LabState $s
+}
+
 function Remove-NetRoute {
   param([int]$InterfaceIndex, [string]$DestinationPrefix, [string]$NextHop, [switch]$Confirm)
   $s = Read-LabState
@@ -321,5 +331,5 @@ function script:Invoke-LabBoot($s) {
 }
 
 Export-ModuleMember -Function Get-CimInstance, Get-PnpDevice, Get-Service, Get-ItemProperty, Test-Path, Get-NetAdapter,
-  Get-NetIPInterface, Set-NetIPInterface, Get-NetIPAddress, New-NetIPAddress, Remove-NetIPAddress, Get-NetRoute, Remove-NetRoute,
+  Get-NetIPInterface, Set-NetIPInterface, Get-NetIPAddress, New-NetIPAddress, Remove-NetIPAddress, Get-NetRoute, New-NetRoute, Remove-NetRoute,
   Get-DnsClientServerAddress, Set-DnsClientServerAddress, msiexec.exe, pnputil.exe, XenClean.exe, shutdown.exe
