@@ -10,6 +10,7 @@ import type { CallCtx } from './methods.js';
 import { SIM_METHODS } from './methods.js';
 import { SimModel } from './model.js';
 import { taskRecord } from './records.js';
+import { parseMethodCall, xmlFailure, xmlSuccess } from './xmlrpc.js';
 import type { SimDefinition } from './seed.js';
 import { Sessions } from './sessions.js';
 import type { Rec } from './store.js';
@@ -38,6 +39,8 @@ export interface CallLogEntry {
   host: 'master' | 'member';
   /** XAPI error code when it failed */
   error?: string;
+  /** set for calls that came over XML-RPC (POST /) */
+  protocol?: 'xmlrpc';
   time: number;
 }
 
@@ -189,24 +192,45 @@ export class XapiSimulator {
   // ---------- JSON-RPC ----------
 
   private async handle(role: 'master' | 'member', req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (req.method !== 'POST' || (req.url !== '/jsonrpc' && req.url !== '/jsonrpc/')) {
+    const json = req.url === '/jsonrpc' || req.url === '/jsonrpc/';
+    const xml = req.url === '/' || req.url === '/RPC2';
+    if (req.method !== 'POST' || (!json && !xml)) {
       res.writeHead(req.method === 'POST' ? 404 : 405).end();
       return;
     }
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
-    let body: { method?: unknown; params?: unknown; id?: unknown };
-    try {
-      body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-    } catch {
-      res.writeHead(200, { 'content-type': 'application/json' })
-        .end(JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: -32700, message: 'PARSE_ERROR', data: [] } }));
-      return;
+    const text = Buffer.concat(chunks).toString('utf8');
+    let method: string;
+    let params: unknown[];
+    let succeed: (result: unknown) => void;
+    let fail: (code: string, params: string[]) => void;
+    if (json) {
+      let body: { method?: unknown; params?: unknown; id?: unknown };
+      try {
+        body = JSON.parse(text);
+      } catch {
+        res.writeHead(200, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: -32700, message: 'PARSE_ERROR', data: [] } }));
+        return;
+      }
+      const reply = (payload: Record<string, unknown>) =>
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ jsonrpc: '2.0', id: body.id ?? null, ...payload }));
+      method = String(body.method ?? '');
+      params = Array.isArray(body.params) ? body.params : [];
+      succeed = (result) => reply({ result });
+      fail = (code, data) => reply({ error: { code: 1, message: code, data } });
+    } else {
+      try {
+        ({ method, params } = parseMethodCall(text));
+      } catch (e) {
+        res.writeHead(400, { 'content-type': 'text/plain' }).end(`bad XML-RPC request: ${(e as Error).message}`);
+        return;
+      }
+      const reply = (body: string) => res.writeHead(200, { 'content-type': 'text/xml' }).end(body);
+      succeed = (result) => reply(xmlSuccess(result));
+      fail = (code, data) => reply(xmlFailure(code, data));
     }
-    const method = String(body.method ?? '');
-    const params = Array.isArray(body.params) ? body.params : [];
-    const reply = (payload: Record<string, unknown>) =>
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ jsonrpc: '2.0', id: body.id ?? null, ...payload }));
 
     const spec = SIM_METHODS[method.startsWith('Async.') ? method.slice(6) : method];
     const entry: CallLogEntry = {
@@ -215,6 +239,7 @@ export class XapiSimulator {
       readOnly: spec ? !spec.mutating && !method.startsWith('Async.') : true,
       host: role,
       time: Date.now(),
+      ...(xml ? { protocol: 'xmlrpc' as const } : {}),
     };
     this.calls.push(entry);
     try {
@@ -231,16 +256,15 @@ export class XapiSimulator {
         }
         if (f.code) throw new XapiFault(f.code, f.params ?? []);
       }
-      const result = await this.dispatch(role, method, params);
-      reply({ result });
+      succeed(await this.dispatch(role, method, params));
     } catch (e) {
       if (!(e instanceof XapiFault)) {
         entry.error = 'INTERNAL_ERROR';
-        reply({ error: { code: 1, message: 'INTERNAL_ERROR', data: [String((e as Error).message)] } });
+        fail('INTERNAL_ERROR', [String((e as Error).message)]);
         return;
       }
       entry.error = e.code;
-      reply({ error: { code: 1, message: e.code, data: e.params } });
+      fail(e.code, e.params);
     }
   }
 
