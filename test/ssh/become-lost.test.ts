@@ -33,7 +33,8 @@ describeWithSshd('ssh connector: become', () => {
       await rootSshd?.stop();
       await userSshd?.stop();
       rmSync(SUDOERS, { force: true });
-      try { execFileSync('userdel', ['-r', USER], { stdio: 'ignore' }); } catch { /* already gone */ }
+      // -f: a just-closed session of the user may still be exiting
+      try { execFileSync('userdel', ['-f', '-r', USER], { stdio: 'ignore' }); } catch { /* already gone */ }
     });
 
     // (keyboard-interactive is not tested: without PAM, sshd offers no keyboard-interactive device)
