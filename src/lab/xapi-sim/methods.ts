@@ -4,6 +4,7 @@ import { XapiFault } from './fault.js';
 import type { SimModel } from './model.js';
 import { FIELDS } from './records.js';
 import type { Sessions } from './sessions.js';
+import { destroyVdi, destroyVm, ejectCd, insertCd, revertVm, snapshotVm } from './storage-ops.js';
 import type { Rec } from './store.js';
 
 export interface CallCtx {
@@ -131,15 +132,15 @@ export const SIM_METHODS: Readonly<Record<string, SimMethod>> = {
   'VM.hard_shutdown': power('hard_shutdown'),
   'VM.snapshot': {
     params: [S, 'VM ref', 'string', 'VDI ref set'], mutating: true, async: true, optionalTail: 1,
-    handler: (c, [vm, name, ignore]) => c.model.snapshot(String(vm), String(name), Array.isArray(ignore) ? ignore.map(String) : []),
+    handler: (c, [vm, name, ignore]) => snapshotVm(c.model, String(vm), String(name), Array.isArray(ignore) ? ignore.map(String) : []),
   },
   'VM.revert': {
     params: [S, 'VM ref'], mutating: true, async: true,
-    handler: async (c, [snap]) => { await c.model.revert(String(snap)); return ''; },
+    handler: async (c, [snap]) => { await revertVm(c.model, String(snap)); return ''; },
   },
   'VM.destroy': {
     params: [S, 'VM ref'], mutating: true, async: true,
-    handler: async (c, [vm]) => { await c.model.destroyVm(String(vm)); return ''; },
+    handler: async (c, [vm]) => { await destroyVm(c.model, String(vm)); return ''; },
   },
   'VM.set_has_vendor_device': {
     params: [S, 'VM ref', 'bool'], mutating: true, async: true,
@@ -154,15 +155,15 @@ export const SIM_METHODS: Readonly<Record<string, SimMethod>> = {
 
   'VBD.insert': {
     params: [S, 'VBD ref', 'VDI ref'], mutating: true, async: true,
-    handler: async (c, [vbd, vdi]) => { await c.model.insert(String(vbd), String(vdi)); return ''; },
+    handler: async (c, [vbd, vdi]) => { await insertCd(c.model, String(vbd), String(vdi)); return ''; },
   },
   'VBD.eject': {
     params: [S, 'VBD ref'], mutating: true, async: true,
-    handler: async (c, [vbd]) => { await c.model.eject(String(vbd)); return ''; },
+    handler: async (c, [vbd]) => { await ejectCd(c.model, String(vbd)); return ''; },
   },
   'VDI.destroy': {
     params: [S, 'VDI ref'], mutating: true, async: true,
-    handler: (c, [vdi]) => { c.model.destroyVdi(String(vdi)); return ''; },
+    handler: (c, [vdi]) => { destroyVdi(c.model, String(vdi)); return ''; },
   },
 
   'task.destroy': {

@@ -150,7 +150,8 @@ export class SimModel {
     return ref;
   }
 
-  private delVbd(vbd: string): void {
+  /** @internal simulator operations (storage-ops.ts) use it */
+  delVbd(vbd: string): void {
     const s = this.store;
     const r = s.get('VBD', vbd);
     if (!r) return;
@@ -161,7 +162,8 @@ export class SimModel {
     s.del('VBD', vbd);
   }
 
-  private delVdi(vdi: string): void {
+  /** @internal simulator operations (storage-ops.ts) use it */
+  delVdi(vdi: string): void {
     const s = this.store;
     const r = s.get('VDI', vdi);
     if (!r) return;
@@ -208,7 +210,8 @@ export class SimModel {
     this.store.mod('VM', vm, { allowed_operations: ops });
   }
 
-  private async exclusive<T>(vm: string, op: string, f: () => Promise<T>): Promise<T> {
+  /** @internal simulator operations (storage-ops.ts) use it */
+  async exclusive<T>(vm: string, op: string, f: () => Promise<T>): Promise<T> {
     if (this.busy.has(vm)) throw new XapiFault('OTHER_OPERATION_IN_PROGRESS', ['VM', vm]);
     this.busy.add(vm);
     this.store.mod('VM', vm, { current_operations: { [randomUUID()]: op } });
@@ -264,7 +267,8 @@ export class SimModel {
     });
   }
 
-  private halt(vm: string): void {
+  /** @internal simulator operations (storage-ops.ts) use it */
+  halt(vm: string): void {
     const v = this.sim(vm);
     clearTimeout(v.timer);
     v.featuresUp = false;
@@ -351,160 +355,6 @@ export class SimModel {
     const r = this.need('VM', vm);
     if (r.power_state !== 'Halted') throw new XapiFault('VM_BAD_POWER_STATE', [vm, 'halted', lower(r.power_state)]);
     this.store.mod('VM', vm, { has_vendor_device: value });
-  }
-
-  // ---------- CD ----------
-
-  async insert(vbd: string, vdi: string): Promise<void> {
-    const b = this.need('VBD', vbd);
-    const d = this.need('VDI', vdi);
-    if (b.type !== 'CD') throw new XapiFault('VBD_NOT_REMOVABLE_MEDIA', [vbd]);
-    if (!b.empty) throw new XapiFault('VBD_NOT_EMPTY', [vbd]);
-    if (d.missing) throw new XapiFault('VDI_MISSING', [String(d.SR), vdi]);
-    const vm = this.need('VM', b.VM);
-    await this.opts.hooks?.onCdChange?.(String(vm.uuid), { vdiUuid: String(d.uuid), nameLabel: String(d.name_label) });
-    this.store.mod('VBD', vbd, { VDI: vdi, empty: false });
-    this.store.mod('VDI', vdi, { VBDs: [...this.refs(d.VBDs), vbd] });
-  }
-
-  async eject(vbd: string): Promise<void> {
-    const b = this.need('VBD', vbd);
-    if (b.type !== 'CD') throw new XapiFault('VBD_NOT_REMOVABLE_MEDIA', [vbd]);
-    if (b.empty) throw new XapiFault('VBD_IS_EMPTY', [vbd]);
-    const vm = this.need('VM', b.VM);
-    await this.opts.hooks?.onCdChange?.(String(vm.uuid), null);
-    const vdi = String(b.VDI);
-    const d = this.store.get('VDI', vdi);
-    if (d) this.store.mod('VDI', vdi, { VBDs: this.refs(d.VBDs).filter((x) => x !== vbd) });
-    this.store.mod('VBD', vbd, { VDI: NULL_REF, empty: true });
-  }
-
-  // ---------- snapshots ----------
-
-  async snapshot(vm: string, name: string, ignoreVdis: string[]): Promise<string> {
-    const r = this.need('VM', vm);
-    if (r.is_a_template) throw new XapiFault('VM_IS_TEMPLATE', [vm]);
-    if (r.is_a_snapshot || r.is_control_domain) throw new XapiFault('OPERATION_NOT_ALLOWED', ['cannot snapshot a snapshot or a control domain']);
-    return this.exclusive(vm, 'snapshot', async () => {
-      const s = this.store;
-      const metrics = s.add('VM_metrics', vmMetricsRecord({ ...structuredClone(s.get('VM_metrics', String(r.metrics)) ?? {}), uuid: undefined }));
-      const gmSrc = s.get('VM_guest_metrics', String(r.guest_metrics));
-      const gm = gmSrc ? s.add('VM_guest_metrics', { ...structuredClone(gmSrc), uuid: undefined }) : NULL_REF;
-      // the snapshot record is Halted, whatever the VM's power state
-      const snap = s.add('VM', vmRecord({
-        name_label: name, name_description: String(r.name_description), power_state: 'Halted',
-        is_a_snapshot: true, snapshot_of: vm, snapshot_time: xapiDate(), domain_type: r.domain_type,
-        has_vendor_device: r.has_vendor_device, other_config: structuredClone(r.other_config), tags: [...this.refs(r.tags)],
-        metrics, guest_metrics: gm, parent: r.parent,
-      }));
-      for (const vbd of this.refs(r.VBDs)) {
-        const b = s.get('VBD', vbd)!;
-        let vdi = String(b.VDI);
-        if (b.type === 'Disk' && vdi !== NULL_REF && !ignoreVdis.includes(vdi)) {
-          const src = s.get('VDI', vdi)!;
-          vdi = this.addVdi(String(src.SR), vdiRecord({
-            ...structuredClone(src), uuid: undefined, VBDs: [], is_a_snapshot: true, snapshot_of: vdi,
-            snapshot_time: xapiDate(), snapshots: [],
-          }));
-          s.mod('VDI', String(b.VDI), { snapshots: [...this.refs(src.snapshots), vdi] });
-        } else if (b.type === 'Disk') continue;
-        this.addVbd(snap, vdi, { type: b.type, userdevice: b.userdevice, mode: b.mode, bootable: b.bootable, currently_attached: false });
-      }
-      s.mod('VM', vm, { snapshots: [...this.refs(r.snapshots), snap] });
-      this.refreshAllowed(snap);
-      const snapUuid = String(s.get('VM', snap)!.uuid);
-      this.snapReports.set(snapUuid, structuredClone(this.sim(vm).report));
-      await this.opts.hooks?.onSnapshot?.(String(r.uuid), snapUuid);
-      return snap;
-    });
-  }
-
-  async revert(snap: string): Promise<void> {
-    const sn = this.need('VM', snap);
-    if (!sn.is_a_snapshot) throw new XapiFault('OPERATION_NOT_ALLOWED', ['VM.revert needs a snapshot']);
-    const vm = String(sn.snapshot_of);
-    const r = this.store.get('VM', vm);
-    if (!r) throw new XapiFault('VM_REVERT_FAILED', [vm, snap]);
-    await this.exclusive(vm, 'revert', async () => {
-      const s = this.store;
-      const uuid = String(r.uuid);
-      if (r.power_state !== 'Halted') {
-        await this.opts.hooks?.onPowerOp?.(uuid, 'hard_shutdown');
-        this.halt(vm);
-      }
-      // disks: fresh clones of the snapshot's disks replace the current ones
-      const snapVbds = this.refs(sn.VBDs).map((b) => s.get('VBD', b)!).filter(Boolean);
-      for (const vbd of this.refs(r.VBDs)) {
-        const b = s.get('VBD', vbd)!;
-        if (b.type === 'CD') {
-          this.delVbd(vbd); // CD drives are rebuilt below, with new refs
-          continue;
-        }
-        const from = snapVbds.find((x) => x.type === 'Disk' && x.userdevice === b.userdevice);
-        if (!from) continue;
-        const src = s.get('VDI', String(from.VDI))!;
-        const old = String(b.VDI);
-        const fresh = this.addVdi(String(src.SR), vdiRecord({
-          ...structuredClone(src), uuid: undefined, VBDs: [vbd], is_a_snapshot: false, snapshot_of: NULL_REF,
-          snapshots: [], snapshot_time: s.get('VDI', old)?.snapshot_time ?? src.snapshot_time,
-          name_label: s.get('VDI', old)?.name_label ?? src.name_label,
-        }));
-        s.mod('VBD', vbd, { VDI: fresh });
-        const oldRec = s.get('VDI', old);
-        if (oldRec) {
-          s.mod('VDI', old, { VBDs: [] });
-          // the old disk's snapshots now hang off the new disk
-          for (const snapVdi of this.refs(oldRec.snapshots)) if (s.get('VDI', snapVdi)) s.mod('VDI', snapVdi, { snapshot_of: fresh });
-          s.mod('VDI', fresh, { snapshots: this.refs(oldRec.snapshots) });
-          this.delVdi(old);
-        }
-      }
-      for (const from of snapVbds.filter((x) => x.type === 'CD')) {
-        this.addVbd(vm, String(from.VDI), { type: 'CD', userdevice: from.userdevice, mode: from.mode, currently_attached: false });
-      }
-      // guest metrics: a stale copy of the snapshot's
-      const oldGm = String(r.guest_metrics);
-      const snapGm = s.get('VM_guest_metrics', String(sn.guest_metrics));
-      const gm = snapGm ? s.add('VM_guest_metrics', { ...structuredClone(snapGm), uuid: undefined }) : NULL_REF;
-      s.mod('VM', vm, { has_vendor_device: sn.has_vendor_device, guest_metrics: gm, parent: snap });
-      if (oldGm !== NULL_REF) s.del('VM_guest_metrics', oldGm);
-      const saved = this.snapReports.get(String(sn.uuid));
-      if (saved) this.sim(vm).report = structuredClone(saved);
-      this.refreshAllowed(vm);
-      await this.opts.hooks?.onRevert?.(uuid, String(sn.uuid));
-    });
-  }
-
-  async destroyVm(vm: string): Promise<void> {
-    const r = this.need('VM', vm);
-    if (r.is_control_domain) throw new XapiFault('OPERATION_NOT_ALLOWED', ['cannot destroy a control domain']);
-    if (!r.is_a_snapshot && r.power_state !== 'Halted') throw new XapiFault('VM_BAD_POWER_STATE', [vm, 'halted', lower(r.power_state)]);
-    const s = this.store;
-    // VM.destroy keeps the disks: only the VBDs go
-    for (const vbd of this.refs(r.VBDs)) this.delVbd(vbd);
-    if (String(r.guest_metrics) !== NULL_REF) s.del('VM_guest_metrics', String(r.guest_metrics));
-    if (String(r.metrics) !== NULL_REF) s.del('VM_metrics', String(r.metrics));
-    const parent = r.is_a_snapshot ? s.get('VM', String(r.snapshot_of)) : undefined;
-    if (parent) s.mod('VM', String(r.snapshot_of), { snapshots: this.refs(parent.snapshots).filter((x) => x !== vm) });
-    s.del('VM', vm);
-    if (r.is_a_snapshot) {
-      this.snapReports.delete(String(r.uuid));
-      await this.opts.hooks?.onSnapshotDestroy?.(String(parent?.uuid ?? ''), String(r.uuid));
-    }
-  }
-
-  destroyVdi(vdi: string): void {
-    const d = this.need('VDI', vdi);
-    const sr = this.store.get('SR', String(d.SR));
-    if (d.is_tools_iso || sr?.is_tools_sr) throw new XapiFault('OPERATION_NOT_ALLOWED', ['the tools ISO cannot be destroyed']);
-    if (sr?.content_type === 'iso') throw new XapiFault('SR_OPERATION_NOT_SUPPORTED', [String(d.SR)]);
-    for (const vbd of this.refs(d.VBDs)) {
-      const b = this.store.get('VBD', vbd);
-      if (b?.currently_attached) throw new XapiFault('VDI_IN_USE', [vdi, 'destroy']);
-    }
-    const parent = this.store.get('VDI', String(d.snapshot_of));
-    if (parent) this.store.mod('VDI', String(d.snapshot_of), { snapshots: this.refs(parent.snapshots).filter((x) => x !== vdi) });
-    this.delVdi(vdi);
   }
 
   /** everything needed to continue later (`pvrun lab xapi --state F --save`) */

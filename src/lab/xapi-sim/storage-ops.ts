@@ -1,0 +1,167 @@
+import type { SimModel } from './model.js';
+import { XapiFault } from './fault.js';
+import { vdiRecord, vmMetricsRecord, vmRecord } from './records.js';
+import { NULL_REF, xapiDate } from './store.js';
+
+/**
+ * Storage-side XAPI operations of the simulator: CD insert/eject, snapshot, revert, destroy.
+ * Their semantics follow real XAPI (see docs/xapi.md): snapshots are Halted records with copied
+ * disks; revert leaves the VM Halted with cloned disks, rebuilt CD VBDs (new refs), the old
+ * has_vendor_device and stale guest metrics; VM.destroy keeps disks.
+ */
+
+const lower = (s: unknown) => String(s).toLowerCase();
+
+// ---------- CD ----------
+
+export async function insertCd(m: SimModel, vbd: string, vdi: string): Promise<void> {
+  const b = m.need('VBD', vbd);
+  const d = m.need('VDI', vdi);
+  if (b.type !== 'CD') throw new XapiFault('VBD_NOT_REMOVABLE_MEDIA', [vbd]);
+  if (!b.empty) throw new XapiFault('VBD_NOT_EMPTY', [vbd]);
+  if (d.missing) throw new XapiFault('VDI_MISSING', [String(d.SR), vdi]);
+  const vm = m.need('VM', b.VM);
+  await m.opts.hooks?.onCdChange?.(String(vm.uuid), { vdiUuid: String(d.uuid), nameLabel: String(d.name_label) });
+  m.store.mod('VBD', vbd, { VDI: vdi, empty: false });
+  m.store.mod('VDI', vdi, { VBDs: [...m.refs(d.VBDs), vbd] });
+}
+
+export async function ejectCd(m: SimModel, vbd: string): Promise<void> {
+  const b = m.need('VBD', vbd);
+  if (b.type !== 'CD') throw new XapiFault('VBD_NOT_REMOVABLE_MEDIA', [vbd]);
+  if (b.empty) throw new XapiFault('VBD_IS_EMPTY', [vbd]);
+  const vm = m.need('VM', b.VM);
+  await m.opts.hooks?.onCdChange?.(String(vm.uuid), null);
+  const vdi = String(b.VDI);
+  const d = m.store.get('VDI', vdi);
+  if (d) m.store.mod('VDI', vdi, { VBDs: m.refs(d.VBDs).filter((x) => x !== vbd) });
+  m.store.mod('VBD', vbd, { VDI: NULL_REF, empty: true });
+}
+
+// ---------- snapshots ----------
+
+export async function snapshotVm(m: SimModel, vm: string, name: string, ignoreVdis: string[]): Promise<string> {
+  const r = m.need('VM', vm);
+  if (r.is_a_template) throw new XapiFault('VM_IS_TEMPLATE', [vm]);
+  if (r.is_a_snapshot || r.is_control_domain) throw new XapiFault('OPERATION_NOT_ALLOWED', ['cannot snapshot a snapshot or a control domain']);
+  return m.exclusive(vm, 'snapshot', async () => {
+    const s = m.store;
+    const metrics = s.add('VM_metrics', vmMetricsRecord({ ...structuredClone(s.get('VM_metrics', String(r.metrics)) ?? {}), uuid: undefined }));
+    const gmSrc = s.get('VM_guest_metrics', String(r.guest_metrics));
+    const gm = gmSrc ? s.add('VM_guest_metrics', { ...structuredClone(gmSrc), uuid: undefined }) : NULL_REF;
+    // the snapshot record is Halted, whatever the VM's power state
+    const snap = s.add('VM', vmRecord({
+      name_label: name, name_description: String(r.name_description), power_state: 'Halted',
+      is_a_snapshot: true, snapshot_of: vm, snapshot_time: xapiDate(), domain_type: r.domain_type,
+      has_vendor_device: r.has_vendor_device, other_config: structuredClone(r.other_config), tags: [...m.refs(r.tags)],
+      metrics, guest_metrics: gm, parent: r.parent,
+    }));
+    for (const vbd of m.refs(r.VBDs)) {
+      const b = s.get('VBD', vbd)!;
+      let vdi = String(b.VDI);
+      if (b.type === 'Disk' && vdi !== NULL_REF && !ignoreVdis.includes(vdi)) {
+        const src = s.get('VDI', vdi)!;
+        vdi = m.addVdi(String(src.SR), vdiRecord({
+          ...structuredClone(src), uuid: undefined, VBDs: [], is_a_snapshot: true, snapshot_of: vdi,
+          snapshot_time: xapiDate(), snapshots: [],
+        }));
+        s.mod('VDI', String(b.VDI), { snapshots: [...m.refs(src.snapshots), vdi] });
+      } else if (b.type === 'Disk') continue;
+      m.addVbd(snap, vdi, { type: b.type, userdevice: b.userdevice, mode: b.mode, bootable: b.bootable, currently_attached: false });
+    }
+    s.mod('VM', vm, { snapshots: [...m.refs(r.snapshots), snap] });
+    m.refreshAllowed(snap);
+    const snapUuid = String(s.get('VM', snap)!.uuid);
+    m.snapReports.set(snapUuid, structuredClone(m.sim(vm).report));
+    await m.opts.hooks?.onSnapshot?.(String(r.uuid), snapUuid);
+    return snap;
+  });
+}
+
+export async function revertVm(m: SimModel, snap: string): Promise<void> {
+  const sn = m.need('VM', snap);
+  if (!sn.is_a_snapshot) throw new XapiFault('OPERATION_NOT_ALLOWED', ['VM.revert needs a snapshot']);
+  const vm = String(sn.snapshot_of);
+  const r = m.store.get('VM', vm);
+  if (!r) throw new XapiFault('VM_REVERT_FAILED', [vm, snap]);
+  await m.exclusive(vm, 'revert', async () => {
+    const s = m.store;
+    const uuid = String(r.uuid);
+    if (r.power_state !== 'Halted') {
+      await m.opts.hooks?.onPowerOp?.(uuid, 'hard_shutdown');
+      m.halt(vm);
+    }
+    // disks: fresh clones of the snapshot's disks replace the current ones
+    const snapVbds = m.refs(sn.VBDs).map((b) => s.get('VBD', b)!).filter(Boolean);
+    for (const vbd of m.refs(r.VBDs)) {
+      const b = s.get('VBD', vbd)!;
+      if (b.type === 'CD') {
+        m.delVbd(vbd); // CD drives are rebuilt below, with new refs
+        continue;
+      }
+      const from = snapVbds.find((x) => x.type === 'Disk' && x.userdevice === b.userdevice);
+      if (!from) continue;
+      const src = s.get('VDI', String(from.VDI))!;
+      const old = String(b.VDI);
+      const fresh = m.addVdi(String(src.SR), vdiRecord({
+        ...structuredClone(src), uuid: undefined, VBDs: [vbd], is_a_snapshot: false, snapshot_of: NULL_REF,
+        snapshots: [], snapshot_time: s.get('VDI', old)?.snapshot_time ?? src.snapshot_time,
+        name_label: s.get('VDI', old)?.name_label ?? src.name_label,
+      }));
+      s.mod('VBD', vbd, { VDI: fresh });
+      const oldRec = s.get('VDI', old);
+      if (oldRec) {
+        s.mod('VDI', old, { VBDs: [] });
+        // the old disk's snapshots now hang off the new disk
+        for (const snapVdi of m.refs(oldRec.snapshots)) if (s.get('VDI', snapVdi)) s.mod('VDI', snapVdi, { snapshot_of: fresh });
+        s.mod('VDI', fresh, { snapshots: m.refs(oldRec.snapshots) });
+        m.delVdi(old);
+      }
+    }
+    for (const from of snapVbds.filter((x) => x.type === 'CD')) {
+      m.addVbd(vm, String(from.VDI), { type: 'CD', userdevice: from.userdevice, mode: from.mode, currently_attached: false });
+    }
+    // guest metrics: a stale copy of the snapshot's
+    const oldGm = String(r.guest_metrics);
+    const snapGm = s.get('VM_guest_metrics', String(sn.guest_metrics));
+    const gm = snapGm ? s.add('VM_guest_metrics', { ...structuredClone(snapGm), uuid: undefined }) : NULL_REF;
+    s.mod('VM', vm, { has_vendor_device: sn.has_vendor_device, guest_metrics: gm, parent: snap });
+    if (oldGm !== NULL_REF) s.del('VM_guest_metrics', oldGm);
+    const saved = m.snapReports.get(String(sn.uuid));
+    if (saved) m.sim(vm).report = structuredClone(saved);
+    m.refreshAllowed(vm);
+    await m.opts.hooks?.onRevert?.(uuid, String(sn.uuid));
+  });
+}
+
+export async function destroyVm(m: SimModel, vm: string): Promise<void> {
+  const r = m.need('VM', vm);
+  if (r.is_control_domain) throw new XapiFault('OPERATION_NOT_ALLOWED', ['cannot destroy a control domain']);
+  if (!r.is_a_snapshot && r.power_state !== 'Halted') throw new XapiFault('VM_BAD_POWER_STATE', [vm, 'halted', lower(r.power_state)]);
+  const s = m.store;
+  // VM.destroy keeps the disks: only the VBDs go
+  for (const vbd of m.refs(r.VBDs)) m.delVbd(vbd);
+  if (String(r.guest_metrics) !== NULL_REF) s.del('VM_guest_metrics', String(r.guest_metrics));
+  if (String(r.metrics) !== NULL_REF) s.del('VM_metrics', String(r.metrics));
+  const parent = r.is_a_snapshot ? s.get('VM', String(r.snapshot_of)) : undefined;
+  if (parent) s.mod('VM', String(r.snapshot_of), { snapshots: m.refs(parent.snapshots).filter((x) => x !== vm) });
+  s.del('VM', vm);
+  if (r.is_a_snapshot) {
+    m.snapReports.delete(String(r.uuid));
+    await m.opts.hooks?.onSnapshotDestroy?.(String(parent?.uuid ?? ''), String(r.uuid));
+  }
+}
+
+export function destroyVdi(m: SimModel, vdi: string): void {
+  const d = m.need('VDI', vdi);
+  const sr = m.store.get('SR', String(d.SR));
+  if (d.is_tools_iso || sr?.is_tools_sr) throw new XapiFault('OPERATION_NOT_ALLOWED', ['the tools ISO cannot be destroyed']);
+  if (sr?.content_type === 'iso') throw new XapiFault('SR_OPERATION_NOT_SUPPORTED', [String(d.SR)]);
+  for (const vbd of m.refs(d.VBDs)) {
+    const b = m.store.get('VBD', vbd);
+    if (b?.currently_attached) throw new XapiFault('VDI_IN_USE', [vdi, 'destroy']);
+  }
+  const parent = m.store.get('VDI', String(d.snapshot_of));
+  if (parent) m.store.mod('VDI', String(d.snapshot_of), { snapshots: m.refs(parent.snapshots).filter((x) => x !== vdi) });
+  m.delVdi(vdi);
+}
