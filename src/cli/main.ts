@@ -6,6 +6,10 @@ import { runCommand, validateCommand } from './run.js';
 import { inventoryCommand } from './inventory.js';
 import { schemaCommand } from './schema.js';
 import { labCommand, demoCommand } from './lab.js';
+import { runsCommand, showCommand } from './runs.js';
+import { rollbackCommand } from './rollback.js';
+import { resumeCommand } from './resume.js';
+import { snapshotsCommand } from './snapshots.js';
 
 export interface Io {
   out: NodeJS.WriteStream;
@@ -38,6 +42,11 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
       case 'schema': return await schemaCommand(parsed.flags, io);
       case 'lab': return await labCommand(parsed.sub, parsed.args, io);
       case 'demo': return await demoCommand(parsed.flags, io);
+      case 'runs': return runsCommand(parsed.flags, io);
+      case 'show': return showCommand(parsed.run, parsed.flags, io);
+      case 'rollback': return await rollbackCommand(parsed.run, parsed.flags, io);
+      case 'resume': return await resumeCommand(parsed.run, parsed.flags, io);
+      case 'snapshots': return await snapshotsCommand(parsed.sub, parsed.flags, io);
     }
   } catch (e) {
     io.err.write(`pvrun: internal error (a bug — please report it with this trace):\n${e instanceof Error ? e.stack ?? e.message : String(e)}\n`);

@@ -19,6 +19,31 @@ export interface RunFlags {
   yes?: boolean;
 }
 
+/** `pvrun rollback|resume <run>` */
+export interface RecoverFlags {
+  inventory: string[];
+  limit?: string;
+  stateDir?: string;
+  /** rollback only: find the run's snapshots by their XAPI markers (the journal may be gone) */
+  fromPool: boolean;
+  playbook?: string;
+  json?: string | boolean;
+  junit?: string;
+  forks?: number;
+  verbose: number;
+  yes?: boolean;
+}
+
+/** `pvrun snapshots list|prune` */
+export interface SnapshotFlags {
+  inventory: string[];
+  limit?: string;
+  olderThan?: string;
+  run?: string;
+  check: boolean;
+  includeKept: boolean;
+}
+
 export type Invocation =
   | { cmd: 'run'; playbook: string; flags: RunFlags }
   | { cmd: 'validate'; playbook: string; flags: RunFlags }
@@ -26,6 +51,10 @@ export type Invocation =
   | { cmd: 'schema'; flags: { write: boolean } }
   | { cmd: 'lab'; sub: string; args: string[] }
   | { cmd: 'demo'; flags: { keep: boolean } }
+  | { cmd: 'runs'; flags: { stateDir?: string } }
+  | { cmd: 'show'; run: string; flags: { stateDir?: string; verbose: number } }
+  | { cmd: 'rollback' | 'resume'; run: string; flags: RecoverFlags }
+  | { cmd: 'snapshots'; sub: 'list' | 'prune'; flags: SnapshotFlags }
   | { cmd: 'help'; text: string }
   | { cmd: 'version' };
 
@@ -64,7 +93,8 @@ function addRunFlags(c: Command): Command {
     .option('--json [file]', 'JSON-lines events to stdout, or to file')
     .option('--junit <file>', 'write a JUnit XML report')
     .option('--state-dir <dir>', 'where run journals are kept (default .pvrun, or $PVRUN_STATE_DIR)')
-    .option('-y, --yes', 'do not ask for confirmation')
+    .option('--confirm', 'ask before changing anything, whatever the number of hosts (interactive runs)')
+    .option('-y, --yes', 'do not ask for confirmation (asked on a terminal above $PVRUN_CONFIRM_OVER hosts, default 10)')
     .option('-v, --verbose', 'more output (repeat for more)', count, 0);
 }
 
@@ -108,6 +138,49 @@ export function parseArgs(argv: string[], writeErr: (s: string) => void): Invoca
     .option('--name <glob>', 'only VMs whose name matches')
     .option('--yaml', 'print an inventory fragment instead of a table', false)
     .action((flags) => { result = { cmd: 'inventory', flags }; });
+
+  program.command('runs').description('the history of runs: id, playbook, inventory, start, duration, outcomes')
+    .option('--state-dir <dir>', 'where run journals are kept (default .pvrun, or $PVRUN_STATE_DIR)')
+    .action((flags: { stateDir?: string }) => { result = { cmd: 'runs', flags }; });
+
+  program.command('show').description('one run per host and step, with timings and outputs (redacted)')
+    .argument('<run>', 'run id, a unique prefix of it, or `last`')
+    .option('--state-dir <dir>', 'where run journals are kept')
+    .option('-v, --verbose', 'show step outputs', count, 0)
+    .action((run: string, flags: { stateDir?: string; verbose: number }) => { result = { cmd: 'show', run, flags }; });
+
+  for (const [name, what] of [
+    ['rollback', 'revert the hosts of a run to the snapshots it took, restore power state, run the cleanup'],
+    ['resume', 'continue the hosts a run did not finish (finished hosts are left alone)'],
+  ] as const) {
+    const c = program.command(name).description(what)
+      .argument('<run>', 'run id, a unique prefix of it, or `last`')
+      .option('-i, --inventory <name|file>', 'inventory (default: the run\'s own); repeatable', collect, [])
+      .option('-l, --limit <pattern>', 'only these hosts')
+      .option('--state-dir <dir>', 'where run journals are kept')
+      .option('--playbook <file>', 'the playbook (default: the run\'s own)')
+      .option('--json [file]', 'JSON-lines events to stdout, or to file')
+      .option('--junit <file>', 'write a JUnit XML report')
+      .option('-f, --forks <n>', 'hosts at once', positiveInt('--forks'))
+      .option('-y, --yes', 'do not ask for confirmation')
+      .option('-v, --verbose', 'more output', count, 0);
+    if (name === 'rollback') c.option('--from-pool', 'find the run\'s snapshots by their markers on the pools (when the journal is gone)', false);
+    c.action((run: string, flags: RecoverFlags) => { result = { cmd: name, run, flags: { ...flags, fromPool: flags.fromPool ?? false } }; });
+  }
+
+  const snaps = program.command('snapshots').description('snapshots pvrun made (found by their markers), with their disks');
+  for (const sub of ['list', 'prune'] as const) {
+    const c = snaps.command(sub).description(sub === 'list' ? 'list pvrun snapshots of the inventory\'s pools' : 'delete pvrun snapshots (and their disks, never ISOs) that are expired or older than --older-than')
+      .option('-i, --inventory <name|file>', 'inventory; repeatable', collect, [])
+      .option('-l, --limit <pattern>', 'only snapshots of these hosts')
+      .option('--run <run>', 'only snapshots of this run');
+    if (sub === 'prune') {
+      c.option('--older-than <duration>', 'snapshots created longer ago than this (7d, 12h, 0s); default: those past their keep time')
+        .option('-C, --check', 'show what would be deleted, delete nothing', false)
+        .option('--include-kept', 'with --older-than, also snapshots marked keep: true', false);
+    }
+    c.action((flags: SnapshotFlags) => { result = { cmd: 'snapshots', sub, flags: { ...flags, check: flags.check ?? false, includeKept: flags.includeKept ?? false } }; });
+  }
 
   program.command('schema').description('print the playbook JSON Schema, or write schema/*.json')
     .option('--write', 'write schema/playbook.schema.json and schema/inventory.schema.json', false)

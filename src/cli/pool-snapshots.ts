@@ -1,0 +1,82 @@
+import { resolveSecret } from '../load/secrets.js';
+import { matchPattern } from '../load/patterns.js';
+import { PoolSessions } from '../hypervisor/pool.js';
+import type { VbdRecord, VmRecord } from '../hypervisor/records.js';
+import { NULL_REF } from '../hypervisor/records.js';
+import { MARK } from '../hypervisor/vm-snapshot.js';
+import type { XapiCaller } from '../hypervisor/types.js';
+import type { Inventory } from '../model/inventory.js';
+import { err, ok, type Result } from '../util/result.js';
+
+/** A snapshot pvrun made, as found on a pool by its markers. */
+export interface PoolSnapshot {
+  pool: string;
+  ref: string;
+  uuid: string;
+  name: string;
+  /** the inventory host it belongs to (by VM uuid / name, else the host marker) */
+  host: string;
+  vmUuid: string;
+  vmName: string;
+  run: string;
+  created: string;
+  keepUntil: string;
+  powerState: string;
+  hadTools: boolean;
+  playbook: string;
+  /** VDIs of its Disk VBDs: deleted with it. CD VBDs (ISOs) are never listed here. */
+  disks: { uuid: string; name: string }[];
+}
+
+export function poolSessions(inv: Inventory, readOnly: boolean, warn: (m: string) => void): PoolSessions {
+  return new PoolSessions(inv.hypervisors, (ref) => {
+    const r = resolveSecret(ref);
+    return r.ok ? ok(r.value) : err(r.error.message);
+  }, { readOnly, warn: (pool, m) => warn(`pool ${pool}: ${m}`) });
+}
+
+/** Host names selected by --limit (all hosts without one), or the pattern's problem. */
+export function limitHosts(inv: Inventory, limit: string | undefined): Result<Set<string>, string> {
+  if (!limit) return ok(new Set(Object.keys(inv.hosts)));
+  const m = matchPattern(limit, inv);
+  if (m.problems.length) return err(`--limit '${limit}': ${m.problems.map((p) => p.message).join('; ')}`);
+  return ok(new Set(m.hosts));
+}
+
+/**
+ * Every snapshot carrying pvrun's run marker on the inventory's pools, one VM.get_all_records
+ * per pool (snapshots of VMs outside the inventory too: the host is then the marker's name).
+ */
+export async function listPoolSnapshots(pools: PoolSessions, inv: Inventory): Promise<Result<PoolSnapshot[], string>> {
+  const out: PoolSnapshot[] = [];
+  for (const pool of Object.keys(inv.hypervisors)) {
+    const c = await pools.client(pool);
+    if (!c.ok) return err(c.error.message);
+    const x: XapiCaller = c.value.view(true);
+    const all = await x.call<Record<string, VmRecord>>('VM.get_all_records', []);
+    if (!all.ok) return err(`pool ${pool}: ${all.error.message}`);
+    const vms = all.value;
+    for (const [ref, r] of Object.entries(vms)) {
+      const oc = r.other_config ?? {};
+      if (!r.is_a_snapshot || oc[MARK.run] === undefined) continue;
+      const vm = vms[r.snapshot_of];
+      const vmUuid = vm?.uuid ?? '';
+      const vmName = vm?.name_label ?? '';
+      const host = Object.values(inv.hosts).find((h) => h.vm?.pool === pool && (h.vm.uuid ? h.vm.uuid === vmUuid : h.vm.name_label === vmName))?.name
+        ?? oc[MARK.host] ?? '?';
+      const disks: PoolSnapshot['disks'] = [];
+      for (const vbd of r.VBDs) {
+        const b = await x.call<VbdRecord>('VBD.get_record', [vbd]);
+        if (!b.ok || b.value.type !== 'Disk' || b.value.VDI === NULL_REF) continue;
+        const v = await x.call<{ uuid: string; name_label: string }>('VDI.get_record', [b.value.VDI]);
+        if (v.ok) disks.push({ uuid: v.value.uuid, name: v.value.name_label });
+      }
+      out.push({
+        pool, ref, uuid: r.uuid, name: r.name_label, host, vmUuid, vmName, run: oc[MARK.run]!,
+        created: oc[MARK.created] ?? r.snapshot_time, keepUntil: oc[MARK.keepUntil] ?? 'never',
+        powerState: oc[MARK.powerState] ?? 'Running', hadTools: oc[MARK.hadTools] === 'true', playbook: oc[MARK.playbook] ?? '', disks,
+      });
+    }
+  }
+  return ok(out.sort((a, b) => a.created.localeCompare(b.created)));
+}

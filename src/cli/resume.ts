@@ -1,0 +1,97 @@
+import { EXIT } from '../engine/exit-codes.js';
+import type { HostResume } from '../engine/types.js';
+import { stateDir } from '../journal/journal.js';
+import { resumePoint, type HostHistory } from '../journal/history.js';
+import { listPvrunSnapshots, MARK } from '../hypervisor/vm-snapshot.js';
+import type { SnapshotToken } from '../steps/vm/snapshot.js';
+import type { Inventory } from '../model/inventory.js';
+import type { Io } from './main.js';
+import { poolSessions } from './pool-snapshots.js';
+import type { RecoverFlags } from './program.js';
+import { narrowPlays, recoverRunFlags } from './rollback.js';
+import { loadRun } from './runs.js';
+import { runPlaybook } from './run.js';
+
+const key = (play: string, host: string): string => `${play}\u0000${host}`;
+
+/**
+ * `pvrun resume <run>`: the hosts the run had not finished go on from where the journal says
+ * they were; finished hosts are left alone; hosts not started yet run from the beginning.
+ * A step cut short is planned again (plan() reads the host as it is now) — except a snapshot
+ * cut short, which is looked for on the pool first so a second restore point is not taken.
+ */
+export async function resumeCommand(given: string, flags: RecoverFlags, io: Io): Promise<number> {
+  const dir = stateDir(flags.stateDir, io.cwd);
+  const r = loadRun(dir, given);
+  if (!r.ok) {
+    io.err.write(`pvrun resume: ${r.message}\n`);
+    return EXIT.invalid;
+  }
+  const h = r.history;
+  const open = h.sessions.at(-1);
+  if (h.ended !== undefined && open?.ended !== undefined) {
+    io.out.write(`run ${h.runId} finished (exit ${h.exitCode}): nothing to resume${h.exitCode ? `; to undo it: pvrun rollback ${h.runId}` : ''}\n`);
+    return EXIT.ok;
+  }
+  const playbook = flags.playbook ?? h.plan?.playbook;
+  if (!playbook) {
+    io.err.write('pvrun resume: the journal does not name the playbook: pass --playbook FILE\n');
+    return EXIT.invalid;
+  }
+  const known = new Map(h.hosts.map((x) => [key(x.play, x.host), x]));
+  const points = new Map<string, HostResume>();
+  const out = await runPlaybook(playbook, recoverRunFlags(h, flags, dir), io, {
+    runId: h.runId,
+    mode: 'resume',
+    plays: async (plays, project) => {
+      const keep = (play: string, host: string): boolean => {
+        const x = known.get(key(play, host));
+        return !x || resumePoint(x) !== 'done';
+      };
+      const narrowed = narrowPlays(plays, keep, false);
+      if (narrowed.length === 0) return `every host of run ${h.runId} had finished: nothing to resume`;
+      for (const p of narrowed) {
+        for (const host of p.hosts) {
+          const x = known.get(key(p.name, host.name));
+          const pt = x ? resumePoint(x) : undefined;
+          if (!x || pt === undefined || pt === 'done') continue;
+          const step = p.steps[pt.startIndex];
+          if (step?.type.makesRestorePoint && x.open?.applyStarted) {
+            const t = await findSnapshot(project.inventory, host.name, h.runId, io);
+            if (t) {
+              pt.applied.push({ index: pt.startIndex, token: t });
+              pt.startIndex++;
+            }
+          }
+          points.set(key(p.name, host.name), pt);
+        }
+      }
+      return narrowed;
+    },
+    resume: (play, host) => points.get(key(play, host)),
+  });
+  return out.code;
+}
+
+/** The snapshot a cut-short snapshot step may have taken, by its run marker. */
+async function findSnapshot(inv: Inventory, host: string, runId: string, io: Io): Promise<SnapshotToken | undefined> {
+  const sel = inv.hosts[host]?.vm;
+  if (!sel) return undefined;
+  const pools = poolSessions(inv, true, (m) => io.err.write(`pvrun: WARNING: ${m}\n`));
+  try {
+    const vm = await pools.vm(sel);
+    if (!vm.ok) return undefined;
+    const s = await listPvrunSnapshots(vm.value.xapi, vm.value.ref);
+    if (!s.ok) return undefined;
+    const mine = s.value.filter((x) => x.otherConfig[MARK.run] === runId).sort((a, b) => a.snapshotTime.localeCompare(b.snapshotTime))[0];
+    if (!mine) return undefined;
+    return {
+      vmUuid: vm.value.uuid, snapshotUuid: mine.uuid, snapshotRef: mine.ref,
+      powerState: mine.otherConfig[MARK.powerState] ?? 'Running', hadTools: mine.otherConfig[MARK.hadTools] === 'true',
+    };
+  } finally {
+    await pools.closeAll();
+  }
+}
+
+export type { HostHistory };

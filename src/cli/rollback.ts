@@ -1,0 +1,176 @@
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { EXIT } from '../engine/exit-codes.js';
+import type { HostResume, EnginePlay } from '../engine/types.js';
+import { stateDir } from '../journal/journal.js';
+import { rollbackState, type RunHistory } from '../journal/history.js';
+import type { SnapshotToken } from '../steps/vm/snapshot.js';
+import type { Io } from './main.js';
+import { loadInventoryArgs } from './inventory.js';
+import { limitHosts, listPoolSnapshots, poolSessions } from './pool-snapshots.js';
+import type { RecoverFlags, RunFlags } from './program.js';
+import { loadRun } from './runs.js';
+import { runPlaybook, type RunOutcome } from './run.js';
+
+type Targets = Map<string, { index: number; token: unknown; step?: string }[]>;
+const key = (play: string, host: string): string => `${play}\u0000${host}`;
+
+/** The flags a later session loads the run's project with: the run's own, narrowed by ours. */
+export function recoverRunFlags(h: RunHistory | undefined, flags: RecoverFlags, dir: string): RunFlags {
+  const plan = h?.plan;
+  return {
+    inventory: flags.inventory.length ? flags.inventory : plan?.inventories ?? [],
+    extraVars: plan?.extraVars ?? [],
+    ...(flags.limit ?? plan?.limit ? { limit: flags.limit ?? plan?.limit } : {}),
+    ...(plan?.tags ? { tags: plan.tags } : {}),
+    ...(plan?.skipTags ? { skipTags: plan.skipTags } : {}),
+    ...(plan?.startAtStep ? { startAtStep: plan.startAtStep } : {}),
+    ...(flags.forks ? { forks: flags.forks } : {}),
+    ...(flags.json !== undefined ? { json: flags.json } : {}),
+    ...(flags.junit ? { junit: flags.junit } : {}),
+    check: false, diff: false, verbose: flags.verbose, stateDir: dir, yes: true,
+  };
+}
+
+/** Keep only the hosts a session works on, in one batch (a rollback is not a rolling rollout). */
+export function narrowPlays(plays: EnginePlay[], keep: (play: string, host: string) => boolean, oneBatch: boolean): EnginePlay[] {
+  return plays
+    .map((p) => ({
+      ...p,
+      hosts: p.hosts.filter((h) => keep(p.name, h.name)),
+      ...(oneBatch ? { serial: [], onFailure: 'rollback' as const } : {}),
+    }))
+    .filter((p) => p.hosts.length > 0);
+}
+
+/** rolled back cleanly everywhere → 0; otherwise what the engine said (3 needs attention, …) */
+function rollbackExit(r: RunOutcome): number {
+  if (r.recap === undefined) return r.code;
+  if (r.recap.length > 0 && r.recap.every((x) => x.outcome === 'rolled-back')) return EXIT.ok;
+  return r.code;
+}
+
+/**
+ * `pvrun rollback <run>`: revert the run's hosts to the snapshots it took (restore point undo:
+ * revert + power state), then the play's cleanup, journaled in the run's own journal. The hosts
+ * and their undo tokens come from the journal; with --from-pool, from the snapshot markers.
+ */
+export async function rollbackCommand(given: string, flags: RecoverFlags, io: Io): Promise<number> {
+  const dir = stateDir(flags.stateDir, io.cwd);
+  if (flags.fromPool) return fromPool(given, flags, io, dir);
+  const r = loadRun(dir, given);
+  if (!r.ok) {
+    io.err.write(`pvrun rollback: ${r.message}\n  (if the state directory is lost: pvrun rollback ${given} --from-pool -i INVENTORY --playbook FILE)\n`);
+    return EXIT.invalid;
+  }
+  const h = r.history;
+  if (h.check) {
+    io.err.write(`pvrun rollback: run ${h.runId} was a check-mode run: it changed nothing\n`);
+    return EXIT.ok;
+  }
+  const targets: Targets = new Map();
+  for (const x of h.hosts) {
+    const a = rollbackState(x);
+    const steps = new Map(x.steps.map((s) => [s.index, s.step]));
+    if (a.length) targets.set(key(x.play, x.host), a.map((t) => ({ ...t, step: steps.get(t.index) ?? '' })));
+  }
+  if (targets.size === 0) {
+    io.out.write(`run ${h.runId}: no host has a change left to roll back\n`);
+    return EXIT.ok;
+  }
+  const playbook = flags.playbook ?? h.plan?.playbook ?? h.playbook;
+  if (!playbook) {
+    io.err.write('pvrun rollback: the journal does not name the playbook: pass --playbook FILE\n');
+    return EXIT.invalid;
+  }
+  return rollbackTargets(h.runId, playbook, targets, recoverRunFlags(h, flags, dir), io);
+}
+
+async function rollbackTargets(runId: string, playbook: string, targets: Targets, runFlags: RunFlags, io: Io): Promise<number> {
+  const reason = `pvrun rollback of run ${runId}`;
+  const out = await runPlaybook(playbook, runFlags, io, {
+    runId,
+    mode: 'rollback',
+    plays: async (plays) => {
+      // the playbook must still be the one the run used: the journal names steps by index
+      for (const p of plays) {
+        for (const h of p.hosts) {
+          for (const t of targets.get(key(p.name, h.name)) ?? []) {
+            const s = p.steps[t.index];
+            if (t.step && s?.spec.name !== t.step) return `the playbook changed since run ${runId}: step ${t.index + 1} of play '${p.name}' is '${s?.spec.name ?? '(none)'}', the journal says '${t.step}'`;
+          }
+        }
+      }
+      const narrowed = narrowPlays(plays, (p, h) => targets.has(key(p, h)), true);
+      return narrowed.length ? narrowed : `none of the hosts to roll back (${[...targets.keys()].map((k) => k.split('\u0000')[1]).join(', ')}) is selected by the inventory and --limit`;
+    },
+    resume: (play, host): HostResume | undefined => {
+      const t = targets.get(key(play, host));
+      return t ? { startIndex: Number.MAX_SAFE_INTEGER, applied: t.map(({ index, token }) => ({ index, token })), rollback: reason } : undefined;
+    },
+  });
+  return rollbackExit(out);
+}
+
+/** The journal is gone: the run's snapshots on the pools say which VMs to revert, and to what. */
+async function fromPool(given: string, flags: RecoverFlags, io: Io, dir: string): Promise<number> {
+  const inv = loadInventoryArgs(flags.inventory, io);
+  if (!inv.ok) return inv.code;
+  const pools = poolSessions(inv.inventory, true, (m) => io.err.write(`pvrun: WARNING: ${m}\n`));
+  try {
+    const all = await listPoolSnapshots(pools, inv.inventory);
+    if (!all.ok) { io.err.write(`pvrun rollback: ${all.error}\n`); return EXIT.unreachable; }
+    const runs = [...new Set(all.value.map((s) => s.run))];
+    const runId = runs.includes(given) ? given : runs.filter((r) => r.startsWith(given)).length === 1 ? runs.find((r) => r.startsWith(given))! : undefined;
+    if (!runId) {
+      io.err.write(`pvrun rollback: no pvrun snapshot of run '${given}' on the inventory's pools${runs.length ? ` (runs with snapshots: ${runs.join(', ')})` : ''}\n`);
+      return EXIT.invalid;
+    }
+    const limit = limitHosts(inv.inventory, flags.limit);
+    if (!limit.ok) { io.err.write(`pvrun rollback: ${limit.error}\n`); return EXIT.invalid; }
+    // the earliest snapshot of the run per VM is the state before the run touched it
+    const first = new Map<string, (typeof all.value)[number]>();
+    for (const s of all.value.filter((x) => x.run === runId && limit.value.has(x.host))) if (!first.has(s.host)) first.set(s.host, s);
+    if (first.size === 0) { io.out.write(`run ${runId}: no snapshot of the selected hosts\n`); return EXIT.ok; }
+    const marked = [...first.values()][0]!.playbook;
+    const playbook = flags.playbook ?? (marked ? resolve(io.cwd, marked) : undefined);
+    if (!playbook || !existsSync(playbook)) {
+      io.err.write(`pvrun rollback: the snapshots name playbook '${marked}', which is not here: pass --playbook FILE (its cleanup runs after the revert)\n`);
+      return EXIT.invalid;
+    }
+    const runFlags = recoverRunFlags(undefined, { ...flags, limit: [...first.keys()].join(',') }, dir);
+    // the token the snapshot step would have journaled, rebuilt from the markers
+    const targets: Targets = new Map();
+    const perHost = new Map([...first].map(([host, s]) => [host, {
+      vmUuid: s.vmUuid, snapshotUuid: s.uuid, snapshotRef: s.ref, powerState: s.powerState, hadTools: s.hadTools,
+    } satisfies SnapshotToken]));
+    return await rollbackTargetsFromMarkers(runId, playbook, perHost, targets, runFlags, io);
+  } finally {
+    await pools.closeAll();
+  }
+}
+
+async function rollbackTargetsFromMarkers(runId: string, playbook: string, perHost: Map<string, SnapshotToken>, targets: Targets, runFlags: RunFlags, io: Io): Promise<number> {
+  const reason = `pvrun rollback of run ${runId} (from the snapshot markers on the pool)`;
+  const out = await runPlaybook(playbook, runFlags, io, {
+    runId,
+    mode: 'rollback',
+    plays: async (plays) => {
+      for (const p of plays) {
+        const idx = p.steps.findIndex((s) => s.type.makesRestorePoint === true);
+        if (idx < 0) continue;
+        for (const h of p.hosts) {
+          const t = perHost.get(h.name);
+          if (t && ![...targets.keys()].some((k) => k.endsWith(`\u0000${h.name}`))) targets.set(key(p.name, h.name), [{ index: idx, token: t }]);
+        }
+      }
+      const narrowed = narrowPlays(plays, (p, h) => targets.has(key(p, h)), true);
+      return narrowed.length ? narrowed : `no play of ${playbook} takes a snapshot of ${[...perHost.keys()].join(', ')}`;
+    },
+    resume: (play, host) => {
+      const t = targets.get(key(play, host));
+      return t ? { startIndex: Number.MAX_SAFE_INTEGER, applied: t.map(({ index, token }) => ({ index, token })), rollback: reason } : undefined;
+    },
+  });
+  return rollbackExit(out);
+}

@@ -1,0 +1,86 @@
+import { basename } from 'node:path';
+import { EXIT } from '../engine/exit-codes.js';
+import { stateDir } from '../journal/journal.js';
+import { findRunId, listRunIds, readJournal } from '../journal/read.js';
+import { outcomeCounts, runHistory, type RunHistory } from '../journal/history.js';
+import { redactor } from '../util/redact.js';
+import type { Io } from './main.js';
+
+/** A run's journal folded into its history, or a message for the user (exit 5). */
+export function loadRun(dir: string, given: string): { ok: true; history: RunHistory } | { ok: false; message: string } {
+  const id = findRunId(dir, given);
+  if (!id.ok) return { ok: false, message: id.error };
+  const r = readJournal(dir, id.value);
+  if (!r.ok) return { ok: false, message: r.error };
+  return { ok: true, history: runHistory(id.value, r.value.records, r.value.truncated) };
+}
+
+const secs = (ms: number): string => (ms < 60_000 ? `${(ms / 1000).toFixed(1)}s` : `${Math.floor(ms / 60_000)}m${String(Math.round((ms % 60_000) / 1000)).padStart(2, '0')}s`);
+
+function status(h: RunHistory): string {
+  const later = h.sessions.slice(1).map((s) => `${s.mode}${s.ended ? '' : ' (unfinished)'}`);
+  const first = h.ended ? `exit ${h.exitCode}` : 'UNFINISHED';
+  return [first, ...later].join(', then ');
+}
+
+/** `pvrun runs`: one line per run, oldest first. */
+export function runsCommand(flags: { stateDir?: string }, io: Io): number {
+  const dir = stateDir(flags.stateDir, io.cwd);
+  const ids = listRunIds(dir);
+  if (ids.length === 0) {
+    io.out.write(`no runs in ${dir}\n`);
+    return EXIT.ok;
+  }
+  const rows: string[][] = [['RUN', 'PLAYBOOK', 'INVENTORY', 'STARTED', 'DURATION', 'HOSTS', 'STATUS']];
+  for (const id of ids) {
+    const r = loadRun(dir, id);
+    if (!r.ok) continue;
+    const h = r.history;
+    const counts = Object.entries(outcomeCounts(h)).map(([k, n]) => `${k}=${n}`).join(' ') || '-';
+    rows.push([
+      id + (h.check ? ' (check)' : ''),
+      h.playbook ? basename(h.playbook) : '?',
+      h.inventories.map((i) => basename(i)).join(',') || '?',
+      h.started ? h.started.replace('T', ' ').slice(0, 19) : '?',
+      h.durationMs !== undefined ? secs(h.durationMs) : '-',
+      counts,
+      status(h),
+    ]);
+  }
+  const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  io.out.write(redactor.redact(rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(w[i]!))).join('  ')).join('\n')) + '\n');
+  return EXIT.ok;
+}
+
+/** `pvrun show <run>`: per host, per step, timings, summaries, and with -v the outputs. */
+export function showCommand(given: string, flags: { stateDir?: string; verbose: number }, io: Io): number {
+  const r = loadRun(stateDir(flags.stateDir, io.cwd), given);
+  if (!r.ok) {
+    io.err.write(`pvrun show: ${r.message}\n`);
+    return EXIT.invalid;
+  }
+  const h = r.history;
+  const out: string[] = [];
+  out.push(`run ${h.runId}${h.check ? ' (check mode)' : ''}: ${h.playbook ?? '?'}`);
+  out.push(`  inventory: ${h.inventories.join(', ') || '?'}`);
+  out.push(`  started ${h.started ?? '?'}, ${h.ended ? `ended ${h.ended} (${secs(h.durationMs ?? 0)}), exit ${h.exitCode}` : 'UNFINISHED (the process stopped before the end of the run)'}`);
+  for (const s of h.sessions.slice(1)) out.push(`  ${s.mode} at ${s.time}${s.ended ? `, exit ${s.exitCode}` : ', unfinished'}`);
+  if (h.truncated) out.push('  (the last journal record was cut short and is ignored)');
+  for (const x of h.hosts) {
+    out.push('');
+    const outcome = x.recap ? x.recap.outcome : x.started ? 'UNFINISHED' : 'not started';
+    out.push(`${x.host}  [${x.play}]  ${outcome}${x.recap?.reason ? `: ${x.recap.reason}` : ''}`);
+    for (const s of x.steps) {
+      const t = s.durationMs !== undefined ? secs(s.durationMs) : '?';
+      const st = s.status ?? (s.applyStarted ? 'CUT SHORT while applying' : 'CUT SHORT');
+      out.push(`  ${s.started.slice(11, 19)} ${s.phase === 'cleanup' ? 'cleanup: ' : ''}${s.step} (${s.stepType})  ${st}  ${t}${s.summary ? `  ${s.summary.split('\n').join('\n      ')}` : ''}`);
+      if (flags.verbose > 0) for (const o of s.output) out.push(`      | ${o.trimEnd().split('\n').join('\n      | ')}`);
+      if (s.undo !== undefined && flags.verbose > 0) out.push(`      undo: ${JSON.stringify(s.undo)}`);
+    }
+    if (x.rollback !== 'none') out.push(`  rollback: ${x.rollback}`);
+    if (!x.finished && x.lastIntent) out.push(`  last intent: ${x.lastIntent.action} ${JSON.stringify(x.lastIntent.detail)} at ${x.lastIntent.time}`);
+    if (x.recap?.attention) out.push(`  attention: ${x.recap.attention}`);
+  }
+  io.out.write(redactor.redact(out.join('\n')) + '\n');
+  return EXIT.ok;
+}
