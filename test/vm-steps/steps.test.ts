@@ -256,6 +256,12 @@ describe('VM predicates', () => {
     }
     const w = await pred('virtualization_mode').evaluate(ctx('win-1'), 'HVM', { fresh: true });
     expect(w).toMatchObject({ ok: true, value: { pass: true } });
+    // a halted VM has no current boot: its old metrics cannot satisfy a fresh check, and it is not "stale"
+    const off = await pred('pv_drivers_detected').evaluate(ctx('off-1'), false, { fresh: true });
+    expect(off).toMatchObject({ ok: true, value: { pass: true } }); // never had metrics: trusted none
+    const offAgent = await pred('management_agent_detected').evaluate(ctx('off-1'), true, { fresh: true });
+    expect(offAgent).toMatchObject({ ok: true, value: { pass: false } });
+    expect(offAgent.ok && offAgent.value.stale).toBeFalsy();
   });
 
   it('with fresh, metrics older than the current boot are stale until the guest reports', async () => {

@@ -25,9 +25,13 @@ function vmPredicate(key: string, description: string, schema: Record<string, un
       if (!f.ok) return err({ kind: 'hypervisor', failure: f.error });
       const j = judge(f.value, expected);
       const out: PredicateOutcome = { ...j };
-      if (fromGuestMetrics && opts.fresh && !f.value.metrics_fresh && f.value.power_state === 'Running') {
+      if (fromGuestMetrics && opts.fresh && !f.value.metrics_fresh) {
         const trustedNone = !f.value.has_guest_metrics && (noToolsValue?.(expected) ?? false);
-        if (!trustedNone) return ok({ ...out, pass: false, stale: true, actual: `${j.actual} (guest metrics not fresh for this boot)` });
+        if (!trustedNone && f.value.power_state === 'Running') {
+          return ok({ ...out, pass: false, stale: true, actual: `${j.actual} (guest metrics not fresh for this boot)` });
+        }
+        // not running: there is no current boot to be fresh for, and waiting will not make one
+        if (!trustedNone) return ok({ ...out, pass: false, actual: `${j.actual} (VM is ${f.value.power_state}: metrics are from an earlier boot)` });
       }
       return ok(out);
     },
