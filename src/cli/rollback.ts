@@ -71,7 +71,7 @@ export async function rollbackCommand(given: string, flags: RecoverFlags, io: Io
   const targets: Targets = new Map();
   for (const x of h.hosts) {
     const a = rollbackState(x);
-    const steps = new Map(x.steps.map((s) => [s.index, s.step]));
+    const steps = new Map(x.steps.filter((s) => s.phase === 'main').map((s) => [s.index, s.step]));
     if (a.length) targets.set(key(x.play, x.host), a.map((t) => ({ ...t, step: steps.get(t.index) ?? '' })));
   }
   if (targets.size === 0) {
