@@ -7,11 +7,19 @@ import { vmPredicates } from '../../src/steps/vm/index.js';
 import { snapshotPruneStep } from '../../src/steps/vm/snapshot-prune.js';
 import { snapshotStep } from '../../src/steps/vm/snapshot.js';
 import type { PlanResult, StepContext, StepType } from '../../src/steps/types.js';
+import { PoolSessions } from '../../src/hypervisor/pool.js';
+import { ok } from '../../src/util/result.js';
 import { makeCtx } from './ctx.js';
 
 let sim: XapiSimulator;
 beforeAll(async () => {
-  sim = new XapiSimulator({ definition: { username: 'root', password: 'pw', vms: [{ name: 'vm-1', power: 'Running', tools: 'drivers' }] } });
+  sim = new XapiSimulator({
+    definition: {
+      username: 'root', password: 'pw',
+      vms: [{ name: 'vm-1', power: 'Running', tools: 'drivers' },
+        ...Array.from({ length: 8 }, (_, i) => ({ name: `par-${i}`, power: 'Running' as const, tools: 'drivers' as const }))],
+    },
+  });
   await sim.start();
 });
 afterAll(async () => {
@@ -65,5 +73,35 @@ describe('XAPI calls per VM', () => {
     // a budget, so a change that multiplies calls fails here
     expect(total).toBeLessThan(90);
     expect(sim.calls.filter((x) => x.method === 'task.get_status')).toEqual([]);
+  });
+
+  it('8 VMs of one pool in parallel share one session and the tools ISO lookup', async () => {
+    const pools = new PoolSessions(
+      { lab: { name: 'lab', url: sim.url, username: 'root', password: { env: 'X' }, tls: {}, pos: { file: 't', line: 1, col: 1 } } },
+      () => ok('pw'), { readOnly: false },
+    );
+    const logins = sim.sessions.logins;
+    const before = sim.calls.length;
+    await Promise.all(Array.from({ length: 8 }, async (_, i) => {
+      const c = makeCtx(sim, `par-${i}`, { pools, runId: 'par' });
+      const h = await c.vm();
+      if (!h.ok) throw new Error('vm');
+      await run(snapshotStep, c, { keep: false });
+      await run(attachIsoStep, c, {});
+      sim.setGuestReport(h.value.uuid, { pvDriversDetected: true, agentVersion: { major: 9, minor: 4, micro: 0, build: 1 } });
+      const r = await rebootVm(h.value, { mode: 'auto' }, 60_000);
+      expect(r.ok).toBe(true);
+      for (const [k, v] of [['pv_drivers_detected', true], ['management_agent_detected', true], ['pv_drivers_version', '>= 9.0']] as const) {
+        const o = await vmPredicates.find((x) => x.key === k)!.evaluate(c, v, { fresh: true });
+        expect(o.ok && o.value.pass).toBe(true);
+      }
+      await run(detachIsoStep, c, {});
+      await run(snapshotPruneStep, c, { include_current_run: true });
+    }));
+    await pools.closeAll();
+    const perVm = (sim.calls.length - before) / 8;
+    console.log(`XAPI calls per VM, 8 VMs in parallel on one pool: ${perVm.toFixed(1)} (logins: ${sim.sessions.logins - logins})`);
+    expect(sim.sessions.logins - logins).toBe(1);
+    expect(perVm).toBeLessThan(80);
   });
 });
