@@ -35,9 +35,11 @@ describeWindows('ssh-powershell connector against a real sshd running pwsh', { s
     expect(r).toEqual(ok({ exitCode: 0, signal: null, stdout: 'hello\n3\n', stderr: '' }));
   });
 
-  it('exit N anywhere ends the script with N', async () => {
+  it('exit N anywhere ends the script with N, also beyond 8 bits (msiexec 3010)', async () => {
     const r = await conn.exec("'before'; if ($true) { exit 42 }; 'after'");
-    expect(r.ok && r.value).toMatchObject({ exitCode: 42, stdout: 'before\n' });
+    expect(r.ok && r.value).toMatchObject({ exitCode: 42, stdout: 'before\n', stderr: '' });
+    const big = await conn.exec('exit 3010');
+    expect(big.ok && big.value).toMatchObject({ exitCode: 3010, stderr: '' });
   });
 
   it('a terminating error is exit 1 with its message on stderr', async () => {

@@ -16,7 +16,7 @@
 import type { Connector, ConnectorFailure, ExecOptions, ExecResult } from '../types.js';
 import { err, ok, type Result } from '../../util/result.js';
 import { quotePs } from '../../util/ps-quote.js';
-import { commandLine } from './wrap.js';
+import { commandLine, takeExitMarker } from './wrap.js';
 
 /** The part of a transport this connector needs: SshConnector satisfies it. */
 export interface RawExec {
@@ -84,9 +84,18 @@ export class SshPowerShellConnector implements Connector {
       return `$env:${k} = ${quotePs(v)}\n`;
     });
     const line = commandLine(this.executable, envLines.join('') + script, opts.stdin);
-    const { stdin: _s, env: _e, become: _b, ...rest } = opts;
+    const { stdin: _s, env: _e, become: _b, onOutput, ...rest } = opts;
+    const o: ExecOptions = { ...rest, ...(line.stdin ? { stdin: line.stdin } : {}), readOnly: true };
     // the transport's check gate sees readOnly too; it is already decided here
-    return this.transport.exec(line.command, { ...rest, ...(line.stdin ? { stdin: line.stdin } : {}), readOnly: true });
+    if (onOutput) o.onOutput = (stream, chunk) => {
+      const text = stream === 'stderr' ? takeExitMarker(chunk).stderr : chunk;
+      if (text) onOutput(stream, text);
+    };
+    const r = await this.transport.exec(line.command, o);
+    if (!r.ok) return r;
+    const { stderr, exitCode } = takeExitMarker(r.value.stderr);
+    // no marker: the process died before the wrapper's end (killed, or powershell itself failed)
+    return ok({ ...r.value, stderr, exitCode: exitCode ?? r.value.exitCode });
   }
 
   /** Upload through PowerShell (no SFTP/scp needed): base64 pieces appended to a temp file,

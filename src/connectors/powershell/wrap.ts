@@ -26,25 +26,44 @@ const PREAMBLE = [
 const SPLIT_STREAMS =
   'ForEach-Object { if ($_ -is [System.Management.Automation.ErrorRecord]) { [Console]::Error.WriteLine($_.ToString()) } else { $_ } }';
 
+/** ASCII record separator + tag: how the wrapper reports the full exit code on stderr. */
+export const EXIT_MARKER = '\u001epvrun-exit ';
+
 /**
- * ssh-powershell: one powershell process per exec, so the process exit code is the result. The
- * user's script becomes a scriptblock (a parse error is then a catchable terminating error), and
- * `exit N` inside it ends the process with N.
+ * ssh-powershell: one powershell process per exec. The user's script is written to a temporary
+ * .ps1 and called, exactly as the psremoting wrapper does, so `exit N` ends only that script and
+ * both connectors share one set of semantics. The exit code also travels in-band (EXIT_MARKER on
+ * stderr): Windows exit codes are 32-bit (msiexec's 3010), a POSIX process status keeps 8 bits.
  */
 export function processWrapper(userScript: string): string {
   return [
     PREAMBLE,
+    'try { Set-ExecutionPolicy -Scope Process -ExecutionPolicy Bypass -Force -ErrorAction Stop } catch { }',
     '$global:LASTEXITCODE = 0',
+    '$pvrunCode = 0',
+    "$pvrunPath = Join-Path ([IO.Path]::GetTempPath()) ('pvrun-' + [guid]::NewGuid().ToString('N') + '.ps1')",
     'try {',
-    `  $pvrunBlock = [scriptblock]::Create(${quotePs(userScript)})`,
-    `  & $pvrunBlock 2>&1 | ${SPLIT_STREAMS}`,
+    `  [IO.File]::WriteAllText($pvrunPath, ${quotePs(userScript)}, (New-Object System.Text.UTF8Encoding $true))`,
+    `  & $pvrunPath 2>&1 | ${SPLIT_STREAMS}`,
+    '  if ($global:LASTEXITCODE -is [int]) { $pvrunCode = $global:LASTEXITCODE }',
     '} catch {',
     '  [Console]::Error.WriteLine($_.ToString())',
-    '  exit 1',
+    '  $pvrunCode = 1',
+    '} finally {',
+    '  Remove-Item -LiteralPath $pvrunPath -Force -ErrorAction SilentlyContinue',
     '}',
-    'if ($global:LASTEXITCODE -is [int]) { exit $global:LASTEXITCODE }',
-    'exit 0',
+    '[Console]::Out.Flush()',
+    "[Console]::Error.Write([string][char]30 + 'pvrun-exit ' + $pvrunCode + [char]10)",
+    'exit $pvrunCode',
   ].join('\n');
+}
+
+/** Take the in-band exit code out of stderr; null when the wrapper did not get to print it. */
+export function takeExitMarker(stderr: string): { stderr: string; exitCode: number | null } {
+  const re = /\u001epvrun-exit (-?\d+)\n?/g;
+  let code: number | null = null;
+  const rest = stderr.replace(re, (_m, n: string) => { code = Number(n); return ''; });
+  return { stderr: rest, exitCode: code };
 }
 
 /** Windows' CreateProcess limit is 32767 characters and cmd.exe (OpenSSH's default shell) 8191. */

@@ -1,0 +1,146 @@
+/**
+ * The Windows procedure against a Windows-like lab guest: real sshd, the ssh-powershell connector,
+ * real pwsh running the PvrunLab module on a state file. The ghost-NIC scenario end to end.
+ */
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startSshd, type SshdHandle } from '../../src/lab/sshd.js';
+import { createWindowsLabGuest, seedWindowsState, type WindowsLabGuest, type WindowsLabState } from '../../src/lab/windows/guest.js';
+import { createSshPowerShell } from '../../src/connectors/powershell/create.js';
+import type { SshPowerShellConnector } from '../../src/connectors/powershell/ssh-powershell.js';
+import { citrixCleanupStep, msiInstallStep, nicMigrateStep, windowsPredicates, windowsRebootStep } from '../../src/steps/windows/index.js';
+import type { Result } from '../../src/util/result.js';
+import { describeWindows, PWSH, windowsHost } from './harness.js';
+import { runStep, stepContext } from './step-context.js';
+
+const noSecrets = (): Result<string, string> => ({ ok: false, error: 'none' });
+const predicate = (key: string) => windowsPredicates.find((p) => p.key === key)!;
+
+describeWindows('Windows procedure on a lab guest (ssh-powershell + PvrunLab)', { sshd: true }, () => {
+  let sshd: SshdHandle;
+  const opened: SshPowerShellConnector[] = [];
+
+  function guest(name: string, state: WindowsLabState, checkMode = false) {
+    const g: WindowsLabGuest = createWindowsLabGuest(mkdtempSync(join(tmpdir(), `pvrun-win-${name}-`)), PWSH!, state);
+    const host = windowsHost(sshd, 'ssh-powershell', name);
+    const r = createSshPowerShell(host, { resolveSecret: noSecrets, executable: g.executable, ...(checkMode ? { checkMode: true } : {}) });
+    if (!r.ok) throw new Error(r.error);
+    opened.push(r.value.connector);
+    return { g, host, conn: r.value.connector };
+  }
+
+  beforeAll(async () => { sshd = await startSshd(); });
+  afterAll(async () => {
+    await Promise.all(opened.map((c) => c.close()));
+    await sshd?.stop();
+  });
+
+  it('check mode: predicts the procedure and changes nothing on the guest', async () => {
+    const { g, host, conn } = guest('check', seedWindowsState(), true);
+    const before = JSON.stringify(g.read());
+    const ctx = stepContext(host, conn, { check: true });
+    const cap = await runStep(nicMigrateStep, ctx, { action: 'capture' });
+    expect(cap.plan).toMatchObject({ kind: 'ok', summary: expect.stringContaining('00:16:3e:5a:01:02 10.20.30.40/24') });
+    expect((await runStep(msiInstallStep, ctx, { path: 'D:\\XenDrivers-x64.msi', product: 'XCP-ng Windows PV Drivers' })).plan.kind).toBe('change');
+    expect((await runStep(windowsRebootStep, ctx, { when_required: true })).plan.kind).toBe('change');
+    // the rehearsal of restore sees the captured settings still on the emulated NIC
+    const restore = await runStep(nicMigrateStep, ctx, { action: 'restore' });
+    expect(restore.plan).toMatchObject({ kind: 'ok', summary: expect.stringContaining('settings still on Ethernet') });
+    // and a step that forgot its plan/apply split is stopped by the connector itself
+    const direct = await conn.exec("& shutdown.exe /r /t 2");
+    expect(!direct.ok && direct.error.kind).toBe('check-mode-refused');
+    expect(JSON.stringify(g.read())).toBe(before);
+  });
+
+  it('ghost NIC: a static IP left on the hidden adapter ends up on the new PV adapter, the ghost is gone', async () => {
+    const { g, host, conn } = guest('ghost', seedWindowsState());
+    const ctx = stepContext(host, conn);
+    expect((await predicate('pv_drivers_present').evaluate(ctx, true, { fresh: true }))).toMatchObject({ ok: true, value: { pass: false } });
+
+    const cap = await runStep(nicMigrateStep, ctx, { action: 'capture' });
+    expect(cap.apply).toMatchObject({ kind: 'ok', summary: 'captured 1 static adapter(s)' });
+    expect(ctx.intents).toContainEqual({ action: 'nic-capture', detail: { adapters: [expect.objectContaining({ mac: '00:16:3e:5a:01:02', addresses: [{ ip: '10.20.30.40', prefix: 24 }], gateways: ['10.20.30.1'], dns: ['10.20.30.2', '10.20.30.3'] })] } });
+
+    const inst = await runStep(msiInstallStep, ctx, { path: 'D:\\XenDrivers-x64.msi', product: 'XCP-ng Windows PV Drivers' });
+    expect(inst.apply).toMatchObject({ kind: 'changed', data: { exit_code: 3010, reboot_required: true } });
+    expect(ctx.state.get('reboot_required')).toBe(true);
+
+    const boot = await runStep(windowsRebootStep, ctx, { when_required: true });
+    expect(boot.apply).toMatchObject({ kind: 'changed', data: { reboots: 1 } });
+    expect(ctx.state.get('reboot_required')).toBe(false);
+
+    // the driver change happened: PV NIC on DHCP, the static IP stranded on a hidden adapter
+    let s = g.read();
+    const pv = s.adapters.find((a) => a.pnpDeviceId.startsWith('XENVIF\\'))!;
+    expect(pv).toMatchObject({ mac: '00-16-3E-5A-01-02', dhcp: 'Enabled' });
+    expect(s.devices.filter((d) => d.class === 'Net' && !d.present)).toHaveLength(1);
+    expect((await predicate('pv_drivers_present').evaluate(ctx, true, { fresh: true }))).toMatchObject({ ok: true, value: { pass: true } });
+    expect((await predicate('tools_installed').evaluate(ctx, 'XCP-ng Windows PV Drivers >= 9.0', { fresh: true }))).toMatchObject({ ok: true, value: { pass: true } });
+    expect((await predicate('windows_service_running').evaluate(ctx, ['xenbus', 'xenvif'], { fresh: true }))).toMatchObject({ ok: true, value: { pass: true } });
+
+    const restore = await runStep(nicMigrateStep, ctx, { action: 'restore' });
+    expect(restore.plan).toMatchObject({ kind: 'change', summary: expect.stringContaining('10.20.30.40/24') });
+    expect(restore.apply).toMatchObject({ kind: 'changed' });
+    s = g.read();
+    const after = s.adapters.find((a) => a.pnpDeviceId.startsWith('XENVIF\\'))!;
+    expect(after).toMatchObject({ dhcp: 'Disabled', addresses: [{ ip: '10.20.30.40', prefix: 24, origin: 'Manual' }], gateways: ['10.20.30.1'], dns: ['10.20.30.2', '10.20.30.3'] });
+    expect(s.devices.filter((d) => d.class === 'Net' && !d.present)).toHaveLength(0);
+    expect(s.adapters).toHaveLength(1);
+
+    // idempotent: nothing left to do, nothing done
+    const logLen = s.log?.length ?? 0;
+    const again = await runStep(nicMigrateStep, ctx, { action: 'restore' });
+    expect(again.plan.kind).toBe('ok');
+    expect(g.read().log?.length ?? 0).toBe(logLen);
+  });
+
+  it('restore in a later session: settings from the journaled capture record', async () => {
+    const state = seedWindowsState({ ip: '192.168.7.9' });
+    const { g, host, conn } = guest('later', state);
+    const first = stepContext(host, conn);
+    await runStep(nicMigrateStep, first, { action: 'capture' });
+    const record = first.intents.find((i) => i.action === 'nic-capture')!.detail['adapters'];
+    // the driver change and reboot happen "elsewhere"
+    const s = g.read(); s.pendingDriverSwap = true; g.write(s);
+    expect((await conn.exec('& shutdown.exe /r /t 2; exit $LASTEXITCODE')).ok).toBe(true);
+    const second = stepContext(host, conn); // fresh state: nothing captured in this session
+    const r = await runStep(nicMigrateStep, second, { action: 'restore', captured: record as never });
+    expect(r.apply).toMatchObject({ kind: 'changed' });
+    expect(g.read().adapters.find((a) => a.pnpDeviceId.startsWith('XENVIF\\'))?.addresses).toEqual([{ ip: '192.168.7.9', prefix: 24, origin: 'Manual' }]);
+  });
+
+  it('a failed install reports the installer code and its meaning', async () => {
+    const { host, conn } = guest('broken', seedWindowsState());
+    const ctx = stepContext(host, conn);
+    const r = await runStep(msiInstallStep, ctx, { path: 'D:\\broken.msi' });
+    expect(r.apply).toMatchObject({ kind: 'failed', reason: expect.stringContaining('msiexec exit 1603 (fatal error during installation)') });
+    expect(ctx.state.get('reboot_required')).toBeUndefined();
+  });
+
+  it('Citrix clean-up: removes the tools and asks for a reboot; already clean is ok; refusal fails with the reason', async () => {
+    const { g, host, conn } = guest('citrix', seedWindowsState({ citrix: true }));
+    const ctx = stepContext(host, conn);
+    const r = await runStep(citrixCleanupStep, ctx, {});
+    expect(r.plan).toMatchObject({ kind: 'change', summary: expect.stringContaining('Citrix VM Tools 7.2.0.1555') });
+    expect(r.apply).toMatchObject({ kind: 'changed', data: { exit_code: 0, reboot_required: true } });
+    expect(g.read().products).toEqual([]);
+    expect((await runStep(citrixCleanupStep, ctx, {})).plan.kind).toBe('ok');
+    expect(await citrixCleanupStep.apply(ctx, {}, { kind: 'change', summary: '' })).toMatchObject({ kind: 'ok', data: { exit_code: 65 } });
+    const s = g.read(); s.xenclean = { exitCode: 66 }; g.write(s);
+    expect(await citrixCleanupStep.apply(ctx, {}, { kind: 'change', summary: '' })).toMatchObject({ kind: 'failed', reason: expect.stringContaining('refused') });
+  });
+
+  it('windows-reboot aborts an already scheduled shutdown and retries once', async () => {
+    const { g, host, conn } = guest('sched', { ...seedWindowsState(), shutdownScheduled: true });
+    const bootBefore = g.read().bootTime;
+    const ctx = stepContext(host, conn);
+    const r = await runStep(windowsRebootStep, ctx, {});
+    expect(r.apply).toMatchObject({ kind: 'changed', data: { reboots: 1 } });
+    const s = g.read();
+    expect(s.bootTime).not.toBe(bootBefore);
+    expect(s.log).toEqual(['shutdown /r /t 2 /c pvrun: reboot', 'shutdown /a', 'shutdown /r /t 2 /c pvrun: reboot']);
+    expect(ctx.lines).toContain('a shutdown was already scheduled: aborted it and rebooted');
+  });
+});
