@@ -1,0 +1,38 @@
+/**
+ * A private compiled copy of pvrun (and of the floor / fake-server scripts) under
+ * bench/.build, so that every contender starts as plain `node file.js` with no TypeScript
+ * loader in its start-up time, and so that the shared dist/ is not touched. tsc emits even when
+ * work in progress elsewhere in the tree has type errors; those are reported, not fatal.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+const execFileP = promisify(execFile);
+
+export const REPO = join(import.meta.dirname, '..', '..');
+export const BUILD = join(REPO, 'bench', '.build');
+export const PVRUN_JS = join(BUILD, 'src', 'cli', 'main.js');
+export const FLOOR_JS = join(BUILD, 'bench', 'floor.js');
+export const FAKE_SSHD_JS = join(BUILD, 'bench', 'fake-sshd.js');
+
+export async function build(log: (s: string) => void): Promise<void> {
+  mkdirSync(BUILD, { recursive: true });
+  writeFileSync(join(BUILD, 'tsconfig.json'), JSON.stringify({
+    extends: '../../tsconfig.json',
+    compilerOptions: { rootDir: '../..', outDir: '.', noEmit: false, sourceMap: false, incremental: true, tsBuildInfoFile: './tsbuildinfo' },
+    include: ['../../src', '../../bench/floor.ts', '../../bench/fake-sshd.ts'],
+  }, null, 2));
+  const t0 = Date.now();
+  try {
+    await execFileP(process.execPath, [join(REPO, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(BUILD, 'tsconfig.json')], { cwd: REPO, maxBuffer: 64 * 1024 * 1024 });
+  } catch (e) {
+    const out = String((e as { stdout?: string }).stdout ?? e);
+    log(`build: tsc reported type errors (emitted anyway):\n${out.split('\n').slice(0, 10).join('\n')}`);
+  }
+  for (const f of [PVRUN_JS, FLOOR_JS, FAKE_SSHD_JS]) {
+    if (!existsSync(f)) throw new Error(`build: ${f} was not produced`);
+  }
+  log(`build: compiled into bench/.build in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+}

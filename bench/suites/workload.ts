@@ -1,0 +1,254 @@
+/**
+ * W(N, K, F) on a farm of real OpenSSH sshd processes: pvrun, ansible-playbook (command tasks
+ * with pipelining and ControlPersist, linear; raw tasks, free) and the bare ssh2 floor, run
+ * alternately on the same farm, whole process trees measured.
+ */
+import { execFile, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { startFarm, type Farm } from '../lib/farm.js';
+import { measure, type Measured } from '../lib/measure.js';
+import { FLOOR_JS, PVRUN_JS } from '../lib/build.js';
+import { spread, fmt, fmtSpread, table, MiB, type Spread } from '../lib/stats.js';
+import type { SuiteContext, SuiteResult } from '../lib/suite.js';
+import type { FloorSpec } from '../floor.js';
+
+const execFileP = promisify(execFile);
+
+type Contender = 'pvrun' | 'floor' | 'ansible-command' | 'ansible-raw';
+
+interface Cell {
+  contender: Contender;
+  runs: Measured[];
+  failures: string[];
+  wall: Spread;
+  cpu: Spread;
+  rssMiB: Spread;
+  /** CPU spent by the farm's sshd processes (and what they ran) during the runs */
+  serverCpu: Spread;
+}
+
+interface SizeResult {
+  n: number;
+  k: number;
+  f: number;
+  cells: Cell[];
+}
+
+export const ANSIBLE_PLAYBOOK = '/usr/bin/ansible-playbook';
+
+/** ansible-core from Debian: installed if missing (apt-get), else the reason it is skipped. */
+export async function ensureAnsible(log: (s: string) => void): Promise<string | undefined> {
+  if (existsSync(ANSIBLE_PLAYBOOK)) return undefined;
+  if (process.getuid?.() !== 0) return 'ansible-playbook is not installed and installing it needs root';
+  const pol = spawnSync('apt-cache', ['policy', 'ansible-core'], { encoding: 'utf8' });
+  const cand = /Candidate:\s*(\S+)/.exec(pol.stdout ?? '')?.[1];
+  if (!cand || cand === '(none)') return 'ansible-core has no installation candidate in the configured apt sources';
+  log(`ansible: installing ansible-core ${cand} with apt-get`);
+  const r = spawnSync('apt-get', ['install', '-y', '--no-install-recommends', 'ansible-core'], {
+    encoding: 'utf8', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }, timeout: 600_000,
+  });
+  if (r.status !== 0 || !existsSync(ANSIBLE_PLAYBOOK)) return `apt-get install ansible-core failed: ${(r.stderr ?? '').trim().split('\n').pop()}`;
+  return undefined;
+}
+
+async function ansibleVersion(): Promise<string> {
+  try {
+    const { stdout } = await execFileP(ANSIBLE_PLAYBOOK, ['--version'], { env: { ...process.env, ANSIBLE_CONFIG: '/dev/null' } });
+    return stdout.split('\n')[0]?.trim() ?? '?';
+  } catch {
+    return '?';
+  }
+}
+
+function writeInputs(dir: string, farm: Farm, n: number, k: number, f: number): void {
+  mkdirSync(dir, { recursive: true });
+  const hosts = farm.hosts.slice(0, n);
+  // pvrun
+  const steps = Array.from({ length: k }, (_, i) => `    - name: step ${i + 1}\n      run-script: { script: "true" }\n`).join('');
+  writeFileSync(join(dir, 'pvrun.yml'), `- name: bench W(${n},${k},${f})\n  hosts: all\n  forks: ${f}\n  on_failure: stop\n  steps:\n${steps}`);
+  const inv = [
+    'groups:',
+    '  all:',
+    `    connection: { type: ssh, address: 127.0.0.1, user: ${farm.user}, key: ${farm.clientKey}, known_hosts: ${farm.knownHosts}, host_key_checking: strict }`,
+    'hosts:',
+    ...hosts.map((h) => `  ${h.name}: { connection: { port: ${h.port} } }`),
+  ].join('\n') + '\n';
+  writeFileSync(join(dir, 'inventory.yml'), inv);
+  // floor
+  const spec: FloorSpec = {
+    hosts: hosts.map((h) => ({ host: '127.0.0.1', port: h.port })), user: farm.user, key: farm.clientKey,
+    knownHosts: farm.knownHosts, k, forks: f, command: 'true',
+  };
+  writeFileSync(join(dir, 'floor.json'), JSON.stringify(spec));
+  // ansible
+  writeFileSync(join(dir, 'hosts.ini'), [
+    '[bench]',
+    ...hosts.map((h) => `${h.name} ansible_host=127.0.0.1 ansible_port=${h.port}`),
+    '[bench:vars]',
+    `ansible_user=${farm.user}`,
+    `ansible_ssh_private_key_file=${farm.clientKey}`,
+    'ansible_python_interpreter=/usr/bin/python3',
+  ].join('\n') + '\n');
+  writeFileSync(join(dir, 'ansible.cfg'), [
+    '[defaults]',
+    `forks = ${f}`,
+    'host_key_checking = True',
+    'gathering = explicit',
+    'retry_files_enabled = False',
+    'interpreter_python = /usr/bin/python3',
+    `local_tmp = ${join(dir, 'ansible-tmp')}`,
+    '[ssh_connection]',
+    'pipelining = True',
+    `ssh_args = -o ControlMaster=auto -o ControlPersist=60s -o UserKnownHostsFile=${farm.knownHosts} -o StrictHostKeyChecking=yes -o BatchMode=yes`,
+    'control_path = %(directory)s/%%C',
+  ].join('\n') + '\n');
+  const cmdTasks = Array.from({ length: k }, (_, i) => `    - name: step ${i + 1}\n      command: /bin/true\n`).join('');
+  writeFileSync(join(dir, 'command.yml'), `- hosts: bench\n  gather_facts: false\n  strategy: linear\n  tasks:\n${cmdTasks}`);
+  const rawTasks = Array.from({ length: k }, (_, i) => `    - name: step ${i + 1}\n      raw: "true"\n`).join('');
+  writeFileSync(join(dir, 'raw.yml'), `- hosts: bench\n  gather_facts: false\n  strategy: free\n  tasks:\n${rawTasks}`);
+}
+
+/** CPU (s) of the farm's sshds and everything they ran, via their own cpuacct cgroup */
+class FarmCpu {
+  private readonly cg: string | undefined;
+  constructor(farm: Farm, tmpName: string) {
+    const base = '/sys/fs/cgroup/cpuacct';
+    if (process.getuid?.() !== 0 || !existsSync(join(base, 'cgroup.procs'))) return;
+    const cg = join(base, tmpName);
+    try {
+      mkdirSync(cg);
+      for (const p of farm.pids()) writeFileSync(join(cg, 'cgroup.procs'), String(p));
+      this.cg = cg;
+    } catch {
+      this.cg = undefined;
+    }
+  }
+  read(): number {
+    if (!this.cg) return NaN;
+    return Number(readFileSync(join(this.cg, 'cpuacct.usage'), 'utf8').trim()) / 1e9;
+  }
+  /** move the farm back to the parent group and remove ours */
+  dispose(): void {
+    if (!this.cg) return;
+    try {
+      for (const p of readFileSync(join(this.cg, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean)) {
+        try { writeFileSync('/sys/fs/cgroup/cpuacct/cgroup.procs', p); } catch { /* gone */ }
+      }
+      rmSync(this.cg, { recursive: false, force: true });
+    } catch { /* best effort */ }
+  }
+}
+
+async function runOnce(c: Contender, dir: string, f: number, runNo: number): Promise<Measured> {
+  const out = join(dir, `${c}-${runNo}.out`);
+  const errF = join(dir, `${c}-${runNo}.err`);
+  const timeoutMs = 900_000;
+  switch (c) {
+    case 'pvrun':
+      return measure([process.execPath, PVRUN_JS, join(dir, 'pvrun.yml'), '-i', join(dir, 'inventory.yml'), '-f', String(f), '--json', '--state-dir', join(dir, `pvrun-state-${runNo}`)],
+        { stdoutFile: out, stderrFile: errF, timeoutMs, cwd: dir, env: { ...process.env, CI: 'true' } });
+    case 'floor':
+      return measure([process.execPath, FLOOR_JS, join(dir, 'floor.json')], { stdoutFile: out, stderrFile: errF, timeoutMs });
+    case 'ansible-command':
+    case 'ansible-raw': {
+      const cp = join('/tmp', `pvb-cp-${process.pid}-${runNo}-${c === 'ansible-raw' ? 'r' : 'c'}`);
+      mkdirSync(cp, { recursive: true });
+      try {
+        return await measure([ANSIBLE_PLAYBOOK, '-i', join(dir, 'hosts.ini'), join(dir, c === 'ansible-raw' ? 'raw.yml' : 'command.yml'), '-f', String(f)], {
+          stdoutFile: out, stderrFile: errF, timeoutMs, cwd: dir,
+          env: { ...process.env, ANSIBLE_CONFIG: join(dir, 'ansible.cfg'), ANSIBLE_SSH_CONTROL_PATH_DIR: cp, ANSIBLE_NOCOLOR: '1', ANSIBLE_FORCE_COLOR: '0' },
+        });
+      } finally {
+        rmSync(cp, { recursive: true, force: true });
+      }
+    }
+  }
+}
+
+function tail(file: string): string {
+  try { return readFileSync(file, 'utf8').trim().split('\n').slice(-3).join(' / ').slice(0, 400); } catch { return ''; }
+}
+
+export async function workloadSuite(ctx: SuiteContext): Promise<SuiteResult> {
+  const sizes: [number, number, number][] = ctx.sizes ?? (ctx.quick ? [[10, 10, 10], [20, 10, 20]] : [[20, 10, 20], [50, 10, 50], [100, 10, 50]]);
+  const runs = ctx.runs ?? (ctx.quick ? 2 : 5);
+  let ansibleSkip: string | undefined = ctx.noAnsible ? 'disabled with --no-ansible' : await ensureAnsible(ctx.log);
+  const contenders: Contender[] = ['pvrun', 'floor', ...(ansibleSkip ? [] : (['ansible-command', 'ansible-raw'] as const))];
+  const ansVer = ansibleSkip ? undefined : await ansibleVersion();
+  if (ansibleSkip) ctx.log(`workload: ansible-playbook skipped: ${ansibleSkip}`);
+  const maxN = Math.max(...sizes.map((s) => s[0]));
+  const farm = await startFarm(maxN, ctx.log);
+  const farmCpu = new FarmCpu(farm, `pvbench-farm-${process.pid}`);
+  const results: SizeResult[] = [];
+  try {
+    for (const [n, k, f] of sizes) {
+      const dir = join(ctx.tmp, `w-${n}-${k}-${f}`);
+      writeInputs(dir, farm, n, k, f);
+      const raw = new Map<Contender, { runs: Measured[]; server: number[]; failures: string[] }>(contenders.map((c) => [c, { runs: [], server: [], failures: [] }]));
+      for (let r = 0; r <= runs; r++) {
+        // rotate the order each round so no contender always follows another
+        const order = contenders.map((_, i) => contenders[(i + r) % contenders.length]!);
+        for (const c of order) {
+          const s0 = farmCpu.read();
+          const m = await runOnce(c, dir, f, r);
+          const s1 = farmCpu.read();
+          const label = r === 0 ? 'warm-up' : `run ${r}/${runs}`;
+          ctx.log(`W(${n},${k},${f}) ${label} ${c}: wall ${fmt(m.wallS)} s, cpu ${fmt(m.cpuS)} s, rss ${fmt(m.peakRssBytes / MiB, 0)} MiB, exit ${m.exitCode}`);
+          const slot = raw.get(c)!;
+          if (m.exitCode !== 0) slot.failures.push(`run ${r}: exit ${m.exitCode}: ${tail(join(dir, `${c}-${r}.err`)) || tail(join(dir, `${c}-${r}.out`))}`);
+          if (r === 0) continue;
+          slot.runs.push(m);
+          slot.server.push(s1 - s0);
+        }
+      }
+      results.push({
+        n, k, f,
+        cells: contenders.map((c) => {
+          const s = raw.get(c)!;
+          return {
+            contender: c, runs: s.runs, failures: s.failures,
+            wall: spread(s.runs.map((m) => m.wallS)), cpu: spread(s.runs.map((m) => m.cpuS)),
+            rssMiB: spread(s.runs.map((m) => m.peakRssBytes / MiB)), serverCpu: spread(s.server),
+          };
+        }),
+      });
+    }
+  } finally {
+    farmCpu.dispose();
+    await farm.stop();
+  }
+  return { name: 'workload', title: 'Workload W(N, K, F) on real OpenSSH sshd', markdown: render(results, runs, ansibleSkip, ansVer), data: { runs, ansibleSkip, ansibleVersion: ansVer, results } };
+}
+
+function render(results: SizeResult[], runs: number, ansibleSkip: string | undefined, ansVer: string | undefined): string {
+  const out: string[] = [];
+  out.push(`${runs} measured runs per contender after one warm-up, alternating; median (min–max).` +
+    (ansibleSkip ? ` ansible-playbook skipped: ${ansibleSkip}.` : ` ansible: ${ansVer}.`));
+  const rows: string[][] = [];
+  for (const s of results) {
+    for (const c of s.cells) {
+      rows.push([`(${s.n},${s.k},${s.f})`, c.contender, fmtSpread(c.wall), fmtSpread(c.cpu), fmtSpread(c.rssMiB, 0), fmtSpread(c.serverCpu),
+        c.failures.length ? `${c.failures.length} failed` : 'ok']);
+    }
+  }
+  out.push(table(['W(N,K,F)', 'contender', 'wall s', 'CPU s (client tree)', 'peak RSS MiB (tree)', 'server CPU s (sshd side)', 'runs'], rows));
+  const ratioRows: string[][] = [];
+  for (const s of results) {
+    const get = (c: Contender) => s.cells.find((x) => x.contender === c);
+    const pv = get('pvrun');
+    const fl = get('floor');
+    const ac = get('ansible-command');
+    const ar = get('ansible-raw');
+    const r = (a: Spread | undefined, b: Spread | undefined) => (a && b ? fmt(a.median / b.median) : 'n/a');
+    ratioRows.push([`(${s.n},${s.k},${s.f})`, r(pv?.wall, fl?.wall), r(pv?.cpu, fl?.cpu), r(ac?.wall, pv?.wall), r(ac?.cpu, pv?.cpu), r(ar?.wall, pv?.wall), r(ar?.cpu, pv?.cpu)]);
+  }
+  out.push('');
+  out.push('Ratios of medians:');
+  out.push('');
+  out.push(table(['W(N,K,F)', 'pvrun/floor wall', 'pvrun/floor CPU', 'ansible-command/pvrun wall', 'ansible-command/pvrun CPU', 'ansible-raw/pvrun wall', 'ansible-raw/pvrun CPU'], ratioRows));
+  const fails = results.flatMap((s) => s.cells.flatMap((c) => c.failures.map((f) => `- (${s.n},${s.k},${s.f}) ${c.contender}: ${f}`)));
+  if (fails.length) out.push('', 'Failed runs:', '', ...fails);
+  return out.join('\n');
+}
