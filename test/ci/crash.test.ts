@@ -1,0 +1,146 @@
+/**
+ * Crash safety in the lab: a rollout in a child process is SIGKILLed at random instants; after
+ * each kill, `pvrun resume` must bring every VM to done, and `pvrun rollback` must bring every VM
+ * back to its snapshot, running, with the CD empty; then `snapshots prune` leaves no pvrun
+ * snapshot. Last, a rollback from the snapshot markers alone after the state directory is gone.
+ *
+ * PVRUN_CRASH_RUNS sets the number of kills (default 10: the 2-core CI box), PVRUN_CRASH_SEED
+ * the random seed (printed, so a failure can be replayed).
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Lab } from '../../src/lab/lab.js';
+import { listRunIds, readJournal } from '../../src/journal/read.js';
+import { runHistory } from '../../src/journal/history.js';
+import { cli, labSkipReason, startLab, vmState, type VmState } from './lab-rig.js';
+
+const ROOT = resolve(import.meta.dirname, '..', '..');
+const PLAYBOOK = join(ROOT, 'playbooks', 'linux-tools.yml');
+const skip = labSkipReason();
+if (skip) console.log(`skipping the crash-safety lab tests: ${skip}`);
+
+const RUNS = Number(process.env['PVRUN_CRASH_RUNS'] ?? 10);
+const SEED = Number(process.env['PVRUN_CRASH_SEED'] ?? Date.now() % 100_000);
+
+/** mulberry32: a small seeded PRNG, so the kill instants can be replayed */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** the rollout as operators start it, in its own process; killed after `killAfterMs` if given */
+function rollout(inventory: string, state: string, log: string, killAfterMs?: number): Promise<{ code: number | null; signal: string | null; ms: number }> {
+  const started = Date.now();
+  const fd = openSync(log, 'a');
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'cli', 'main.ts'), PLAYBOOK, '-i', inventory, '--state-dir', state], {
+    cwd: ROOT, stdio: ['ignore', fd, fd], env: { ...process.env, CI: '1' },
+  });
+  let timer: NodeJS.Timeout | undefined;
+  if (killAfterMs !== undefined) timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
+  return new Promise((res) => child.on('exit', (code, signal) => {
+    if (timer) clearTimeout(timer);
+    res({ code, signal, ms: Date.now() - started });
+  }));
+}
+
+const back = (s: VmState): boolean => s.power === 'Running' && s.cdEmpty && s.toolsOnDisk === false;
+const done = (s: VmState): boolean => s.power === 'Running' && s.cdEmpty && s.toolsOnDisk === true;
+
+describe.skipIf(skip !== undefined)('crash safety (lab, SIGKILL)', () => {
+  let lab: Lab;
+  let work: string;
+  const states = async (): Promise<Record<string, VmState>> =>
+    Object.fromEntries(await Promise.all(lab.list().map(async (g) => [g.name, await vmState(lab, g.name)] as const)));
+
+  beforeAll(async () => {
+    lab = await startLab();
+    work = mkdtempSync(join(tmpdir(), 'pvrun-crash-'));
+  }, 300_000);
+  afterAll(async () => { await lab?.stop(); });
+
+  it(`after ${RUNS} SIGKILLs at random instants, resume finishes and rollback restores every VM; prune leaves no snapshot`, async () => {
+    // the length of an uncut rollout bounds the kill instants
+    const state0 = join(work, 'state-0');
+    const full = await rollout(lab.inventoryPath, state0, join(work, 'uncut.log'));
+    expect(full.code, readFileSync(join(work, 'uncut.log'), 'utf8').slice(-3000)).toBe(0);
+    for (const [n, s] of Object.entries(await states())) expect(done(s), `${n}: ${JSON.stringify(s)}`).toBe(true);
+    const id0 = listRunIds(state0).at(-1)!;
+    const rb0 = await cli(['rollback', id0, '--state-dir', state0]);
+    expect(rb0.code, rb0.out + rb0.err).toBe(0);
+    expect((await cli(['snapshots', 'prune', '-i', lab.inventoryPath, '--older-than', '0s'])).code).toBe(0);
+    for (const [n, s] of Object.entries(await states())) expect(back(s) && s.pvrunSnapshots === 0, `${n}: ${JSON.stringify(s)}`).toBe(true);
+
+    const rand = rng(SEED);
+    const log: string[] = [`seed ${SEED}, uncut rollout ${full.ms} ms`];
+    const rollbackMs: number[] = [];
+    for (let i = 1; i <= RUNS; i++) {
+      const state = join(work, `state-${i}`);
+      const out = join(work, `run-${i}.log`);
+      // within the first 85% of an uncut run's length, so most instants land inside the rollout
+      const at = Math.floor(rand() * full.ms * 0.85);
+      const k = await rollout(lab.inventoryPath, state, out, at);
+      const ids = listRunIds(state);
+      const where = `kill ${i} at ${at} ms (seed ${SEED})`;
+      if (k.signal !== 'SIGKILL') log.push(`${where}: the rollout ended first (exit ${k.code})`);
+      if (ids.length === 0) {
+        // killed before the journal existed: nothing may have been touched
+        log.push(`${where}: no journal yet`);
+        for (const [n, s] of Object.entries(await states())) expect(back(s) && s.pvrunSnapshots === 0, `${where}: ${n}: ${JSON.stringify(s)}`).toBe(true);
+        continue;
+      }
+      const id = ids.at(-1)!;
+      const j = readJournal(state, id);
+      const cut = j.ok ? runHistory(id, j.value.records).hosts.map((x) => `${x.host}:${x.open ? `in '${x.open.step}'${x.open.applyStarted ? ' (applying)' : ''}` : x.finished ? 'finished' : x.started ? `after '${x.steps.at(-1)?.step ?? '-'}'` : 'not started'}`).join(', ') : '?';
+      const show = async (): Promise<string> => (await cli(['show', id, '--state-dir', state, '-v'])).out;
+
+      // resume: every VM ends done
+      const rs = await cli(['resume', id, '--state-dir', state]);
+      expect([0], `${where}: resume exit ${rs.code}\n${rs.out.slice(-3000)}${rs.err}\n${await show()}`).toContain(rs.code);
+      for (const [n, s] of Object.entries(await states())) expect(done(s), `${where}: after resume ${n}: ${JSON.stringify(s)}\n${await show()}`).toBe(true);
+
+      // rollback: every VM back at its snapshot, running
+      const t = Date.now();
+      const rb = await cli(['rollback', id, '--state-dir', state]);
+      rollbackMs.push(Date.now() - t);
+      expect(rb.code, `${where}: rollback\n${rb.out.slice(-3000)}${rb.err}\n${await show()}`).toBe(0);
+      for (const [n, s] of Object.entries(await states())) expect(back(s), `${where}: after rollback ${n}: ${JSON.stringify(s)}\n${await show()}`).toBe(true);
+
+      const pr = await cli(['snapshots', 'prune', '-i', lab.inventoryPath, '--older-than', '0s']);
+      expect(pr.code, pr.out + pr.err).toBe(0);
+      for (const [n, s] of Object.entries(await states())) expect(s.pvrunSnapshots, `${where}: ${n} after prune`).toBe(0);
+      log.push(`${where}: ${k.signal ?? `exit ${k.code}`} [${cut}]; resume exit ${rs.code}; rollback ${rollbackMs.at(-1)} ms`);
+    }
+    console.log(`crash safety: ${RUNS} kills\n  ${log.join('\n  ')}\n  rollback times (ms): ${rollbackMs.join(', ')}`);
+  }, 3_600_000);
+
+  it('rolls back from the snapshot markers alone after the state directory is deleted', async () => {
+    const state = join(work, 'state-lost');
+    const r = await rollout(lab.inventoryPath, state, join(work, 'lost.log'));
+    expect(r.code).toBe(0);
+    const id = listRunIds(state).at(-1)!;
+    rmSync(state, { recursive: true, force: true });
+    const missing = await cli(['rollback', id, '--state-dir', state]);
+    expect(missing.code).toBe(5);
+    expect(missing.err).toContain('--from-pool');
+    const rb = await cli(['rollback', id, '--from-pool', '-i', lab.inventoryPath, '--state-dir', state]);
+    expect(rb.code, rb.out + rb.err).toBe(0);
+    for (const g of lab.list()) {
+      const s = await vmState(lab, g.name);
+      expect(back(s), `${g.name}: ${JSON.stringify(s)}`).toBe(true);
+    }
+    // the rollback is itself journaled
+    expect(listRunIds(state)).toEqual([id]);
+    const pr = await cli(['snapshots', 'prune', '-i', lab.inventoryPath, '--older-than', '0s']);
+    expect(pr.code).toBe(0);
+    for (const g of lab.list()) expect((await vmState(lab, g.name)).pvrunSnapshots).toBe(0);
+  }, 600_000);
+});
