@@ -29,7 +29,8 @@ export function describeWindows(name: string, needs: { sshd: boolean }, fn: () =
     ...(needs.sshd && !existsSync('/usr/bin/ssh') ? ['/usr/bin/ssh (openssh-client, used by New-PSSession -HostName)'] : []),
   ];
   if (missing.length) console.warn(`skipping "${name}": missing ${missing.join(', ')}`);
-  describe.skipIf(missing.length > 0)(name, fn);
+  // real pwsh starts take seconds each on a busy 2-core machine: generous limits, no timed assertions
+  describe.skipIf(missing.length > 0)(name, { timeout: 300_000 }, fn);
 }
 
 /** A real sshd whose `powershell` subsystem is pwsh in server mode (what New-PSSession -HostName uses). */

@@ -132,6 +132,16 @@ describeWindows('Windows procedure on a lab guest (ssh-powershell + PvrunLab)', 
     expect(await citrixCleanupStep.apply(ctx, {}, { kind: 'change', summary: '' })).toMatchObject({ kind: 'failed', reason: expect.stringContaining('refused') });
   });
 
+  it('windows-reboot follows the reboots drivers ask for, up to max_followups', async () => {
+    const { g, host, conn } = guest('followup', { ...seedWindowsState(), followupReboots: 1 });
+    const ctx = stepContext(host, conn);
+    expect((await runStep(windowsRebootStep, ctx, {})).apply).toMatchObject({ kind: 'changed', data: { reboots: 2 } });
+    expect(g.read().bootCount).toBe(3);
+    const s = g.read(); s.followupReboots = 2; g.write(s);
+    expect((await runStep(windowsRebootStep, ctx, { max_followups: 1 })).apply)
+      .toMatchObject({ kind: 'failed', reason: expect.stringContaining('still a reboot pending (component-based-servicing) after 2 reboot(s)') });
+  });
+
   it('windows-reboot aborts an already scheduled shutdown and retries once', async () => {
     const { g, host, conn } = guest('sched', { ...seedWindowsState(), shutdownScheduled: true });
     const bootBefore = g.read().bootTime;

@@ -304,6 +304,11 @@ function script:Invoke-LabBoot($s) {
   $s.bootTime = [datetime]::UtcNow.ToString('o')
   $s.bootCount = [int]$s.bootCount + 1
   $s.pendingReboot = @()
+  # drivers that ask for one more reboot right after this one
+  if ([int]$s.followupReboots -gt 0) {
+    $s.followupReboots = [int]$s.followupReboots - 1
+    $s.pendingReboot = @('component-based-servicing')
+  }
   if ($s.ContainsKey('pendingDriverSwap') -and $s.pendingDriverSwap) {
     $s.pendingDriverSwap = $false
     foreach ($id in @('XENBUS\VEN_XSC000&DEV_VIF&REV_09000000\0', 'XENBUS\VEN_XSC000&DEV_VBD&REV_09000000\0', 'XENVBD\VEN_XSC000&DEV_DISK\0')) {

@@ -32,6 +32,8 @@ export interface WindowsLabState {
   packages: Record<string, LabPackage>;
   xenclean?: { exitCode?: number };
   shutdownScheduled?: boolean;
+  /** reboots that leave a reboot pending (drivers asking for another one) */
+  followupReboots?: number;
   pendingDriverSwap?: boolean;
   pendingDriverRemoval?: boolean;
   /** every mutating emulated command, in order */
