@@ -11,6 +11,7 @@ import type { RecoverFlags } from './program.js';
 import { narrowPlays, recoverRunFlags } from './rollback.js';
 import { loadRun } from './runs.js';
 import { runPlaybook } from './run.js';
+import { settleHosts } from './settle.js';
 
 const key = (play: string, host: string): string => `${play}\u0000${host}`;
 
@@ -50,6 +51,8 @@ export async function resumeCommand(given: string, flags: RecoverFlags, io: Io):
       };
       const narrowed = narrowPlays(plays, keep, false);
       if (narrowed.length === 0) return `every host of run ${h.runId} had finished: nothing to resume`;
+      // hosts the killed process was working on: let what it started (a reboot …) finish first
+      await settleHosts(project.inventory, narrowed.flatMap((p) => p.hosts.filter((x) => known.get(key(p.name, x.name))?.started !== undefined).map((x) => x.name)), io);
       for (const p of narrowed) {
         for (const host of p.hosts) {
           const x = known.get(key(p.name, host.name));

@@ -10,6 +10,7 @@ import { loadInventoryArgs } from './inventory.js';
 import { limitHosts, listPoolSnapshots, poolSessions } from './pool-snapshots.js';
 import type { RecoverFlags, RunFlags } from './program.js';
 import { loadRun } from './runs.js';
+import { settleHosts } from './settle.js';
 import { runPlaybook, type RunOutcome } from './run.js';
 
 type Targets = Map<string, { index: number; token: unknown; step?: string }[]>;
@@ -91,7 +92,7 @@ async function rollbackTargets(runId: string, playbook: string, targets: Targets
   const out = await runPlaybook(playbook, runFlags, io, {
     runId,
     mode: 'rollback',
-    plays: async (plays) => {
+    plays: async (plays, project) => {
       // the playbook must still be the one the run used: the journal names steps by index
       for (const p of plays) {
         for (const h of p.hosts) {
@@ -102,6 +103,7 @@ async function rollbackTargets(runId: string, playbook: string, targets: Targets
         }
       }
       const narrowed = narrowPlays(plays, (p, h) => targets.has(key(p, h)), true);
+      await settleHosts(project.inventory, narrowed.flatMap((p) => p.hosts.map((h) => h.name)), io);
       return narrowed.length ? narrowed : `none of the hosts to roll back (${[...targets.keys()].map((k) => k.split('\u0000')[1]).join(', ')}) is selected by the inventory and --limit`;
     },
     resume: (play, host): HostResume | undefined => {
@@ -155,7 +157,7 @@ async function rollbackTargetsFromMarkers(runId: string, playbook: string, perHo
   const out = await runPlaybook(playbook, runFlags, io, {
     runId,
     mode: 'rollback',
-    plays: async (plays) => {
+    plays: async (plays, project) => {
       for (const p of plays) {
         const idx = p.steps.findIndex((s) => s.type.makesRestorePoint === true);
         if (idx < 0) continue;
@@ -165,6 +167,7 @@ async function rollbackTargetsFromMarkers(runId: string, playbook: string, perHo
         }
       }
       const narrowed = narrowPlays(plays, (p, h) => targets.has(key(p, h)), true);
+      await settleHosts(project.inventory, narrowed.flatMap((p) => p.hosts.map((h) => h.name)), io);
       return narrowed.length ? narrowed : `no play of ${playbook} takes a snapshot of ${[...perHost.keys()].join(', ')}`;
     },
     resume: (play, host) => {

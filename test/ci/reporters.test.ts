@@ -14,7 +14,7 @@ import { fanout } from '../../src/report/types.js';
 import { needsConfirmation } from '../../src/cli/confirm.js';
 import { ok, err } from '../../src/util/result.js';
 import { makeRig, newLog, play, step } from '../engine/rig.js';
-import { parseXml, validateJunit } from './junit-schema.js';
+import { parseXml, validateJunit, type XmlEl } from './junit-schema.js';
 
 const SCHEMA = JSON.parse(readFileSync(resolve(import.meta.dirname, '..', '..', 'schema', 'events.schema.json'), 'utf8')) as object;
 export const validateEvent = newAjv().compile(SCHEMA);
@@ -62,7 +62,7 @@ describe('JUnit report', () => {
     const root = parseXml(xml);
     const suite = root.children[0]!;
     expect(suite.attrs).toMatchObject({ name: 'rig play', tests: '4', failures: '1', errors: '1', skipped: '1' });
-    const byHost = Object.fromEntries(suite.children.map((c) => [c.attrs['name'], c]));
+    const byHost: Record<string, XmlEl> = Object.fromEntries(suite.children.map((c) => [c.attrs["name"], c]));
     expect(byHost['ok-1']!.children.map((c) => c.name)).toEqual(['system-out']);
     const fail = byHost['bad-2']!.children.find((c) => c.name === 'failure')!;
     expect(fail.attrs['message']).toBe('install <&> "tools": change failed on bad-2');
