@@ -18,6 +18,12 @@ export interface FloorSpec {
   k: number;
   forks: number;
   command: string;
+  /**
+   * 'one' (default): one exec of `command` per step. 'three': what pvrun's run-script does
+   * per step — upload the script over stdin, run it, remove it — without pvrun's engine, to
+   * separate the cost of that protocol from the cost of the engine.
+   */
+  execsPerStep?: 'one' | 'three';
 }
 
 export async function runFloor(spec: FloorSpec): Promise<{ hosts: number; execs: number; failures: number }> {
@@ -32,9 +38,18 @@ export async function runFloor(spec: FloorSpec): Promise<{ hosts: number; execs:
       try {
         const c = await connectHost(h.host, h.port, spec, privateKey, known);
         for (let i = 0; i < spec.k; i++) {
-          const code = await execOnce(c, spec.command);
-          execs++;
-          if (code !== 0) failures++;
+          if (spec.execsPerStep === 'three') {
+            const f = `/tmp/pvbench-script-${process.pid}-${h.port}-${i}`;
+            const up = await execOnce(c, `umask 077; cat > ${f} && chmod 700 ${f}`, spec.command);
+            const code = await execOnce(c, `/bin/sh ${f}`);
+            const rm = await execOnce(c, `rm -f ${f}`);
+            execs += 3;
+            if (up !== 0 || code !== 0 || rm !== 0) failures++;
+          } else {
+            const code = await execOnce(c, spec.command);
+            execs++;
+            if (code !== 0) failures++;
+          }
         }
         await new Promise<void>((r) => { c.once('close', () => r()); c.end(); });
       } catch {

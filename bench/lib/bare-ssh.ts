@@ -17,10 +17,11 @@ export function knownKeys(file: string): Map<string, string> {
   return m;
 }
 
-export function execOnce(c: Client, command: string): Promise<number | null> {
+export function execOnce(c: Client, command: string, stdin?: string): Promise<number | null> {
   return new Promise((resolve, reject) => {
     c.exec(command, (e, stream) => {
       if (e) { reject(e); return; }
+      if (stdin !== undefined) stream.end(stdin);
       let code: number | null = null;
       stream.on('exit', (c1: number | null) => { code = c1; });
       stream.on('close', () => resolve(code));

@@ -2,7 +2,7 @@
  * Every process the suite starts is registered here, so that an error, SIGINT or SIGTERM
  * still stops exactly those processes (by pid) and nothing else.
  */
-import { killLiveGroups } from './measure.js';
+import { killLiveGroups, releaseGroups } from './measure.js';
 
 const pids = new Set<number>();
 const hooks = new Set<() => void>();
@@ -25,6 +25,7 @@ function killAll(): void {
   pids.clear();
   for (const h of hooks) { try { h(); } catch { /* best effort */ } }
   hooks.clear();
+  releaseGroups();
 }
 
 let installed = false;

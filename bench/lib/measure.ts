@@ -162,3 +162,44 @@ async function viaTime(argv: string[], o: MeasureOptions, outFd: number, errFd: 
   writeFileSync(fmtFile, '');
   return { wallS, cpuS: (u ?? NaN) + (s ?? NaN), peakRssBytes: (m ?? 0) * 1024, peakProcRssBytes: (m ?? 0) * 1024, exitCode: code, method: 'time' };
 }
+
+/** CPU (s) used by some already running processes and everything they start, via a cpuacct cgroup. */
+export class CpuGroup {
+  private readonly cg: string | undefined;
+  constructor(pids: number[], name: string) {
+    if (measureMethod() !== 'cgroup') return;
+    const cg = join(CPUACCT, name);
+    try {
+      mkdirSync(cg);
+      for (const p of pids) writeFileSync(join(cg, 'cgroup.procs'), String(p));
+      this.cg = cg;
+      liveGroupsNoKill.add(cg);
+    } catch {
+      this.cg = undefined;
+    }
+  }
+  read(): number {
+    if (!this.cg) return NaN;
+    return Number(readFileSync(join(this.cg, 'cpuacct.usage'), 'utf8').trim()) / 1e9;
+  }
+  /** move the processes back to the root group and remove ours */
+  dispose(): void {
+    if (!this.cg) return;
+    disposeGroup(this.cg);
+    liveGroupsNoKill.delete(this.cg);
+  }
+}
+
+const liveGroupsNoKill = new Set<string>();
+function disposeGroup(cg: string): void {
+  for (const p of pidsIn(cg)) {
+    try { writeFileSync(join(CPUACCT, 'cgroup.procs'), String(p)); } catch { /* gone */ }
+  }
+  try { rmdirSync(cg); } catch { /* best effort */ }
+}
+/** exit handler: give the processes back to the root group (they are stopped by their owners) */
+export function releaseGroups(): void {
+  for (const cg of liveGroupsNoKill) disposeGroup(cg);
+  liveGroupsNoKill.clear();
+  for (const cg of liveGroups) { try { rmdirSync(cg); } catch { /* busy */ } }
+}

@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { startFarm, type Farm } from '../lib/farm.js';
-import { measure, type Measured } from '../lib/measure.js';
+import { CpuGroup, measure, type Measured } from '../lib/measure.js';
 import { FLOOR_JS, PVRUN_JS } from '../lib/build.js';
 import { spread, fmt, fmtSpread, table, MiB, type Spread } from '../lib/stats.js';
 import type { SuiteContext, SuiteResult } from '../lib/suite.js';
@@ -16,7 +16,7 @@ import type { FloorSpec } from '../floor.js';
 
 const execFileP = promisify(execFile);
 
-type Contender = 'pvrun' | 'floor' | 'ansible-command' | 'ansible-raw';
+type Contender = 'pvrun' | 'floor' | 'floor-3exec' | 'ansible-command' | 'ansible-raw';
 
 interface Cell {
   contender: Contender;
@@ -55,7 +55,7 @@ export async function ensureAnsible(log: (s: string) => void): Promise<string | 
 
 async function ansibleVersion(): Promise<string> {
   try {
-    const { stdout } = await execFileP(ANSIBLE_PLAYBOOK, ['--version'], { env: { ...process.env, ANSIBLE_CONFIG: '/dev/null' } });
+    const { stdout } = await execFileP(ANSIBLE_PLAYBOOK, ['--version']);
     return stdout.split('\n')[0]?.trim() ?? '?';
   } catch {
     return '?';
@@ -82,6 +82,7 @@ function writeInputs(dir: string, farm: Farm, n: number, k: number, f: number): 
     knownHosts: farm.knownHosts, k, forks: f, command: 'true',
   };
   writeFileSync(join(dir, 'floor.json'), JSON.stringify(spec));
+  writeFileSync(join(dir, 'floor-3exec.json'), JSON.stringify({ ...spec, execsPerStep: 'three' }));
   // ansible
   writeFileSync(join(dir, 'hosts.ini'), [
     '[bench]',
@@ -110,37 +111,6 @@ function writeInputs(dir: string, farm: Farm, n: number, k: number, f: number): 
   writeFileSync(join(dir, 'raw.yml'), `- hosts: bench\n  gather_facts: false\n  strategy: free\n  tasks:\n${rawTasks}`);
 }
 
-/** CPU (s) of the farm's sshds and everything they ran, via their own cpuacct cgroup */
-class FarmCpu {
-  private readonly cg: string | undefined;
-  constructor(farm: Farm, tmpName: string) {
-    const base = '/sys/fs/cgroup/cpuacct';
-    if (process.getuid?.() !== 0 || !existsSync(join(base, 'cgroup.procs'))) return;
-    const cg = join(base, tmpName);
-    try {
-      mkdirSync(cg);
-      for (const p of farm.pids()) writeFileSync(join(cg, 'cgroup.procs'), String(p));
-      this.cg = cg;
-    } catch {
-      this.cg = undefined;
-    }
-  }
-  read(): number {
-    if (!this.cg) return NaN;
-    return Number(readFileSync(join(this.cg, 'cpuacct.usage'), 'utf8').trim()) / 1e9;
-  }
-  /** move the farm back to the parent group and remove ours */
-  dispose(): void {
-    if (!this.cg) return;
-    try {
-      for (const p of readFileSync(join(this.cg, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean)) {
-        try { writeFileSync('/sys/fs/cgroup/cpuacct/cgroup.procs', p); } catch { /* gone */ }
-      }
-      rmSync(this.cg, { recursive: false, force: true });
-    } catch { /* best effort */ }
-  }
-}
-
 async function runOnce(c: Contender, dir: string, f: number, runNo: number): Promise<Measured> {
   const out = join(dir, `${c}-${runNo}.out`);
   const errF = join(dir, `${c}-${runNo}.err`);
@@ -150,7 +120,8 @@ async function runOnce(c: Contender, dir: string, f: number, runNo: number): Pro
       return measure([process.execPath, PVRUN_JS, join(dir, 'pvrun.yml'), '-i', join(dir, 'inventory.yml'), '-f', String(f), '--json', '--state-dir', join(dir, `pvrun-state-${runNo}`)],
         { stdoutFile: out, stderrFile: errF, timeoutMs, cwd: dir, env: { ...process.env, CI: 'true' } });
     case 'floor':
-      return measure([process.execPath, FLOOR_JS, join(dir, 'floor.json')], { stdoutFile: out, stderrFile: errF, timeoutMs });
+    case 'floor-3exec':
+      return measure([process.execPath, FLOOR_JS, join(dir, `${c}.json`)], { stdoutFile: out, stderrFile: errF, timeoutMs });
     case 'ansible-command':
     case 'ansible-raw': {
       const cp = join('/tmp', `pvb-cp-${process.pid}-${runNo}-${c === 'ansible-raw' ? 'r' : 'c'}`);
@@ -175,12 +146,12 @@ export async function workloadSuite(ctx: SuiteContext): Promise<SuiteResult> {
   const sizes: [number, number, number][] = ctx.sizes ?? (ctx.quick ? [[10, 10, 10], [20, 10, 20]] : [[20, 10, 20], [50, 10, 50], [100, 10, 50]]);
   const runs = ctx.runs ?? (ctx.quick ? 2 : 5);
   let ansibleSkip: string | undefined = ctx.noAnsible ? 'disabled with --no-ansible' : await ensureAnsible(ctx.log);
-  const contenders: Contender[] = ['pvrun', 'floor', ...(ansibleSkip ? [] : (['ansible-command', 'ansible-raw'] as const))];
+  const contenders: Contender[] = ['pvrun', 'floor', 'floor-3exec', ...(ansibleSkip ? [] : (['ansible-command', 'ansible-raw'] as const))];
   const ansVer = ansibleSkip ? undefined : await ansibleVersion();
   if (ansibleSkip) ctx.log(`workload: ansible-playbook skipped: ${ansibleSkip}`);
   const maxN = Math.max(...sizes.map((s) => s[0]));
   const farm = await startFarm(maxN, ctx.log);
-  const farmCpu = new FarmCpu(farm, `pvbench-farm-${process.pid}`);
+  const farmCpu = new CpuGroup(farm.pids(), `pvbench-farm-${process.pid}`);
   const results: SizeResult[] = [];
   try {
     for (const [n, k, f] of sizes) {
@@ -241,13 +212,14 @@ function render(results: SizeResult[], runs: number, ansibleSkip: string | undef
     const fl = get('floor');
     const ac = get('ansible-command');
     const ar = get('ansible-raw');
+    const f3 = get('floor-3exec');
     const r = (a: Spread | undefined, b: Spread | undefined) => (a && b ? fmt(a.median / b.median) : 'n/a');
-    ratioRows.push([`(${s.n},${s.k},${s.f})`, r(pv?.wall, fl?.wall), r(pv?.cpu, fl?.cpu), r(ac?.wall, pv?.wall), r(ac?.cpu, pv?.cpu), r(ar?.wall, pv?.wall), r(ar?.cpu, pv?.cpu)]);
+    ratioRows.push([`(${s.n},${s.k},${s.f})`, r(pv?.wall, fl?.wall), r(pv?.cpu, fl?.cpu), r(pv?.wall, f3?.wall), r(ac?.wall, pv?.wall), r(ac?.cpu, pv?.cpu), r(ar?.wall, pv?.wall), r(ar?.cpu, pv?.cpu)]);
   }
   out.push('');
   out.push('Ratios of medians:');
   out.push('');
-  out.push(table(['W(N,K,F)', 'pvrun/floor wall', 'pvrun/floor CPU', 'ansible-command/pvrun wall', 'ansible-command/pvrun CPU', 'ansible-raw/pvrun wall', 'ansible-raw/pvrun CPU'], ratioRows));
+  out.push(table(['W(N,K,F)', 'pvrun/floor wall', 'pvrun/floor CPU', 'pvrun/floor-3exec wall', 'ansible-command/pvrun wall', 'ansible-command/pvrun CPU', 'ansible-raw/pvrun wall', 'ansible-raw/pvrun CPU'], ratioRows));
   const fails = results.flatMap((s) => s.cells.flatMap((c) => c.failures.map((f) => `- (${s.n},${s.k},${s.f}) ${c.contender}: ${f}`)));
   if (fails.length) out.push('', 'Failed runs:', '', ...fails);
   return out.join('\n');
