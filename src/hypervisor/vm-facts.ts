@@ -112,28 +112,3 @@ export function factsWatch(f: Pick<VmFacts, 'ref' | 'metrics_ref' | 'guest_metri
   if (f.guest_metrics_ref !== NULL_REF) w.push(`vm_guest_metrics/${f.guest_metrics_ref}`);
   return w;
 }
-
-/** `>= 9.0`, `9.4`, `< 10`: compare dotted versions numerically. */
-export function compareVersions(a: string, b: string): number {
-  const pa = a.split('.').map(Number);
-  const pb = b.split('.').map(Number);
-  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
-    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
-    if (d !== 0) return d < 0 ? -1 : 1;
-  }
-  return 0;
-}
-
-export function versionSatisfies(actual: string, constraint: string): boolean | undefined {
-  const m = /^\s*(>=|<=|==|=|>|<|!=)?\s*(\d+(?:\.\d+)*)\s*$/.exec(constraint);
-  if (!m) return undefined;
-  const c = compareVersions(actual, m[2]!);
-  switch (m[1] ?? '>=') {
-    case '>=': return c >= 0;
-    case '<=': return c <= 0;
-    case '>': return c > 0;
-    case '<': return c < 0;
-    case '!=': return c !== 0;
-    default: return c === 0;
-  }
-}

@@ -1,8 +1,8 @@
 /**
- * Durations in playbooks: `30s`, `5m`, `1h`, `250ms`, combinations like `1h30m`, or a plain
- * number of seconds. Returns milliseconds, or an error message.
+ * Durations in playbooks: `30s`, `5m`, `1h`, `250ms`, `7d`, `2w`, combinations like `1h30m`,
+ * or a plain number of seconds. Returns milliseconds, or an error message.
  */
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 
 export function parseDuration(v: unknown): { ok: true; ms: number } | { ok: false; message: string } {
   if (typeof v === 'number') {
@@ -12,7 +12,7 @@ export function parseDuration(v: unknown): { ok: true; ms: number } | { ok: fals
   if (typeof v !== 'string') return { ok: false, message: `bad duration: expected e.g. 30s, 5m, 1h or a number of seconds, got ${describeType(v)}` };
   const s = v.trim();
   if (/^\d+(\.\d+)?$/.test(s)) return { ok: true, ms: Math.round(Number(s) * 1000) };
-  const re = /(\d+(?:\.\d+)?)(ms|s|m|h)/gy;
+  const re = /(\d+(?:\.\d+)?)(ms|s|m|h|d|w)/gy;
   let total = 0;
   let matched = 0;
   let m: RegExpExecArray | null;
@@ -21,7 +21,7 @@ export function parseDuration(v: unknown): { ok: true; ms: number } | { ok: fals
     matched = re.lastIndex;
   }
   if (s.length === 0 || matched !== s.length) {
-    return { ok: false, message: `bad duration '${v}': expected e.g. 30s, 5m, 1h, 1h30m or a number of seconds` };
+    return { ok: false, message: `bad duration '${v}': expected e.g. 30s, 5m, 1h, 1h30m, 7d or a number of seconds` };
   }
   return { ok: true, ms: Math.round(total) };
 }

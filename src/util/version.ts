@@ -46,3 +46,13 @@ export function satisfies(actual: string, constraint: VersionConstraint): boolea
     case '!=': return c !== 0;
   }
 }
+
+/**
+ * `actual` against a constraint text; `bare` is the operator a constraint without one means
+ * (a bare "9.0" in `pv_drivers_version` means "at least 9.0"). undefined: bad constraint.
+ */
+export function versionSatisfies(actual: string, constraint: string, bare: VersionOp = '=='): boolean | undefined {
+  const hasOp = /^\s*(>=|<=|==|!=|>|<|=)/.test(constraint);
+  const c = parseConstraint(hasOp ? constraint : `${bare} ${constraint}`);
+  return c ? satisfies(actual, c) : undefined;
+}

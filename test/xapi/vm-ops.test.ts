@@ -3,7 +3,8 @@ import { discoverVms, formatDiscoveryInventory, formatDiscoveryTable } from '../
 import { PoolSessions } from '../../src/hypervisor/pool.js';
 import type { VmHandle } from '../../src/hypervisor/types.js';
 import { findCdDrive, findToolsIso } from '../../src/hypervisor/vm-cd.js';
-import { readVmFacts, versionSatisfies } from '../../src/hypervisor/vm-facts.js';
+import { readVmFacts } from '../../src/hypervisor/vm-facts.js';
+import { versionSatisfies } from '../../src/util/version.js';
 import { rebootVm, shutdownVm, startVm } from '../../src/hypervisor/vm-power.js';
 import { resolveVm } from '../../src/hypervisor/vm-resolve.js';
 import { MARK, destroySnapshot, listPvrunSnapshots, revertToSnapshot, takeSnapshot } from '../../src/hypervisor/vm-snapshot.js';

@@ -5,6 +5,7 @@ import { VmWatch } from '../../hypervisor/vm-watch.js';
 import type { Result } from '../../util/result.js';
 import { err, ok } from '../../util/result.js';
 import type { StepContext, StepFailure } from '../types.js';
+import { parseDuration } from '../../load/duration.js';
 
 /** One line for a step failure coming from below. */
 export function failureText(f: StepFailure | HypervisorFailure): string {
@@ -57,23 +58,10 @@ export async function gatherVmFacts(ctx: StepContext): Promise<Result<Record<str
   return ok(facts as unknown as Record<string, unknown>);
 }
 
-const UNIT: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
-
-/** `30s`, `5m`, `1h30m`, `7d`, `2w`, or a number of seconds → ms. */
+/** `30s`, `5m`, `1h30m`, `7d`, `2w`, or a number of seconds → ms (the loader's parser). */
 export function parseDurationMs(v: unknown): number | undefined {
-  if (typeof v === 'number') return Number.isFinite(v) && v >= 0 ? Math.round(v * 1000) : undefined;
-  if (typeof v !== 'string') return undefined;
-  const s = v.trim();
-  if (/^\d+(\.\d+)?$/.test(s)) return Math.round(Number(s) * 1000);
-  const re = /(\d+(?:\.\d+)?)(ms|s|m|h|d|w)/gy;
-  let total = 0;
-  let end = 0;
-  let m: RegExpExecArray | null;
-  while ((m = re.exec(s)) !== null) {
-    total += Number(m[1]) * UNIT[m[2]!]!;
-    end = re.lastIndex;
-  }
-  return s.length > 0 && end === s.length ? Math.round(total) : undefined;
+  const r = parseDuration(v);
+  return r.ok ? r.ms : undefined;
 }
 
 export const DURATION_SCHEMA = {

@@ -1,5 +1,5 @@
 import type { VmFacts } from '../../hypervisor/vm-facts.js';
-import { versionSatisfies } from '../../hypervisor/vm-facts.js';
+import { versionSatisfies } from '../../util/version.js';
 import { err, ok } from '../../util/result.js';
 import type { CheckPredicate, PredicateOutcome } from '../predicate-types.js';
 import { vmFacts } from './common.js';
@@ -69,6 +69,6 @@ export const vmPredicates: CheckPredicate[] = [
     (f, e) => {
       const v = f.pv_drivers_version;
       if (v === null) return { pass: false, actual: 'no version reported', expected: str(e) };
-      return { pass: versionSatisfies(v, String(e)) === true, actual: v, expected: str(e) };
+      return { pass: versionSatisfies(v, String(e), '>=') === true, actual: v, expected: str(e) };
     }),
 ];
