@@ -16,7 +16,7 @@ import type { FloorSpec } from '../floor.js';
 
 const execFileP = promisify(execFile);
 
-type Contender = 'pvrun' | 'floor' | 'floor-3exec' | 'ansible-command' | 'ansible-raw';
+type Contender = 'pvrun' | 'pvrun-tmpfs' | 'floor' | 'floor-3exec' | 'ansible-command' | 'ansible-raw';
 
 interface Cell {
   contender: Contender;
@@ -117,8 +117,16 @@ async function runOnce(c: Contender, dir: string, f: number, runNo: number): Pro
   const timeoutMs = 900_000;
   switch (c) {
     case 'pvrun':
-      return measure([process.execPath, PVRUN_JS, join(dir, 'pvrun.yml'), '-i', join(dir, 'inventory.yml'), '-f', String(f), '--json', '--state-dir', join(dir, `pvrun-state-${runNo}`)],
-        { stdoutFile: out, stderrFile: errF, timeoutMs, cwd: dir, env: { ...process.env, CI: 'true' } });
+    case 'pvrun-tmpfs': {
+      // pvrun-tmpfs: the run journal on /dev/shm, where fsync costs nothing (diagnostic only)
+      const state = c === 'pvrun' ? join(dir, `pvrun-state-${runNo}`) : join('/dev/shm', `pvbench-state-${process.pid}-${runNo}`);
+      try {
+        return await measure([process.execPath, PVRUN_JS, join(dir, 'pvrun.yml'), '-i', join(dir, 'inventory.yml'), '-f', String(f), '--json', '--state-dir', state],
+          { stdoutFile: out, stderrFile: errF, timeoutMs, cwd: dir, env: { ...process.env, CI: 'true' } });
+      } finally {
+        rmSync(state, { recursive: true, force: true });
+      }
+    }
     case 'floor':
     case 'floor-3exec':
       return measure([process.execPath, FLOOR_JS, join(dir, `${c}.json`)], { stdoutFile: out, stderrFile: errF, timeoutMs });
@@ -146,7 +154,7 @@ export async function workloadSuite(ctx: SuiteContext): Promise<SuiteResult> {
   const sizes: [number, number, number][] = ctx.sizes ?? (ctx.quick ? [[10, 10, 10], [20, 10, 20]] : [[20, 10, 20], [50, 10, 50], [100, 10, 50]]);
   const runs = ctx.runs ?? (ctx.quick ? 2 : 5);
   let ansibleSkip: string | undefined = ctx.noAnsible ? 'disabled with --no-ansible' : await ensureAnsible(ctx.log);
-  const contenders: Contender[] = ['pvrun', 'floor', 'floor-3exec', ...(ansibleSkip ? [] : (['ansible-command', 'ansible-raw'] as const))];
+  const contenders: Contender[] = ['pvrun', 'floor', 'floor-3exec', ...(existsSync('/dev/shm') ? (['pvrun-tmpfs'] as const) : []), ...(ansibleSkip ? [] : (['ansible-command', 'ansible-raw'] as const))];
   const ansVer = ansibleSkip ? undefined : await ansibleVersion();
   if (ansibleSkip) ctx.log(`workload: ansible-playbook skipped: ${ansibleSkip}`);
   const maxN = Math.max(...sizes.map((s) => s[0]));
@@ -213,13 +221,14 @@ function render(results: SizeResult[], runs: number, ansibleSkip: string | undef
     const ac = get('ansible-command');
     const ar = get('ansible-raw');
     const f3 = get('floor-3exec');
+    const pt = get('pvrun-tmpfs');
     const r = (a: Spread | undefined, b: Spread | undefined) => (a && b ? fmt(a.median / b.median) : 'n/a');
-    ratioRows.push([`(${s.n},${s.k},${s.f})`, r(pv?.wall, fl?.wall), r(pv?.cpu, fl?.cpu), r(pv?.wall, f3?.wall), r(ac?.wall, pv?.wall), r(ac?.cpu, pv?.cpu), r(ar?.wall, pv?.wall), r(ar?.cpu, pv?.cpu)]);
+    ratioRows.push([`(${s.n},${s.k},${s.f})`, r(pv?.wall, fl?.wall), r(pv?.cpu, fl?.cpu), r(pv?.wall, f3?.wall), r(pt?.wall, fl?.wall), r(ac?.wall, pv?.wall), r(ac?.cpu, pv?.cpu), r(ar?.wall, pv?.wall), r(ar?.cpu, pv?.cpu)]);
   }
   out.push('');
   out.push('Ratios of medians:');
   out.push('');
-  out.push(table(['W(N,K,F)', 'pvrun/floor wall', 'pvrun/floor CPU', 'pvrun/floor-3exec wall', 'ansible-command/pvrun wall', 'ansible-command/pvrun CPU', 'ansible-raw/pvrun wall', 'ansible-raw/pvrun CPU'], ratioRows));
+  out.push(table(['W(N,K,F)', 'pvrun/floor wall', 'pvrun/floor CPU', 'pvrun/floor-3exec wall', 'pvrun-tmpfs/floor wall', 'ansible-command/pvrun wall', 'ansible-command/pvrun CPU', 'ansible-raw/pvrun wall', 'ansible-raw/pvrun CPU'], ratioRows));
   const fails = results.flatMap((s) => s.cells.flatMap((c) => c.failures.map((f) => `- (${s.n},${s.k},${s.f}) ${c.contender}: ${f}`)));
   if (fails.length) out.push('', 'Failed runs:', '', ...fails);
   return out.join('\n');
