@@ -2,6 +2,7 @@ import type { Inventory } from '../model/inventory.js';
 import { loadInventories, resolveInventoryArg } from '../load/inventory.js';
 import { formatDiagnostics, type Diagnostic } from '../load/diagnostics.js';
 import { EXIT } from '../engine/exit-codes.js';
+import { discoverCommand } from './discover.js';
 import type { Io } from './main.js';
 
 export interface InventoryFlags {
@@ -45,6 +46,7 @@ export async function inventoryCommand(flags: InventoryFlags, io: Io): Promise<n
   const loaded = loadInventoryArgs(flags.inventory, io);
   if (!loaded.ok) return loaded.code;
   const inv = loaded.inventory;
+  if (flags.fromPool) return discoverCommand(inv, { ...flags, fromPool: flags.fromPool }, io);
   if (flags.graph) {
     io.out.write(graph(inv) + '\n');
     return EXIT.ok;
