@@ -12,7 +12,9 @@ import { createSshPowerShell } from '../../src/connectors/powershell/create.js';
 import type { SshPowerShellConnector } from '../../src/connectors/powershell/ssh-powershell.js';
 import { citrixCleanupStep, msiInstallStep, nicMigrateStep, windowsPredicates, windowsRebootStep } from '../../src/steps/windows/index.js';
 import type { Result } from '../../src/util/result.js';
-import { describeWindows, PWSH, windowsHost } from './harness.js';
+import { createPsRemoting } from '../../src/connectors/powershell/create.js';
+import { PwshPool } from '../../src/connectors/powershell/pool.js';
+import { describeWindows, PWSH, startPwshSshd, windowsHost } from './harness.js';
 import { runStep, stepContext } from './step-context.js';
 
 const noSecrets = (): Result<string, string> => ({ ok: false, error: 'none' });
@@ -152,5 +154,38 @@ describeWindows('Windows procedure on a lab guest (ssh-powershell + PvrunLab)', 
     expect(s.bootTime).not.toBe(bootBefore);
     expect(s.log).toEqual(['shutdown /r /t 2 /c pvrun: reboot', 'shutdown /a', 'shutdown /r /t 2 /c pvrun: reboot']);
     expect(ctx.lines).toContain('a shutdown was already scheduled: aborted it and rebooted');
+  });
+});
+
+describeWindows('Windows procedure on a lab guest through psremoting (SSH transport)', { sshd: true }, () => {
+  let sshd: SshdHandle;
+  let pool: PwshPool;
+  beforeAll(async () => {
+    sshd = await startPwshSshd();
+    pool = new PwshPool({ executable: PWSH!, maxWorkers: 2 });
+  });
+  afterAll(async () => {
+    await pool?.close();
+    await sshd?.stop();
+  });
+
+  it('ghost NIC end to end: capture, install (3010), reboot, restore', async () => {
+    const g = createWindowsLabGuest(mkdtempSync(join(tmpdir(), 'pvrun-winpsr-')), PWSH!, seedWindowsState({ ip: '172.16.5.5' }));
+    const host = windowsHost(sshd, 'psremoting', 'psr-ghost');
+    const r = createPsRemoting(host, { resolveSecret: noSecrets, pool, sessionInit: g.sessionInit });
+    if (!r.ok) throw new Error(r.error);
+    const conn = r.value.connector;
+    try {
+      const ctx = stepContext(host, conn);
+      expect((await runStep(nicMigrateStep, ctx, { action: 'capture' })).apply).toMatchObject({ kind: 'ok', summary: 'captured 1 static adapter(s)' });
+      expect((await runStep(msiInstallStep, ctx, { path: 'D:\\XenDrivers-x64.msi' })).apply).toMatchObject({ kind: 'changed', data: { exit_code: 3010 } });
+      expect((await runStep(windowsRebootStep, ctx, { when_required: true })).apply).toMatchObject({ kind: 'changed', data: { reboots: 1 } });
+      expect((await runStep(nicMigrateStep, ctx, { action: 'restore' })).apply).toMatchObject({ kind: 'changed' });
+      const s = g.read();
+      expect(s.adapters).toEqual([expect.objectContaining({ pnpDeviceId: expect.stringMatching(/^XENVIF\\/), addresses: [{ ip: '172.16.5.5', prefix: 24, origin: 'Manual' }] })]);
+      expect(s.devices.filter((d) => !d.present)).toEqual([]);
+    } finally {
+      await conn.close();
+    }
   });
 });

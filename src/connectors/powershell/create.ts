@@ -45,6 +45,7 @@ export interface CreatePsRemotingOptions {
   checkMode?: boolean;
   authentication?: string;
   subsystem?: string;
+  sessionInit?: string;
 }
 
 export function createPsRemoting(

@@ -55,6 +55,8 @@ export interface SessionSpec {
   https?: boolean;
   authentication?: string;
   subsystem?: string;
+  /** PowerShell run once in every new session (e.g. Import-Module); a failure fails the open */
+  init?: string;
   timeoutMs: number;
 }
 

@@ -28,10 +28,12 @@ export interface PsRemotingOptions {
   authentication?: string;
   /** SSH transport: the remote subsystem name (default powershell) */
   subsystem?: string;
+  /** PowerShell run once in each new session (after every reconnect too), e.g. `Import-Module X` */
+  sessionInit?: string;
 }
 
 /** Validates the connection settings; errors are configuration errors, before any connection. */
-export function sessionSpecOf(name: string, conn: ConnectionSpec, o: Pick<PsRemotingOptions, 'authentication' | 'subsystem'> = {}): Result<SessionSpec, string> {
+export function sessionSpecOf(name: string, conn: ConnectionSpec, o: Pick<PsRemotingOptions, 'authentication' | 'subsystem' | 'sessionInit'> = {}): Result<SessionSpec, string> {
   const transport = conn.transport ?? 'wsman';
   const address = conn.address ?? name;
   const timeoutMs = (conn.connect_timeout ?? 30) * 1000;
@@ -45,12 +47,14 @@ export function sessionSpecOf(name: string, conn: ConnectionSpec, o: Pick<PsRemo
     if (conn.key) spec.key = expandHome(conn.key);
     if (conn.known_hosts) spec.knownHosts = expandHome(conn.known_hosts);
     if (o.subsystem) spec.subsystem = o.subsystem;
+    if (o.sessionInit) spec.init = o.sessionInit;
     return ok(spec);
   }
   if (!conn.user || !conn.password) return err(`${name}: psremoting over WinRM needs connection.user and connection.password (a secret reference)`);
   const https = conn.https ?? true;
   const spec: SessionSpec = { transport, address, port: conn.port ?? (https ? 5986 : 5985), user: conn.user, https, timeoutMs };
   if (o.authentication) spec.authentication = o.authentication;
+  if (o.sessionInit) spec.init = o.sessionInit;
   return ok(spec);
 }
 

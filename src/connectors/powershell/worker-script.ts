@@ -58,6 +58,14 @@ function global:PvrunOpen([string]$Key, [string]$SpecJson, [string]$Secret) {
       if ($spec.authentication) { $p.Authentication = [string]$spec.authentication }
       $s = New-PSSession @p
     }
+    if ($spec.init) {
+      try {
+        Invoke-Command -Session $s -ScriptBlock ([scriptblock]::Create([string]$spec.init)) -ErrorAction Stop | Out-Null
+      } catch {
+        try { Remove-PSSession -Session $s } catch { }
+        return PvrunJson @{ ok = $false; kind = 'unreachable'; message = 'session init failed: ' + $_.ToString() }
+      }
+    }
     $global:PvrunSessions[$Key] = $s
     PvrunJson @{ ok = $true }
   } catch {

@@ -91,6 +91,8 @@ export interface WindowsLabGuest {
   /** give this to the ssh-powershell connector as `executable` */
   readonly executable: string;
   readonly statePath: string;
+  /** for the psremoting connector (sessionInit): points the session at this guest, loads PvrunLab */
+  readonly sessionInit: string;
   read(): WindowsLabState;
   write(state: WindowsLabState): void;
 }
@@ -128,6 +130,7 @@ export function createWindowsLabGuest(dir: string, pwsh: string, state: WindowsL
   return {
     executable,
     statePath,
+    sessionInit: `$env:PVRUN_LAB_STATE = ${psq(statePath)}; Import-Module ${psq(LAB_MODULE_PATH)}`,
     read: () => JSON.parse(readFileSync(statePath, 'utf8')) as WindowsLabState,
     write: (s) => writeFileSync(statePath, JSON.stringify(s, null, 2)),
   };
