@@ -15,7 +15,9 @@ import { createTtyReporter } from '../report/tty.js';
 import { fanout, type Reporter } from '../report/types.js';
 import { err, ok, type Result } from '../util/result.js';
 import type { Io } from './main.js';
+import type { SecretRef } from '../model/secret.js';
 import { toEnginePlays } from '../load/engine-plays.js';
+import { materializeDynamicGroups } from './dynamic-groups.js';
 import { renderAll } from '../load/template.js';
 import type { RunFlags } from './program.js';
 import type { EngineOptions, EnginePlay } from '../engine/types.js';
@@ -78,6 +80,12 @@ function humanReporter(flags: RunFlags, io: Io): Reporter {
   return tty ? createTtyReporter(io.out, opts) : createPlainReporter(io.out, { ...opts, color: false });
 }
 
+/** Secrets for the transports; every value was already resolved (and registered) up front. */
+const secretResolver = (ref: SecretRef): Result<string, string> => {
+  const r = resolveSecret(ref);
+  return r.ok ? ok(r.value) : err(r.error.message);
+};
+
 /** `pvrun <playbook> -i <inventory>`: the whole run. */
 export async function runCommand(playbook: string, flags: RunFlags, io: Io): Promise<number> {
   return (await runPlaybook(playbook, flags, io)).code;
@@ -106,12 +114,26 @@ export async function runPlaybook(playbook: string, flags: RunFlags, io: Io, con
     printDiagnostics(loaded.error, io);
     return { code: EXIT.invalid, runId };
   }
-  const project = loaded.value;
+  let project = loaded.value;
   printDiagnostics(project.warnings, io);
   const secrets = resolveRunSecrets(project);
   if (!secrets.ok) {
     printDiagnostics(secrets.error, io);
     return { code: EXIT.invalid, runId };
+  }
+  // Dynamic groups (source: xapi): the files are valid; now ask the pools who is in them.
+  const dyn = await materializeDynamicGroups(project.inventory, stateDir(flags.stateDir, io.cwd), runId, secretResolver);
+  if (!dyn.ok) {
+    io.err.write(`pvrun: ${dyn.error}\n`);
+    return { code: EXIT.unreachable, runId };
+  }
+  if (dyn.value) {
+    const again = loadProject(loadOptions(playbook, { ...flags, inventory: [...flags.inventory, dyn.value] }, io, { id: runId, check: flags.check, playbook }));
+    if (!again.ok) {
+      printDiagnostics(again.error, io);
+      return { code: EXIT.invalid, runId };
+    }
+    project = again.value;
   }
   const registry = builtinRegistry();
   let plays = toEnginePlays(project, registry).map((p) => ({ ...p, forks: flags.forks ?? p.forks }));
@@ -153,10 +175,7 @@ export async function runPlaybook(playbook: string, flags: RunFlags, io: Io, con
   const services = new RuntimeServices({
     inventory: project.inventory,
     check: flags.check,
-    resolveSecret: (ref) => {
-      const r = resolveSecret(ref);
-      return r.ok ? ok(r.value) : err(r.error.message);
-    },
+    resolveSecret: secretResolver,
     warn: (message) => emit({ type: 'warning', message, time: new Date().toISOString() }),
     intent: (host, step, intent) => journal.intent(host, step, intent),
   });
