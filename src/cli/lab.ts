@@ -7,6 +7,7 @@ import { Lab } from '../lab/lab.js';
 import { DEMO_LAB, DEMO_XAPI_PORT } from '../lab/demo-definition.js';
 import { parseLabDefinition, type LabDefinition } from '../lab/guest/definition.js';
 import { runSimulatorCli } from '../lab/xapi-sim/cli.js';
+import { INSTALL_FAULT_LEFTOVER } from '../lab/iso/tools-scripts.js';
 import { EXIT } from '../engine/exit-codes.js';
 import type { Io } from './main.js';
 import { runPlaybook } from './run.js';
@@ -161,10 +162,13 @@ export async function demoCommand(flags: { keep: boolean }, io: Io): Promise<num
     io.out.write('\n');
     for (const h of r.recap ?? []) {
       if (h.outcome !== 'rolled-back' && h.outcome !== 'needs-attention') continue;
+      // Checked, not asserted: the lab can look at the VM's disk and power state directly.
       const vm = lab.value.sim.vm(h.host);
-      io.out.write(`What happened to ${h.host}: ${h.reason ?? 'failed'}.\n` +
-        `  pvrun reverted it to the snapshot taken before the change and restored its power state: it is ${String(vm.rec['power_state'])} again,\n` +
-        `  with its disk exactly as before the run (what the failed installer wrote is gone).\n`);
+      const guest = lab.value.guests.info(h.host);
+      const leftover = guest ? existsSync(join(guest.upperDir, INSTALL_FAULT_LEFTOVER)) : true;
+      io.out.write(`What happened to ${h.host}: ${h.reason?.split('\n')[0] ?? 'failed'}.\n` +
+        `  pvrun reverted it to the snapshot taken before the change and restored its power state.\n` +
+        `  Now: power state ${String(vm.rec['power_state'])}; the file its failed installer left (${INSTALL_FAULT_LEFTOVER}) is ${leftover ? 'STILL THERE' : 'gone'}.\n`);
     }
     io.out.write(`\ndemo finished in ${((Date.now() - started) / 1000).toFixed(1)}s (exit code ${r.code})\n`);
     return r.code;
