@@ -8,7 +8,8 @@
  *
  * Suites: workload (pvrun vs ansible-playbook vs the ssh2 floor on real sshd), scale (1,000
  * hosts on a lightweight ssh2 endpoint), engine (loading/planning; per host-step overhead),
- * connector (per-exec overhead, connection set-up), xapi (calls per VM in the lab).
+ * connector (per-exec overhead, connection set-up), xapi (calls per VM in the lab), profile
+ * (node --cpu-prof of pvrun, summarised).
  * Results: Markdown on stdout and in bench/results/latest.md, raw figures in
  * bench/results/<time>.json (bench/results/ is not committed; BENCHMARKS.md is).
  */
@@ -25,6 +26,7 @@ import { scaleSuite } from './suites/scale.js';
 import { engineSuite } from './suites/engine.js';
 import { connectorSuite } from './suites/connector.js';
 import { xapiSuite } from './suites/xapi.js';
+import { profileSuite } from './suites/profile.js';
 
 const SUITES: Record<string, (ctx: SuiteContext) => Promise<SuiteResult>> = {
   engine: engineSuite,
@@ -32,6 +34,7 @@ const SUITES: Record<string, (ctx: SuiteContext) => Promise<SuiteResult>> = {
   xapi: xapiSuite,
   scale: scaleSuite,
   workload: workloadSuite,
+  profile: profileSuite,
 };
 
 interface Args {
@@ -88,7 +91,7 @@ async function main(): Promise<number> {
   const results: SuiteResult[] = [];
   const loads: { suite: string; before: number[]; after: number[] }[] = [];
   try {
-    if (args.suites.some((s) => s === 'workload' || s === 'scale')) await build(log);
+    if (args.suites.some((s) => s === 'workload' || s === 'scale' || s === 'profile')) await build(log);
     for (const s of args.suites) {
       const before = loadavg();
       log(`suite ${s}: start`);
