@@ -125,6 +125,37 @@ describeWindows('psremoting connector (SSH transport) against a real sshd with t
     expect(await c.exec('[bool]$global:marker')).toMatchObject({ ok: true, value: { stdout: 'False\n' } });
   });
 
+  it('a connection dropped while a command runs ends that command with connection-lost, not a hang', async () => {
+    const c = make('win-drop-running');
+    const marker = join(mkdtempSync(join(tmpdir(), 'pvrun-run-')), 'started');
+    const running = c.exec(`New-Item -ItemType File -Path ${quotePs(marker)} | Out-Null; Start-Sleep -Seconds 120; 'late'`);
+    const { existsSync } = await import('node:fs');
+    // wait (bounded) until the command is really running on the far side
+    for (let i = 0; i < 600 && !existsSync(marker); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(existsSync(marker)).toBe(true);
+    await sshd.killConnections();
+    const r = await running;
+    expect(!r.ok && r.error.kind).toBe('connection-lost');
+    // and the host is usable again: the next exec opens a new session by itself
+    expect(await c.exec("'back'")).toMatchObject({ ok: true, value: { stdout: 'back\n' } });
+  });
+
+  it('a local worker pwsh that dies is replaced; its hosts open new sessions', async () => {
+    const c = make('win-worker-crash');
+    expect((await c.exec("'up'")).ok).toBe(true);
+    const { descendants } = await import('../../src/lab/sshd.js');
+    const { readFileSync } = await import('node:fs');
+    // the pool's workers: pwsh processes started by this test process with node-powershell's -NoExit
+    const workers = (await descendants(process.pid)).filter((pid) => {
+      try { const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8'); return cmd.includes('pwsh') && cmd.includes('-NoExit'); } catch { return false; }
+    });
+    expect(workers.length).toBeGreaterThan(0);
+    for (const pid of workers) process.kill(pid, 'SIGKILL');
+    const first = await c.exec("'x'");
+    if (!first.ok) expect(first.error.kind).toBe('connection-lost');
+    expect(await c.exec("'again'")).toMatchObject({ ok: true, value: { stdout: 'again\n' } });
+  });
+
   it('50 targets in parallel through one pool of at most 8 local pwsh: no result lost or crossed', async () => {
     const hosts = Array.from({ length: 50 }, (_, i) => make(`win-par-${i}`));
     const started = Date.now();

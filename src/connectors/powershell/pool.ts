@@ -138,6 +138,10 @@ export class PwshWorker {
       }
       this.ps = ps;
       this.generation++;
+      // node-powershell's exit promise rejects when the process is killed; nobody awaits it
+      // between commands, so handle it here (also: fail in-flight commands at once)
+      const exited = (ps as unknown as { exitPromise?: Promise<void> }).exitPromise;
+      void exited?.then(() => {}, () => {}).finally(() => { if (this.ps === ps) this.died('local pwsh exited'); });
     })().finally(() => { this.starting = undefined; });
     return this.starting.then(() => ({ ok: true as const }), (e: Error) => ({ ok: false as const, message: e.message }));
   }
