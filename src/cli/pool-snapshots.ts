@@ -7,6 +7,7 @@ import { MARK } from '../hypervisor/vm-snapshot.js';
 import type { XapiCaller } from '../hypervisor/types.js';
 import type { Inventory } from '../model/inventory.js';
 import { err, ok, type Result } from '../util/result.js';
+import type { SnapshotToken } from '../steps/vm/snapshot.js';
 
 /** A snapshot pvrun made, as found on a pool by its markers. */
 export interface PoolSnapshot {
@@ -79,4 +80,53 @@ export async function listPoolSnapshots(pools: PoolSessions, inv: Inventory): Pr
     }
   }
   return ok(out.sort((a, b) => a.created.localeCompare(b.created)));
+}
+
+/**
+ * The snapshot a snapshot step cut short by a crash may have made. By its run marker first; the
+ * markers are set only after VM.snapshot returns, so a kill in between leaves an unmarked
+ * snapshot: then by the name the step's intent journaled, and it is marked now (so rollback
+ * can use it and prune can find it). 'none': the VM has no such snapshot (nothing was made);
+ * undefined: the pool could not be asked.
+ */
+export async function findRunSnapshot(
+  inv: Inventory, host: string, runId: string, intendedName: string | undefined, warn: (m: string) => void,
+): Promise<SnapshotToken | 'none' | undefined> {
+  const sel = inv.hosts[host]?.vm;
+  if (!sel) return undefined;
+  const pools = poolSessions(inv, false, warn);
+  try {
+    const vm = await pools.vm(sel);
+    if (!vm.ok) return undefined;
+    const x = vm.value.xapi;
+    const refs = await x.call<string[]>('VM.get_snapshots', [vm.value.ref]);
+    if (!refs.ok) return undefined;
+    const recs: { ref: string; rec: VmRecord }[] = [];
+    for (const ref of refs.value) {
+      const r = await x.call<VmRecord>('VM.get_record', [ref]);
+      if (r.ok) recs.push({ ref, rec: r.value });
+    }
+    const byTime = (a: { rec: VmRecord }, b: { rec: VmRecord }): number => a.rec.snapshot_time.localeCompare(b.rec.snapshot_time);
+    const marked = recs.filter((r) => r.rec.other_config?.[MARK.run] === runId).sort(byTime)[0];
+    const pick = marked ?? (intendedName ? recs.filter((r) => r.rec.name_label === intendedName && r.rec.other_config?.[MARK.run] === undefined).sort(byTime)[0] : undefined);
+    if (!pick) return 'none';
+    let oc = pick.rec.other_config ?? {};
+    if (!marked) {
+      // nothing after the snapshot ran, so the VM's power state now is the one it had then
+      const power = await x.call<string>('VM.get_power_state', [vm.value.ref]);
+      oc = {
+        ...oc, [MARK.run]: runId, [MARK.host]: host, [MARK.created]: new Date().toISOString(), [MARK.keepUntil]: 'run-end',
+        [MARK.powerState]: power.ok ? power.value : 'Running', [MARK.hadTools]: 'false',
+      };
+      const set = await x.call('VM.set_other_config', [pick.ref, oc]);
+      if (!set.ok) warn(`${host}: could not mark snapshot ${pick.rec.uuid}: ${set.error.message}`);
+      else warn(`${host}: snapshot ${pick.rec.uuid} was taken but not marked before the crash: marked now`);
+    }
+    return {
+      vmUuid: vm.value.uuid, snapshotUuid: pick.rec.uuid, snapshotRef: pick.ref,
+      powerState: oc[MARK.powerState] ?? 'Running', hadTools: oc[MARK.hadTools] === 'true',
+    };
+  } finally {
+    await pools.closeAll();
+  }
 }

@@ -2,11 +2,8 @@ import { EXIT } from '../engine/exit-codes.js';
 import type { HostResume } from '../engine/types.js';
 import { stateDir } from '../journal/journal.js';
 import { resumePoint, type HostHistory } from '../journal/history.js';
-import { listPvrunSnapshots, MARK } from '../hypervisor/vm-snapshot.js';
-import type { SnapshotToken } from '../steps/vm/snapshot.js';
-import type { Inventory } from '../model/inventory.js';
 import type { Io } from './main.js';
-import { poolSessions } from './pool-snapshots.js';
+import { findRunSnapshot } from './pool-snapshots.js';
 import type { RecoverFlags } from './program.js';
 import { narrowPlays, recoverRunFlags } from './rollback.js';
 import { loadRun } from './runs.js';
@@ -59,9 +56,10 @@ export async function resumeCommand(given: string, flags: RecoverFlags, io: Io):
           const pt = x ? resumePoint(x) : undefined;
           if (!x || pt === undefined || pt === 'done') continue;
           const step = p.steps[pt.startIndex];
-          if (step?.type.makesRestorePoint && x.open?.applyStarted) {
-            const t = await findSnapshot(project.inventory, host.name, h.runId, io);
-            if (t) {
+          if (step?.type.makesRestorePoint && x.open?.applyStarted && x.open.index === pt.startIndex) {
+            const intent = x.lastIntent?.step === x.open.step && x.lastIntent.action === 'vm.snapshot' ? String(x.lastIntent.detail['name'] ?? '') : undefined;
+            const t = await findRunSnapshot(project.inventory, host.name, h.runId, intent || undefined, (m) => io.err.write(`pvrun: ${m}\n`));
+            if (t && t !== 'none') {
               pt.applied.push({ index: pt.startIndex, token: t });
               pt.startIndex++;
             }
@@ -74,27 +72,6 @@ export async function resumeCommand(given: string, flags: RecoverFlags, io: Io):
     resume: (play, host) => points.get(key(play, host)),
   });
   return out.code;
-}
-
-/** The snapshot a cut-short snapshot step may have taken, by its run marker. */
-async function findSnapshot(inv: Inventory, host: string, runId: string, io: Io): Promise<SnapshotToken | undefined> {
-  const sel = inv.hosts[host]?.vm;
-  if (!sel) return undefined;
-  const pools = poolSessions(inv, true, (m) => io.err.write(`pvrun: WARNING: ${m}\n`));
-  try {
-    const vm = await pools.vm(sel);
-    if (!vm.ok) return undefined;
-    const s = await listPvrunSnapshots(vm.value.xapi, vm.value.ref);
-    if (!s.ok) return undefined;
-    const mine = s.value.filter((x) => x.otherConfig[MARK.run] === runId).sort((a, b) => a.snapshotTime.localeCompare(b.snapshotTime))[0];
-    if (!mine) return undefined;
-    return {
-      vmUuid: vm.value.uuid, snapshotUuid: mine.uuid, snapshotRef: mine.ref,
-      powerState: mine.otherConfig[MARK.powerState] ?? 'Running', hadTools: mine.otherConfig[MARK.hadTools] === 'true',
-    };
-  } finally {
-    await pools.closeAll();
-  }
 }
 
 export type { HostHistory };

@@ -7,13 +7,15 @@ import { rollbackState, type RunHistory } from '../journal/history.js';
 import type { SnapshotToken } from '../steps/vm/snapshot.js';
 import type { Io } from './main.js';
 import { loadInventoryArgs } from './inventory.js';
-import { limitHosts, listPoolSnapshots, poolSessions } from './pool-snapshots.js';
+import { findRunSnapshot, limitHosts, listPoolSnapshots, poolSessions } from './pool-snapshots.js';
+import type { Inventory } from '../model/inventory.js';
 import type { RecoverFlags, RunFlags } from './program.js';
 import { loadRun } from './runs.js';
 import { settleHosts } from './settle.js';
 import { runPlaybook, type RunOutcome } from './run.js';
 
-type Targets = Map<string, { index: number; token: unknown; step?: string }[]>;
+/** per play+host: what to undo; `cut` for a step cut short: the snapshot name its intent asked for (null: never asked) */
+type Targets = Map<string, { index: number; token: unknown; step?: string; cut?: string | null }[]>;
 const key = (play: string, host: string): string => `${play}\u0000${host}`;
 
 /** The flags a later session loads the run's project with: the run's own, narrowed by ours. */
@@ -73,7 +75,10 @@ export async function rollbackCommand(given: string, flags: RecoverFlags, io: Io
   for (const x of h.hosts) {
     const a = rollbackState(x);
     const steps = new Map(x.steps.filter((s) => s.phase === 'main').map((s) => [s.index, s.step]));
-    if (a.length) targets.set(key(x.play, x.host), a.map((t) => ({ ...t, step: steps.get(t.index) ?? '' })));
+    const cutAt = x.open?.applyStarted ? x.open.index : undefined;
+    const cutIntent = x.lastIntent && x.lastIntent.step === x.open?.step ? x.lastIntent : undefined;
+    const cut = cutIntent?.action === 'vm.snapshot' ? String(cutIntent.detail['name'] ?? '') : null;
+    if (a.length) targets.set(key(x.play, x.host), a.map((t) => ({ ...t, step: steps.get(t.index) ?? '', ...(t.index === cutAt && t.token === undefined ? { cut } : {}) })));
   }
   if (targets.size === 0) {
     io.out.write(`run ${h.runId}: no host has a change left to roll back\n`);
@@ -102,8 +107,11 @@ async function rollbackTargets(runId: string, playbook: string, targets: Targets
           }
         }
       }
+      await settleHosts(project.inventory, plays.flatMap((p) => p.hosts.filter((h) => targets.has(key(p.name, h.name))).map((h) => h.name)), io);
+      await resolveCutSnapshots(plays, targets, project.inventory, runId, io);
+      // every cut-short host turned out untouched: an empty session, journaled, exit 0
+      if (targets.size === 0) return [];
       const narrowed = narrowPlays(plays, (p, h) => targets.has(key(p, h)), true);
-      await settleHosts(project.inventory, narrowed.flatMap((p) => p.hosts.map((h) => h.name)), io);
       return narrowed.length ? narrowed : `none of the hosts to roll back (${[...targets.keys()].map((k) => k.split('\u0000')[1]).join(', ')}) is selected by the inventory and --limit`;
     },
     resume: (play, host): HostResume | undefined => {
@@ -112,6 +120,33 @@ async function rollbackTargets(runId: string, playbook: string, targets: Targets
     },
   });
   return rollbackExit(out);
+}
+
+/**
+ * A snapshot step the crash cut short: use what it made (marking it if the crash came before the
+ * markers), or — when it made nothing — drop it: nothing after it ran, so there is nothing to undo.
+ */
+async function resolveCutSnapshots(plays: EnginePlay[], targets: Targets, inv: Inventory, runId: string, io: Io): Promise<void> {
+  for (const p of plays) {
+    for (const h of p.hosts) {
+      const k = key(p.name, h.name);
+      const list = targets.get(k);
+      if (!list) continue;
+      const kept: typeof list = [];
+      for (const t of list) {
+        if (t.token !== undefined || t.cut === undefined || !p.steps[t.index]?.type.makesRestorePoint) { kept.push(t); continue; }
+        if (t.cut === null) continue; // killed before VM.snapshot was asked for
+        const found = await findRunSnapshot(inv, h.name, runId, t.cut || undefined, (m) => io.err.write(`pvrun: ${m}\n`));
+        if (found === 'none') continue;
+        kept.push(found ? { ...t, token: found } : t);
+      }
+      if (kept.length) targets.set(k, kept);
+      else {
+        targets.delete(k);
+        io.out.write(`${h.name}: the crash came before its snapshot was taken: nothing was changed\n`);
+      }
+    }
+  }
 }
 
 /** The journal is gone: the run's snapshots on the pools say which VMs to revert, and to what. */
