@@ -31,12 +31,18 @@ export async function resumeCommand(given: string, flags: RecoverFlags, io: Io):
     io.out.write(`run ${h.runId} finished (exit ${h.exitCode}): nothing to resume${h.exitCode ? `; to undo it: pvrun rollback ${h.runId}` : ''}\n`);
     return EXIT.ok;
   }
+  if (h.check) {
+    io.out.write(`run ${h.runId} was a check-mode rehearsal: nothing to resume (run the check again)\n`);
+    return EXIT.ok;
+  }
   const playbook = flags.playbook ?? h.plan?.playbook;
   if (!playbook) {
     io.err.write('pvrun resume: the journal does not name the playbook: pass --playbook FILE\n');
     return EXIT.invalid;
   }
   const known = new Map(h.hosts.map((x) => [key(x.play, x.host), x]));
+  // as in the run itself, a host that failed a play does not go on to the later plays
+  const failed = new Set(h.hosts.filter((x) => x.recap && ['failed', 'unreachable', 'rolled-back', 'needs-attention'].includes(x.recap.outcome)).map((x) => x.host));
   const points = new Map<string, HostResume>();
   const out = await runPlaybook(playbook, recoverRunFlags(h, flags, dir), io, {
     runId: h.runId,
@@ -44,7 +50,8 @@ export async function resumeCommand(given: string, flags: RecoverFlags, io: Io):
     plays: async (plays, project) => {
       const keep = (play: string, host: string): boolean => {
         const x = known.get(key(play, host));
-        return !x || resumePoint(x) !== 'done';
+        if (!x) return !failed.has(host);
+        return resumePoint(x) !== 'done';
       };
       const narrowed = narrowPlays(plays, keep, false);
       if (narrowed.length === 0) return `every host of run ${h.runId} had finished: nothing to resume`;
