@@ -161,6 +161,7 @@ export async function workloadSuite(ctx: SuiteContext): Promise<SuiteResult> {
   const farm = await startFarm(maxN, ctx.log);
   const farmCpu = new CpuGroup(farm.pids(), `pvbench-farm-${process.pid}`);
   const results: SizeResult[] = [];
+  const notes = new Set<string>();
   try {
     for (const [n, k, f] of sizes) {
       const dir = join(ctx.tmp, `w-${n}-${k}-${f}`);
@@ -177,6 +178,10 @@ export async function workloadSuite(ctx: SuiteContext): Promise<SuiteResult> {
           ctx.log(`W(${n},${k},${f}) ${label} ${c}: wall ${fmt(m.wallS)} s, cpu ${fmt(m.cpuS)} s, rss ${fmt(m.peakRssBytes / MiB, 0)} MiB, exit ${m.exitCode}`);
           const slot = raw.get(c)!;
           if (m.exitCode !== 0) slot.failures.push(`run ${r}: exit ${m.exitCode}: ${tail(join(dir, `${c}-${r}.err`)) || tail(join(dir, `${c}-${r}.out`))}`);
+          if (r === runs) {
+            const first = tail(join(dir, `${c}-${r}.err`)).split(' / ')[0];
+            if (first) notes.add(`${c}: stderr: ${first}`);
+          }
           if (r === 0) continue;
           slot.runs.push(m);
           slot.server.push(s1 - s0);
@@ -198,7 +203,7 @@ export async function workloadSuite(ctx: SuiteContext): Promise<SuiteResult> {
     farmCpu.dispose();
     await farm.stop();
   }
-  return { name: 'workload', title: 'Workload W(N, K, F) on real OpenSSH sshd', markdown: render(results, runs, ansibleSkip, ansVer), data: { runs, ansibleSkip, ansibleVersion: ansVer, results } };
+  return { name: 'workload', title: 'Workload W(N, K, F) on real OpenSSH sshd', markdown: render(results, runs, ansibleSkip, ansVer) + (notes.size ? `\n\nWhat the contenders wrote on stderr (last run of each size):\n\n${[...notes].map((n) => `- ${n}`).join('\n')}` : ''), data: { runs, ansibleSkip, ansibleVersion: ansVer, results, notes: [...notes] } };
 }
 
 function render(results: SizeResult[], runs: number, ansibleSkip: string | undefined, ansVer: string | undefined): string {

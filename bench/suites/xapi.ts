@@ -35,7 +35,8 @@ export function kindOf(c: CallLogEntry): Kind {
 const refsOf = (c: CallLogEntry): string[] => JSON.stringify(c.params).match(/OpaqueRef:[0-9a-f-]+/g) ?? [];
 
 /**
- * Timer-driven polling: the same call (method and parameters) made again without a long-poll
+ * Timer-driven polling: the same wait call (task.get_*, event.from with a timeout; same method
+ * and parameters) made again without a long-poll
  * event.from on one of its objects in between. Returns, per such call, how often it was
  * repeated that way and the shortest gap.
  */
@@ -44,6 +45,7 @@ export function timerRepeats(calls: CallLogEntry[]): { key: string; repeats: num
   const lastSeen = new Map<string, number>();
   for (let i = 0; i < calls.length; i++) {
     const c = calls[i]!;
+    if (kindOf(c) !== 'wait') continue;
     const key = `${c.method} ${JSON.stringify(c.params)}`;
     const prev = lastSeen.get(key);
     lastSeen.set(key, i);
@@ -120,6 +122,16 @@ export async function xapiSuite(ctx: SuiteContext): Promise<SuiteResult> {
   const repeats = timerRepeats(calls);
   const loops = repeats.filter((r) => r.repeats >= 2);
   const longPolls = calls.filter((c) => kindOf(c) === 'wait' && c.method === 'event.from').length;
+  // reads that repeat an identical earlier read (same method and parameters)
+  const seenReads = new Map<string, number>();
+  for (const c of calls) {
+    if (kindOf(c) !== 'read') continue;
+    const key = `${c.method} ${JSON.stringify(c.params)}`;
+    seenReads.set(key, (seenReads.get(key) ?? 0) + 1);
+  }
+  const redundantReads = [...seenReads.values()].reduce((a, n) => a + n - 1, 0);
+  const redundantByMethod = new Map<string, number>();
+  for (const [k, n] of seenReads) if (n > 1) redundantByMethod.set(k.split(' ')[0]!, (redundantByMethod.get(k.split(' ')[0]!) ?? 0) + n - 1);
   const total = calls.length;
   const perVm = (total - by.session) / vms;
   const recap = out.split('\n').filter((l) => /RECAP|^\s+\S+\s+(ok|changed|skipped|failed|rolled-back|unreachable|needs-attention)\s+ok=/.test(l)).join('\n');
@@ -136,11 +148,14 @@ export async function xapiSuite(ctx: SuiteContext): Promise<SuiteResult> {
     table(['method', 'kind', 'calls', 'per VM'], [...methods.entries()].sort((a, b) => b[1].n - a[1].n).map(([m, v]) => [m, v.kind, String(v.n), fmt(v.n / vms, 1)])),
     '',
     `Waiting: ${longPolls} long-poll event.from calls (${fmt(longPolls / vms, 1)} per VM), each woken by an event or its timeout. ` +
-      `Identical calls repeated without a long-poll on their objects in between (what a timer-driven poll would look like): ` +
+      `Wait calls repeated identically without a long-poll on their objects in between (what a timer-driven poll looks like): ` +
       (repeats.length ? repeats.slice(0, 6).map((r) => `\`${r.key.slice(0, 80)}\` ×${r.repeats + 1}, shortest gap ${r.minGapMs} ms`).join('; ') : 'none') + '. ' +
-      (loops.length ? `Poll loops (3 or more identical calls): ${loops.length}, fastest gap ${Math.min(...loops.map((l) => l.minGapMs))} ms.` : 'No poll loop (3 or more identical calls without a wait in between) was seen.'),
+      (loops.length ? `Poll loops (3 or more identical wait calls): ${loops.length}, fastest gap ${Math.min(...loops.map((l) => l.minGapMs))} ms.` : 'No poll loop (3 or more identical wait calls without a long-poll in between) was seen.'),
+    '',
+    `Redundant reads (an identical read already made earlier in the run): ${redundantReads} (${fmt(redundantReads / vms, 1)} per VM) — ` +
+      [...redundantByMethod.entries()].sort((a, b) => b[1] - a[1]).map(([m, n]) => `${m} ${n}`).join(', ') + '.',
     '',
     'Recap:', '', '```', recap, '```',
   ].join('\n');
-  return { name: 'xapi', title: 'XAPI calls per VM (linux-tools.yml in the lab)', markdown: md, data: { code, wallS, by, total, perVm, methods: Object.fromEntries(methods), repeats, calls: calls.map((c) => ({ m: c.method, t: c.time, ro: c.readOnly, p: c.params })) } };
+  return { name: 'xapi', title: 'XAPI calls per VM (linux-tools.yml in the lab)', markdown: md, data: { code, wallS, by, total, perVm, methods: Object.fromEntries(methods), repeats, redundantReads, calls: calls.map((c) => ({ m: c.method, t: c.time, ro: c.readOnly, p: c.params })) } };
 }
