@@ -23,9 +23,10 @@ export function needsConfirmation(hosts: number, flags: Pick<RunFlags, 'check' |
 export async function confirmRun(plays: EnginePlay[], flags: RunFlags, io: Io): Promise<boolean> {
   const hosts = new Set(plays.flatMap((p) => p.hosts.map((h) => h.name)));
   const input = io.in ?? process.stdin;
-  const interactive = io.out.isTTY === true && (input as { isTTY?: boolean }).isTTY === true;
+  const interactive = io.err.isTTY === true && (input as { isTTY?: boolean }).isTTY === true;
   if (!needsConfirmation(hosts.size, flags, { env: io.env, interactive })) return true;
-  const rl = createInterface({ input, output: io.out });
+  // the question goes to stderr: stdout may carry --json events
+  const rl = createInterface({ input, output: io.err });
   try {
     const a = await rl.question(`This run will change up to ${hosts.size} host(s) (${[...hosts].slice(0, 5).join(', ')}${hosts.size > 5 ? ', …' : ''}). Continue? [y/N] `);
     const yes = /^y(es)?$/i.test(a.trim());

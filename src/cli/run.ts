@@ -165,7 +165,8 @@ export async function runPlaybook(playbook: string, flags: RunFlags, io: Io, con
     if (typeof flags.json === 'string') reporters.push(createJsonReporter(flags.json, redact));
   }
   if (flags.junit) reporters.push(createJunitReporter(flags.junit, redact));
-  if (io.env['GITHUB_ACTIONS'] === 'true') reporters.push(createGithubReporter(io.out, io.env['GITHUB_STEP_SUMMARY'], redact));
+  if (io.env['GITHUB_ACTIONS'] === 'true') // annotations go to stderr when stdout carries the JSON events (the runner reads both)
+    reporters.push(createGithubReporter(flags.json === true ? io.err : io.out, io.env['GITHUB_STEP_SUMMARY'], redact));
   const reporter = fanout(reporters);
   const emit = (e: RunEvent): void => {
     journal.event(e);

@@ -15,7 +15,7 @@ async function run(argv: string[], opts: { tty?: boolean; answer?: string; env?:
   let o = '', e = '';
   out.on('data', (d: Buffer) => { o += d.toString(); });
   err.on('data', (d: Buffer) => { e += d.toString(); });
-  if (opts.tty) (out as { isTTY?: boolean }).isTTY = true;
+  if (opts.tty) { (out as { isTTY?: boolean }).isTTY = true; (err as { isTTY?: boolean }).isTTY = true; }
   const input = new PassThrough() as PassThrough & { isTTY?: boolean };
   input.isTTY = opts.tty ?? false;
   if (opts.answer !== undefined) input.end(opts.answer);
@@ -115,7 +115,7 @@ describe('confirmation on a terminal', () => {
     process.env['PVRUN_TEST_XAPI_PASSWORD'] ??= 'pw-for-tests';
     const r = await run(argv(dir), { tty: true, answer: 'n\n', env });
     expect(r.code, r.err).toBe(5);
-    expect(r.out).toContain('This run will change up to 2 host(s) (web-1, web-2). Continue? [y/N]');
+    expect(r.err).toContain('This run will change up to 2 host(s) (web-1, web-2). Continue? [y/N]');
     expect(r.err).toContain('not confirmed');
     const runs = await run(['runs', '--state-dir', dir]);
     expect(runs.out).toContain('no runs');
