@@ -144,6 +144,18 @@ describeWindows('Windows procedure on a lab guest (ssh-powershell + PvrunLab)', 
       .toMatchObject({ kind: 'failed', reason: expect.stringContaining('still a reboot pending (component-based-servicing) after 2 reboot(s)') });
   });
 
+  it('windows-reboot: the connection drops with the reboot, as on a real guest; the step reconnects', async () => {
+    const { g, host, conn } = guest('drop', { ...seedWindowsState(), dropConnectionOnReboot: true });
+    const ctx = stepContext(host, conn);
+    // the emulation really cuts the connection: a plain exec of the trigger loses it
+    const cut = await conn.exec('& shutdown.exe /r /t 2');
+    expect(!cut.ok && cut.error.kind).toBe('connection-lost');
+    expect(g.read().bootCount).toBe(2);
+    const r = await runStep(windowsRebootStep, ctx, {});
+    expect(r.apply).toMatchObject({ kind: 'changed', data: { reboots: 1 } });
+    expect(g.read().bootCount).toBe(3);
+  });
+
   it('windows-reboot aborts an already scheduled shutdown and retries once', async () => {
     const { g, host, conn } = guest('sched', { ...seedWindowsState(), shutdownScheduled: true });
     const bootBefore = g.read().bootTime;

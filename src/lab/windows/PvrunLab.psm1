@@ -298,6 +298,23 @@ function shutdown.exe {
   Invoke-LabBoot $s
   Write-LabState $s
   Set-Exit 0
+  if ($s.dropConnectionOnReboot) { Stop-LabSshSession }
+}
+
+# A real reboot cuts the connection the command came in on. When the state asks for it, end the
+# per-connection sshd process above us (never the listener: its parent is not an sshd).
+function script:Stop-LabSshSession {
+  $ppidOf = { param($p) try { [int]((Get-Content -LiteralPath "/proc/$p/stat" -Raw) -replace '^.*\) \S+ (\d+).*$', '$1') } catch { 0 } }
+  $commOf = { param($p) try { (Get-Content -LiteralPath "/proc/$p/comm" -Raw).Trim() } catch { '' } }
+  $p = $PID
+  while ($p -gt 1) {
+    $p = & $ppidOf $p
+    if ((& $commOf $p) -eq 'sshd') {
+      $parent = & $ppidOf $p
+      if ((& $commOf $parent) -eq 'sshd') { [System.Diagnostics.Process]::GetProcessById($p).Kill() }
+      return
+    }
+  }
 }
 
 function script:Invoke-LabBoot($s) {

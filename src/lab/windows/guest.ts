@@ -32,6 +32,8 @@ export interface WindowsLabState {
   packages: Record<string, LabPackage>;
   xenclean?: { exitCode?: number };
   shutdownScheduled?: boolean;
+  /** a reboot cuts the SSH connection the command came in on, as a real one does */
+  dropConnectionOnReboot?: boolean;
   /** reboots that leave a reboot pending (drivers asking for another one) */
   followupReboots?: number;
   pendingDriverSwap?: boolean;
