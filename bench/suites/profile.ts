@@ -25,7 +25,7 @@ function render(title: string, s: ProfileSummary): string {
 }
 
 export async function profileSuite(ctx: SuiteContext): Promise<SuiteResult> {
-  const [n, k, f] = ctx.sizes?.[0] ?? (ctx.quick ? [20, 10, 20] : [50, 10, 50]);
+  const [n, k, f] = ctx.sizes?.[0] ?? (ctx.quick ? [20, 10, 20] : [100, 10, 50]);
   const farm = await startFarm(n, ctx.log);
   const parts: string[] = [];
   const data: Record<string, unknown> = {};

@@ -6,7 +6,7 @@
  * alternately for reference.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { userInfo } from 'node:os';
@@ -89,14 +89,20 @@ export async function scaleSuite(ctx: SuiteContext): Promise<SuiteResult> {
   try {
     writeInputs(dir, e, n, k);
     writeInputs(dir, e, 10, k);
-    const run = async (who: 'pvrun' | 'floor', hosts: number, forks: number, i: number): Promise<{ m: Measured; server: number }> => {
+    const run = async (who: 'pvrun' | 'pvrun-tmpfs' | 'floor', hosts: number, forks: number, i: number): Promise<{ m: Measured; server: number }> => {
       const out = join(dir, `${who}-${hosts}-${forks}-${i}.out`);
       const errF = join(dir, `${who}-${hosts}-${forks}-${i}.err`);
       const s0 = cpu.read();
       let m: Measured;
-      if (who === 'pvrun') {
-        m = await measure([process.execPath, PVRUN_JS, join(dir, `pvrun-${hosts}.yml`), '-i', join(dir, `inventory-${hosts}.yml`), '-f', String(forks), '--json', '--state-dir', join(dir, `state-${i}`)],
-          { stdoutFile: out, stderrFile: errF, cwd: dir, timeoutMs: 900_000, env: { ...process.env, CI: 'true' } });
+      if (who !== 'floor') {
+        // pvrun-tmpfs: the run journal on /dev/shm, where fsync costs nothing (diagnostic)
+        const state = who === 'pvrun' ? join(dir, `state-${hosts}-${forks}-${i}`) : join('/dev/shm', `pvbench-scale-${process.pid}-${i}`);
+        try {
+          m = await measure([process.execPath, PVRUN_JS, join(dir, `pvrun-${hosts}.yml`), '-i', join(dir, `inventory-${hosts}.yml`), '-f', String(forks), '--json', '--state-dir', state],
+            { stdoutFile: out, stderrFile: errF, cwd: dir, timeoutMs: 900_000, env: { ...process.env, CI: 'true' } });
+        } finally {
+          rmSync(state, { recursive: true, force: true });
+        }
       } else {
         const spec = JSON.parse(readFileSync(join(dir, `floor-${hosts}.json`), 'utf8')) as FloorSpec;
         const f = join(dir, `floor-${hosts}-${forks}.json`);
@@ -119,8 +125,12 @@ export async function scaleSuite(ctx: SuiteContext): Promise<SuiteResult> {
     for (const forks of forksList) {
       const pv: Row = { who: 'pvrun', n, forks, runs: [], server: [], failures: [] };
       const fl: Row = { who: 'floor', n, forks, runs: [], server: [], failures: [] };
+      const pt: Row = { who: 'pvrun-tmpfs', n, forks, runs: [], server: [], failures: [] };
+      const order: ['pvrun' | 'pvrun-tmpfs' | 'floor', Row][] = [['pvrun', pv], ['floor', fl]];
+      if (forks === forksList[0] && existsSync('/dev/shm')) order.push(['pvrun-tmpfs', pt]);
       for (let i = 0; i < runs; i++) {
-        for (const [who, row] of (i % 2 === 0 ? [['pvrun', pv], ['floor', fl]] : [['floor', fl], ['pvrun', pv]]) as ['pvrun' | 'floor', Row][]) {
+        for (let j = 0; j < order.length; j++) {
+          const [who, row] = order[(i + j) % order.length]!;
           const r = await run(who, n, forks, i);
           row.runs.push(r.m);
           row.server.push(r.server);
@@ -128,6 +138,7 @@ export async function scaleSuite(ctx: SuiteContext): Promise<SuiteResult> {
         }
       }
       rows.push(pv, fl);
+      if (pt.runs.length) rows.push(pt);
     }
   } finally {
     cpu.dispose();

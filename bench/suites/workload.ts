@@ -210,6 +210,7 @@ function render(results: SizeResult[], runs: number, ansibleSkip: string | undef
   const out: string[] = [];
   out.push(`${runs} measured runs per contender after one warm-up, alternating; median (min–max).` +
     (ansibleSkip ? ` ansible-playbook skipped: ${ansibleSkip}.` : ` ansible: ${ansVer}.`));
+  out.push('');
   const rows: string[][] = [];
   for (const s of results) {
     for (const c of s.cells) {
