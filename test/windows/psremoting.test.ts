@@ -113,6 +113,27 @@ describeWindows('psremoting connector (SSH transport) against a real sshd with t
     expect(!a.ok && a.error.message).toMatch(/Permission denied/);
   });
 
+  it('WinRM: the password comes from the secret resolver, never shows in failures', async () => {
+    const secret = 'S3cr3t-‘pw’-$x';
+    const host = windowsHost(sshd, 'psremoting', 'win-winrm', { transport: 'wsman', https: false, port: 1, user: 'Administrator', password: { env: 'WIN_PW' } });
+    const missing = createPsRemoting(host, { resolveSecret: noSecrets, pool });
+    if (!missing.ok) throw new Error(missing.error);
+    made.push(missing.value.connector);
+    const m = await missing.value.connector.connect();
+    expect(!m.ok && m.error).toMatchObject({ kind: 'auth-failed', message: expect.stringContaining('password') });
+    const withPw = createPsRemoting(host, { resolveSecret: (ref) => ('env' in ref && ref.env === 'WIN_PW' ? ok(secret) : noSecrets()), pool });
+    if (!withPw.ok) throw new Error(withPw.error);
+    made.push(withPw.value.connector);
+    expect(withPw.value.warnings.join()).toMatch(/WinRM over HTTP/);
+    // no WinRM endpoint (and on Linux usually no WSMan client library) here: a typed failure
+    const r = await withPw.value.connector.connect();
+    expect(r.ok).toBe(false);
+    expect(!r.ok && ['unreachable', 'auth-failed', 'timeout'].includes(r.error.kind)).toBe(true);
+    expect(JSON.stringify(r)).not.toContain('S3cr3t');
+    // the options built for New-PSSession are valid on this PowerShell (Linux has fewer of them)
+    expect(!r.ok && r.error.message).not.toMatch(/parameter cannot be found/i);
+  });
+
   it('a dropped connection is reported, and reconnect() opens a new session', async () => {
     const c = make('win-reboot');
     expect((await c.exec('$global:marker = 1; $PID')).ok).toBe(true);

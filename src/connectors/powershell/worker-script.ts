@@ -21,7 +21,8 @@ function global:PvrunJson($obj) { ConvertTo-Json -InputObject $obj -Compress -De
 function global:PvrunClassify([string]$msg) {
   if ($msg -match 'Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED|host key') { return 'host-key-mismatch' }
   if ($msg -match 'Permission denied|Access is denied|[Aa]uthenticat|credentials|logon failure|[Uu]nauthorized|401') { return 'auth-failed' }
-  if ($msg -match 'timed out|timeout|[Tt]ime-out') { return 'timeout' }
+  # not a bare 'timeout': parameter names such as OpenTimeout show up in unrelated errors
+  if ($msg -match 'timed out|timeout (period|expired)|operation timeout') { return 'timeout' }
   return 'unreachable'
 }
 
@@ -47,8 +48,12 @@ function global:PvrunOpen([string]$Key, [string]$SpecJson, [string]$Secret) {
       if ($spec.subsystem) { $p.Subsystem = [string]$spec.subsystem }
       $s = New-PSSession @p
     } else {
-      $so = New-PSSessionOption -OpenTimeout ([int]$spec.timeoutMs) -CancelTimeout 10000
-      $p = @{ ComputerName = [string]$spec.address; SessionOption = $so; ErrorAction = 'Stop' }
+      # pwsh on Linux/macOS has a reduced New-PSSessionOption (no timeouts): pass what exists
+      $known = (Get-Command New-PSSessionOption).Parameters
+      $so = @{}
+      if ($known.ContainsKey('OpenTimeout')) { $so.OpenTimeout = [int]$spec.timeoutMs }
+      if ($known.ContainsKey('CancelTimeout')) { $so.CancelTimeout = 10000 }
+      $p = @{ ComputerName = [string]$spec.address; SessionOption = (New-PSSessionOption @so); ErrorAction = 'Stop' }
       if ($Secret) {
         $pw = ConvertTo-SecureString -String $Secret -AsPlainText -Force
         $p.Credential = New-Object System.Management.Automation.PSCredential ([string]$spec.user, $pw)
