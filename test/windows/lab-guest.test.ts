@@ -47,9 +47,10 @@ describeWindows('Windows procedure on a lab guest (ssh-powershell + PvrunLab)', 
     expect(cap.plan).toMatchObject({ kind: 'ok', summary: expect.stringContaining('00:16:3e:5a:01:02 10.20.30.40/24') });
     expect((await runStep(msiInstallStep, ctx, { path: 'D:\\XenDrivers-x64.msi', product: 'XCP-ng Windows PV Drivers' })).plan.kind).toBe('change');
     expect((await runStep(windowsRebootStep, ctx, { when_required: true })).plan.kind).toBe('change');
-    // the rehearsal of restore sees the captured settings still on the emulated NIC
+    // the rehearsal of restore sees the captured settings still on the emulated NIC and says what
+    // the real run will move
     const restore = await runStep(nicMigrateStep, ctx, { action: 'restore' });
-    expect(restore.plan).toMatchObject({ kind: 'ok', summary: expect.stringContaining('settings still on Ethernet') });
+    expect(restore.plan).toEqual({ kind: 'change', summary: 'after the NIC driver change, would move 10.20.30.40/24, gateway 10.20.30.1, dns 10.20.30.2,10.20.30.3 from Ethernet to the PV adapter with MAC 00:16:3e:5a:01:02' });
     // and a step that forgot its plan/apply split is stopped by the connector itself
     const direct = await conn.exec("& shutdown.exe /r /t 2");
     expect(!direct.ok && direct.error.kind).toBe('check-mode-refused');

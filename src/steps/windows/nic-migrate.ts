@@ -9,7 +9,7 @@
 import { psLiteral } from '../../util/ps-quote.js';
 import { defineStep, type ApplyResult, type StepContext } from '../types.js';
 import { applyFail, planFail, ps, tail, windowsFacts } from './common.js';
-import { captureNics, describePlan, planNeedsChange, planNicRestore, type CapturedNic } from './nic-plan.js';
+import { captureNics, describePlan, planNeedsChange, planNicRestore, predictAfterDriverChange, type CapturedNic } from './nic-plan.js';
 
 export interface NicMigrateArgs {
   action: 'capture' | 'restore';
@@ -111,7 +111,11 @@ export const nicMigrateStep = defineStep<NicMigrateArgs>({
     if (!p.ok) return planFail(p.error);
     if (!p.value.captured.length && !p.value.plan.ghosts.length) return { kind: 'ok', summary: 'no captured NIC settings and no hidden adapters' };
     const text = describePlan(p.value.plan);
-    return planNeedsChange(p.value.plan) ? { kind: 'change', summary: `would restore: ${text}` } : { kind: 'ok', summary: text };
+    if (planNeedsChange(p.value.plan)) return { kind: 'change', summary: `would restore: ${text}` };
+    // a rehearsal: the driver change before this step did not happen, so say what will move
+    const predicted = ctx.check ? predictAfterDriverChange(p.value.captured, p.value.plan) : [];
+    if (predicted.length) return { kind: 'change', summary: `after the NIC driver change, would move ${predicted.join('; ')}` };
+    return { kind: 'ok', summary: text };
   },
 
   async apply(ctx, a): Promise<ApplyResult> {

@@ -82,3 +82,17 @@ export function describePlan(p: NicRestorePlan): string {
 export function planNeedsChange(p: NicRestorePlan): boolean {
   return p.actions.some((a) => a.kind === 'move') || p.ghosts.length > 0;
 }
+
+/**
+ * For check mode, where the driver change before `restore` was only predicted: what restore will
+ * move once the PV adapter exists (each captured adapter still on its old NIC).
+ */
+export function predictAfterDriverChange(captured: CapturedNic[], p: NicRestorePlan): string[] {
+  return p.actions.flatMap((a) => {
+    if (a.kind !== 'waiting' || !a.stillOn) return [];
+    const c = captured.find((x) => x.mac === a.mac);
+    if (!c) return [];
+    const what = [...c.addresses.map((x) => `${x.ip}/${x.prefix}`), ...c.gateways.map((g) => `gateway ${g}`), ...(c.dns.length ? [`dns ${c.dns.join(',')}`] : [])];
+    return [`${what.join(', ')} from ${a.stillOn} to the PV adapter with MAC ${a.mac}`];
+  });
+}
