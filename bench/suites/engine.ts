@@ -148,8 +148,8 @@ export async function engineSuite(ctx: SuiteContext): Promise<SuiteResult> {
     '',
     'Scheduler with a no-op step type (plan → change, apply → changed; no I/O); events counted, not printed:',
     '',
-    table(['hosts × steps, forks', 'wall ms', 'CPU ms', 'µs per host-step', 'events', 'outcomes'], noopRows.map((r) => [
-      `${r.shape[0]} × ${r.shape[1]}, ${r.shape[2]}`, fmtSpread(r.wall, 0), fmtSpread(r.cpu, 0), fmtSpread(r.perHostStepUs, 1), String(r.events), JSON.stringify(r.outcomes),
+    table(['hosts × steps, forks', 'wall ms', 'CPU ms', 'wall µs per host-step', 'CPU µs per host-step', 'events', 'outcomes'], noopRows.map((r) => [
+      `${r.shape[0]} × ${r.shape[1]}, ${r.shape[2]}`, fmtSpread(r.wall, 0), fmtSpread(r.cpu, 0), fmtSpread(r.perHostStepUs, 1), fmt((r.cpu.median * 1000) / (r.shape[0] * r.shape[1]), 1), String(r.events), JSON.stringify(r.outcomes),
     ])),
   ].join('\n');
   return { name: 'engine', title: 'Engine alone', markdown: md, data: { loads, noopRows } };
