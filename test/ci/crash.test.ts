@@ -8,7 +8,7 @@
  * the random seed (printed, so a failure can be replayed).
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -41,16 +41,30 @@ function rng(seed: number): () => number {
 }
 
 /** the rollout as operators start it, in its own process; killed after `killAfterMs` if given */
-function rollout(inventory: string, state: string, log: string, killAfterMs?: number): Promise<{ code: number | null; signal: string | null; ms: number; startedAt: number }> {
+/** journal lines written so far (0 before the journal exists) */
+function journalLines(state: string): number {
+  try {
+    const runs = join(state, 'runs');
+    const f = readdirSync(runs).find((n) => n.endsWith('.jsonl'));
+    return f ? readFileSync(join(runs, f), 'utf8').split('\n').length - 1 : 0;
+  } catch { return 0; }
+}
+
+type Kill = { afterMs: number } | { atRecords: number };
+
+function rollout(inventory: string, state: string, log: string, kill?: Kill): Promise<{ code: number | null; signal: string | null; ms: number; startedAt: number }> {
   const started = Date.now();
   const fd = openSync(log, 'a');
   const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'cli', 'main.ts'), PLAYBOOK, '-i', inventory, '--state-dir', state], {
     cwd: ROOT, stdio: ['ignore', fd, fd], env: { ...process.env, CI: '1' },
   });
   let timer: NodeJS.Timeout | undefined;
-  if (killAfterMs !== undefined) timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
+  if (kill && 'afterMs' in kill) timer = setTimeout(() => child.kill('SIGKILL'), kill.afterMs);
+  // by progress: as soon as the journal holds that many records, so kills spread over every step
+  // rather than over time (where the reboots dominate)
+  if (kill && 'atRecords' in kill) timer = setInterval(() => { if (journalLines(state) >= kill.atRecords) child.kill('SIGKILL'); }, 2);
   return new Promise((res) => child.on('exit', (code, signal) => {
-    if (timer) clearTimeout(timer);
+    if (timer) clearInterval(timer);
     res({ code, signal, ms: Date.now() - started, startedAt: started });
   }));
 }
@@ -77,6 +91,7 @@ describe.skipIf(skip !== undefined)('crash safety (lab, SIGKILL)', () => {
     expect(full.code, readFileSync(join(work, 'uncut.log'), 'utf8').slice(-3000)).toBe(0);
     for (const [n, s] of Object.entries(await states())) expect(done(s), `${n}: ${JSON.stringify(s)}`).toBe(true);
     const id0 = listRunIds(state0).at(-1)!;
+    const fullRecords = journalLines(state0);
     const rb0 = await cli(['rollback', id0, '--state-dir', state0]);
     expect(rb0.code, rb0.out + rb0.err).toBe(0);
     expect((await cli(['snapshots', 'prune', '-i', lab.inventoryPath, '--older-than', '0s'])).code).toBe(0);
@@ -87,16 +102,18 @@ describe.skipIf(skip !== undefined)('crash safety (lab, SIGKILL)', () => {
     const planAt = j0.ok && j0.value.records[0]?.kind === 'plan' ? Date.parse(j0.value.records[0].time) : 0;
     const startup = Math.max(0, Math.min(full.ms - 1000, planAt - (full.startedAt ?? planAt)));
     const rand = rng(SEED);
-    const log: string[] = [`seed ${SEED}, uncut rollout ${full.ms} ms, of which startup ${startup} ms`];
+    const log: string[] = [`seed ${SEED}, uncut rollout ${full.ms} ms (${fullRecords} journal records), of which startup ${startup} ms`];
     const rollbackMs: number[] = [];
     for (let i = 1; i <= RUNS; i++) {
       const state = join(work, `state-${i}`);
       const out = join(work, `run-${i}.log`);
       // from a little before the journal exists to 90% of an uncut run's length
-      const at = Math.floor(startup * 0.9 + rand() * (full.ms * 0.9 - startup * 0.9));
-      const k = await rollout(lab.inventoryPath, state, out, at);
+      // kills 1, 2, 5, 6, …: at a random time; 3, 4, 7, 8, …: after a random number of journal records
+      const byTime = (i - 1) % 4 < 2;
+      const at = byTime ? Math.floor(startup * 0.9 + rand() * (full.ms * 0.9 - startup * 0.9)) : 1 + Math.floor(rand() * (fullRecords - 1));
+      const k = await rollout(lab.inventoryPath, state, out, byTime ? { afterMs: at } : { atRecords: at });
       const ids = listRunIds(state);
-      const where = `kill ${i} at ${at} ms (seed ${SEED})`;
+      const where = `kill ${i} at ${at} ${byTime ? 'ms' : 'journal records'} (seed ${SEED})`;
       if (k.signal !== 'SIGKILL') log.push(`${where}: the rollout ended first (exit ${k.code})`);
       if (ids.length === 0) {
         // killed before the journal existed: nothing may have been touched
