@@ -8,11 +8,15 @@ import { err, ok, type Result } from '../util/result.js';
 import { SshConnector, type SshConnectorOptions } from './ssh/connector.js';
 import { resolveSsh, type ResolveSecret } from './ssh/options.js';
 import type { Connector } from './types.js';
+import { createPsRemoting, createSshPowerShell } from './powershell/create.js';
+import type { PwshPool } from './powershell/pool.js';
 
 export interface CreateConnectorOptions extends SshConnectorOptions {
   resolveSecret: ResolveSecret;
   /** defaults to process.env (SSH_AUTH_SOCK) */
   env?: NodeJS.ProcessEnv;
+  /** the run's pool of local pwsh processes, for psremoting hosts (created on first use) */
+  pwshPool?: () => PwshPool;
 }
 
 export interface CreatedConnector {
@@ -30,13 +34,20 @@ export function createConnector(host: HostSpec, opts: CreateConnectorOptions): R
       if (r.value.hostKeyPolicy === 'off') {
         warnings.push(`${host.name}: host key checking is OFF (host_key_checking: off); the SSH server is not authenticated`);
       }
-      const { resolveSecret: _r, env: _e, ...sshOpts } = opts;
+      const { resolveSecret: _r, env: _e, pwshPool: _p, ...sshOpts } = opts;
       return ok({ connector: new SshConnector(host.name, r.value, sshOpts), warnings });
     }
     case 'none':
       return err(`${host.name}: connection type is 'none'; this host has no guest transport`);
-    case 'psremoting':
-    case 'ssh-powershell':
-      return err(`${host.name}: connection type '${conn.type}' is not implemented yet`);
+    case 'ssh-powershell': {
+      // Windows OpenSSH runs `powershell`; a host var can name another (the lab's Linux guests run `pwsh`).
+      const exe = host.vars['powershell_executable'];
+      const { resolveSecret, env, pwshPool: _p, ...sshOpts } = opts;
+      return createSshPowerShell(host, { ...sshOpts, resolveSecret, ...(env ? { env } : {}), ...(typeof exe === 'string' ? { executable: exe } : {}) });
+    }
+    case 'psremoting': {
+      if (!opts.pwshPool) return err(`${host.name}: psremoting needs a local PowerShell pool`);
+      return createPsRemoting(host, { resolveSecret: opts.resolveSecret, pool: opts.pwshPool(), ...(opts.checkMode ? { checkMode: true } : {}) });
+    }
   }
 }

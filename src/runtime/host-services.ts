@@ -1,6 +1,8 @@
 import type { Connector } from '../connectors/types.js';
 import { createConnector } from '../connectors/factory.js';
 import { gatherGuestFacts } from '../connectors/linux-facts.js';
+import { PwshPool } from '../connectors/powershell/pool.js';
+import { windowsFacts } from '../steps/windows/common.js';
 import type { HostServices } from '../engine/types.js';
 import { PoolSessions, type SecretResolver } from '../hypervisor/pool.js';
 import type { VmHandle } from '../hypervisor/types.js';
@@ -27,6 +29,8 @@ export class RuntimeServices implements HostServices {
   private readonly pools: PoolSessions;
   private readonly connectors = new Map<string, Promise<Result<Connector, StepFailure>>>();
   private readonly warned = new Set<string>();
+  /** local pwsh processes holding the psremoting sessions, shared by every such host */
+  private pwsh: PwshPool | undefined;
 
   constructor(private readonly opts: RuntimeOptions) {
     this.pools = new PoolSessions(opts.inventory.hypervisors, opts.resolveSecret, {
@@ -53,7 +57,10 @@ export class RuntimeServices implements HostServices {
   }
 
   private async open(host: HostSpec): Promise<Result<Connector, StepFailure>> {
-    const c = createConnector(host, { checkMode: this.opts.check, resolveSecret: this.opts.resolveSecret });
+    const c = createConnector(host, {
+      checkMode: this.opts.check, resolveSecret: this.opts.resolveSecret,
+      pwshPool: () => (this.pwsh ??= new PwshPool()),
+    });
     if (!c.ok) return err({ kind: 'config', message: c.error });
     for (const w of c.value.warnings) this.warnOnce(w);
     const r = await c.value.connector.connect();
@@ -72,7 +79,8 @@ export class RuntimeServices implements HostServices {
       case 'guest': {
         const g = await ctx.guest();
         if (!g.ok) return g;
-        const f = await gatherGuestFacts(g.value, host);
+        // the transport tells the OS: PowerShell connectors reach Windows guests
+        const f = g.value.kind === 'ssh' ? await gatherGuestFacts(g.value, host) : await windowsFacts(ctx);
         return f.ok ? ok(f.value as unknown as Record<string, unknown>) : f;
       }
       case 'vm': {
@@ -102,5 +110,6 @@ export class RuntimeServices implements HostServices {
     this.connectors.clear();
     await Promise.all(all.map(async (p) => { const c = await p; if (c.ok) await c.value.close(); }));
     await this.pools.closeAll();
+    await this.pwsh?.close();
   }
 }

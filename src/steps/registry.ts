@@ -3,6 +3,7 @@ import type { CheckPredicate } from './predicate-types.js';
 import { vmSteps, vmPredicates } from './vm/index.js';
 import { guestSteps, guestPredicates } from './guest/index.js';
 import { makeCheckStep, makeVerifyStep } from './check.js';
+import { windowsSteps, windowsPredicates } from './windows/index.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyStep = StepType<any>;
@@ -31,7 +32,7 @@ let builtin: StepRegistry | undefined;
 
 /** Every step type pvrun ships. */
 export function builtinRegistry(): StepRegistry {
-  const predicates = [...vmPredicates, ...guestPredicates];
-  builtin ??= makeRegistry([...vmSteps, ...guestSteps, makeCheckStep(predicates), makeVerifyStep(predicates)], predicates);
+  const predicates = [...vmPredicates, ...guestPredicates, ...windowsPredicates];
+  builtin ??= makeRegistry([...vmSteps, ...guestSteps, ...windowsSteps, makeCheckStep(predicates), makeVerifyStep(predicates)], predicates);
   return builtin;
 }
