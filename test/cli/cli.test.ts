@@ -33,6 +33,13 @@ describe('pvrun CLI: input errors', () => {
     expect(r.out).toContain("play 1 'Install Xen guest tools on Linux VMs from the tools ISO': 3 hosts, 3 batches [1, 1, 1], 11 steps, 2 cleanup");
   });
 
+  it.each(['linux-tools', 'linux-tools-online', 'windows-tools', 'windows-citrix-migrate'])('the shipped playbook %s validates against the example inventory', async (name) => {
+    const r = await pvrun(['validate', `playbooks/${name}.yml`, '-i', 'example-prod']);
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^valid: 1 play, [1-3] hosts?, \d+ steps/m);
+  });
+
   it('a missing secret is an input error before anything is contacted', async () => {
     const env = { ...process.env };
     delete process.env['XAPI_PASSWORD'];
@@ -48,7 +55,8 @@ describe('pvrun CLI: input errors', () => {
   it('inventory --graph shows groups and hosts as a tree', async () => {
     const r = await pvrun(['inventory', '-i', 'example-prod', '--graph']);
     expect(r.code).toBe(0);
-    expect(r.out).toBe(['@all:', '  |--@linux:', '  |  |--@web:', '  |  |  |--web-01', '  |  |  |--web-02', '  |  |--@db:', '  |  |  |--db-01', ''].join('\n'));
+    expect(r.out).toBe(['@all:', '  |--@linux:', '  |  |--@web:', '  |  |  |--web-01', '  |  |  |--web-02', '  |  |--@db:', '  |  |  |--db-01',
+      '  |--@windows:', '  |  |--win-01', '  |--@windows_citrix:', '  |  |--win-02', ''].join('\n'));
   });
 
   it('--help shows examples and exit codes', async () => {
