@@ -31,7 +31,8 @@ export interface RemoteResult {
   stderr: string;
 }
 
-type Outcome = { ok: true; value: RemoteResult } | { ok: false; error: ConnectorFailure };
+/** notStarted: the command certainly did not run (no session at submit), so a retry is safe */
+type Outcome = { ok: true; value: RemoteResult } | { ok: false; error: ConnectorFailure; notStarted?: boolean };
 
 interface WireResult {
   id: string;
@@ -149,6 +150,8 @@ export class PwshWorker {
   private died(message: string): void {
     const ps = this.ps;
     this.ps = undefined;
+    // its sessions died with it: connectors compare generations and open new ones
+    this.generation++;
     if (ps) void ps.dispose().catch(() => {});
     for (const [, resolve] of this.pending) resolve({ ok: false, error: { kind: 'connection-lost', message } });
     this.pending.clear();
@@ -177,8 +180,10 @@ export class PwshWorker {
     const r = await this.call(oneLine(`PvrunSubmit ${quotePs(id)} ${quotePs(key)} ${quotePs(script)} ${Math.max(0, Math.floor(timeoutMs ?? 0))}`));
     if (!r.ok || !(r.value as { ok: boolean }).ok) {
       this.pending.delete(id);
-      const v = r.ok ? (r.value as { kind?: ConnectorFailure['kind']; message?: string }) : { kind: 'connection-lost' as const, message: r.message };
-      return { ok: false, error: { kind: v.kind ?? 'connection-lost', message: v.message ?? 'submit failed' } as ConnectorFailure };
+      const v = r.ok ? (r.value as { kind?: ConnectorFailure['kind']; message?: string; notStarted?: boolean }) : { kind: 'connection-lost' as const, message: r.message };
+      const out: Outcome = { ok: false, error: { kind: v.kind ?? 'connection-lost', message: v.message ?? 'submit failed' } as ConnectorFailure };
+      if ('notStarted' in v && v.notStarted) out.notStarted = true;
+      return out;
     }
     void this.pollLoop();
     return done;

@@ -138,7 +138,15 @@ export class PsRemotingConnector implements Connector {
       // a session lost earlier (reboot, dropped connection) is opened again, as the ssh connector does
       const c = await this.connect();
       if (!c.ok) return c;
-      const r = await this.worker.run(this.key, env + script, opts.timeoutMs);
+      let r = await this.worker.run(this.key, env + script, opts.timeoutMs);
+      if (!r.ok && r.notStarted) {
+        // the session was gone before the command was sent (a reboot, a restarted worker): the
+        // command never ran, so open a new session and send it once more
+        this.openedIn = undefined;
+        const again = await this.connect();
+        if (!again.ok) return again;
+        r = await this.worker.run(this.key, env + script, opts.timeoutMs);
+      }
       if (!r.ok) {
         if (r.error.kind === 'connection-lost') this.openedIn = undefined;
         return err({ ...r.error, message: `${this.host}: ${r.error.message}` });

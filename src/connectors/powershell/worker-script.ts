@@ -81,10 +81,10 @@ function global:PvrunOpen([string]$Key, [string]$SpecJson, [string]$Secret) {
 
 function global:PvrunSubmit([string]$Id, [string]$Key, [string]$Script, [int]$TimeoutMs) {
   $s = $global:PvrunSessions[$Key]
-  if (-not $s) { return PvrunJson @{ ok = $false; kind = 'connection-lost'; message = 'no session' } }
+  if (-not $s) { return PvrunJson @{ ok = $false; kind = 'connection-lost'; message = 'no session'; notStarted = $true } }
   if ($s.State -ne 'Opened') {
     PvrunCloseSession $Key
-    return PvrunJson @{ ok = $false; kind = 'connection-lost'; message = "session is $($s.State)" }
+    return PvrunJson @{ ok = $false; kind = 'connection-lost'; message = "session is $($s.State)"; notStarted = $true }
   }
   try {
     $j = Invoke-Command -Session $s -ScriptBlock $global:PvrunRemote -ArgumentList $Script -AsJob -ErrorAction Stop
