@@ -78,7 +78,7 @@ export class PoolSessions {
         }
         const r = await resolveVm(xapi, sel);
         if (!r.ok) return r;
-        return ok({ pool: sel.pool, ref: r.value.ref, uuid: r.value.uuid, nameLabel: r.value.nameLabel, xapi });
+        return ok({ pool: sel.pool, ref: r.value.ref, uuid: r.value.uuid, nameLabel: r.value.nameLabel, xapi, metrics: r.value.metrics });
       })();
       this.handles.set(key, h);
       // a failed resolution is not cached: the next host (or a retry) asks again

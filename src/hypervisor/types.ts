@@ -29,6 +29,16 @@ export interface XapiCaller {
   readonly readOnly: boolean;
 }
 
+/**
+ * The refs of a VM's VM_metrics and VM_guest_metrics as last seen: lets a VmWatch subscribe to all
+ * three records in one event.from. Only a hint — a revert replaces the guest metrics, the first
+ * agent report creates them —, checked against the VM record it comes back with.
+ */
+export interface MetricsHint {
+  metrics: string;
+  guestMetrics: string;
+}
+
 /** A resolved VM on a pool, as handed to steps by `ctx.vm()`. */
 export interface VmHandle {
   pool: string;
@@ -36,4 +46,6 @@ export interface VmHandle {
   uuid: string;
   nameLabel: string;
   xapi: XapiCaller;
+  /** metrics refs seen when the VM was resolved (a hint for watches) */
+  metrics?: MetricsHint;
 }

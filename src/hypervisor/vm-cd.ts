@@ -3,7 +3,7 @@ import { err, ok } from '../util/result.js';
 import type { SrRecord, VbdRecord, VdiRecord } from './records.js';
 import { NULL_REF } from './records.js';
 import type { HypervisorFailure, VmHandle, XapiCaller } from './types.js';
-import { callAsync } from './xapi/task.js';
+import { readRecords } from './read-records.js';
 
 export interface CdDrive {
   ref: string;
@@ -20,22 +20,34 @@ export interface Iso {
 
 const fail = (message: string): HypervisorFailure => ({ kind: 'vm-not-found', message });
 
-/** The VM's CD drive (the VBD with type CD), or undefined when it has none. */
+/** The VM's CD drive (the VBD with type CD), or undefined when it has none: VM.get_VBDs + one read of their records. */
 export async function findCdDrive(x: XapiCaller, vmRef: string): Promise<Result<CdDrive | undefined, HypervisorFailure>> {
   const vbds = await x.call<string[]>('VM.get_VBDs', [vmRef]);
   if (!vbds.ok) return vbds;
-  const recs = await Promise.all(vbds.value.map(async (ref) => ({ ref, r: await x.call<VbdRecord>('VBD.get_record', [ref]) })));
+  const recs = await readRecords<VbdRecord>(x, 'VBD', vbds.value);
+  if (!recs.ok) return recs;
   const cds: (CdDrive & { userdevice: number })[] = [];
-  for (const { ref, r } of recs) {
-    if (!r.ok) return r;
-    if (r.value.type === 'CD') {
-      cds.push({ ref, empty: r.value.empty || r.value.VDI === NULL_REF, vdi: r.value.VDI, userdevice: Number(r.value.userdevice) });
-    }
+  for (const [ref, r] of recs.value) {
+    if (r.type === 'CD') cds.push({ ...cdOf(ref, r), userdevice: Number(r.userdevice) });
   }
   // several CD drives are rare; the lowest userdevice is the one guests see first
   cds.sort((a, b) => a.userdevice - b.userdevice);
   const first = cds[0];
   return ok(first ? { ref: first.ref, empty: first.empty, vdi: first.vdi } : undefined);
+}
+
+const cdOf = (ref: string, r: VbdRecord): CdDrive => ({ ref, empty: r.empty || r.VDI === NULL_REF, vdi: r.VDI });
+
+/**
+ * A CD drive known by ref (remembered from findCdDrive): one VBD.get_record. `undefined` when the
+ * ref is gone (a revert rebuilds CD VBDs with new refs) or is no longer this VM's CD drive; then
+ * look it up again with findCdDrive.
+ */
+export async function readCdDrive(x: XapiCaller, vmRef: string, vbdRef: string): Promise<Result<CdDrive | undefined, HypervisorFailure>> {
+  const r = await x.call<VbdRecord>('VBD.get_record', [vbdRef]);
+  if (!r.ok) return r.error.kind === 'xapi' && r.error.code === 'HANDLE_INVALID' ? ok(undefined) : r;
+  if (r.value.VM !== vmRef || r.value.type !== 'CD') return ok(undefined);
+  return ok(cdOf(vbdRef, r.value));
 }
 
 /**
@@ -64,9 +76,10 @@ async function lookupToolsIso(x: XapiCaller): Promise<Result<Iso, HypervisorFail
   if (!srs.ok) return srs;
   for (const sr of Object.values(srs.value)) {
     if (!sr.is_tools_sr) continue;
-    for (const ref of sr.VDIs) {
-      const v = await x.call<VdiRecord>('VDI.get_record', [ref]);
-      if (v.ok && v.value.is_tools_iso && !v.value.missing) return ok({ ref, uuid: v.value.uuid, nameLabel: v.value.name_label });
+    const vdis = await readRecords<VdiRecord>(x, 'VDI', sr.VDIs);
+    if (!vdis.ok) continue;
+    for (const [ref, v] of vdis.value) {
+      if (v.is_tools_iso && !v.missing) return ok({ ref, uuid: v.uuid, nameLabel: v.name_label });
     }
   }
   const byName = await findIso(x, 'guest-tools.iso');
@@ -104,15 +117,19 @@ export async function findIso(x: XapiCaller, nameOrUuid: string): Promise<Result
   return ok(found[0]!);
 }
 
+/**
+ * Insert and eject are quick (the drive's media changes, nothing is copied): plain synchronous
+ * calls under the client's per-call timeout, not Async + task (which would cost three calls more).
+ */
 export async function insertIso(h: VmHandle, drive: CdDrive, iso: Iso): Promise<Result<void, HypervisorFailure>> {
-  const r = await callAsync(h.xapi, 'VBD.insert', [drive.ref, iso.ref]);
+  const r = await h.xapi.call('VBD.insert', [drive.ref, iso.ref]);
   if (!r.ok && r.error.kind === 'xapi' && (r.error.code === 'HANDLE_INVALID' || r.error.code === 'VDI_MISSING')) forgetToolsIso(h.xapi);
   return r.ok ? ok(undefined) : r;
 }
 
 /** Eject; an already-empty drive is fine (VBD_IS_EMPTY is success here). */
 export async function ejectIso(h: VmHandle, drive: CdDrive): Promise<Result<'ejected' | 'was-empty', HypervisorFailure>> {
-  const r = await callAsync(h.xapi, 'VBD.eject', [drive.ref]);
+  const r = await h.xapi.call('VBD.eject', [drive.ref]);
   if (r.ok) return ok('ejected');
   if (r.error.kind === 'xapi' && r.error.code === 'VBD_IS_EMPTY') return ok('was-empty');
   return r;
@@ -123,4 +140,11 @@ export async function isoName(x: XapiCaller, vdi: string): Promise<string> {
   if (vdi === NULL_REF) return '(empty)';
   const r = await x.call<string>('VDI.get_name_label', [vdi]);
   return r.ok ? r.value : vdi;
+}
+
+/** uuid and name of the ISO in a drive (one read), for messages and undo tokens */
+export async function isoInfo(x: XapiCaller, vdi: string): Promise<{ uuid: string; nameLabel: string }> {
+  if (vdi === NULL_REF) return { uuid: '', nameLabel: '(empty)' };
+  const r = await x.call<VdiRecord>('VDI.get_record', [vdi]);
+  return r.ok ? { uuid: r.value.uuid, nameLabel: r.value.name_label } : { uuid: '', nameLabel: vdi };
 }

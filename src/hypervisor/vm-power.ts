@@ -35,11 +35,12 @@ export async function waitForRunningAndFreshMetrics(h: VmHandle, o: WaitRunningO
     signal: o.signal,
     what: `${h.nameLabel} to run${o.freshMetrics ? ' with fresh guest metrics' : ''}`,
     ...(o.watch ? { watch: o.watch } : {}),
+    ...(h.metrics ? { hint: h.metrics } : {}),
   });
 }
 
 export async function waitForPowerState(h: VmHandle, state: string, timeoutMs: number, signal?: AbortSignal): Promise<Result<VmFacts, HypervisorFailure>> {
-  return waitForFacts(h.xapi, h.ref, (f) => f.power_state === state, { timeoutMs, signal, what: `${h.nameLabel} to be ${state}` });
+  return waitForFacts(h.xapi, h.ref, (f) => f.power_state === state, { timeoutMs, signal, what: `${h.nameLabel} to be ${state}`, ...(h.metrics ? { hint: h.metrics } : {}) });
 }
 
 /**
@@ -71,7 +72,7 @@ async function waitBootThenMetrics(
  * refusing event.from still works, through reads (waits then poll at most once a second).
  */
 async function factsWithWatch(h: VmHandle): Promise<Result<{ facts: VmFacts; watch?: VmWatch }, HypervisorFailure>> {
-  const w = await VmWatch.open(h.xapi, h.ref);
+  const w = await VmWatch.open(h.xapi, h.ref, h.metrics);
   if (w.ok) return ok({ facts: w.value.facts, watch: w.value });
   if (w.error.kind !== 'xapi' || w.error.code === 'HANDLE_INVALID') return w;
   const f = await readVmFacts(h.xapi, h.ref);

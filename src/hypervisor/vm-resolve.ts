@@ -2,13 +2,17 @@ import type { VmSelector } from '../model/inventory.js';
 import type { Result } from '../util/result.js';
 import { err, ok } from '../util/result.js';
 import type { VmRecord } from './records.js';
-import type { HypervisorFailure, XapiCaller } from './types.js';
+import type { HypervisorFailure, MetricsHint, XapiCaller } from './types.js';
 
 export interface ResolvedVm {
   ref: string;
   uuid: string;
   nameLabel: string;
+  /** VM_metrics / VM_guest_metrics refs from the record read while resolving */
+  metrics: MetricsHint;
 }
+
+const hintOf = (r: Pick<VmRecord, 'metrics' | 'guest_metrics'>): MetricsHint => ({ metrics: r.metrics, guestMetrics: r.guest_metrics });
 
 /** a real VM: `VM.get_by_name_label` also returns snapshots, templates and dom0 */
 export function isRealVm(r: Pick<VmRecord, 'is_a_snapshot' | 'is_a_template' | 'is_control_domain'>): boolean {
@@ -30,7 +34,7 @@ export async function resolveVm(x: XapiCaller, sel: VmSelector): Promise<Result<
     if (!isRealVm(rec.value)) {
       return err({ kind: 'vm-not-found', message: `uuid ${sel.uuid} on pool ${sel.pool} is a snapshot, template or control domain, not a VM` });
     }
-    return ok({ ref: ref.value, uuid: rec.value.uuid, nameLabel: rec.value.name_label });
+    return ok({ ref: ref.value, uuid: rec.value.uuid, nameLabel: rec.value.name_label, metrics: hintOf(rec.value) });
   }
   const name = sel.name_label;
   if (!name) return err({ kind: 'vm-not-found', message: `VM selector on pool ${sel.pool} has neither uuid nor name_label` });
@@ -44,7 +48,7 @@ export async function resolveVm(x: XapiCaller, sel: VmSelector): Promise<Result<
       if (r.error.kind === 'xapi' && r.error.code === 'HANDLE_INVALID') continue;
       return r;
     }
-    if (isRealVm(r.value)) vms.push({ ref, uuid: r.value.uuid, nameLabel: r.value.name_label });
+    if (isRealVm(r.value)) vms.push({ ref, uuid: r.value.uuid, nameLabel: r.value.name_label, metrics: hintOf(r.value) });
   }
   if (vms.length === 0) return err({ kind: 'vm-not-found', message: `no VM named '${name}' on pool ${sel.pool}` });
   if (vms.length > 1) {

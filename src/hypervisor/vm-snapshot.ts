@@ -7,6 +7,8 @@ import type { VmFacts } from './vm-facts.js';
 import { readVmFacts } from './vm-facts.js';
 import type { FreshPolicy } from './vm-power.js';
 import { startVm } from './vm-power.js';
+import { readRecords } from './read-records.js';
+import { xapiError } from './xapi/errors.js';
 import { callAsync } from './xapi/task.js';
 
 /** other_config keys pvrun puts on what it creates, so it can be found without local state */
@@ -59,15 +61,13 @@ export async function takeSnapshot(
 export async function listPvrunSnapshots(x: XapiCaller, vmRef: string): Promise<Result<SnapshotInfo[], HypervisorFailure>> {
   const refs = await x.call<string[]>('VM.get_snapshots', [vmRef]);
   if (!refs.ok) return refs;
+  const recs = await readRecords<VmRecord>(x, 'VM', refs.value);
+  if (!recs.ok) return recs;
   const out: SnapshotInfo[] = [];
   for (const ref of refs.value) {
-    const r = await x.call<VmRecord>('VM.get_record', [ref]);
-    if (!r.ok) {
-      if (r.error.kind === 'xapi' && r.error.code === 'HANDLE_INVALID') continue;
-      return r;
-    }
-    if (r.value.other_config?.[MARK.run] === undefined) continue;
-    out.push({ ref, uuid: r.value.uuid, nameLabel: r.value.name_label, snapshotTime: r.value.snapshot_time, otherConfig: r.value.other_config });
+    const r = recs.value.get(ref);
+    if (r?.other_config?.[MARK.run] === undefined) continue;
+    out.push({ ref, uuid: r.uuid, nameLabel: r.name_label, snapshotTime: r.snapshot_time, otherConfig: r.other_config });
   }
   return ok(out);
 }
@@ -92,21 +92,24 @@ export async function revertToSnapshot(
   const r = await callAsync(h.xapi, 'VM.revert', [snapRef], { timeoutMs: opts.timeoutMs, signal: opts.signal });
   if (!r.ok) return r;
   let restarted = false;
+  let facts: VmFacts | undefined;
   if (opts.powerState === 'Running') {
     const s = await startVm(h, Math.max(1000, deadline - Date.now()), { freshMetrics: opts.freshMetrics ?? false, signal: opts.signal });
     if (!s.ok) return s;
     restarted = true;
+    facts = s.value;
   }
-  const f = await readVmFacts(h.xapi, h.ref);
-  if (!f.ok) return f;
+  if (!facts) {
+    const f = await readVmFacts(h.xapi, h.ref);
+    if (!f.ok) return f;
+    facts = f.value;
+  }
   const vbds = await h.xapi.call<string[]>('VM.get_VBDs', [h.ref]);
   if (!vbds.ok) return vbds;
-  const cd: string[] = [];
-  for (const v of vbds.value) {
-    const t = await h.xapi.call<string>('VBD.get_type', [v]);
-    if (t.ok && t.value === 'CD') cd.push(v);
-  }
-  return ok({ facts: f.value, cdVbds: cd, restarted });
+  const recs = await readRecords<VbdRecord>(h.xapi, 'VBD', vbds.value);
+  if (!recs.ok) return recs;
+  const cd = vbds.value.filter((v) => recs.value.get(v)?.type === 'CD');
+  return ok({ facts, cdVbds: cd, restarted });
 }
 
 /**
@@ -127,11 +130,13 @@ export async function destroySnapshot(
   if (!opts.force && rec.value.other_config?.[MARK.run] === undefined) {
     return err({ kind: 'vm-not-found', message: `snapshot ${rec.value.name_label} (${rec.value.uuid}) was not made by pvrun; refusing to delete it` });
   }
+  const vbds = await readRecords<VbdRecord>(x, 'VBD', rec.value.VBDs);
+  if (!vbds.ok) return vbds;
   const disks: string[] = [];
   for (const vbd of rec.value.VBDs) {
-    const b = await x.call<VbdRecord>('VBD.get_record', [vbd]);
-    if (!b.ok) return b;
-    if (b.value.type === 'Disk' && b.value.VDI !== NULL_REF) disks.push(b.value.VDI);
+    const b = vbds.value.get(vbd);
+    if (!b) return err(xapiError('HANDLE_INVALID', ['VBD', vbd]));
+    if (b.type === 'Disk' && b.VDI !== NULL_REF) disks.push(b.VDI);
   }
   const d = await callAsync(x, 'VM.destroy', [snapRef]);
   if (!d.ok) return d;

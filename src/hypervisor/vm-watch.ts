@@ -2,7 +2,7 @@ import type { Result } from '../util/result.js';
 import { err, ok } from '../util/result.js';
 import type { GuestMetricsRecord, VmMetricsRecord, VmRecord } from './records.js';
 import { NULL_REF } from './records.js';
-import type { HypervisorFailure, XapiCaller } from './types.js';
+import type { HypervisorFailure, MetricsHint, XapiCaller } from './types.js';
 import type { VmFacts } from './vm-facts.js';
 import { factsFromRecords, readVmFacts } from './vm-facts.js';
 import type { EventBatch } from './xapi/events.js';
@@ -18,23 +18,39 @@ export class VmWatch {
   private metrics: VmMetricsRecord | undefined;
   private gm: GuestMetricsRecord | undefined;
   private token = '';
+  /** when the records were last brought up to date (Date.now()) */
+  syncedAt = 0;
 
   private constructor(private readonly x: XapiCaller, readonly ref: string) {}
 
-  static async open(x: XapiCaller, ref: string): Promise<Result<VmWatch, HypervisorFailure>> {
+  /**
+   * Open a watch: one `event.from` on the VM and, when `hint` names its metrics objects (the
+   * refs seen when the VM was resolved), on those too — one call for all three records. Without a
+   * hint, or when the hint turns out stale (a revert replaces the guest metrics), a second call
+   * loads the metrics.
+   */
+  static async open(x: XapiCaller, ref: string, hint?: MetricsHint): Promise<Result<VmWatch, HypervisorFailure>> {
     const w = new VmWatch(x, ref);
-    const r = await w.reload();
+    const r = await w.reload(hint);
     return r.ok ? ok(w) : r;
   }
 
-  /** (re)read everything: the VM first (it names its metrics objects), then both metrics in one call */
-  private async reload(): Promise<Result<void, HypervisorFailure>> {
-    const v = await this.x.call<EventBatch>('event.from', [[`vm/${this.ref}`], '', 0]);
+  /** (re)read everything: the VM (and the hinted metrics), then the metrics it names if others */
+  private async reload(hint?: MetricsHint): Promise<Result<void, HypervisorFailure>> {
+    const hinted: string[] = [];
+    if (hint?.metrics && hint.metrics !== NULL_REF) hinted.push(`vm_metrics/${hint.metrics}`);
+    if (hint?.guestMetrics && hint.guestMetrics !== NULL_REF) hinted.push(`vm_guest_metrics/${hint.guestMetrics}`);
+    const v = await this.x.call<EventBatch>('event.from', [[`vm/${this.ref}`, ...hinted], '', 0]);
     if (!v.ok) return v;
-    const rec = v.value.events.find((e) => e.ref === this.ref)?.snapshot as VmRecord | undefined;
+    const rec = v.value.events.find((e) => e.ref === this.ref && e.class.toLowerCase() === 'vm')?.snapshot as VmRecord | undefined;
     if (!rec) return err({ kind: 'xapi', code: 'HANDLE_INVALID', params: ['VM', this.ref], message: `HANDLE_INVALID: VM ${this.ref} does not exist` });
     this.vm = rec;
     this.token = v.value.token;
+    this.syncedAt = Date.now();
+    this.metrics = undefined;
+    this.gm = undefined;
+    for (const e of v.value.events) if (e.ref !== this.ref) this.apply(e.class, e.ref, e.operation, e.snapshot);
+    if (this.metricSubs().join() === hinted.join()) return ok(undefined);
     return this.loadMetrics();
   }
 
@@ -65,6 +81,11 @@ export class VmWatch {
     else if (c === 'vm_guest_metrics' && ref === this.vm.guest_metrics) this.gm = rec as GuestMetricsRecord | undefined;
   }
 
+  /** the VM record as last seen (VBDs, snapshots …) */
+  get record(): VmRecord {
+    return this.vm;
+  }
+
   get facts(): VmFacts {
     return factsFromRecords(this.ref, this.vm, this.metrics, this.gm);
   }
@@ -78,12 +99,13 @@ export class VmWatch {
     const r = await this.x.call<EventBatch>('event.from', [[`vm/${this.ref}`, ...this.metricSubs()], this.token, timeoutS]);
     if (!r.ok) {
       if (r.error.kind === 'xapi' && r.error.code === 'EVENTS_LOST') {
-        const again = await this.reload();
+        const again = await this.reload({ metrics: this.vm.metrics, guestMetrics: this.vm.guest_metrics });
         return again.ok ? ok(true) : again;
       }
       return r;
     }
     this.token = r.value.token;
+    this.syncedAt = Date.now();
     for (const e of r.value.events) {
       if (e.operation === 'del' && e.class.toLowerCase() === 'vm' && e.ref === this.ref) {
         return err({ kind: 'xapi', code: 'HANDLE_INVALID', params: ['VM', this.ref], message: `HANDLE_INVALID: VM ${this.ref} was destroyed` });
@@ -104,6 +126,8 @@ export interface WaitFactsOptions {
   what: string;
   /** an open watch to reuse (its token predates the operation being waited for) */
   watch?: VmWatch;
+  /** metrics refs for opening a watch in one call (VmHandle.metrics) */
+  hint?: MetricsHint;
 }
 
 /**
@@ -114,7 +138,7 @@ export async function waitForFacts(x: XapiCaller, ref: string, done: (f: VmFacts
   const deadline = Date.now() + o.timeoutMs;
   let w = o.watch;
   if (!w) {
-    const opened = await VmWatch.open(x, ref);
+    const opened = await VmWatch.open(x, ref, o.hint);
     if (!opened.ok && opened.error.kind !== 'xapi') return opened;
     if (opened.ok) w = opened.value;
   }

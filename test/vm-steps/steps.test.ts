@@ -2,6 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { rebootVm } from '../../src/hypervisor/vm-power.js';
 import { MARK, takeSnapshot } from '../../src/hypervisor/vm-snapshot.js';
 import { XapiSimulator } from '../../src/lab/xapi-sim/index.js';
+import { callAsync } from '../../src/hypervisor/xapi/task.js';
 import { attachIsoStep } from '../../src/steps/vm/attach-iso.js';
 import { detachIsoStep } from '../../src/steps/vm/detach-iso.js';
 import { vmPredicates, vmSteps } from '../../src/steps/vm/index.js';
@@ -200,6 +201,76 @@ describe('attach-iso / detach-iso', () => {
     expect(await detachIsoStep.plan(c, {})).toMatchObject({ kind: 'ok' });
     expect(await detachIsoStep.apply(c, {}, { kind: 'change', summary: '' })).toMatchObject({ kind: 'ok' });
     expect(await detachIsoStep.plan(ctx('nocd-1'), {})).toMatchObject({ kind: 'ok', summary: 'no CD drive' });
+  });
+});
+
+describe('the CD drive within a host run', () => {
+  it('is looked up once, then read by ref; ISO names come from what was inserted; insert/eject are plain calls', async () => {
+    const c = ctx('win-1');
+    const n = sim.calls.length;
+    expect(await attachIsoStep.apply(c, {}, change(await attachIsoStep.plan(c, {})))).toMatchObject({ kind: 'changed' });
+    const d = change(await detachIsoStep.plan(c, {}));
+    expect(d.summary).toBe('eject guest-tools.iso');
+    expect(await detachIsoStep.apply(c, {}, d)).toMatchObject({ kind: 'changed', summary: 'ejected guest-tools.iso' });
+    expect(await detachIsoStep.plan(c, {})).toMatchObject({ kind: 'ok', summary: 'the CD drive is empty' });
+    const m = sim.calls.slice(n).map((x) => x.method);
+    expect(m.filter((x) => x === 'VM.get_VBDs')).toHaveLength(1);
+    expect(m.filter((x) => x.startsWith('VDI.get_name_label') || x === 'VDI.get_uuid')).toEqual([]);
+    expect(m.filter((x) => x.startsWith('Async.') || x.startsWith('task.'))).toEqual([]);
+    expect(m.filter((x) => x === 'VBD.insert' || x === 'VBD.eject')).toEqual(['VBD.insert', 'VBD.eject']);
+  });
+
+  it('a revert behind its back (new CD VBD refs) makes it look again', async () => {
+    const c = ctx('win-1');
+    const s = await snapshotStep.apply(c, { keep: false }, change(await snapshotStep.plan(c, { keep: false })));
+    if (s.kind !== 'changed') throw new Error(JSON.stringify(s));
+    await attachIsoStep.apply(c, {}, change(await attachIsoStep.plan(c, {})));
+    const old = cdVbdRef('win-1');
+    // not through the step's undo (which forgets the drive): straight through XAPI
+    const h = await c.vm();
+    if (!h.ok) throw new Error('vm');
+    const snapRef = String(sim.model.store.byUuid('VM', String((s.data as { snapshot_uuid: string }).snapshot_uuid)));
+    const x = h.value.xapi;
+    expect((await callAsync(x, 'VM.revert', [snapRef])).ok).toBe(true);
+    expect((await callAsync(x, 'VM.start', [h.value.ref, false, false])).ok).toBe(true);
+    expect(cdVbdRef('win-1')).not.toBe(old);
+    expect(await detachIsoStep.plan(c, {})).toMatchObject({ kind: 'ok', summary: 'the CD drive is empty' });
+    expect(await attachIsoStep.apply(c, {}, change(await attachIsoStep.plan(c, {})))).toMatchObject({ kind: 'changed' });
+    expect(cdIso('win-1')).toBe('guest-tools.iso');
+    expect(await detachIsoStep.apply(c, {}, change(await detachIsoStep.plan(c, {})))).toMatchObject({ kind: 'changed' });
+    expect(cdIso('win-1')).toBeNull();
+    await snapshotPruneStep.apply(c, { include_current_run: true }, change(await snapshotPruneStep.plan(c, { include_current_run: true })));
+  });
+
+  it('apply acts on what plan saw, and looks again when the drive changed in between', async () => {
+    const c = ctx('win-1');
+    const h = await c.vm();
+    if (!h.ok) throw new Error('vm');
+    const x = h.value.xapi;
+    const cd = cdVbdRef('win-1')!;
+    const debian = String(sim.model.store.byUuid('VDI', String([...sim.model.store.table('VDI').values()].find((v) => v.name_label === 'debian-12.iso')!.uuid)));
+    // someone inserts another ISO between plan and apply: insert fails, the step looks again
+    let p = change(await attachIsoStep.plan(c, {}));
+    expect((await x.call('VBD.insert', [cd, debian])).ok).toBe(true);
+    const a = await attachIsoStep.apply(c, {}, p);
+    expect(a).toMatchObject({ kind: 'failed' });
+    expect(a.kind === 'failed' && a.reason).toMatch(/debian-12\.iso.*replace: true/);
+    expect(cdIso('win-1')).toBe('debian-12.iso');
+    expect((await x.call('VBD.eject', [cd])).ok).toBe(true);
+    // with replace, the other ISO is ejected first and put back by undo
+    p = change(await attachIsoStep.plan(c, { replace: true }));
+    expect((await x.call('VBD.insert', [cd, debian])).ok).toBe(true);
+    const r = await attachIsoStep.apply(c, { replace: true }, p);
+    expect(r).toMatchObject({ kind: 'changed' });
+    expect(cdIso('win-1')).toBe('guest-tools.iso');
+    if (r.kind !== 'changed') return;
+    expect(await attachIsoStep.undo!(c, { replace: true }, r.undo)).toMatchObject({ ok: true });
+    expect(cdIso('win-1')).toBe('debian-12.iso');
+    // detach: ejected by someone else between plan and apply is fine
+    const d = change(await detachIsoStep.plan(c, {}));
+    expect(d.summary).toBe('eject debian-12.iso');
+    expect((await x.call('VBD.eject', [cd])).ok).toBe(true);
+    expect(await detachIsoStep.apply(c, {}, d)).toMatchObject({ kind: 'ok', summary: 'the CD drive is empty' });
   });
 });
 

@@ -2,6 +2,8 @@ import type { HypervisorFailure, VmHandle } from '../../hypervisor/types.js';
 import type { VmFacts } from '../../hypervisor/vm-facts.js';
 import { readVmFacts } from '../../hypervisor/vm-facts.js';
 import { VmWatch } from '../../hypervisor/vm-watch.js';
+import type { CdDrive, Iso } from '../../hypervisor/vm-cd.js';
+import { findCdDrive, isoInfo, readCdDrive } from '../../hypervisor/vm-cd.js';
 import type { Result } from '../../util/result.js';
 import { err, ok } from '../../util/result.js';
 import type { StepContext, StepFailure } from '../types.js';
@@ -20,9 +22,11 @@ export async function vmOf(ctx: StepContext): Promise<Result<VmHandle, string>> 
 }
 
 /**
- * VM facts, kept per host in a VmWatch: the first read costs two calls, every later one a single
- * `event.from(…, token, 0)` that folds in whatever changed (a reboot or revert always produces
- * events), so a verify with several predicates does not re-read the three records each time.
+ * VM facts, kept per host in a VmWatch: opening costs one call (the handle's metrics hint lets
+ * one event.from bring all three records), every later read a single `event.from(…, token, 0)`
+ * that folds in whatever changed since (a reboot or revert always produces events), so several
+ * predicates and steps reading the VM never re-read the three records. Each call is current:
+ * a step's apply() that wants what its plan() saw uses keepPlanned/takePlanned instead.
  */
 const memo = new WeakMap<Map<string, unknown>, VmWatch>();
 
@@ -33,7 +37,7 @@ export async function vmFacts(ctx: StepContext, h: VmHandle): Promise<Result<VmF
     if (n.ok) return ok(w.facts);
   }
   memo.delete(ctx.state);
-  const opened = await VmWatch.open(h.xapi, h.ref);
+  const opened = await VmWatch.open(h.xapi, h.ref, h.metrics);
   if (!opened.ok) {
     // a pool that refuses event.from: plain reads
     return opened.error.kind === 'xapi' && opened.error.code !== 'HANDLE_INVALID' ? readVmFacts(h.xapi, h.ref) : opened;
@@ -48,11 +52,82 @@ export function forgetVmFacts(ctx: StepContext): void {
   ctx.facts.invalidate('vm');
 }
 
-/** The `vm` fact namespace, for the engine's fact gatherer: `facts.vm.power_state`, … */
+/** Forget everything remembered about the VM: facts and its CD drive (a revert rebuilds CD VBDs). */
+export function forgetVm(ctx: StepContext): void {
+  forgetVmFacts(ctx);
+  ctx.state.delete(CD_KEY);
+}
+
+/**
+ * The VM's CD drive, looked up once per host run (VM.get_VBDs + one read of their records) and
+ * then read by ref (one VBD.get_record); a ref that is gone — a revert rebuilds CD VBDs — is
+ * looked up again. The ISO pvrun inserted is remembered with it, so messages need no VDI reads.
+ */
+const CD_KEY = 'vm.cd-drive';
+
+interface CdMemo {
+  vm: string;
+  ref: string;
+  /** what pvrun last put in the drive */
+  iso?: { ref: string; uuid: string; nameLabel: string };
+}
+
+export async function cdDrive(ctx: StepContext, h: VmHandle): Promise<Result<CdDrive | undefined, HypervisorFailure>> {
+  const m = ctx.state.get(CD_KEY) as CdMemo | undefined;
+  if (m && m.vm === h.ref) {
+    const d = await readCdDrive(h.xapi, h.ref, m.ref);
+    if (!d.ok || d.value) return d;
+  }
+  ctx.state.delete(CD_KEY);
+  const d = await findCdDrive(h.xapi, h.ref);
+  if (d.ok && d.value) ctx.state.set(CD_KEY, { vm: h.ref, ref: d.value.ref } satisfies CdMemo);
+  return d;
+}
+
+/** the drive ref is stale (HANDLE_INVALID on insert/eject): look it up again next time */
+export function forgetCdDrive(ctx: StepContext): void {
+  ctx.state.delete(CD_KEY);
+}
+
+/** remember what pvrun put in the drive (undefined: ejected) */
+export function rememberIso(ctx: StepContext, h: VmHandle, drive: CdDrive, iso: Iso | undefined): void {
+  const m: CdMemo = { vm: h.ref, ref: drive.ref, ...(iso ? { iso: { ref: iso.ref, uuid: iso.uuid, nameLabel: iso.nameLabel } } : {}) };
+  ctx.state.set(CD_KEY, m);
+}
+
+/** uuid and name of the ISO in the drive: from memory when pvrun inserted it, else one VDI read */
+export async function isoInDrive(ctx: StepContext, h: VmHandle, drive: CdDrive): Promise<{ uuid: string; nameLabel: string }> {
+  const m = ctx.state.get(CD_KEY) as CdMemo | undefined;
+  if (m?.iso && m.vm === h.ref && m.ref === drive.ref && m.iso.ref === drive.vdi) return m.iso;
+  return isoInfo(h.xapi, drive.vdi);
+}
+
+/**
+ * What a step's plan() saw, for its apply() in the same attempt (the engine calls them back to
+ * back with the same context, milliseconds apart), so apply acts on it without reading it again;
+ * what changed in between shows up as an XAPI error on the write (VBD_NOT_EMPTY …). Taken once;
+ * an apply() without a plan() before it reads for itself.
+ */
+const planned = new WeakMap<StepContext, { key: string; vm: string; at: number; value: unknown }>();
+
+/** a guard, not a cache lifetime: an apply() long after its plan() (never the engine's way) reads afresh */
+const PLANNED_MAX_AGE_MS = 5000;
+
+export function keepPlanned(ctx: StepContext, key: string, h: VmHandle, value: unknown): void {
+  planned.set(ctx, { key, vm: h.ref, at: Date.now(), value });
+}
+
+export function takePlanned<T>(ctx: StepContext, key: string, h: VmHandle): T | undefined {
+  const p = planned.get(ctx);
+  planned.delete(ctx);
+  return p && p.key === key && p.vm === h.ref && Date.now() - p.at <= PLANNED_MAX_AGE_MS ? (p.value as T) : undefined;
+}
+
+/** The `vm` fact namespace, for the engine's fact gatherer: `facts.vm.power_state`, … (shares the host's VmWatch) */
 export async function gatherVmFacts(ctx: StepContext): Promise<Result<Record<string, unknown>, StepFailure>> {
   const h = await ctx.vm();
   if (!h.ok) return h;
-  const f = await readVmFacts(h.value.xapi, h.value.ref);
+  const f = await vmFacts(ctx, h.value);
   if (!f.ok) return err({ kind: 'hypervisor', failure: f.error });
   const { metrics_ref: _m, guest_metrics_ref: _g, ...facts } = f.value;
   return ok(facts as unknown as Record<string, unknown>);

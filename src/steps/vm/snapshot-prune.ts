@@ -1,6 +1,10 @@
+import type { SnapshotInfo } from '../../hypervisor/vm-snapshot.js';
 import { destroySnapshot, listPvrunSnapshots } from '../../hypervisor/vm-snapshot.js';
+import { ok } from '../../util/result.js';
 import { defineStep } from '../types.js';
-import { failureText, runInfo, vmOf } from './common.js';
+import { failureText, keepPlanned, runInfo, takePlanned, vmOf } from './common.js';
+
+const PLAN_KEY = 'snapshot-prune';
 import { decidePrune } from './retention.js';
 
 export interface SnapshotPruneArgs {
@@ -22,13 +26,16 @@ export const snapshotPruneStep = defineStep<SnapshotPruneArgs>({
     if (!snaps.ok) return { kind: 'fail', reason: failureText(snaps.error) };
     const go = decidePrune(snaps.value, Date.now(), runInfo(ctx).runId, args.include_current_run ?? false).filter((d) => d.prune);
     if (go.length === 0) return { kind: 'ok', summary: `nothing to prune (${snaps.value.length} pvrun snapshot(s) kept)` };
+    keepPlanned(ctx, PLAN_KEY, h.value, snaps.value);
     return { kind: 'change', summary: `delete ${go.map((d) => `'${d.snapshot.nameLabel}' (${d.why})`).join(', ')}` };
   },
 
   async apply(ctx, args) {
     const h = await vmOf(ctx);
     if (!h.ok) return { kind: 'failed', reason: h.error };
-    const snaps = await listPvrunSnapshots(h.value.xapi, h.value.ref);
+    // the list plan() read a moment ago; destroySnapshot re-checks each snapshot before deleting it
+    const seen = takePlanned<SnapshotInfo[]>(ctx, PLAN_KEY, h.value);
+    const snaps = seen ? ok(seen) : await listPvrunSnapshots(h.value.xapi, h.value.ref);
     if (!snaps.ok) return { kind: 'failed', reason: failureText(snaps.error) };
     const go = decidePrune(snaps.value, Date.now(), runInfo(ctx).runId, args.include_current_run ?? false).filter((d) => d.prune);
     if (go.length === 0) return { kind: 'ok', summary: 'nothing to prune' };

@@ -2,7 +2,9 @@ import type { VmHandle } from '../../hypervisor/types.js';
 import { listPvrunSnapshots, MARK, revertToSnapshot, takeSnapshot } from '../../hypervisor/vm-snapshot.js';
 import { defineStep } from '../types.js';
 import type { StepContext, UndoResult } from '../types.js';
-import { DURATION_SCHEMA, durationArg, failureText, forgetVmFacts, parseDurationMs, runInfo, vmFacts, vmOf } from './common.js';
+import { DURATION_SCHEMA, durationArg, failureText, forgetVm, keepPlanned, parseDurationMs, runInfo, takePlanned, vmFacts, vmOf } from './common.js';
+import type { VmFacts } from '../../hypervisor/vm-facts.js';
+import { ok } from '../../util/result.js';
 import { keepUntil } from './retention.js';
 
 export interface SnapshotArgs {
@@ -24,6 +26,7 @@ export interface SnapshotToken {
 }
 
 const STATE_KEY = 'vm.snapshot';
+const PLAN_KEY = 'snapshot';
 
 function keepValue(keep: SnapshotArgs['keep']): boolean | number {
   if (keep === undefined) return true;
@@ -52,6 +55,7 @@ export const snapshotStep = defineStep<SnapshotArgs>({
     if (!h.ok) return { kind: 'fail', reason: h.error };
     const f = await vmFacts(ctx, h.value);
     if (!f.ok) return { kind: 'fail', reason: failureText(f.error) };
+    keepPlanned(ctx, PLAN_KEY, h.value, f.value);
     const name = snapshotName(ctx, args);
     return { kind: 'change', summary: `snapshot ${h.value.nameLabel} (${f.value.power_state}) as '${name}'` };
   },
@@ -59,7 +63,9 @@ export const snapshotStep = defineStep<SnapshotArgs>({
   async apply(ctx, args) {
     const h = await vmOf(ctx);
     if (!h.ok) return { kind: 'failed', reason: h.error };
-    const f = await vmFacts(ctx, h.value);
+    // the power state and tools seen by plan() a moment ago go into the markers
+    const seen = takePlanned<VmFacts>(ctx, PLAN_KEY, h.value);
+    const f = seen ? ok(seen) : await vmFacts(ctx, h.value);
     if (!f.ok) return { kind: 'failed', reason: failureText(f.error) };
     const { runId, playbook, host } = runInfo(ctx);
     const name = snapshotName(ctx, args);
@@ -130,7 +136,7 @@ async function revertAndRestore(ctx: StepContext, h: VmHandle, t: SnapshotToken,
   // 'prefer': the rollback's goal is the VM back and running; a guest agent slow to report after
   // the revert must not turn a good rollback into "needs attention"
   const r = await revertToSnapshot(h, ref.value, { powerState: t.powerState, timeoutMs, freshMetrics: t.hadTools ? 'prefer' : false, signal: ctx.signal });
-  forgetVmFacts(ctx);
+  forgetVm(ctx);
   if (!r.ok) return { ok: false, reason: `revert of ${h.nameLabel} to ${t.snapshotUuid} failed: ${failureText(r.error)}` };
   let guest = '';
   if (t.powerState === 'Running' && ctx.host.connection.type !== 'none') {

@@ -1,12 +1,14 @@
 import type { HypervisorFailure, VmHandle } from '../../hypervisor/types.js';
-import { readVmFacts } from '../../hypervisor/vm-facts.js';
+import type { VmFacts } from '../../hypervisor/vm-facts.js';
 import { shutdownVm, startVm } from '../../hypervisor/vm-power.js';
 import { callAsync } from '../../hypervisor/xapi/task.js';
 import type { Result } from '../../util/result.js';
 import { ok } from '../../util/result.js';
 import { defineStep } from '../types.js';
 import type { StepContext } from '../types.js';
-import { DURATION_SCHEMA, durationArg, failureText, forgetVmFacts, vmFacts, vmOf } from './common.js';
+import { DURATION_SCHEMA, durationArg, failureText, forgetVmFacts, keepPlanned, takePlanned, vmFacts, vmOf } from './common.js';
+
+const PLAN_KEY = 'vm-setting';
 
 export interface VmSettingArgs {
   /** "Manage Citrix PV drivers via Windows Update" = VM.has_vendor_device */
@@ -25,15 +27,24 @@ export interface VmSettingToken {
  * has_vendor_device can only change while the VM is Halted: shut down (clean, hard after a
  * timeout), set, start again if it was running, wait until it runs.
  */
-async function setVendorDevice(ctx: StepContext, h: VmHandle, value: boolean, args: VmSettingArgs): Promise<Result<string, HypervisorFailure>> {
+async function setVendorDevice(ctx: StepContext, h: VmHandle, value: boolean, args: VmSettingArgs, before: VmFacts): Promise<Result<string, HypervisorFailure>> {
   const timeout = durationArg(args.timeout, 15 * 60_000);
   const deadline = Date.now() + timeout;
-  const before = await readVmFacts(h.xapi, h.ref);
-  if (!before.ok) return before;
-  const wasRunning = before.value.power_state === 'Running';
-  const hadTools = before.value.pv_drivers_detected || before.value.management_agent_detected;
+  try {
+    return await changeVendorDevice(ctx, h, value, args, before, timeout, deadline);
+  } finally {
+    // whatever happened (a shutdown, a failed start), what was known about the VM is stale
+    forgetVmFacts(ctx);
+  }
+}
+
+async function changeVendorDevice(
+  ctx: StepContext, h: VmHandle, value: boolean, args: VmSettingArgs, before: VmFacts, timeout: number, deadline: number,
+): Promise<Result<string, HypervisorFailure>> {
+  const wasRunning = before.power_state === 'Running';
+  const hadTools = before.pv_drivers_detected || before.management_agent_detected;
   let how = '';
-  if (before.value.power_state !== 'Halted') {
+  if (before.power_state !== 'Halted') {
     await ctx.intent({ action: 'vm.shutdown', detail: { vm: h.uuid, reason: 'has_vendor_device needs Halted' } });
     const s = await shutdownVm(h, durationArg(args.shutdown_timeout, 5 * 60_000), timeout, ctx.signal);
     if (!s.ok) return s;
@@ -47,7 +58,6 @@ async function setVendorDevice(ctx: StepContext, h: VmHandle, value: boolean, ar
     const st = await startVm(h, Math.max(1000, deadline - Date.now()), { freshMetrics: hadTools ? 'prefer' : false, signal: ctx.signal });
     if (!st.ok) return st;
   }
-  forgetVmFacts(ctx);
   return ok(`windows_update_drivers ${value}${wasRunning ? `, restarted${how}` : ''}`);
 }
 
@@ -74,6 +84,7 @@ export const vmSettingStep = defineStep<VmSettingArgs>({
     if (f.value.has_vendor_device === args.windows_update_drivers) {
       return { kind: 'ok', summary: `windows_update_drivers is already ${args.windows_update_drivers}` };
     }
+    keepPlanned(ctx, PLAN_KEY, h.value, f.value);
     const restart = f.value.power_state === 'Halted' ? '' : ' (shut down, set, start again)';
     return {
       kind: 'change',
@@ -85,12 +96,13 @@ export const vmSettingStep = defineStep<VmSettingArgs>({
   async apply(ctx, args) {
     const h = await vmOf(ctx);
     if (!h.ok) return { kind: 'failed', reason: h.error };
-    const f = await readVmFacts(h.value.xapi, h.value.ref);
+    const seen = takePlanned<VmFacts>(ctx, PLAN_KEY, h.value);
+    const f = seen ? ok(seen) : await vmFacts(ctx, h.value);
     if (!f.ok) return { kind: 'failed', reason: failureText(f.error) };
     if (f.value.has_vendor_device === args.windows_update_drivers) {
       return { kind: 'ok', summary: `windows_update_drivers is already ${args.windows_update_drivers}` };
     }
-    const r = await setVendorDevice(ctx, h.value, args.windows_update_drivers, args);
+    const r = await setVendorDevice(ctx, h.value, args.windows_update_drivers, args, f.value);
     if (!r.ok) return { kind: 'failed', reason: failureText(r.error) };
     const token: VmSettingToken = { previous: f.value.has_vendor_device };
     return { kind: 'changed', summary: r.value, data: { windows_update_drivers: args.windows_update_drivers }, undo: token };
@@ -101,10 +113,10 @@ export const vmSettingStep = defineStep<VmSettingArgs>({
     if (!h.ok) return { ok: false, reason: h.error };
     const t = token as Partial<VmSettingToken> | undefined;
     const previous = typeof t?.previous === 'boolean' ? t.previous : !args.windows_update_drivers;
-    const f = await readVmFacts(h.value.xapi, h.value.ref);
+    const f = await vmFacts(ctx, h.value);
     if (!f.ok) return { ok: false, reason: failureText(f.error) };
     if (f.value.has_vendor_device === previous) return { ok: true, summary: `windows_update_drivers is ${previous} already` };
-    const r = await setVendorDevice(ctx, h.value, previous, args);
+    const r = await setVendorDevice(ctx, h.value, previous, args, f.value);
     return r.ok ? { ok: true, summary: `restored ${r.value}` } : { ok: false, reason: failureText(r.error) };
   },
 });
