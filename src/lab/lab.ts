@@ -6,11 +6,12 @@
  */
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { stringify } from 'yaml';
 import { LabGuests, type GuestInfo } from './guest/index.js';
 import type { LabDefinition } from './guest/definition.js';
 import { XapiSimulator } from './xapi-sim/index.js';
+import { WindowsLabGuests, combineHooks, type WindowsGuestInfo, type WindowsGuestSpec } from './windows/lab-windows.js';
 import type { SimDefinition } from './xapi-sim/index.js';
 import { err, ok, type Result } from '../util/result.js';
 
@@ -19,6 +20,8 @@ export interface LabOptions {
   definition: LabDefinition;
   /** 0 (default): a free port */
   xapiPort?: number;
+  /** Windows-like guests (real pwsh with the PvrunLab emulation module; need pwsh) */
+  windows?: Omit<WindowsGuestSpec, 'uuid'>[];
   /** diagnostics, one line each */
   log?: (line: string) => void;
 }
@@ -31,6 +34,7 @@ export class Lab {
     readonly sim: XapiSimulator,
     readonly guests: LabGuests,
     readonly inventoryPath: string,
+    readonly windows: WindowsLabGuests | undefined,
   ) {}
 
   /** Build the guests, start the simulator, boot every guest, write the inventory. */
@@ -49,17 +53,34 @@ export class Lab {
     });
     if (!guests.ok) return err(`lab guests: ${guests.error.message}`);
     const list = guests.value.list();
+    let windows: WindowsLabGuests | undefined;
+    const winSpecs: WindowsGuestSpec[] = (opts.windows ?? []).map((w) => ({ ...w, uuid: randomUUID() }));
+    if (winSpecs.length > 0) {
+      try {
+        windows = await WindowsLabGuests.create(winSpecs, join(stateDir, 'windows'), guests.value.clientKeyPath, (uuid, r) => sim?.setGuestReport(uuid, r));
+      } catch (e) {
+        await guests.value.destroy();
+        return err(`Windows lab guests: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
     const password = randomBytes(12).toString('hex');
     const def: SimDefinition = {
       pool: LAB_POOL,
       username: 'root',
       password,
-      vms: list.map((g) => ({
-        name: g.name, uuid: g.uuid, os: g.prettyName, power: 'Halted' as const,
-        domainType: 'hvm' as const, tools: 'none' as const, hasVendorDevice: false,
-      })),
+      vms: [
+        ...list.map((g) => ({
+          name: g.name, uuid: g.uuid, os: g.prettyName, power: 'Halted' as const,
+          domainType: 'hvm' as const, tools: 'none' as const, hasVendorDevice: false,
+        })),
+        // Windows VMs come with "Manage PV drivers via Windows Update" on (the recent default)
+        ...winSpecs.map((w) => ({
+          name: w.name, uuid: w.uuid, os: 'Microsoft Windows Server 2022 Standard', power: 'Halted' as const,
+          domainType: 'hvm' as const, tools: 'none' as const, hasVendorDevice: true,
+        })),
+      ],
     };
-    sim = new XapiSimulator({ definition: def, hooks: guests.value, autoGuestReports: false, port: opts.xapiPort ?? 0 });
+    sim = new XapiSimulator({ definition: def, hooks: combineHooks(guests.value, windows), autoGuestReports: false, port: opts.xapiPort ?? 0 });
     try {
       await sim.start();
     } catch (e) {
@@ -67,10 +88,12 @@ export class Lab {
       return err(`XAPI simulator: ${e instanceof Error ? e.message : String(e)}`);
     }
     // Boot every VM through XAPI so the simulator's records (start_time, metrics) match.
-    const started = await Promise.all(list.map((g) => sim!.model.powerOp(sim!.vm(g.name).ref, 'start').then(() => undefined, (e: unknown) => `${g.name}: ${String(e)}`)));
+    const names = [...list.map((g) => g.name), ...winSpecs.map((w) => w.name)];
+    const started = await Promise.all(names.map((n) => sim!.model.powerOp(sim!.vm(n).ref, 'start').then(() => undefined, (e: unknown) => `${n}: ${String(e)}`)));
     const failed = started.filter((s): s is string => s !== undefined);
     if (failed.length) {
       await sim.stop();
+      await windows?.stop();
       await guests.value.destroy();
       return err(`starting guests: ${failed.join('; ')}`);
     }
@@ -78,11 +101,12 @@ export class Lab {
     const notReady = ready.filter((r) => !r.ok);
     if (notReady.length) {
       await sim.stop();
+      await windows?.stop();
       await guests.value.destroy();
       return err(`guests not ready: ${notReady.map((r) => (r.ok ? '' : r.error.message)).join('; ')}`);
     }
-    const inventoryPath = writeInventory(stateDir, sim.url, password, list);
-    return ok(new Lab(stateDir, sim, guests.value, inventoryPath));
+    const inventoryPath = writeInventory(stateDir, sim.url, password, list, windows ? { list: windows.list(), port: windows.sshd.port, knownHostsLine: windows.sshd.knownHostsLine() } : undefined);
+    return ok(new Lab(stateDir, sim, guests.value, inventoryPath, windows));
   }
 
   list(): GuestInfo[] {
@@ -92,6 +116,7 @@ export class Lab {
   /** Stop exactly what the lab started. */
   async stop(): Promise<void> {
     await this.sim.stop();
+    await this.windows?.stop();
     await this.guests.destroy();
   }
 }
@@ -113,7 +138,10 @@ async function guestPowerOp(sim: XapiSimulator | undefined, uuid: string, op: 'c
 }
 
 /** A ready-to-use inventory for the lab: secrets as files, host keys pinned in known_hosts. */
-export function writeInventory(stateDir: string, xapiUrl: string, password: string, guests: GuestInfo[]): string {
+export function writeInventory(
+  stateDir: string, xapiUrl: string, password: string, guests: GuestInfo[],
+  windows?: { list: WindowsGuestInfo[]; port: number; knownHostsLine: string },
+): string {
   // Paths inside the working directory are written relative to it, so the inventory can be
   // checked in (inventories/lab.yml) and used from the repository root.
   const shown = (p: string): string => {
@@ -124,7 +152,7 @@ export function writeInventory(stateDir: string, xapiUrl: string, password: stri
   writeFileSync(pwFile, password + '\n', { mode: 0o600 });
   chmodSync(pwFile, 0o600);
   const knownHosts = join(stateDir, 'known_hosts');
-  writeFileSync(knownHosts, guests.map((g) => g.knownHostsLine.trim()).join('\n') + '\n');
+  writeFileSync(knownHosts, [...guests.map((g) => g.knownHostsLine.trim()), ...(windows ? [windows.knownHostsLine.trim()] : [])].join('\n') + '\n');
   const key = guests[0]?.privateKeyPath ?? join(stateDir, 'lab_key');
   const hosts: Record<string, unknown> = {};
   for (const g of guests) {
@@ -132,6 +160,14 @@ export function writeInventory(stateDir: string, xapiUrl: string, password: stri
       connection: { address: '127.0.0.1', port: g.port },
       vm: { pool: LAB_POOL, uuid: g.uuid },
       vars: { distro: g.distro, distro_version: g.version },
+    };
+  }
+  for (const w of windows?.list ?? []) {
+    hosts[w.name] = {
+      connection: { address: '127.0.0.1', port: windows!.port },
+      vm: { pool: LAB_POOL, uuid: w.uuid },
+      // what `powershell.exe` is on this lab guest: pwsh with the emulation module
+      vars: { powershell_executable: shown(w.executable) },
     };
   }
   const byFamily = (f: string) => guests.filter((g) => g.packageFamily === f).map((g) => g.name);
@@ -146,6 +182,15 @@ export function writeInventory(stateDir: string, xapiUrl: string, password: stri
       },
       rhel_family: { hosts: byFamily('rpm') },
       debian_family: { hosts: byFamily('deb') },
+      ...(windows && windows.list.length > 0 ? {
+        // Windows VMs as playbooks/windows-tools.yml and windows-citrix-migrate.yml expect them
+        windows_all: {
+          children: ['windows', 'windows_citrix'],
+          connection: { type: 'ssh-powershell', user: 'root', key: shown(key), known_hosts: shown(knownHosts), host_key_checking: 'strict' },
+        },
+        windows: { hosts: windows.list.filter((w) => !w.citrix).map((w) => w.name) },
+        windows_citrix: { hosts: windows.list.filter((w) => w.citrix).map((w) => w.name) },
+      } : {}),
     },
     hosts,
   };
