@@ -107,6 +107,11 @@ async function rollbackTargets(runId: string, playbook: string, targets: Targets
           }
         }
       }
+      // only the hosts the inventory and --limit select
+      const selected = new Set(plays.flatMap((p) => p.hosts.map((h) => key(p.name, h.name))));
+      const wanted = [...targets.keys()].map((k) => k.split('\u0000')[1]).join(', ');
+      for (const k of [...targets.keys()]) if (!selected.has(k)) targets.delete(k);
+      if (targets.size === 0) return `none of the hosts to roll back (${wanted}) is selected by the inventory and --limit`;
       await settleHosts(project.inventory, plays.flatMap((p) => p.hosts.filter((h) => targets.has(key(p.name, h.name))).map((h) => h.name)), io);
       await resolveCutSnapshots(plays, targets, project.inventory, runId, io);
       // every cut-short host turned out untouched: an empty session, journaled, exit 0

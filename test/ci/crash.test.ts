@@ -193,6 +193,13 @@ describe.skipIf(skip !== undefined)('crash safety (lab, SIGKILL)', () => {
       const name = `pvrun ${runId} ci-01 before guest tools`;
       cutJournal(state, runId, name);
       await unmarkedSnapshot(name);
+      if (mode === 'rollback') {
+        // --limit: only ci-02, which the crash caught before its snapshot: nothing to do, ci-01 untouched
+        const l = await cli(['rollback', runId, '--state-dir', state, '--limit', 'ci-02']);
+        expect(l.code, l.out + l.err).toBe(0);
+        expect(l.out).toContain('ci-02: the crash came before its snapshot was taken');
+        expect(l.out + l.err).not.toContain('ci-01');
+      }
       const r = await cli([mode, runId, '--state-dir', state]);
       expect(r.code, r.out + r.err).toBe(0);
       // the unmarked snapshot was found by the journaled name and marked, never a second one taken
