@@ -77,6 +77,7 @@ export function showCommand(given: string, flags: { stateDir?: string; verbose: 
       if (flags.verbose > 0) for (const o of s.output) out.push(`      | ${o.trimEnd().split('\n').join('\n      | ')}`);
       if (s.undo !== undefined && flags.verbose > 0) out.push(`      undo: ${JSON.stringify(s.undo)}`);
     }
+    for (const r of x.rollbackSteps) out.push(`  ${r.time.slice(11, 19)} rollback ${r.step}  ${r.ok ? 'ok' : 'FAILED'}  ${r.summary}`);
     if (x.rollback !== 'none') out.push(`  rollback: ${x.rollback}`);
     if (!x.finished && x.lastIntent) out.push(`  last intent: ${x.lastIntent.action} ${JSON.stringify(x.lastIntent.detail)} at ${x.lastIntent.time}`);
     if (x.recap?.attention) out.push(`  attention: ${x.recap.attention}`);

@@ -28,6 +28,8 @@ export interface HostHistory {
   open?: StepHistory;
   lastIntent?: { step: string; action: string; detail: Record<string, unknown>; time: string };
   rollback: 'none' | 'started' | 'ok' | 'failed';
+  /** what each rollback did, in order (over every session) */
+  rollbackSteps: { step: string; ok: boolean; summary: string; time: string }[];
   recap?: HostRecap;
   started?: string;
   ended?: string;
@@ -61,7 +63,7 @@ export function runHistory(runId: string, records: JournalRecord[], truncated = 
     const key = `${play}\u0000${name}`;
     let x = byKey.get(key);
     if (!x) {
-      x = { play, host: name, steps: [], applied: [], rollback: 'none', finished: false };
+      x = { play, host: name, steps: [], applied: [], rollback: 'none', rollbackSteps: [], finished: false };
       byKey.set(key, x);
       h.hosts.push(x);
     }
@@ -151,6 +153,7 @@ export function runHistory(runId: string, records: JournalRecord[], truncated = 
         break;
       }
       case 'rollback-start': cur(e.host).rollback = 'started'; break;
+      case 'rollback-step': cur(e.host).rollbackSteps.push({ step: e.step, ok: e.ok, summary: e.summary, time: e.time }); break;
       case 'rollback-end': {
         const x = cur(e.host);
         x.rollback = e.ok ? 'ok' : 'failed';
