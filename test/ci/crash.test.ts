@@ -123,6 +123,7 @@ describe.skipIf(skip !== undefined)('crash safety (lab, SIGKILL)', () => {
       }
       const id = ids.at(-1)!;
       const j = readJournal(state, id);
+      const finishedHosts = j.ok ? runHistory(id, j.value.records).hosts.filter((x) => x.finished).map((x) => x.host) : [];
       const cut = j.ok ? runHistory(id, j.value.records).hosts.map((x) => `${x.host}:${x.open ? `in '${x.open.step}'${x.open.applyStarted ? ' (applying)' : ''}` : x.finished ? 'finished' : x.started ? `after '${x.steps.at(-1)?.step ?? '-'}'` : 'not started'}`).join(', ') : '?';
       const show = async (): Promise<string> => (await cli(['show', id, '--state-dir', state, '-v'])).out;
 
@@ -133,6 +134,8 @@ describe.skipIf(skip !== undefined)('crash safety (lab, SIGKILL)', () => {
         rs = await cli(['resume', id, '--state-dir', state]);
         expect([0], `${where}: resume exit ${rs.code}\n${rs.out.slice(-3000)}${rs.err}\n${await show()}`).toContain(rs.code);
         for (const [n, s] of Object.entries(await states())) expect(done(s), `${where}: after resume ${n}: ${JSON.stringify(s)}\n${await show()}`).toBe(true);
+        // finished hosts are left alone: not a single step of theirs ran again
+        for (const h of finishedHosts) expect(rs.out, `${where}: resume touched finished ${h}`).not.toMatch(new RegExp(`\\b${h} \\[`));
       }
 
       // rollback: every VM back at its snapshot, running
