@@ -30,7 +30,8 @@ export function createSshPowerShell(
     warnings.push(`${host.name}: host key checking is OFF (host_key_checking: off); the SSH server is not authenticated`);
   }
   const { resolveSecret: _r, env: _e, executable, ...sshOpts } = opts;
-  const ssh = new SshConnector(host.name, r.value, sshOpts);
+  // Windows OpenSSH runs commands with cmd.exe, not a POSIX shell: send the command line as it is.
+  const ssh = new SshConnector(host.name, r.value, { ...sshOpts, remoteShell: 'raw' });
   const ps = new SshPowerShellConnector(ssh, {
     ...(executable ? { executable } : {}),
     ...(opts.checkMode ? { checkMode: true } : {}),
