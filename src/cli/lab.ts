@@ -4,6 +4,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Lab } from '../lab/lab.js';
+import { findPwsh } from '../lab/windows/lab-windows.js';
 import { DEMO_LAB, DEMO_XAPI_PORT } from '../lab/demo-definition.js';
 import { parseLabDefinition, type LabDefinition } from '../lab/guest/definition.js';
 import { runSimulatorCli } from '../lab/xapi-sim/cli.js';
@@ -148,9 +149,15 @@ async function up(dir: string, shownDir: string, guestsPath: string | undefined,
  */
 export async function demoCommand(flags: { keep: boolean }, io: Io): Promise<number> {
   const dir = resolve(io.cwd, '.lab', 'demo');
-  io.out.write('pvrun demo: starting a lab (XAPI simulator + 8 container guests)…\n');
+  io.out.write('pvrun demo: starting a lab (XAPI simulator + 8 Linux container guests + 1 Windows-like guest)…\n');
   const started = Date.now();
-  const lab = await Lab.start({ stateDir: dir, definition: DEMO_LAB, log: (l) => io.err.write(`lab: ${l}\n`) });
+  // The Windows-like guest needs pwsh; without it the demo is Linux only, and says so.
+  const pwsh = findPwsh();
+  if (!pwsh) io.out.write('(pwsh not found: the demo runs without its Windows-like guest)\n');
+  const lab = await Lab.start({
+    stateDir: dir, definition: DEMO_LAB, ...(pwsh ? { windows: [{ name: 'win-01' }] } : {}),
+    log: (l) => io.err.write(`lab: ${l}\n`),
+  });
   if (!lab.ok) { io.err.write(`pvrun demo: ${lab.error}\n`); return 1; }
   io.out.write(`lab ready in ${((Date.now() - started) / 1000).toFixed(1)}s: ${lab.value.list().map((g) => `${g.name} (${g.prettyName})`).join(', ')}\n\n`);
   try {
@@ -160,6 +167,13 @@ export async function demoCommand(flags: { keep: boolean }, io: Io): Promise<num
     };
     const r = await runPlaybook(join(PKG_ROOT, 'playbooks', 'linux-tools.yml'), runFlags, io);
     io.out.write('\n');
+    let code = r.code;
+    if (lab.value.windows) {
+      io.out.write('Now the Windows-like VM: playbooks/windows-tools.yml (Windows Update driver switch turned off first)\n\n');
+      const w = await runPlaybook(join(PKG_ROOT, 'playbooks', 'windows-tools.yml'), { ...runFlags, extraVars: ['switch_off_windows_update_drivers=true'] }, io);
+      io.out.write('\n');
+      code = Math.max(code, w.code);
+    }
     for (const h of r.recap ?? []) {
       if (h.outcome !== 'rolled-back' && h.outcome !== 'needs-attention') continue;
       // Checked, not asserted: the lab can look at the VM's disk and power state directly.
@@ -170,8 +184,8 @@ export async function demoCommand(flags: { keep: boolean }, io: Io): Promise<num
         `  pvrun reverted it to the snapshot taken before the change and restored its power state.\n` +
         `  Now: power state ${String(vm.rec['power_state'])}; the file its failed installer left (${INSTALL_FAULT_LEFTOVER}) is ${leftover ? 'STILL THERE' : 'gone'}.\n`);
     }
-    io.out.write(`\ndemo finished in ${((Date.now() - started) / 1000).toFixed(1)}s (exit code ${r.code})\n`);
-    return r.code;
+    io.out.write(`\ndemo finished in ${((Date.now() - started) / 1000).toFixed(1)}s (exit code ${code})\n`);
+    return code;
   } finally {
     if (flags.keep) io.out.write(`lab left running in ${dir} (--keep); stop it with Ctrl-C\n`);
     else await lab.value.stop();

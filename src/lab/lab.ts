@@ -166,8 +166,9 @@ export function writeInventory(
     hosts[w.name] = {
       connection: { address: '127.0.0.1', port: windows!.port },
       vm: { pool: LAB_POOL, uuid: w.uuid },
-      // what `powershell.exe` is on this lab guest: pwsh with the emulation module
-      vars: { powershell_executable: shown(w.executable) },
+      // what `powershell.exe` is on this lab guest: pwsh with the emulation module (a path on
+      // the guest, so absolute: the SSH session does not start in our working directory)
+      vars: { powershell_executable: w.executable },
     };
   }
   const byFamily = (f: string) => guests.filter((g) => g.packageFamily === f).map((g) => g.name);
