@@ -8,7 +8,8 @@ import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startFarm } from '../lib/farm.js';
 import { measure } from '../lib/measure.js';
-import { PVRUN_JS } from '../lib/build.js';
+import { FLOOR_JS, PVRUN_JS } from '../lib/build.js';
+import type { FloorSpec } from '../floor.js';
 import { callers, summarise, type ProfileSummary } from '../lib/cpuprofile.js';
 import { fmt, table, MiB } from '../lib/stats.js';
 import type { SuiteContext, SuiteResult } from '../lib/suite.js';
@@ -40,19 +41,23 @@ export async function profileSuite(ctx: SuiteContext): Promise<SuiteResult> {
     };
     mk('one', 1, 1);
     mk('w', n, k);
-    const cases: [string, string[]][] = [
+    const spec: FloorSpec = { hosts: farm.hosts.slice(0, n).map((h) => ({ host: '127.0.0.1', port: h.port })), user: farm.user, key: farm.clientKey, knownHosts: farm.knownHosts, k, forks: f, command: 'true' };
+    writeFileSync(join(dir, 'floor.json'), JSON.stringify(spec));
+    const cases: [string, string[], string?][] = [
       ['pvrun --version (module loading only)', ['--version']],
       ['pvrun, 1 host × 1 step', [join(dir, 'one.yml'), '-i', join(dir, 'one-inv.yml'), '--json', '--state-dir', join(dir, 's1')]],
       [`pvrun W(${n},${k},${f})`, [join(dir, 'w.yml'), '-i', join(dir, 'w-inv.yml'), '-f', String(f), '--json', '--state-dir', join(dir, 's2')]],
+      [`floor W(${n},${k},${f}) (for comparison)`, [join(dir, 'floor.json')], FLOOR_JS],
     ];
     const timing: string[][] = [];
-    for (const [i, [title, args]] of cases.entries()) {
+    for (const [i, [title, args, script]] of cases.entries()) {
+      const js = script ?? PVRUN_JS;
       // plain timing first (3 runs, median), then one profiled run
       const walls: number[] = [];
       let cpu = 0;
       let rss = 0;
       for (let r = 0; r < 3; r++) {
-        const m = await measure([process.execPath, PVRUN_JS, ...args], { cwd: dir, env: { ...process.env, CI: 'true' } });
+        const m = await measure([process.execPath, js, ...args], { cwd: dir, env: { ...process.env, CI: 'true' } });
         walls.push(m.wallS);
         cpu = m.cpuS;
         rss = m.peakRssBytes;
@@ -61,7 +66,7 @@ export async function profileSuite(ctx: SuiteContext): Promise<SuiteResult> {
       timing.push([title, fmt(walls[1]!), fmt(cpu), fmt(rss / MiB, 0)]);
       const pdir = join(dir, `prof-${i}`);
       mkdirSync(pdir);
-      await measure([process.execPath, '--cpu-prof', `--cpu-prof-dir=${pdir}`, PVRUN_JS, ...args], { cwd: dir, env: { ...process.env, CI: 'true' } });
+      await measure([process.execPath, '--cpu-prof', `--cpu-prof-dir=${pdir}`, js, ...args], { cwd: dir, env: { ...process.env, CI: 'true' } });
       const file = readdirSync(pdir).find((x) => x.endsWith('.cpuprofile'));
       if (!file) continue;
       const s = summarise(join(pdir, file));
