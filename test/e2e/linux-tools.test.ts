@@ -95,8 +95,11 @@ describe.skipIf(skip !== undefined)('linux-tools.yml in the lab: check mode', ()
   it('makes no mutating XAPI call, leaves every disk byte-identical, and lists the predicted changes', async () => {
     const before = fingerprints(l.lab);
     l.lab.sim.calls.length = 0;
-    const r = await pvrun([LINUX_TOOLS, '-i', l.inventory, '--check', '--state-dir', join(l.dir, 'pvrun')]);
+    const r = await pvrun([LINUX_TOOLS, '-i', l.inventory, '--check', '--diff', '--state-dir', join(l.dir, 'pvrun')]);
     expect(mutatingCalls(l.lab)).toEqual([]);
+    // --diff: what exactly would run and change
+    expect(r.out).toMatch(/web-01 \[run the installer\] would-change: would run inline script as root .*\n.*interpreter: \/bin\/sh \(as root\)\n.*\+ \/mnt\/Linux\/install\.sh -n/);
+    expect(r.out).toMatch(/CD drive: \(empty\) -> guest-tools\.iso/);
     expect(l.lab.sim.calls.length).toBeGreaterThan(0);
     expect(fingerprints(l.lab)).toEqual(before);
     expect(r.out).toMatch(/web-01 \[snapshot before the drivers change\] would-change/);

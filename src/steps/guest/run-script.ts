@@ -69,7 +69,13 @@ export const runScriptStep = defineStep<RunScriptArgs>({
     if (!g.ok) return planFail(g.error);
     if (g.value !== null) return { kind: 'ok', summary: `not needed: ${g.value}` };
     const what = a.file !== undefined ? `script file ${a.file}` : 'inline script';
-    return { kind: 'change', summary: `would run ${what}${a.become ? ' as root' : ''}` };
+    // --diff: exactly what would run, so a reviewer of a check-mode run can read it
+    const body = a.file !== undefined ? `(contents of ${a.file})` : a.script ?? '';
+    const diff = [`interpreter: ${a.interpreter ?? '/bin/sh'}${a.become ? ' (as root)' : ''}`,
+      ...(a.args?.length ? [`args: ${a.args.join(' ')}`] : []),
+      ...(a.env ? [`env: ${Object.keys(a.env).join(', ')}`] : []),
+      ...body.split('\n').map((l) => `+ ${l}`)].join('\n');
+    return { kind: 'change', summary: `would run ${what}${a.become ? ' as root' : ''}`, diff };
   },
 
   async apply(ctx, a): Promise<ApplyResult> {

@@ -69,11 +69,11 @@ export const attachIsoStep = defineStep<AttachIsoArgs>({
       case 'already': return { kind: 'ok', summary: `${v.iso.nameLabel} is already in the drive` };
       case 'empty':
         keepPlanned(ctx, PLAN_KEY, h.value, v);
-        return { kind: 'change', summary: `insert ${v.iso.nameLabel}` };
+        return { kind: 'change', summary: `insert ${v.iso.nameLabel}`, diff: `CD drive: (empty) -> ${v.iso.nameLabel}` };
       case 'other':
         if (!args.replace) return { kind: 'fail', reason: `the CD drive holds ${v.current}; set replace: true to eject it first` };
         keepPlanned(ctx, PLAN_KEY, h.value, v);
-        return { kind: 'change', summary: `eject ${v.current}, insert ${v.iso.nameLabel}` };
+        return { kind: 'change', summary: `eject ${v.current}, insert ${v.iso.nameLabel}`, diff: `CD drive: ${v.current} -> ${v.iso.nameLabel}` };
     }
   },
 

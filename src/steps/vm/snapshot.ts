@@ -57,7 +57,10 @@ export const snapshotStep = defineStep<SnapshotArgs>({
     if (!f.ok) return { kind: 'fail', reason: failureText(f.error) };
     keepPlanned(ctx, PLAN_KEY, h.value, f.value);
     const name = snapshotName(ctx, args);
-    return { kind: 'change', summary: `snapshot ${h.value.nameLabel} (${f.value.power_state}) as '${name}'` };
+    return {
+      kind: 'change', summary: `snapshot ${h.value.nameLabel} (${f.value.power_state}) as '${name}'`,
+      diff: `+ snapshot '${name}' of ${h.value.nameLabel} (${h.value.uuid}), marked for pvrun run ${String((ctx.scope['run'] as { id?: unknown } | undefined)?.id ?? '?')}, keep: ${String(args.keep ?? true)}`,
+    };
   },
 
   async apply(ctx, args) {

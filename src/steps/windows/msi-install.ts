@@ -84,7 +84,11 @@ export const msiInstallStep = defineStep<MsiInstallArgs>({
     const have = await alreadyInstalled(ctx, a);
     if (!have.ok) return planFail(have.error);
     if (have.value) return { kind: 'ok', summary: `${have.value.name} ${have.value.version} is installed` };
-    return { kind: 'change', summary: `would install ${a.path}${a.properties ? ` (${Object.keys(a.properties).join(', ')})` : ''}` };
+    const props = Object.entries(a.properties ?? {}).map(([k, v]) => ` ${k}=${v}`).join('');
+    return {
+      kind: 'change', summary: `would install ${a.path}${a.properties ? ` (${Object.keys(a.properties).join(', ')})` : ''}`,
+      diff: `+ msiexec /i ${a.path} /qn /norestart${a.log ? ` /log ${a.log}` : ''}${props}`,
+    };
   },
 
   async apply(ctx, a): Promise<ApplyResult> {
