@@ -8,6 +8,7 @@ import { Scheduler } from '../engine/scheduler.js';
 import { builtinRegistry } from '../steps/registry.js';
 import { RuntimeServices } from '../runtime/host-services.js';
 import { Journal, stateDir } from '../journal/journal.js';
+import { lockRun } from '../journal/lock.js';
 import { newRunId } from '../journal/run-id.js';
 import { createJsonReporter } from '../report/json.js';
 import { createPlainReporter } from '../report/plain.js';
@@ -137,15 +138,25 @@ export async function runPlaybook(playbook: string, flags: RunFlags, io: Io, con
   }
   const registry = builtinRegistry();
   let plays = toEnginePlays(project, registry).map((p) => ({ ...p, forks: flags.forks ?? p.forks }));
+  // Before anything acts on the run's VMs: one pvrun process per run at a time.
+  const lock = lockRun(stateDir(flags.stateDir, io.cwd), runId);
+  if (!lock.ok) {
+    io.err.write(`pvrun${cont ? ` ${cont.mode}` : ''}: run ${runId} is in use by another pvrun process (pid ${lock.pid}); wait for it to end, or stop it first\n`);
+    return { code: EXIT.invalid, runId };
+  }
   if (cont) {
     const narrowed = await cont.plays(plays, project);
     if (typeof narrowed === 'string') {
+      lock.release();
       io.err.write(`pvrun ${cont.mode}: ${narrowed}\n`);
       return { code: EXIT.invalid, runId };
     }
     plays = narrowed;
   }
-  if (!cont && !(await confirmRun(plays, flags, io))) return { code: EXIT.invalid, runId };
+  if (!cont && !(await confirmRun(plays, flags, io))) {
+    lock.release();
+    return { code: EXIT.invalid, runId };
+  }
 
   const redact = (s: string): string => redactor.redact(s);
   const journal = new Journal(stateDir(flags.stateDir, io.cwd), runId, redact);
@@ -194,5 +205,6 @@ export async function runPlaybook(playbook: string, flags: RunFlags, io: Io, con
     await services.closeAll();
     await reporter.close();
     journal.close();
+    lock.release();
   }
 }
