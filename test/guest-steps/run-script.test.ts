@@ -13,10 +13,14 @@ describeWithSshd('run-script step', () => {
 
   it('runs an inline script with quoted args and env, and returns its output as data', async () => {
     const ctx = makeCtx(g.host, g.connector);
+    // its own upload directory, so scripts of tests running at the same time do not count
+    const tmp = `/tmp/pvrun-rs-test-${process.pid}`;
+    await g.connector.exec(`mkdir -p ${tmp}`);
     const { plan, apply } = await runStep(runScriptStep, ctx, {
       script: 'printf "%s|" "$@"; echo "$GREETING"; echo warn >&2',
       args: ["it's", 'a b', '$(false)'],
       env: { GREETING: 'hello "there"' },
+      remote_tmp: tmp,
     });
     expect(plan.kind).toBe('change');
     expect(apply).toMatchObject({
@@ -24,7 +28,7 @@ describeWithSshd('run-script step', () => {
       data: { stdout: `it's|a b|$(false)|hello "there"\n`, stderr: 'warn\n', exit_code: 0 },
     });
     // the uploaded script is removed
-    const left = await g.connector.exec('ls /tmp | grep -c pvrun-script- || true');
+    const left = await g.connector.exec(`ls -A ${tmp} | wc -l; rmdir ${tmp}`);
     expect(left.ok && left.value.stdout.trim()).toBe('0');
   });
 

@@ -24,6 +24,8 @@ export interface RunScriptArgs {
   creates?: string;
   /** a read-only command: when it exits 0, the script is not needed */
   unless?: string;
+  /** directory on the guest the script is uploaded to (and removed from); default /tmp */
+  remote_tmp?: string;
 }
 
 /** Why the script does not need to run (a string), or null when it does. */
@@ -60,6 +62,7 @@ export const runScriptStep = defineStep<RunScriptArgs>({
       ok_codes: { type: 'array', items: { type: 'integer' }, default: [0] },
       creates: { type: 'string' },
       unless: { type: 'string' },
+      remote_tmp: { type: 'string', pattern: '^/' },
     },
   },
   shorthand: (v) => ({ script: String(v) }),
@@ -97,7 +100,7 @@ export const runScriptStep = defineStep<RunScriptArgs>({
     const conn = await ctx.guest();
     if (!conn.ok) return applyFail(conn.error);
     const c = conn.value;
-    const remote = `/tmp/pvrun-script-${randomBytes(8).toString('hex')}`;
+    const remote = `${(a.remote_tmp ?? '/tmp').replace(/\/+$/, '')}/pvrun-script-${randomBytes(8).toString('hex')}`;
     const up = await c.put(body, remote, 0o700);
     if (!up.ok) return applyFail({ kind: 'guest', failure: up.error });
 
