@@ -5,10 +5,9 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { Lab } from '../../src/lab/lab.js';
 import type { LabDefinition } from '../../src/lab/guest/definition.js';
-import { main, type Io } from '../../src/cli/main.js';
+import { runCli, type CliResult } from '../harness/cli.js';
 import { MARK } from '../../src/hypervisor/vm-snapshot.js';
 import { sshExec } from '../lab/helpers.js';
 
@@ -29,19 +28,11 @@ export async function startLab(def: LabDefinition = SMALL_LAB): Promise<Lab> {
   return lab.value;
 }
 
-export interface CliResult { code: number; out: string; err: string }
+export type { CliResult } from '../harness/cli.js';
 
 /** `pvrun …` in this process, with stdout/stderr captured (not a TTY: plain lines). */
-export async function cli(argv: string[], env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Promise<CliResult> {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  let o = '';
-  let e = '';
-  out.on('data', (d: Buffer) => { o += d.toString(); });
-  err.on('data', (d: Buffer) => { e += d.toString(); });
-  const io: Io = { out: out as unknown as NodeJS.WriteStream, err: err as unknown as NodeJS.WriteStream, env, cwd };
-  const code = await main(argv, io);
-  return { code, out: o, err: e };
+export function cli(argv: string[], env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Promise<CliResult> {
+  return runCli(argv, { env, cwd });
 }
 
 export interface VmState {

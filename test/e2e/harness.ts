@@ -5,8 +5,7 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
-import { main, type Io } from '../../src/cli/main.js';
+import { runCli, type CliResult } from '../harness/cli.js';
 import { Lab } from '../../src/lab/lab.js';
 import type { LabDefinition } from '../../src/lab/guest/definition.js';
 import type { GuestSpec } from '../../src/lab/guest/definition.js';
@@ -32,23 +31,11 @@ export async function startLab(guests: GuestSpec[], name: string): Promise<Start
   return { lab: lab.value, dir, inventory: lab.value.inventoryPath };
 }
 
-export interface CliResult {
-  code: number;
-  out: string;
-  err: string;
-}
+export type { CliResult } from '../harness/cli.js';
 
-/** Run `pvrun …` in-process, as a user would from a non-TTY (plain lines). */
-export async function pvrun(args: string[], cwd = REPO): Promise<CliResult> {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  let o = '';
-  let e = '';
-  out.on('data', (d: Buffer) => { o += d.toString(); });
-  err.on('data', (d: Buffer) => { e += d.toString(); });
-  const io: Io = { out: out as unknown as NodeJS.WriteStream, err: err as unknown as NodeJS.WriteStream, env: { ...process.env, CI: 'true' }, cwd };
-  const code = await main(args, io);
-  return { code, out: o, err: e };
+/** Run `pvrun …` in-process, as a user would from a non-TTY (plain lines), from the repo root. */
+export function pvrun(args: string[], cwd = REPO): Promise<CliResult> {
+  return runCli(args, { cwd, env: { ...process.env, CI: 'true' } });
 }
 
 /** host → outcome, parsed from the recap lines of the plain reporter */

@@ -1,0 +1,24 @@
+/** Run the real CLI in this process with captured output, as from a non-TTY (plain lines). */
+import { PassThrough } from 'node:stream';
+import { main, type Io } from '../../src/cli/main.js';
+
+export interface CliResult {
+  code: number;
+  out: string;
+  err: string;
+}
+
+export async function runCli(argv: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<CliResult> {
+  const out = new PassThrough();
+  const err = new PassThrough();
+  let o = '';
+  let e = '';
+  out.on('data', (d: Buffer) => { o += d.toString(); });
+  err.on('data', (d: Buffer) => { e += d.toString(); });
+  const io: Io = {
+    out: out as unknown as NodeJS.WriteStream, err: err as unknown as NodeJS.WriteStream,
+    env: opts.env ?? process.env, cwd: opts.cwd ?? process.cwd(),
+  };
+  const code = await main(argv, io);
+  return { code, out: o, err: e };
+}
