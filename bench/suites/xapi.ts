@@ -67,12 +67,12 @@ function pollKey(c: CallLogEntry): string {
   return `${c.method} ${JSON.stringify(c.params)}`;
 }
 
-export async function xapiSuite(ctx: SuiteContext): Promise<SuiteResult> {
+async function scenario(ctx: SuiteContext, extra: string[], label: string): Promise<{ markdown: string; data: unknown; skipped?: string }> {
   const missing = missingTools();
   const why = missing.length ? `lab tools missing: ${missing.join(', ')}` : process.getuid?.() !== 0 ? 'the lab needs root' : undefined;
   if (why) {
     ctx.log(`xapi: skipped: ${why}`);
-    return { name: 'xapi', title: 'XAPI calls per VM (linux-tools.yml in the lab)', markdown: `Skipped: ${why}.`, data: { skipped: why } };
+    return { markdown: `Skipped: ${why}.`, data: { skipped: why }, skipped: why };
   }
   const guests: GuestSpec[] = ctx.quick
     ? [{ name: 'web-01', distro: 'ubuntu', version: '22.04' }, { name: 'db-01', distro: 'rocky', version: '9' }]
@@ -100,7 +100,7 @@ export async function xapiSuite(ctx: SuiteContext): Promise<SuiteResult> {
     e.on('data', (d: Buffer) => { out += d.toString(); });
     const io: Io = { out: o as unknown as NodeJS.WriteStream, err: e as unknown as NodeJS.WriteStream, env: { ...process.env, CI: 'true' }, cwd: REPO };
     const t1 = Date.now();
-    code = await main([join(REPO, 'playbooks', 'linux-tools.yml'), '-i', lab.inventoryPath, '--state-dir', join(dir, 'pvrun')], io);
+    code = await main([join(REPO, 'playbooks', 'linux-tools.yml'), '-i', lab.inventoryPath, '--state-dir', join(dir, 'pvrun'), ...extra], io);
     wallS = (Date.now() - t1) / 1000;
     calls = [...lab.sim.calls];
     ctx.log(`xapi: playbook exit ${code} in ${fmt(wallS, 1)} s, ${calls.length} XAPI calls`);
@@ -136,7 +136,7 @@ export async function xapiSuite(ctx: SuiteContext): Promise<SuiteResult> {
   const perVm = (total - by.session) / vms;
   const recap = out.split('\n').filter((l) => /RECAP|^\s+\S+\s+(ok|changed|skipped|failed|rolled-back|unreachable|needs-attention)\s+ok=/.test(l)).join('\n');
   const md = [
-    `Lab: ${vms} Linux guests (${guests.map((g) => `${g.distro} ${g.version}`).join(', ')}), none with tools; \`pvrun playbooks/linux-tools.yml\` run once in-process; exit ${code}, ${fmt(wallS, 1)} s.`,
+    `**${label}** — lab: ${vms} Linux guests (${guests.map((g) => `${g.distro} ${g.version}`).join(', ')}), none with tools; \`pvrun playbooks/linux-tools.yml\` run once in-process; exit ${code}, ${fmt(wallS, 1)} s.`,
     '',
     table(['', 'session', 'reads', 'writes', 'waits', 'total', 'per VM (without session)'], [
       ['calls', String(by.session), String(by.read), String(by.write), String(by.wait), String(total), fmt(perVm, 1)],
@@ -157,5 +157,13 @@ export async function xapiSuite(ctx: SuiteContext): Promise<SuiteResult> {
     '',
     'Recap:', '', '```', recap, '```',
   ].join('\n');
-  return { name: 'xapi', title: 'XAPI calls per VM (linux-tools.yml in the lab)', markdown: md, data: { code, wallS, by, total, perVm, methods: Object.fromEntries(methods), repeats, redundantReads, calls: calls.map((c) => ({ m: c.method, t: c.time, ro: c.readOnly, p: c.params })) } };
+  return { markdown: md, data: { code, wallS, by, total, perVm, methods: Object.fromEntries(methods), repeats, redundantReads, calls: calls.map((c) => ({ m: c.method, t: c.time, ro: c.readOnly, p: c.params })) } };
+}
+
+export async function xapiSuite(ctx: SuiteContext): Promise<SuiteResult> {
+  const title = 'XAPI calls per VM (linux-tools.yml in the lab)';
+  const a = await scenario(ctx, [], 'as shipped (keep_snapshot: 7d, so no snapshot is deleted)');
+  if (a.skipped) return { name: 'xapi', title, markdown: a.markdown, data: a.data };
+  const b = await scenario(ctx, ['-e', 'keep_snapshot=false'], 'with -e keep_snapshot=false (the snapshot is deleted after success)');
+  return { name: 'xapi', title, markdown: `${a.markdown}\n\n${b.markdown}`, data: { shipped: a.data, deleteSnapshot: b.data } };
 }
