@@ -2,7 +2,7 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { LINUX_TOOLS_ONLINE, labSkipReason, pvrun, recapOutcomes, startLab } from './harness.js';
+import { LINUX_TOOLS_ONLINE, labSkipReason, pvrun, pvrunSnapshots, recapOutcomes, startLab } from './harness.js';
 import { sshExec } from '../lab/helpers.js';
 
 const skip = labSkipReason();
@@ -17,9 +17,12 @@ describe.skipIf(skip !== undefined)('linux-tools-online.yml in the lab', () => {
       { name: 'rhel-02', distro: 'alma', version: '8' },
     ], 'online');
     try {
-      const r = await pvrun([LINUX_TOOLS_ONLINE, '-i', l.inventory, '--state-dir', join(l.dir, 'pvrun')]);
+      // keep_snapshot=false: each VM's snapshot is deleted once it succeeded
+      const r = await pvrun([LINUX_TOOLS_ONLINE, '-i', l.inventory, '-e', 'keep_snapshot=false', '--state-dir', join(l.dir, 'pvrun')]);
       expect(recapOutcomes(r.out), r.out).toEqual({ 'deb-01': 'changed', 'ubu-01': 'changed', 'rhel-01': 'changed', 'rhel-02': 'changed' });
       expect(r.code).toBe(0);
+      expect(pvrunSnapshots(l.lab)).toEqual([]);
+      expect(r.out).toMatch(/deleted|delete/);
       // the package names the manual gives per family
       for (const name of ['rhel-01', 'rhel-02']) {
         // EPEL was enabled first (the package is only there), then the package installed
