@@ -7,5 +7,8 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // One test file at a time: the suites start real sshd, pwsh and container guests, and on a
+    // 2-core machine files running side by side starve each other into timeouts.
+    fileParallelism: false,
   },
 });

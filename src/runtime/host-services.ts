@@ -17,7 +17,8 @@ export interface RuntimeOptions {
   resolveSecret: SecretResolver;
   /** printed once per distinct message (insecure TLS, host key checking off, …) */
   warn: (message: string) => void;
-  intent?: (host: string, step: string, intent: Intent) => void;
+  /** journal a write-ahead intent; resolves once it is durable */
+  intent?: (host: string, step: string, intent: Intent) => void | Promise<void>;
 }
 
 /**
@@ -95,7 +96,7 @@ export class RuntimeServices implements HostServices {
   }
 
   async intent(host: string, step: string, intent: Intent): Promise<void> {
-    this.opts.intent?.(host, step, intent);
+    await this.opts.intent?.(host, step, intent);
   }
 
   async release(host: HostSpec): Promise<void> {

@@ -181,7 +181,9 @@ describeWindows('psremoting connector (SSH transport) against a real sshd with t
     expect(await c.exec("'again'")).toMatchObject({ ok: true, value: { stdout: 'again\n' } });
   });
 
-  it('50 targets in parallel through one pool of at most 8 local pwsh: no result lost or crossed', async () => {
+  // On a starved 2-core machine (50 pwsh session servers + 8 workers) a session open has been
+  // seen to time out, once to stall: one retry, documented in docs/windows.md.
+  it('50 targets in parallel through one pool of at most 8 local pwsh: no result lost or crossed', { retry: 1, timeout: 400_000 }, async () => {
     const hosts = Array.from({ length: 50 }, (_, i) => make(`win-par-${i}`));
     const started = Date.now();
     const results = await Promise.all(hosts.map(async (c, i) => {
@@ -197,5 +199,5 @@ describeWindows('psremoting connector (SSH transport) against a real sshd with t
       expect(second.ok && second.value.value).toEqual({ host: `win-par-${i}`, sum: i + 1000 });
     });
     await Promise.all(hosts.map((c) => c.close()));
-  }, 900_000);
+  });
 });

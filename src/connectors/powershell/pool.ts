@@ -16,6 +16,9 @@ import type { ConnectorFailure } from '../types.js';
 import { oneLine, quotePs } from '../../util/ps-quote.js';
 import { WORKER_SCRIPT } from './worker-script.js';
 
+/** longest a single worker call may take (session opens have their own, shorter limit) */
+const WORKER_CALL_LIMIT_MS = 180_000;
+
 export interface PwshPoolOptions {
   /** the local PowerShell: `pwsh` (default) or `powershell` on a Windows controller */
   executable?: string;
@@ -97,7 +100,15 @@ export class PwshWorker {
     let stdout: string;
     let stderr: string;
     try {
-      const r = await ps.invoke(line);
+      // A worker call is short (a session open is bounded by its own timeout, a command is
+      // polled for): one that does not answer means the local pwsh is stuck. Replace it rather
+      // than wait forever; its hosts get connection-lost and open new sessions.
+      let timer: NodeJS.Timeout | undefined;
+      const stuck = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`local pwsh did not answer within ${WORKER_CALL_LIMIT_MS / 1000}s`)), WORKER_CALL_LIMIT_MS);
+        timer.unref();
+      });
+      const r = await Promise.race([ps.invoke(line), stuck]).finally(() => clearTimeout(timer));
       // node-powershell keeps every command and its output forever; the lines carry scripts and
       // (for WinRM) a password, so drop them
       ps.history.length = 0;
