@@ -27,9 +27,17 @@ describeWithSshd('run-script step', () => {
       kind: 'changed',
       data: { stdout: `it's|a b|$(false)|hello "there"\n`, stderr: 'warn\n', exit_code: 0 },
     });
-    // the uploaded script is removed
-    const left = await g.connector.exec(`ls -A ${tmp} | wc -l; rmdir ${tmp}`);
+    // an inline shell script is not uploaded at all (one round trip)
+    const left = await g.connector.exec(`ls -A ${tmp} | wc -l`);
     expect(left.ok && left.value.stdout.trim()).toBe('0');
+
+    // another interpreter gets an upload, which is removed afterwards
+    const py = await runStep(runScriptStep, makeCtx(g.host, g.connector), {
+      script: 'import sys\nprint("|".join(sys.argv[1:]))', interpreter: 'python3', args: ["it's", 'a b'], remote_tmp: tmp,
+    });
+    expect(py.apply).toMatchObject({ kind: 'changed', data: { stdout: "it's|a b\n", exit_code: 0 } });
+    const gone = await g.connector.exec(`ls -A ${tmp} | wc -l; rmdir ${tmp}`);
+    expect(gone.ok && gone.value.stdout.trim()).toBe('0');
   });
 
   it('uploads a local file and runs it with the given interpreter', async () => {
