@@ -7,12 +7,11 @@ import { dirname, join } from 'node:path';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const built = join(root, 'dist', 'cli', 'main.js');
-if (existsSync(built)) {
-  const { main } = await import(pathToFileURL(built).href);
-  process.exitCode = await main(process.argv.slice(2));
-} else {
+const entry = existsSync(built) ? built : join(root, 'src', 'cli', 'main.ts');
+if (!existsSync(built)) {
   const { register } = await import('tsx/esm/api');
   register();
-  const { main } = await import(pathToFileURL(join(root, 'src', 'cli', 'main.ts')).href);
-  process.exitCode = await main(process.argv.slice(2));
 }
+const { main, quietOnClosedPipe } = await import(pathToFileURL(entry).href);
+quietOnClosedPipe();
+process.exitCode = await main(process.argv.slice(2));

@@ -57,5 +57,16 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
 // Run directly (`node --import tsx src/cli/main.ts …`), e.g. by tests and `npm run schema`.
 const self = fileURLToPath(import.meta.url);
 if (process.argv[1] && realpathSync(process.argv[1]) === self) {
+  quietOnClosedPipe();
   process.exitCode = await main(process.argv.slice(2));
+}
+
+/** `pvrun … | head`: the reader went away; stop quietly instead of dying on EPIPE. */
+export function quietOnClosedPipe(): void {
+  for (const s of [process.stdout, process.stderr]) {
+    s.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+      throw e;
+    });
+  }
 }
