@@ -73,6 +73,17 @@ const DEB_TOOLS = [
   '/usr/bin/apt', '/usr/bin/apt-get', '/usr/bin/apt-cache', '/usr/bin/apt-mark', '/usr/bin/apt-config',
 ];
 
+/**
+ * The controller's own rpm tools (Debian's `rpm` package: CI installs it to test version ordering
+ * against rpm's). No guest may see them: a Debian guest has no rpm, and an rpm guest has the
+ * lab's emulated rpm (written below) over a database the host's rpm cannot read.
+ */
+const HOST_RPM_TOOLS = [
+  '/usr/bin/rpm', '/usr/bin/rpmbuild', '/usr/bin/rpmdb', '/usr/bin/rpmgraph', '/usr/bin/rpmkeys', '/usr/bin/rpmlua',
+  '/usr/bin/rpmsign', '/usr/bin/rpmspec', '/usr/bin/rpmquery', '/usr/bin/rpmverify', '/usr/bin/rpm2archive',
+  '/usr/bin/rpm2cpio', '/usr/bin/gendiff',
+];
+
 /** Lay out a new guest's upper dir. The caller has created `upper` (empty). */
 export function prepareRootfs(input: RootfsInput): void {
   const { upper, identity } = input;
@@ -86,6 +97,7 @@ export function prepareRootfs(input: RootfsInput): void {
     for (const p of ['/etc/debian_version', '/etc/lsb-release']) whiteout(upper, p);
     for (const p of DEB_TOOLS) whiteout(upper, p);
   }
+  for (const p of HOST_RPM_TOOLS) whiteout(upper, p);
   for (const [path, content] of Object.entries(identity.releaseFiles)) writeGuestFile(upper, path, content);
 
   // emulated systemd and power commands, both first in root's PATH and at the usual absolute paths

@@ -5,7 +5,7 @@
  */
 import { err, ok, type Result } from '../../util/result.js';
 import { quoteShell } from '../../util/shell-quote.js';
-import { parseConstraint, satisfies } from '../../util/version.js';
+import { parseConstraint, satisfies, schemeForPackageManager } from '../../util/version.js';
 import type { CheckPredicate, PredicateOutcome } from '../predicate-types.js';
 import type { StepContext, StepFailure } from '../types.js';
 import { guestFacts, run } from './common.js';
@@ -122,8 +122,8 @@ const packageInstalled: CheckPredicate = {
     const expectText = `${names.join(' or ')}${e.version ? ` ${e.version}` : ''}`;
     if (installed.size === 0) return ok({ pass: false, actual: `${names.join(', ')} not installed`, expected: expectText });
     const seen = [...installed].map(([n, v]) => `${n} ${v}`).join(', ');
-    // Debian versions may carry an epoch ("1:7.2-1"): compare what follows it
-    const pass = [...installed.values()].some((v) => !constraint || satisfies(v.replace(/^\d+:/, ''), constraint));
+    // the package manager's own ordering (rpm / dpkg); epoch and release count only when the constraint names them
+    const pass = [...installed.values()].some((v) => !constraint || satisfies(v, constraint, schemeForPackageManager(pm)));
     return ok({ pass, actual: seen, expected: expectText });
   },
 };
