@@ -5,7 +5,7 @@
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { readdir, readFile } from 'node:fs/promises';
@@ -144,6 +144,9 @@ export async function startSshd(opts: SshdOptions = {}): Promise<SshdHandle> {
   // sshd refuses to start without its privilege separation directory
   mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
   const user = opts.user ?? userInfo().username;
+  // sshd reads AuthorizedKeysFile as the user logging in: another user must be able to reach it
+  // (mkdtemp makes the directory 0700; the private keys in it stay 0600)
+  if (user !== userInfo().username) chmodSync(dir, 0o755);
   const hostKeyPath = join(dir, 'host_key');
   const clientKeyPath = opts.clientKeyPath ?? join(dir, 'client_key');
   await keygen(hostKeyPath, 'pvrun-lab-host');

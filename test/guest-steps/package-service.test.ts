@@ -88,7 +88,9 @@ describeWithSshd('package step (apt stand-in on a Debian guest)', () => {
   it('installs through the detected manager, refreshes facts, then is ok; undo removes', async () => {
     const ctx = makeCtx(g.host, g.connector);
     const before = await ctx.facts.get('guest');
-    expect(before.ok && asGuestFacts(before.value).tools.installed).toBe(false);
+    // facts must load (a failed fact load is not "not installed")
+    if (!before.ok) throw new Error(`guest facts failed: ${JSON.stringify(before.error)}`);
+    expect(asGuestFacts(before.value).tools).toMatchObject({ installed: false });
     const first = await runStep(packageStep, ctx, { name: names });
     expect(first.apply).toMatchObject({ kind: 'changed', summary: 'installed xe-guest-utilities', undo: { remove: ['xe-guest-utilities'], manager: 'apt' } });
     expect(readFileSync(apt.log, 'utf8')).toBe('apt-get install -y -q xe-guest-utilities\n');
@@ -150,7 +152,8 @@ esac
     const put = await g.connector.put(Buffer.from(script), '/etc/init.d/pvrun-agent', 0o755);
     if (!put.ok) throw new Error(JSON.stringify(put));
     const sd = await g.connector.exec('test -d /run/systemd/system');
-    if (sd.ok && sd.value.exitCode === 0) throw new Error('this test expects a machine without systemd as PID 1');
+    // the probe must have run (exit 1: no systemd); a transport error is a failure, not "no systemd"
+    if (!sd.ok || sd.value.exitCode !== 1) throw new Error(`this test expects a machine without systemd as PID 1: ${JSON.stringify(sd)}`);
   });
   afterAll(async () => { await g?.stop(); });
 

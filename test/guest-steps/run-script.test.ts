@@ -2,6 +2,8 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeWithSshd } from '../harness/sshd.js';
+import { describeUnless } from '../harness/require.js';
+import { NOPASSWD_USER, ensureTestUsers, removeTestUsers, testUsersSkipReason } from '../harness/users.js';
 import { runScriptStep } from '../../src/steps/guest/run-script.js';
 import { makeCtx, runStep } from './ctx.js';
 import { startGuest, type TestGuest } from './guest.js';
@@ -115,8 +117,34 @@ describeWithSshd('run-script step', () => {
     expect(next.apply).toMatchObject({ kind: 'changed', data: { stdout: 'back\n' } });
   });
 
-  it('become runs the script as root', async () => {
-    const { apply } = await runStep(runScriptStep, makeCtx(g.host, g.connector), { script: 'id -u', become: true });
-    expect(apply).toMatchObject({ kind: 'changed', data: { stdout: '0\n' } });
+});
+
+describeWithSshd('run-script step: become, logged in as an unprivileged user', () => {
+  // a real user with a real NOPASSWD sudoers rule (test/harness/users.ts): without become the
+  // script runs as that user, so only a working become can print uid 0
+  describeUnless(testUsersSkipReason())('as pvrun-test', () => {
+    let g: TestGuest;
+    let uid = 0;
+    beforeAll(async () => {
+      uid = ensureTestUsers().nopasswd.uid;
+      g = await startGuest({ sshd: { user: NOPASSWD_USER } });
+    });
+    afterAll(async () => { await g?.stop(); removeTestUsers(); });
+
+    it('become runs the script as root; without become it runs as the user', async () => {
+      const ctx = makeCtx(g.host, g.connector);
+      const plain = await runStep(runScriptStep, ctx, { script: 'id -u' });
+      expect(plain.apply).toMatchObject({ kind: 'changed', data: { stdout: `${uid}\n`, exit_code: 0 } });
+      expect(uid).not.toBe(0);
+      const root = await runStep(runScriptStep, ctx, { script: 'id -u; id -un', become: true });
+      expect(root.apply).toMatchObject({ kind: 'changed', data: { stdout: '0\nroot\n', exit_code: 0 } });
+    });
+
+    it('become applies to an uploaded script too (another interpreter)', async () => {
+      const { apply } = await runStep(runScriptStep, makeCtx(g.host, g.connector), {
+        script: 'import os\nprint(os.getuid())', interpreter: 'python3', become: true,
+      });
+      expect(apply).toMatchObject({ kind: 'changed', data: { stdout: '0\n', exit_code: 0 } });
+    });
   });
 });

@@ -1,16 +1,15 @@
 /**
  * Test helpers around src/lab/sshd.ts: suites that need a real sshd are skipped, with the reason
- * printed, on machines without OpenSSH (CI installs openssh-server so they run there).
+ * printed, on machines without OpenSSH; under CI they fail instead (test/harness/require.ts).
  */
-import { describe } from 'vitest';
 import { hasSshd, startSshd, type SshdHandle, type SshdOptions } from '../../src/lab/sshd.js';
+import { describeUnless } from './require.js';
 
 export { hasSshd, startSshd, type SshdHandle, type SshdOptions };
 
 const reason = '/usr/sbin/sshd (openssh-server) or ssh-keygen is missing';
 
-/** `describe` that is skipped, with a printed reason, when sshd is not installed. */
+/** `describe` that needs sshd: skipped with the reason by hand, failing under CI, without it. */
 export function describeWithSshd(name: string, fn: () => void): void {
-  if (!hasSshd()) console.warn(`skipping "${name}": ${reason}`);
-  describe.skipIf(!hasSshd())(name, fn);
+  describeUnless(hasSshd() ? undefined : reason)(name, fn);
 }

@@ -23,8 +23,15 @@ describe('toEnginePlays', () => {
     expect(linux!.hostArgs!(web2, 'cleanup', 0)).toEqual({ script: 'umount /mnt' });
     expect(win!.onFailure).toBe('rollback');
   });
-  it('on_failure defaults to stop without a restore point', () => {
-    expect(effectiveOnFailure({ ...r.value.plays[0]!.spec, onFailure: undefined, steps: [] }, registry)).toBe('continue');
+  it('on_failure defaults to continue without a restore point, to rollback with one (docs/playbook.md)', () => {
+    const spec = r.value.plays[0]!.spec;
+    const snapshot = spec.steps.find((s) => s.type === 'snapshot');
+    if (!snapshot) throw new Error('the fixture play has a snapshot step');
+    const others = spec.steps.filter((s) => s.type !== 'snapshot');
+    expect(others.length).toBeGreaterThan(0);
+    expect(effectiveOnFailure({ ...spec, onFailure: undefined, steps: others }, registry)).toBe('continue');
+    expect(effectiveOnFailure({ ...spec, onFailure: undefined, steps: [...others, snapshot] }, registry)).toBe('rollback');
+    expect(effectiveOnFailure({ ...spec, onFailure: 'stop', steps: [snapshot] }, registry)).toBe('stop');
   });
   it('renderAll renders deferred templates at run time and names an unresolved reference', () => {
     expect(renderAll({ a: '{{ facts.os.family }}' }, { facts: { os: { family: 'redhat' } } })).toEqual({ ok: true, value: { a: 'redhat' } });

@@ -1,40 +1,37 @@
-import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { userInfo } from 'node:os';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { existsSync, readFileSync } from 'node:fs';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeWithSshd, startSshd, type SshdHandle } from '../harness/sshd.js';
+import { describeUnless } from '../harness/require.js';
+import {
+  NOPASSWD_USER, PASSWORD_USER, PASSWORD_USER_PASSWORD, ensureTestUsers, removeTestUsers, testUsersSkipReason,
+} from '../harness/users.js';
 import { connectorFor } from './helpers.js';
 
-const USER = 'pvrunbecome';
-const PASSWORD = 'Pv-become-S3cret!';
-const SUDOERS = '/etc/sudoers.d/pvrun-test';
-const haveSudo = existsSync('/usr/bin/sudo');
-const isRoot = userInfo().uid === 0;
+const USER = PASSWORD_USER;
+const PASSWORD = PASSWORD_USER_PASSWORD;
 
 describeWithSshd('ssh connector: become', () => {
-  if (!haveSudo || !isRoot) {
-    console.warn(`skipping become tests: ${!haveSudo ? 'sudo is not installed' : 'not running as root (needed to create the test user)'}`);
-  }
-  describe.skipIf(!haveSudo || !isRoot)('with sudo', () => {
+  // real unprivileged users with real sudoers rules (test/harness/users.ts): become must really
+  // change the uid, so a become that does nothing cannot pass
+  describeUnless(testUsersSkipReason())('with sudo, as unprivileged users', () => {
     let rootSshd: SshdHandle;
     let userSshd: SshdHandle;
+    let nopwSshd: SshdHandle;
+    let uid = 0;
+    let nopwUid = 0;
     beforeAll(async () => {
-      try { execFileSync('id', [USER], { stdio: 'ignore' }); } catch {
-        execFileSync('useradd', ['-m', '-s', '/bin/bash', USER]);
-      }
-      execFileSync('chpasswd', { input: `${USER}:${PASSWORD}\n` });
-      writeFileSync(SUDOERS, `${USER} ALL=(ALL) ALL\n`, { mode: 0o440 });
+      const users = ensureTestUsers();
+      uid = users.password.uid;
+      nopwUid = users.nopasswd.uid;
       rootSshd = await startSshd();
       userSshd = await startSshd({ user: USER });
-      // the user's session reads the key from the sshd dir: let it
-      execFileSync('chmod', ['755', userSshd.dir]);
+      nopwSshd = await startSshd({ user: NOPASSWD_USER });
     });
     afterAll(async () => {
       await rootSshd?.stop();
       await userSshd?.stop();
-      rmSync(SUDOERS, { force: true });
-      // -f: a just-closed session of the user may still be exiting
-      try { execFileSync('userdel', ['-f', '-r', USER], { stdio: 'ignore' }); } catch { /* already gone */ }
+      await nopwSshd?.stop();
+      removeTestUsers();
     });
 
     // (keyboard-interactive is not tested: without PAM, sshd offers no keyboard-interactive device)
@@ -52,20 +49,24 @@ describeWithSshd('ssh connector: become', () => {
       await pw.stop();
     });
 
-    it('uses sudo -n when no password is needed', async () => {
-      const c = connectorFor(rootSshd);
-      const r = await c.exec('id -u', { become: true });
-      expect(r.ok && r.value.stdout).toBe('0\n');
+    it('a NOPASSWD user: become runs as root through sudo -n, without become it does not', async () => {
+      const c = connectorFor(nopwSshd);
+      const plain = await c.exec('id -u');
+      expect(plain).toMatchObject({ ok: true, value: { exitCode: 0, stdout: `${nopwUid}\n` } });
+      expect(nopwUid).not.toBe(0);
+      const r = await c.exec("id -u; tr '\\0' ' ' < /proc/$PPID/cmdline", { become: true });
+      // root, and the parent of the become shell is `sudo -n …`: no password path was taken
+      expect(r).toMatchObject({ ok: true, value: { exitCode: 0, stdout: expect.stringMatching(/^0\nsudo -n -- \/bin\/sh -c /) } });
       await c.close();
     });
 
-    it('without a become password, a user that needs one fails with sudo\'s message', async () => {
+    it('without a become password, a user that needs one fails with sudo -n\'s message (no prompt, no hang)', async () => {
       const c = connectorFor(userSshd);
-      const who = await c.exec('id -un');
-      expect(who.ok && who.value.stdout).toBe(`${USER}\n`);
+      const who = await c.exec('id -un; id -u');
+      expect(who).toMatchObject({ ok: true, value: { exitCode: 0, stdout: `${USER}\n${uid}\n` } });
       const r = await c.exec('id -u', { become: true });
-      expect(r.ok && r.value.exitCode).not.toBe(0);
-      expect(r.ok && r.value.stderr).toMatch(/password/i);
+      // the command ran (ok) and sudo refused it: exit 1, sudo -n's own words, nothing on stdout
+      expect(r).toMatchObject({ ok: true, value: { exitCode: 1, stdout: '', stderr: expect.stringMatching(/a password is required/) } });
       await c.close();
     });
 
@@ -92,7 +93,9 @@ describeWithSshd('ssh connector: become', () => {
       const c = connectorFor(userSshd, { become_password: { env: 'BP' } },
         { resolveSecret: () => ({ ok: true, value: 'wrong-Pa55' }) });
       const r = await c.exec('id -u', { become: true });
-      expect(r.ok && r.value.exitCode).not.toBe(0);
+      // the command ran (ok) and sudo refused the password: exit 1, no uid printed
+      expect(r).toMatchObject({ ok: true, value: { exitCode: 1, stdout: '' } });
+      expect(r.ok && r.value.stderr).toMatch(/incorrect password|Sorry, try again/);
       expect(JSON.stringify(r)).not.toContain('wrong-Pa55');
       await c.close();
     });

@@ -1,13 +1,13 @@
 /**
  * Test harness for the Windows connectors: finds a real pwsh, starts a real OpenSSH sshd on
  * 127.0.0.1 (src/lab/sshd.ts) with the PowerShell remoting subsystem, and skips suites — with the
- * reason printed — where pwsh or sshd is missing.
+ * reason printed — where pwsh or sshd is missing (failing instead under CI).
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe } from 'vitest';
+import { describeUnless } from '../harness/require.js';
 import { hasSshd, startSshd, type SshdHandle } from '../../src/lab/sshd.js';
 import type { ConnectionSpec, HostSpec } from '../../src/model/inventory.js';
 import { encodeCommand } from '../../src/util/ps-quote.js';
@@ -28,9 +28,8 @@ export function describeWindows(name: string, needs: { sshd: boolean }, fn: () =
     ...(needs.sshd && !hasSshd() ? ['/usr/sbin/sshd (openssh-server)'] : []),
     ...(needs.sshd && !existsSync('/usr/bin/ssh') ? ['/usr/bin/ssh (openssh-client, used by New-PSSession -HostName)'] : []),
   ];
-  if (missing.length) console.warn(`skipping "${name}": missing ${missing.join(', ')}`);
   // real pwsh starts take seconds each on a busy 2-core machine: generous limits, no timed assertions
-  describe.skipIf(missing.length > 0)(name, { timeout: 300_000 }, fn);
+  describeUnless(missing.length ? `missing ${missing.join(', ')}` : undefined)(name, { timeout: 300_000 }, fn);
 }
 
 /** A real sshd whose `powershell` subsystem is pwsh in server mode (what New-PSSession -HostName uses). */
