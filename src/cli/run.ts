@@ -106,6 +106,12 @@ export interface Continuation {
   /** the plays narrowed to the hosts this session works on */
   plays(plays: EnginePlay[], project: Project): Promise<EnginePlay[] | string>;
   resume: NonNullable<EngineOptions['resume']>;
+  /**
+   * The session's own exit code from the engine's (a rollback that restored every host is a
+   * success, not "some hosts failed"), with lines that explain it. Applied to the run-end event,
+   * so the recap, the journal and the process exit all tell the same number.
+   */
+  exit?(recap: HostRecap[], engineCode: number): { code: number; notes: string[] };
 }
 
 export async function runPlaybook(playbook: string, flags: RunFlags, io: Io, cont?: Continuation): Promise<RunOutcome> {
@@ -179,7 +185,15 @@ export async function runPlaybook(playbook: string, flags: RunFlags, io: Io, con
   if (io.env['GITHUB_ACTIONS'] === 'true') // annotations go to stderr when stdout carries the JSON events (the runner reads both)
     reporters.push(createGithubReporter(flags.json === true ? io.err : io.out, io.env['GITHUB_STEP_SUMMARY'], redact));
   const reporter = fanout(reporters);
-  const emit = (e: RunEvent): void => {
+  let finalCode: number | undefined;
+  const emit = (ev: RunEvent): void => {
+    let e = ev;
+    if (e.type === 'run-end' && cont?.exit) {
+      const x = cont.exit(e.recap, e.exitCode);
+      for (const n of x.notes) io.err.write(`pvrun ${cont.mode}: ${n}\n`);
+      e = { ...e, exitCode: x.code };
+      finalCode = x.code;
+    }
     journal.event(e);
     reporter.event(e);
   };
@@ -199,7 +213,7 @@ export async function runPlaybook(playbook: string, flags: RunFlags, io: Io, con
   process.on('SIGINT', onSigint);
   try {
     const summary = await scheduler.run(plays);
-    return { code: summary.exitCode, runId, recap: summary.recap };
+    return { code: finalCode ?? summary.exitCode, runId, recap: summary.recap };
   } finally {
     process.off('SIGINT', onSigint);
     await services.closeAll();

@@ -1,6 +1,6 @@
 import type { HostRecap } from './events.js';
 
-/** Exit codes, documented in README.md. The most severe wins: 3 > 4 > 2. */
+/** Exit codes, documented in README.md. The most severe wins: 3 > 130 > 4 > 2. */
 export const EXIT = {
   ok: 0,
   /** some hosts failed; they were rolled back cleanly, or on_failure said to leave them */
@@ -14,8 +14,9 @@ export const EXIT = {
 } as const;
 
 export function exitCodeFor(recap: HostRecap[], interrupted: boolean): number {
-  if (interrupted) return EXIT.interrupted;
+  // a host left needing a human outranks the interrupt: 130 alone would hide it from scripts
   if (recap.some((r) => r.outcome === 'needs-attention')) return EXIT.attention;
+  if (interrupted) return EXIT.interrupted;
   if (recap.some((r) => r.outcome === 'unreachable')) return EXIT.unreachable;
   if (recap.some((r) => r.outcome === 'failed' || r.outcome === 'rolled-back')) return EXIT.failed;
   return EXIT.ok;

@@ -38,6 +38,9 @@ export class PoolSessions {
     if (!c) {
       c = this.open(pool);
       this.clients.set(pool, c);
+      // a failed login is not cached either: after a pool outage, a retry logs in again
+      const mine = c;
+      void mine.then((r) => { if (!r.ok && this.clients.get(pool) === mine) this.clients.delete(pool); });
     }
     return c;
   }

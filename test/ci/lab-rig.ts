@@ -9,7 +9,11 @@ import { Lab } from '../../src/lab/lab.js';
 import type { LabDefinition } from '../../src/lab/guest/definition.js';
 import { runCli, type CliResult } from '../harness/cli.js';
 import { MARK } from '../../src/hypervisor/vm-snapshot.js';
-import { sshExec } from '../lab/helpers.js';
+import { createConnector } from '../../src/connectors/factory.js';
+import type { Connector } from '../../src/connectors/types.js';
+import { loadInventories } from '../../src/load/inventory.js';
+import { describeWaitFailure, waitForGuest } from '../../src/runtime/wait-guest.js';
+import { err, ok } from '../../src/util/result.js';
 
 export { labSkipReason } from '../lab/helpers.js';
 
@@ -60,11 +64,42 @@ export async function vmState(lab: Lab, name: string): Promise<VmState> {
   }
   let toolsOnDisk: boolean | undefined;
   if (power === 'Running') {
-    const g = lab.list().find((x) => x.name === name)!;
-    try {
-      const r = await sshExec(g, 'test -e /usr/sbin/xe-daemon && echo yes || echo no', 20_000);
-      toolsOnDisk = r.stdout.trim() === 'yes';
-    } catch { toolsOnDisk = undefined; }
+    const r = await guestExec(lab, name, 'test -e /usr/sbin/xe-daemon && echo yes || echo no');
+    toolsOnDisk = r.stdout.trim() === 'yes';
   }
   return { power, cdEmpty, pvrunSnapshots: snaps, toolsOnDisk };
+}
+
+export interface GuestExecResult { code: number | null; stdout: string; stderr: string }
+
+/**
+ * Run one command in a lab guest the way pvrun reaches it: the lab inventory's connection
+ * settings, the production SSH connector (host key pinned), and pvrun's own wait for a guest
+ * (src/runtime/wait-guest.ts: refusals and resets retried with capped backoff until the
+ * deadline; auth and host key failures final). A guest that does not answer in time fails the
+ * test with the reason, never a silent "unknown".
+ */
+export async function guestExec(lab: Lab, name: string, command: string, waitMs = 120_000): Promise<GuestExecResult> {
+  const inv = loadInventories([lab.inventoryPath]);
+  if (!inv.ok) throw new Error(`lab inventory: ${inv.error.map((d) => d.message).join('; ')}`);
+  const host = inv.value.hosts[name];
+  if (!host) throw new Error(`no host ${name} in the lab inventory`);
+  let made: Connector | undefined;
+  const w = await waitForGuest(async () => {
+    if (made) return ok(made);
+    const c = createConnector(host, { resolveSecret: () => err('the lab inventory has no secrets for guests') });
+    if (!c.ok) return err({ kind: 'config', message: c.error });
+    const r = await c.value.connector.connect();
+    if (!r.ok) { await c.value.connector.close(); return err({ kind: 'guest', failure: r.error }); }
+    made = c.value.connector;
+    return ok(made);
+  }, { deadline: Date.now() + waitMs, reconnectFirst: false });
+  try {
+    if (!w.ok) throw new Error(describeWaitFailure(w.error, `${name} (lab rig)`));
+    const r = await w.value.connector.exec(command, { timeoutMs: 60_000 });
+    if (!r.ok) throw new Error(`${name}: ${command}: ${r.error.kind}: ${r.error.message}`);
+    return { code: r.value.exitCode, stdout: r.value.stdout, stderr: r.value.stderr };
+  } finally {
+    await made?.close();
+  }
 }

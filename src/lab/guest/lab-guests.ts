@@ -35,7 +35,7 @@ import { buildToolsIso, extractIsoCached, kernelHasIso9660, TOOLS_ISO_NAME } fro
 import { buildRepo } from '../iso/repo.js';
 import { DEFAULT_TOOLS_VERSION, type ToolsVersion } from '../iso/tools-scripts.js';
 import { hostBootScript } from './boot-scripts.js';
-import { checkSpecs, resolveGuest, type LabDefinition, type ResolvedGuest } from './definition.js';
+import { checkSpecs, resolveGuest, type GuestFaults, type LabDefinition, type ResolvedGuest } from './definition.js';
 import { labError, LabHookError, type LabError } from './errors.js';
 import { describeFailure, run } from './exec.js';
 import { guestDirs, LabGuest, type CdMedium, type GuestPowerState } from './guest.js';
@@ -233,6 +233,17 @@ export class LabGuests implements SimHooks {
   /** Wait until the guest's sshd accepts connections in its current boot. */
   waitReady(vm: string, timeoutMs = 30_000): Promise<Result<void, LabError>> {
     return this.withGuest(vm, (g) => g.waitSsh(timeoutMs));
+  }
+
+  /**
+   * Change a guest's faults from its next boot on (a test tool): e.g. `slowBootMs` so that after a
+   * revert or reboot its sshd starts seconds after the VM runs, as a real guest's does.
+   */
+  setFaults(vm: string, faults: Partial<GuestFaults>): boolean {
+    const g = this.find(vm);
+    if (!g) return false;
+    Object.assign(g.spec.faults, faults);
+    return true;
   }
 
   bootId(vm: string): string | undefined {
