@@ -57,7 +57,8 @@ export function templatePaths(value: unknown): string[] {
   const out: string[] = [];
   const walk = (v: unknown): void => {
     if (typeof v === 'string') {
-      for (const m of v.matchAll(/\{\{\s*([A-Za-z0-9_.-]+)\s*\}\}/g)) out.push(m[1]!);
+      // a quoting filter may follow the reference (src/load/template.ts): `{{ registered.x | shell_quote }}`
+      for (const m of v.matchAll(/\{\{\s*([A-Za-z0-9_.-]+)\s*(?:\|\s*[A-Za-z_]+\s*)?\}\}/g)) out.push(m[1]!);
     } else if (Array.isArray(v)) v.forEach(walk);
     else if (v && typeof v === 'object') Object.values(v).forEach(walk);
   };

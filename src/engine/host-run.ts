@@ -348,6 +348,8 @@ export class HostRun {
         case 'ok': return { status: 'ok', summary: p.summary, fatal: false };
         case 'skip-host': return { status: 'skipped', summary: p.reason, fatal: false, skipHost: true };
         case 'fail': return { status: p.unreachable || this.guestUnreachable ? 'unreachable' : 'failed', summary: p.reason, fatal: true, unreachable: p.unreachable || this.guestUnreachable };
+        // only check mode may leave a prediction open; a real run must decide
+        case 'unknown': return { status: 'failed', summary: `bug in step '${spec.type}' plan(): unknown outside check mode (${p.reason})`, fatal: true };
         case 'change': break;
       }
       // Durable before anything changes: a crash from here on may leave this step half done.
@@ -382,6 +384,7 @@ export class HostRun {
         if (reg) this.predictedOnly.add(reg);
         return { status: 'would-change', summary: p.summary, fatal: false };
       case 'skip-host': return { status: 'skipped', summary: p.reason, fatal: false, skipHost: true };
+      case 'unknown': return this.unknown(reg, p.reason);
       case 'fail':
         if (p.unreachable) return { status: 'unreachable', summary: p.reason, fatal: true, unreachable: true };
         // The prediction may be wrong only because an earlier change was not made (e.g. no CD

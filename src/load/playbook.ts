@@ -1,4 +1,6 @@
 // Playbook files → typed Playbook (src/model/playbook.ts), with located diagnostics.
+import { realpathSync, statSync } from 'node:fs';
+import { dirname, isAbsolute, resolve, sep } from 'node:path';
 import type { PlaySpec, Playbook, StepSpec } from '../model/playbook.js';
 import type { AnyStep, StepRegistry } from '../steps/registry.js';
 import type { Result } from '../util/result.js';
@@ -101,6 +103,7 @@ function parsePlay(raw: Record<string, unknown>, src: YamlSource, path: Path, re
     });
     return out;
   };
+  const scriptRoots = scriptRootsOf(raw, src, path, diags);
   const play: PlaySpec = {
     name: typeof raw.name === 'string' ? raw.name : hosts,
     hosts,
@@ -112,6 +115,7 @@ function parsePlay(raw: Record<string, unknown>, src: YamlSource, path: Path, re
     pos: locate(src, path),
   };
   for (const e of checkTemplateSyntax(play.vars)) diags.push(diagInScalar(src, [...path, 'vars', ...e.at], e.offset, e.text, e.message));
+  for (const st of [...play.steps, ...play.cleanup]) resolveScriptFile(st, scriptRoots, src, argsPath, diags);
   if (typeof raw.max_fail_percentage === 'number') play.maxFailPercentage = raw.max_fail_percentage;
   if (raw.on_failure === 'rollback' || raw.on_failure === 'stop' || raw.on_failure === 'continue') play.onFailure = raw.on_failure;
   const names = new Map<string, Path>();
@@ -206,4 +210,71 @@ function parseStep(raw: Record<string, unknown>, src: YamlSource, path: Path, re
   if (typeof raw.register === 'string') step.register = raw.register;
   argsPath.set(step, at);
   return step;
+}
+
+// ---- script files --------------------------------------------------------------------------
+// A run-script `file:` is a file of the controller, read and run as root on the guests. It must
+// live in the playbook's directory or under a play's `script_roots` (relative to the playbook):
+// resolved here, at load (so `pvrun validate` refuses it with a located error), to its real path
+// (symlinks followed, `..` gone), which is what the step then reads (and checks again).
+
+function realDir(p: string): string {
+  try { return realpathSync(p); } catch { return resolve(p); }
+}
+
+/** The playbook's own directory first, then the play's script_roots (each an existing directory). */
+function scriptRootsOf(raw: Record<string, unknown>, src: YamlSource, path: Path, diags: Diagnostic[]): string[] {
+  const base = realDir(dirname(resolve(src.file)));
+  const roots = [base];
+  if (!Array.isArray(raw.script_roots)) return roots; // a wrong type is reported by the schema
+  raw.script_roots.forEach((r, i) => {
+    if (typeof r !== 'string' || r === '') return;
+    const abs = resolve(base, r);
+    let real: string;
+    try {
+      real = realpathSync(abs);
+      if (!statSync(real).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      diags.push(diagAt(src, [...path, 'script_roots', i], `script root '${r}' ${code === 'ENOENT' ? 'does not exist' : 'is not a directory'} (${abs})`));
+      return;
+    }
+    roots.push(real);
+  });
+  return roots;
+}
+
+function resolveScriptFile(step: StepSpec, roots: string[], src: YamlSource, argsPath: WeakMap<StepSpec, Path>, diags: Diagnostic[]): void {
+  if (step.type !== 'run-script' || !isMap(step.args) || !('file' in step.args)) return;
+  const file = step.args.file;
+  if (typeof file !== 'string') return; // reported by the schema
+  const at: Path = [...(argsPath.get(step) ?? []), 'file'];
+  const base = roots[0]!;
+  const where = roots.length > 1 ? `the playbook directory ${base} or a script root (${roots.slice(1).join(', ')})` : `the playbook directory ${base}`;
+  if (file.includes('{{')) {
+    diags.push(diagAt(src, at, `a script file must be a literal path (it is checked against ${where} when the playbook is loaded), not a template`));
+    return;
+  }
+  const abs = resolve(base, file);
+  let real: string;
+  try {
+    real = realpathSync(abs);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    diags.push(diagAt(src, at, `script file '${file}': ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : String(code ?? (e as Error).message)} (${abs})`));
+    return;
+  }
+  const inside = roots.some((r) => real === r || real.startsWith(r.endsWith(sep) ? r : r + sep));
+  if (!inside) {
+    const how = real !== abs ? ` through a symlink to ${real}` : isAbsolute(file) ? '' : ` (${real})`;
+    diags.push(diagAt(src, at, `script file '${file}' is outside ${where}${how}: run-script files must live next to the playbook, or under a directory listed in the play's script_roots`));
+    return;
+  }
+  try {
+    if (!statSync(real).isFile()) { diags.push(diagAt(src, at, `script file '${file}' is not a regular file (${real})`)); return; }
+  } catch (e) {
+    diags.push(diagAt(src, at, `script file '${file}': ${(e as Error).message}`));
+    return;
+  }
+  step.args = { ...step.args, file: real };
 }

@@ -19,7 +19,7 @@ import type { LoadedPlaybook } from './playbook.js';
 import { didYouMean } from './suggest.js';
 import { isSelectedByTags, splitTags } from './tags.js';
 import type { Namespace, TemplateError, TemplateScope } from './template.js';
-import { render } from './template.js';
+import { quotingContexts, render } from './template.js';
 import { hostVarLayers, mergeVars, resolveVars } from './vars.js';
 import { diagAt, diagInScalar, locate, locateInScalar } from './yaml-doc.js';
 import type { Path, YamlSource } from './yaml-doc.js';
@@ -240,7 +240,8 @@ function plan(pb: LoadedPlaybook, li: LoadedInventory, extraVars: Record<string,
       const renderSteps = (list: StepSpec[], isSelected: (i: number) => boolean) => list.map((step, si) => {
         if (!isSelected(si)) return step.args;
         const at = pb.argsPath.get(step) ?? [];
-        const r = render(step.args, scope, { defer: DEFERRED });
+        // strings a guest shell runs (script:, unless:, command:) get their templates quoted
+        const r = render(step.args, scope, { defer: DEFERRED, contexts: quotingContexts(opts.registry.steps.get(step.type), step.args, host.connection.type) });
         for (const e of r.errors) errs.add(templateDiagnostic(src, at, e), hn, hosts.length);
         if (r.errors.length > 0 || r.value === step.args) return r.value;
         // Rendering can turn a template into a non-string or a shorthand scalar: expand and check again.

@@ -163,6 +163,7 @@ export function buildPlaybookSchema(registry: StepRegistry, variant: SchemaVaria
       on_failure: { enum: ['rollback', 'stop', 'continue'] },
       steps: { type: 'array', items: { $ref: '#/$defs/step' } },
       cleanup: { type: ['array', 'null'], items: { $ref: '#/$defs/step' } },
+      script_roots: { type: 'array', items: { type: 'string', minLength: 1 }, description: "directories besides the playbook's own that run-script files may come from (relative to the playbook)" },
     },
     required: ['hosts', 'steps'],
     additionalProperties: false,

@@ -1,8 +1,17 @@
-// `{{ path.to.var }}` substitution — deliberately no filters, no expressions, no code.
-// A string that is exactly one template keeps the referenced value's type (a number stays a
-// number); inside a longer string the value is converted to text.
+// `{{ path.to.var }}` substitution — deliberately no expressions, no code, and only three
+// filters, all about quoting. A string that is exactly one template keeps the referenced value's
+// type (a number stays a number); inside a longer string the value is converted to text.
+//
+// Shell contexts (a string a step runs as a command on the guest: run-script's `script:` and
+// `unless:`, the `command:` predicate) quote every template by default: the value arrives as one
+// word, whatever it holds. `{{ x | raw }}` pastes the text as it is (the rare case of a value that
+// is itself shell code); `| shell_quote` / `| ps_quote` quote for a POSIX shell / PowerShell
+// explicitly. Deferred references (facts.*, registered.*) in a shell context are rewritten to
+// carry the quoting filter, so the run-time render quotes them without knowing the context.
 import { closest } from './suggest.js';
 import { PREDICATE_PATH_ROOTS } from './schema.js';
+import { quoteShell } from '../util/shell-quote.js';
+import { quotePs } from '../util/ps-quote.js';
 
 export type Namespace = (typeof PREDICATE_PATH_ROOTS)[number];
 export const NAMESPACES: readonly Namespace[] = PREDICATE_PATH_ROOTS;
@@ -32,6 +41,10 @@ export interface TemplateError {
 }
 
 const TEMPLATE_RE = /\{\{(.*?)\}\}/g;
+/** `ref | filter`: at most one filter, one of FILTERS */
+const FILTER_RE = /^(.*?)\s*\|\s*([A-Za-z_]+)\s*$/;
+export const FILTERS = ['raw', 'shell_quote', 'ps_quote'] as const;
+export type Filter = (typeof FILTERS)[number];
 const REF_RE = /^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)*$/;
 const WHOLE_RE = /^\s*\{\{(.*?)\}\}\s*$/;
 
@@ -43,7 +56,7 @@ export function isTemplated(v: unknown): boolean {
 export function templateRefs(value: unknown, at: ValuePath = []): TemplateRef[] {
   const out: TemplateRef[] = [];
   walkStrings(value, at, (s, p) => {
-    for (const m of s.matchAll(TEMPLATE_RE)) out.push({ at: p, ref: m[1]!.trim(), text: m[0], offset: m.index });
+    for (const m of s.matchAll(TEMPLATE_RE)) out.push({ at: p, ref: splitFilter(m[1]!).ref, text: m[0], offset: m.index });
   });
   return out;
 }
@@ -54,9 +67,53 @@ function walkStrings(v: unknown, at: ValuePath, f: (s: string, at: ValuePath) =>
   else if (typeof v === 'object' && v !== null) for (const [k, x] of Object.entries(v)) walkStrings(x, [...at, k], f);
 }
 
+/** How a string in a shell context quotes its templates. */
+export type Quoting = 'sh' | 'ps' | 'code';
+
+/** A string of the value (by its path) that a shell or interpreter on the guest runs. */
+export interface QuotingContext {
+  at: ValuePath;
+  quoting: Quoting;
+  /** for messages in 'code' contexts, e.g. 'python3' */
+  interpreter?: string;
+}
+
 export interface RenderOptions {
   /** namespaces known only at run time: their references are left in place */
   defer?: readonly Namespace[];
+  /** strings run as shell commands on the guest: their templates are quoted (see the top) */
+  contexts?: readonly QuotingContext[];
+}
+
+/**
+ * A step's shell contexts (StepType.templateContexts) for one host: a 'command' runs in a POSIX
+ * shell over ssh and in PowerShell over the PowerShell transports.
+ */
+export function quotingContexts(
+  step: { templateContexts?(args: unknown): { at: ValuePath; kind: 'command' | 'sh' | 'code'; interpreter?: string }[] } | undefined,
+  args: unknown,
+  connection: unknown,
+): QuotingContext[] {
+  if (!step?.templateContexts) return [];
+  const ps = connection === 'ssh-powershell' || connection === 'psremoting';
+  return step.templateContexts(args).map((c) => ({
+    at: c.at,
+    quoting: c.kind === 'code' ? 'code' : c.kind === 'sh' || !ps ? 'sh' : 'ps',
+    ...(c.interpreter !== undefined ? { interpreter: c.interpreter } : {}),
+  }));
+}
+
+function splitFilter(inner: string): { ref: string; filter?: string } {
+  const m = FILTER_RE.exec(inner);
+  return m ? { ref: m[1]!.trim(), filter: m[2]! } : { ref: inner.trim() };
+}
+
+const sameAt = (a: ValuePath, b: ValuePath) => a.length === b.length && a.every((x, i) => x === b[i]);
+
+function applyFilter(f: Filter | undefined, v: unknown): unknown {
+  if (f === 'shell_quote') return quoteShell(toText(v));
+  if (f === 'ps_quote') return quotePs(toText(v));
+  return v;
 }
 
 type Lookup = { found: true; value: unknown } | { found: false; message: string };
@@ -82,7 +139,11 @@ export function lookup(ref: string, scope: TemplateScope): Lookup {
   return { found: true, value: cur };
 }
 
-function checkRef(ref: string): string | undefined {
+function checkRef(inner: string): string | undefined {
+  const { ref, filter } = splitFilter(inner);
+  if (filter !== undefined && !(FILTERS as readonly string[]).includes(filter)) {
+    return `only variable references are allowed in templates (no filters or expressions): '{{ ${inner.trim()} }}'`;
+  }
   if (!REF_RE.test(ref)) {
     return ref.length === 0 ? 'empty template {{ }}'
       : `only variable references are allowed in templates (no filters or expressions): '{{ ${ref} }}'`;
@@ -109,6 +170,7 @@ function toText(v: unknown): string {
 export function render(value: unknown, scope: TemplateScope, opts: RenderOptions = {}): { value: unknown; errors: TemplateError[] } {
   const errors: TemplateError[] = [];
   const defer = new Set<string>(opts.defer ?? []);
+  const contexts = opts.contexts ?? [];
   const renderString = (s: string, at: ValuePath): unknown => {
     if (!s.includes('{{')) return s;
     const unclosed = s.lastIndexOf('{{') > s.lastIndexOf('}}');
@@ -117,26 +179,40 @@ export function render(value: unknown, scope: TemplateScope, opts: RenderOptions
       errors.push({ at, text: s.slice(off), offset: off, message: "unclosed template: '{{' without '}}'" });
       return s;
     }
+    const ctx = contexts.find((c) => sameAt(c.at, at));
+    /** one template: its value (typed when `whole`), or its text left in place */
+    const one = (inner: string, text: string, offset: number, whole: boolean): { value: unknown } | { keep: string } => {
+      const bad = checkRef(inner);
+      if (bad) { errors.push({ at, text, offset, message: bad }); return { keep: text }; }
+      const { ref } = splitFilter(inner);
+      let filter = splitFilter(inner).filter as Filter | undefined;
+      if (ctx && filter === undefined) {
+        if (ctx.quoting === 'code') {
+          errors.push({ at, text, offset, message: `templates in a script run by ${ctx.interpreter ?? 'a non-shell interpreter'} are not quoted automatically: pass the value through 'env:' or 'args:', or write '{{ ${ref} | raw }}' to paste it as code` });
+          return { keep: text };
+        }
+        filter = ctx.quoting === 'sh' ? 'shell_quote' : 'ps_quote';
+      }
+      if (defer.has(ref.split('.')[0]!)) {
+        // rendered at run time by a render that does not know the context: carry the quoting
+        return { keep: ctx && splitFilter(inner).filter === undefined ? `{{ ${ref} | ${filter!} }}` : text };
+      }
+      const r = lookup(ref, scope);
+      if (!r.found) { errors.push({ at, text, offset, message: r.message }); return { keep: text }; }
+      if (filter === 'raw') return { value: whole ? r.value : toText(r.value) };
+      return { value: filter ? applyFilter(filter, r.value) : whole ? r.value : toText(r.value) };
+    };
     const whole = WHOLE_RE.exec(s);
     if (whole && !whole[1]!.includes('{{')) {
-      const ref = whole[1]!.trim();
-      const bad = checkRef(ref);
       const offset = s.indexOf('{{');
       const text = s.slice(offset, s.lastIndexOf('}}') + 2);
-      if (bad) { errors.push({ at, text, offset, message: bad }); return s; }
-      if (defer.has(ref.split('.')[0]!)) return s;
-      const r = lookup(ref, scope);
-      if (!r.found) { errors.push({ at, text, offset, message: r.message }); return s; }
+      const r = one(whole[1]!, text, offset, true);
+      if ('keep' in r) return r.keep === text ? s : s.replace(text, r.keep);
       return r.value;
     }
     return s.replace(TEMPLATE_RE, (text: string, inner: string, offset: number) => {
-      const ref = inner.trim();
-      const bad = checkRef(ref);
-      if (bad) { errors.push({ at, text, offset, message: bad }); return text; }
-      if (defer.has(ref.split('.')[0]!)) return text;
-      const r = lookup(ref, scope);
-      if (!r.found) { errors.push({ at, text, offset, message: r.message }); return text; }
-      return toText(r.value);
+      const r = one(inner, text, offset, false);
+      return 'keep' in r ? r.keep : toText(r.value);
     });
   };
   const walk = (v: unknown, at: ValuePath): unknown => {

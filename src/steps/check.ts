@@ -1,5 +1,5 @@
 import type { CheckPredicate } from './predicate-types.js';
-import { defineStep, type PlanResult, type StepContext, type StepType } from './types.js';
+import { defineStep, type PlanResult, type StepContext, type StepType, type TemplateContext } from './types.js';
 
 interface CheckArgs {
   otherwise?: 'fail' | 'skip-host';
@@ -11,6 +11,7 @@ interface CheckArgs {
 }
 
 const CONTROL_KEYS = ['otherwise', 'timeout', 'interval'];
+const RAN_NOTE = 'ran in check mode (check_mode_safe)';
 
 function schemaFor(predicates: CheckPredicate[], verify: boolean): Record<string, unknown> {
   const props: Record<string, unknown> = {};
@@ -29,11 +30,25 @@ interface Evaluation {
   stale: boolean;
   text: string;
   error?: { reason: string; unreachable: boolean };
+  /** check mode: no predicate failed, but some could not be evaluated without running user commands */
+  unknown?: string;
+}
+
+/** The predicates' shell contexts (e.g. `command:`), as paths in the step's arguments. */
+function contextsOf(preds: Map<string, CheckPredicate>, args: unknown): TemplateContext[] {
+  if (typeof args !== 'object' || args === null || Array.isArray(args)) return [];
+  const out: TemplateContext[] = [];
+  for (const [key, expected] of Object.entries(args)) {
+    const p = preds.get(key);
+    for (const c of p?.templateContexts?.(expected) ?? []) out.push({ at: [key, ...c.at], kind: c.kind });
+  }
+  return out;
 }
 
 async function evaluateAll(ctx: StepContext, preds: Map<string, CheckPredicate>, args: CheckArgs, fresh: boolean): Promise<Evaluation> {
   const failed: string[] = [];
   const passed: string[] = [];
+  const unknown: string[] = [];
   let stale = false;
   for (const [key, expected] of Object.entries(args)) {
     if (CONTROL_KEYS.includes(key)) continue;
@@ -46,10 +61,15 @@ async function evaluateAll(ctx: StepContext, preds: Map<string, CheckPredicate>,
       const reason = f.kind === 'guest' ? `${f.failure.kind}: ${f.failure.message}` : f.kind === 'hypervisor' ? f.failure.message : f.message;
       return { pass: false, stale: false, text: '', error: { reason: `${key}: ${reason}`, unreachable } };
     }
+    if (r.value.unknown !== undefined) { unknown.push(`${key}: ${r.value.unknown}`); continue; }
     if (r.value.stale) stale = true;
-    (r.value.pass ? passed : failed).push(r.value.pass ? `${key} = ${r.value.actual}` : `${key} is ${r.value.actual}, expected ${r.value.expected}${r.value.stale ? ' (data not fresh since boot)' : ''}`);
+    const note = r.value.ranInCheck ? ` [${RAN_NOTE}]` : '';
+    (r.value.pass ? passed : failed).push(r.value.pass ? `${key} = ${r.value.actual}${note}` : `${key} is ${r.value.actual}, expected ${r.value.expected}${r.value.stale ? ' (data not fresh since boot)' : ''}${note}`);
   }
-  return failed.length === 0 ? { pass: true, stale, text: passed.join(', ') } : { pass: false, stale, text: failed.join('; ') };
+  // a predicate that fails decides (all must hold); otherwise an unknown one leaves it open
+  if (failed.length > 0) return { pass: false, stale, text: failed.join('; ') };
+  if (unknown.length > 0) return { pass: false, stale, text: [...unknown, ...passed].join('; '), unknown: unknown.join('; ') };
+  return { pass: true, stale, text: passed.join(', ') };
 }
 
 /** `check:` — read-only predicates before acting; a failure fails the host or skips it. */
@@ -60,9 +80,11 @@ export function makeCheckStep(predicates: CheckPredicate[]): StepType<CheckArgs>
     description: 'Assert facts about the VM and the guest; fail the host, or skip it as already done (otherwise: skip-host).',
     schema: schemaFor(predicates, false),
     needs: 'none',
+    templateContexts: (args) => contextsOf(preds, args),
     async plan(ctx, args): Promise<PlanResult> {
       const e = await evaluateAll(ctx, preds, args, false);
       if (e.error) return { kind: 'fail', reason: e.error.reason, unreachable: e.error.unreachable };
+      if (e.unknown !== undefined) return { kind: 'unknown', reason: e.text };
       if (e.pass) return { kind: 'ok', summary: e.text };
       if (args.otherwise === 'skip-host') return { kind: 'skip-host', reason: `skipped: ${e.text}` };
       return { kind: 'fail', reason: e.text };
@@ -85,6 +107,7 @@ export function makeVerifyStep(predicates: CheckPredicate[]): StepType<CheckArgs
     description: 'Wait until facts about the VM and guest hold, trusting only data fresh since the last boot.',
     schema: schemaFor(predicates, true),
     needs: 'none',
+    templateContexts: (args) => contextsOf(preds, args),
     async plan(ctx, args): Promise<PlanResult> {
       const timeoutMs = (args.timeout ?? 300) * 1000;
       const intervalMs = Math.max(1, args.interval ?? 2) * 1000;
@@ -92,6 +115,8 @@ export function makeVerifyStep(predicates: CheckPredicate[]): StepType<CheckArgs
       let last: Evaluation;
       for (;;) {
         last = await evaluateAll(ctx, preds, args, true);
+        // only check mode leaves predicates unknown, and check mode does not wait
+        if (last.unknown !== undefined) return { kind: 'unknown', reason: last.text };
         if (last.pass) return { kind: 'ok', summary: `verified: ${last.text}` };
         // In check mode nothing waits: the prediction is what is seen now.
         if (ctx.check || last.error?.unreachable || Date.now() + intervalMs > deadline || ctx.signal.aborted) break;

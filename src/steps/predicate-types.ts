@@ -13,6 +13,11 @@ export interface CheckPredicate {
   schema: JsonSchema;
   needs: 'vm' | 'guest';
   /**
+   * Strings inside the expected value that the guest runs as a command (paths relative to the
+   * value; [] = the value itself): templates there are quoted (src/load/template.ts).
+   */
+  templateContexts?(expected: unknown): { at: (string | number)[]; kind: 'command' | 'sh' }[];
+  /**
    * `fresh`: only trust data produced since the VM's current boot (verify after a reboot);
    * when the data is not fresh yet, return { pass: false, stale: true } and verify waits.
    */
@@ -30,4 +35,11 @@ export interface PredicateOutcome {
   expected: string;
   /** the data could not be trusted yet (stale metrics); verify retries until its timeout */
   stale?: boolean;
+  /**
+   * check mode: the predicate needs a user-written command that check mode does not run; the
+   * text says which. `pass` is meaningless then.
+   */
+  unknown?: string;
+  /** a user-written command marked check_mode_safe ran in check mode (said in the summary) */
+  ranInCheck?: boolean;
 }

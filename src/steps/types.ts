@@ -54,7 +54,12 @@ export type PlanResult =
   | { kind: 'change'; summary: string; diff?: string }
   | { kind: 'fail'; reason: string; unreachable?: boolean }
   /** the host is done for this play without error (e.g. `check ... otherwise: skip-host`) */
-  | { kind: 'skip-host'; reason: string };
+  | { kind: 'skip-host'; reason: string }
+  /**
+   * check mode only: the prediction needs a user-written command (an `unless:` guard, a
+   * `command:` predicate) that check mode does not run; reported as status `unknown`
+   */
+  | { kind: 'unknown'; reason: string };
 
 export type ApplyResult =
   | {
@@ -82,9 +87,24 @@ export interface StepType<A = Record<string, unknown>> {
   readonly needs: 'guest' | 'vm' | 'both' | 'none';
   /** true for snapshot-like steps: their presence makes `on_failure` default to rollback */
   readonly makesRestorePoint?: boolean;
+  /**
+   * Where in the (unrendered) arguments a string is run by a shell on the guest: templates there
+   * are quoted when rendered (`{{ x | raw }}` opts out). 'command': a command line for the
+   * host's transport (POSIX shell over ssh, PowerShell otherwise); 'sh': always a POSIX shell;
+   * 'code': another interpreter's source, where only `| raw` templates are accepted.
+   */
+  templateContexts?(args: unknown): TemplateContext[];
   plan(ctx: StepContext, args: A): Promise<PlanResult>;
   apply(ctx: StepContext, args: A, plan: Extract<PlanResult, { kind: 'change' }>): Promise<ApplyResult>;
   undo?(ctx: StepContext, args: A, token: unknown): Promise<UndoResult>;
+}
+
+/** A string in a step's arguments that a shell or interpreter on the guest runs (see StepType). */
+export interface TemplateContext {
+  at: (string | number)[];
+  kind: 'command' | 'sh' | 'code';
+  /** for messages: what runs it, e.g. 'python3' */
+  interpreter?: string;
 }
 
 /** Helper so a step module can declare its argument type once. */

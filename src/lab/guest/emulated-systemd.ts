@@ -154,6 +154,8 @@ while [ $# -gt 0 ]; do
     --property=*) props="$props $(echo "\${1#--property=}" | tr ',' ' ')" ;;
     --type=*|--state=*|--all|-a|--no-pager|--no-legend|--plain|--full|-l|--system|--no-block|--no-ask-password|--force|-f) ;;
     --type|--state) shift ;;
+    # end of options, as systemctl's getopt_long reads it (src/systemctl/systemctl.c: systemctl_parse_argv)
+    --) shift; for _arg in "$@"; do if [ -z "$cmd" ]; then cmd=$_arg; else args="$args $_arg"; fi; done; break ;;
     -*) echo "systemctl (pvrun lab emulation): unsupported option $1" >&2; exit 1 ;;
     *) if [ -z "$cmd" ]; then cmd=$1; else args="$args $1"; fi ;;
   esac

@@ -132,6 +132,9 @@ while [ $# -gt 0 ]; do
     -ivh|-ihv) mode=i; hash=1 ;;
     -Uvh|-Uhv) mode=U; hash=1 ;;
     -Fvh) mode=F; hash=1 ;;
+    # end of options, as rpm's popt parser reads it (popt/popt.c: "--" stops option processing)
+    --) shift; for _arg in "$@"; do args="$args
+$_arg"; done; break ;;
     -*) echo "rpm (pvrun lab emulation): unsupported option $1" >&2; exit 1 ;;
     *) args="$args
 $1" ;;
@@ -206,6 +209,8 @@ while [ $# -gt 0 ]; do
   case "$1" in
     -y|--assumeyes|-q|--quiet|--nogpgcheck|-C|--cacheonly|--refresh) ;;
     --enablerepo=*|--disablerepo=*|--setopt=*) ;;
+    # end of options, as dnf's argparse reads it (dnf/cli/option_parser.py is an argparse.ArgumentParser)
+    --) shift; for _arg in "$@"; do if [ -z "$cmd" ]; then cmd=$_arg; else args="$args $_arg"; fi; done; break ;;
     -*) echo "$prog (pvrun lab emulation): unsupported option $1" >&2; exit 1 ;;
     *) if [ -z "$cmd" ]; then cmd=$1; else args="$args $1"; fi ;;
   esac

@@ -80,6 +80,14 @@ export function commandFailed(what: string, r: ExecResult): StepFailure {
   return { kind: 'step', message: `${what} failed (${how}): ${tail(r.stderr || r.stdout)}` };
 }
 
+/**
+ * A name pattern that lets a string holding a template through: the loader checks the name again
+ * after rendering (src/load/project.ts), and a name from a run-time template is checked by the step.
+ */
+export function withTemplates(pattern: string): string {
+  return `^(?:${pattern.replace(/^\^|\$$/g, '')}|.*\\{\\{.*)$`;
+}
+
 export const becomeSchema: JsonSchema = { type: 'boolean', description: 'run as root through sudo' };
 export const envSchema: JsonSchema = {
   type: 'object',

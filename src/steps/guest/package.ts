@@ -3,9 +3,10 @@
  * with names per OS family. Check mode only queries. undo() removes what this step installed.
  */
 import { defineStep, type StepContext } from '../types.js';
-import { applyFail, becomeSchema, commandFailed, failureText, guestFacts, planFail, probe, run } from './common.js';
+import { applyFail, becomeSchema, withTemplates, commandFailed, failureText, guestFacts, planFail, probe, run } from './common.js';
 import {
-  enableEpelCommand, installCommand, namesFor, parseQuery, queryCommand, removeCommand, type PackageNames,
+  enableEpelCommand, installCommand, invalidPackageName, namesFor, PACKAGE_NAME_DESCRIPTION, PACKAGE_NAME_PATTERN, parseQuery,
+  queryCommand, removeCommand, type PackageNames,
 } from './package-manager.js';
 import type { GuestFacts } from '../../connectors/linux-facts.js';
 import { err, ok, type Result } from '../../util/result.js';
@@ -31,7 +32,9 @@ interface Wanted {
   needEpel: boolean;
 }
 
-const nameSchema = { oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' }, minItems: 1 }] };
+// literal names are checked at load (a located error); names from run-time templates in assess()
+const oneName = { type: 'string', pattern: withTemplates(PACKAGE_NAME_PATTERN), description: PACKAGE_NAME_DESCRIPTION };
+const nameSchema = { oneOf: [oneName, { type: 'array', items: oneName, minItems: 1 }] };
 
 async function assess(ctx: StepContext, a: PackageArgs): Promise<Result<Wanted, StepFailure>> {
   const f = await guestFacts(ctx);
@@ -43,6 +46,8 @@ async function assess(ctx: StepContext, a: PackageArgs): Promise<Result<Wanted, 
   if (!names || names.length === 0) {
     return err({ kind: 'config', message: `no package name given for OS family '${facts.os.family}'` });
   }
+  const invalid = invalidPackageName(names, facts.os.family);
+  if (invalid) return err({ kind: 'config', message: invalid });
   const wantEpel = a.enable_repo === 'epel' && facts.os.family === 'redhat' && a.state !== 'absent';
   const q = await probe(ctx, queryCommand(pm, wantEpel ? [...names, 'epel-release'] : names));
   if (!q.ok) return q;

@@ -8,19 +8,28 @@ import { quoteShell } from '../../util/shell-quote.js';
 import { parseConstraint, satisfies, schemeForPackageManager } from '../../util/version.js';
 import type { CheckPredicate, PredicateOutcome } from '../predicate-types.js';
 import type { StepContext, StepFailure } from '../types.js';
-import { guestFacts, run } from './common.js';
-import { namesFor, parseQuery, queryCommand, type PackageNames } from './package-manager.js';
-import { parseServiceProbe, serviceProbeCommand } from './services.js';
+import { guestFacts, run, withTemplates } from './common.js';
+import { invalidPackageName, namesFor, parseQuery, queryCommand, type PackageNames } from './package-manager.js';
+import { invalidServiceName, parseServiceProbe, SERVICE_NAME_DESCRIPTION, SERVICE_NAME_PATTERN, serviceProbeCommand } from './services.js';
+
+const serviceName = { type: 'string', pattern: withTemplates(SERVICE_NAME_PATTERN), description: SERVICE_NAME_DESCRIPTION };
 
 const str = (v: unknown) => (typeof v === 'string' ? v : JSON.stringify(v));
 const bad = (message: string): Result<PredicateOutcome, StepFailure> => err({ kind: 'config', message });
 
-interface CommandExpect { cmd: string; exit_code?: number; stdout?: string; stdout_regex?: string; become?: boolean }
+interface CommandExpect { cmd: string; exit_code?: number; stdout?: string; stdout_regex?: string; become?: boolean; check_mode_safe?: boolean }
 
+/**
+ * The user's own command. Check mode does not run it (the predicate is unknown) unless it is
+ * marked check_mode_safe; then it runs, and the summary says so. Over a PowerShell transport
+ * (Windows hosts) the command is PowerShell, under the same rule.
+ */
 const commandPredicate: CheckPredicate = {
   key: 'command',
-  description: 'a read-only command: exit code (default 0) and optionally stdout containing a string or matching a regex',
+  description: "a command: exit code (default 0) and optionally stdout containing a string or matching a regex. Check mode does not run it (the step is 'unknown') unless it is { cmd, check_mode_safe: true }",
   needs: 'guest',
+  templateContexts: (expected) => (typeof expected === 'string' ? [{ at: [], kind: 'command' }]
+    : typeof expected === 'object' && expected !== null ? [{ at: ['cmd'], kind: 'command' }] : []),
   schema: {
     oneOf: [
       { type: 'string' },
@@ -29,6 +38,7 @@ const commandPredicate: CheckPredicate = {
         properties: {
           cmd: { type: 'string' }, exit_code: { type: 'integer' }, stdout: { type: 'string' },
           stdout_regex: { type: 'string' }, become: { type: 'boolean' },
+          check_mode_safe: { type: 'boolean', description: 'the command changes nothing: run it in check mode too (reported in the step summary)' },
         },
       },
     ],
@@ -40,7 +50,14 @@ const commandPredicate: CheckPredicate = {
     if (e.stdout_regex !== undefined) {
       try { re = new RegExp(e.stdout_regex, 'm'); } catch (x) { return bad(`command: bad stdout_regex: ${(x as Error).message}`); }
     }
-    const r = await run(ctx, e.cmd, { readOnly: true, become: e.become === true, timeoutMs: 60_000 });
+    const safe = e.check_mode_safe === true;
+    if (ctx.check && !safe) {
+      const one = e.cmd.trim().replace(/\s*\n\s*/g, '; ');
+      return ok({ pass: false, actual: '', expected: '', unknown: `unknown (not run in check mode): ${one.length > 80 ? `${one.slice(0, 77)}...` : one}` });
+    }
+    if (ctx.check) ctx.log(`command ran in check mode (check_mode_safe): ${e.cmd}`);
+    // readOnly only when the user vouched for it: the check-mode connector refuses anything else
+    const r = await run(ctx, e.cmd, { readOnly: safe, become: e.become === true, timeoutMs: 60_000 });
     if (!r.ok) return r;
     const want = e.exit_code ?? 0;
     const out = r.value.stdout;
@@ -53,6 +70,7 @@ const commandPredicate: CheckPredicate = {
       pass: codeOk && outOk,
       actual: `exit ${r.value.exitCode ?? r.value.signal}${shown ? `, stdout ${JSON.stringify(shown)}` : ''}`,
       expected: wantText,
+      ...(ctx.check ? { ranInCheck: true } : {}),
     });
   },
 };
@@ -116,6 +134,8 @@ const packageInstalled: CheckPredicate = {
     if (!pm) return bad('package_installed: no supported package manager on the guest');
     const names = namesFor(e.names, f.value.os.family);
     if (!names?.length) return bad(`package_installed: no name for OS family ${f.value.os.family}`);
+    const invalid = invalidPackageName(names, f.value.os.family);
+    if (invalid) return bad(`package_installed: ${invalid}`);
     const r = await run(ctx, queryCommand(pm, names), { readOnly: true });
     if (!r.ok) return r;
     const { installed } = parseQuery(r.value.stdout);
@@ -132,10 +152,12 @@ const serviceActive: CheckPredicate = {
   key: 'service_active',
   description: 'a service is running; with a list, the first of the names that exists',
   needs: 'guest',
-  schema: { oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' }, minItems: 1 }] },
+  schema: { oneOf: [serviceName, { type: 'array', items: serviceName, minItems: 1 }] },
   async evaluate(ctx: StepContext, expected) {
     const names = typeof expected === 'string' ? [expected] : Array.isArray(expected) ? expected.map(String) : undefined;
     if (!names?.length) return bad('service_active: expected a service name or a list of candidates');
+    const invalid = invalidServiceName(names);
+    if (invalid) return bad(`service_active: ${invalid}`);
     const r = await run(ctx, serviceProbeCommand(names), { readOnly: true });
     if (!r.ok) return r;
     const s = parseServiceProbe(r.value.stdout).found[0];

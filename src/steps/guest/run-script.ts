@@ -1,12 +1,21 @@
 /**
  * run-script: an inline script or a local file, uploaded and run by an interpreter. `creates` and
- * `unless` make it idempotent and let check mode predict it (both are read-only probes).
+ * `unless` make it idempotent. Check mode runs no user-written command: `creates` is pvrun's own
+ * `test -e`, but an `unless` guard is the user's shell code (as root with become), so check mode
+ * reports the step `unknown` instead of running it, unless the guard is marked
+ * `check_mode_safe: true` (then it runs, and the step's summary says so).
+ *
+ * A script `file` is a controller file: the loader resolves it inside the playbook's directory
+ * (or a play's `script_roots`) to its real path (src/load/playbook.ts); here it is read only if it
+ * is still that real path, and its contents are never shown: output and journal name the path
+ * and its sha256.
  */
-import { randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import { readFile, realpath, stat } from 'node:fs/promises';
+import { isAbsolute } from 'node:path';
 import { quoteArgs, quoteShell } from '../../util/shell-quote.js';
-import { ok, type Result } from '../../util/result.js';
-import { defineStep, type ApplyResult, type StepContext, type StepFailure } from '../types.js';
+import { err, ok, type Result } from '../../util/result.js';
+import { defineStep, type ApplyResult, type StepContext, type StepFailure, type TemplateContext } from '../types.js';
 import { applyFail, becomeSchema, envSchema, exec, planFail, run, tail } from './common.js';
 
 /** interpreters that take `-c SCRIPT NAME ARGS…` the POSIX way */
@@ -27,8 +36,11 @@ export interface RunScriptArgs {
   ok_codes?: number[];
   /** a path: when it exists, the script has already done its work */
   creates?: string;
-  /** a read-only command: when it exits 0, the script is not needed */
-  unless?: string;
+  /**
+   * a command: when it exits 0, the script is not needed. Not run in check mode unless given as
+   * { cmd, check_mode_safe: true }.
+   */
+  unless?: string | UnlessGuard;
   /**
    * directory on the guest an uploaded script goes to (and is removed from); default /tmp.
    * Inline shell scripts are not uploaded: they run as `sh -c`. Files, other interpreters and
@@ -37,19 +49,78 @@ export interface RunScriptArgs {
   remote_tmp?: string;
 }
 
-/** Why the script does not need to run (a string), or null when it does. */
-async function guard(ctx: StepContext, a: RunScriptArgs): Promise<Result<string | null, StepFailure>> {
+export interface UnlessGuard {
+  cmd: string;
+  /** the user vouches that the command changes nothing: check mode runs it (and says so) */
+  check_mode_safe?: boolean;
+}
+
+/** interpreters whose scripts are shell code (templates in them are shell-quoted) */
+export function isShellInterpreter(interp: string | undefined): boolean {
+  return interp === undefined || SHELLS.test(interp.trim());
+}
+
+type Guard =
+  /** `checkedSafe`: a check_mode_safe guard ran in check mode (and failed) */
+  | { kind: 'run'; checkedSafe?: boolean }
+  | { kind: 'not-needed'; why: string }
+  /** check mode: the answer needs the user's `unless` command, which check mode does not run */
+  | { kind: 'unknown'; why: string };
+
+export const NOT_RUN_IN_CHECK = 'unknown (not run in check mode)';
+/** what a step summary carries when a check_mode_safe command ran in check mode */
+export const RAN_IN_CHECK = 'ran in check mode (check_mode_safe)';
+
+function unlessOf(a: RunScriptArgs): UnlessGuard | undefined {
+  return typeof a.unless === 'string' ? { cmd: a.unless } : a.unless;
+}
+
+/** Whether the script needs to run. */
+async function guard(ctx: StepContext, a: RunScriptArgs): Promise<Result<Guard, StepFailure>> {
   if (a.creates !== undefined) {
+    // pvrun's own probe with a quoted path: safe in check mode
     const r = await run(ctx, `test -e ${quoteShell(a.creates)}`, { readOnly: true, become: a.become === true });
     if (!r.ok) return r;
-    if (r.value.exitCode === 0) return ok(`${a.creates} exists`);
+    if (r.value.exitCode === 0) return ok({ kind: 'not-needed', why: `${a.creates} exists` });
   }
-  if (a.unless !== undefined) {
-    const r = await run(ctx, a.unless, { readOnly: true, become: a.become === true, timeoutMs: 60_000 });
+  const u = unlessOf(a);
+  if (u !== undefined) {
+    const safe = u.check_mode_safe === true;
+    if (ctx.check && !safe) return ok({ kind: 'unknown', why: `'unless' guard ${NOT_RUN_IN_CHECK}: ${short(u.cmd)}` });
+    if (ctx.check) ctx.log(`'unless' guard ${RAN_IN_CHECK}: ${short(u.cmd)}`);
+    // readOnly only when the user vouched for it: the check-mode connector refuses anything else
+    const r = await run(ctx, u.cmd, { readOnly: safe, become: a.become === true, timeoutMs: 60_000 });
     if (!r.ok) return r;
-    if (r.value.exitCode === 0) return ok(`'unless' command succeeded`);
+    const note = ctx.check ? ` (${RAN_IN_CHECK})` : '';
+    if (r.value.exitCode === 0) return ok({ kind: 'not-needed', why: `'unless' command succeeded${note}` });
+    if (note) return ok({ kind: 'run', checkedSafe: true });
   }
-  return ok(null);
+  return ok({ kind: 'run' });
+}
+
+function short(cmd: string): string {
+  const one = cmd.trim().replace(/\s*\n\s*/g, '; ');
+  return one.length > 80 ? `${one.slice(0, 77)}...` : one;
+}
+
+/**
+ * A script file as the loader resolved it: an absolute real path (no symlink on the way, no
+ * `..`), a regular file. Anything else is refused rather than read: a path that changed since
+ * loading, or arguments that did not come through the loader.
+ */
+async function readScriptFile(file: string): Promise<Result<{ body: Buffer; sha256: string }, StepFailure>> {
+  const refuse = (why: string) => err<StepFailure>({ kind: 'config', message: `script file ${file}: ${why}` });
+  if (!isAbsolute(file)) return refuse('not resolved by the playbook loader (expected an absolute path inside the playbook directory or a script root)');
+  let real: string;
+  try { real = await realpath(file); } catch (e) { return refuse(`cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`); }
+  if (real !== file) return refuse(`now resolves to another path (a symlink changed since the playbook was loaded); not reading it`);
+  try {
+    if (!(await stat(real)).isFile()) return refuse('not a regular file');
+    const body = await readFile(real);
+    return ok({ body, sha256: createHash('sha256').update(body).digest('hex') });
+  } catch (e) {
+    return refuse(`cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
 }
 
 export const runScriptStep = defineStep<RunScriptArgs>({
@@ -70,39 +141,74 @@ export const runScriptStep = defineStep<RunScriptArgs>({
       timeout: { type: 'number', exclusiveMinimum: 0 },
       ok_codes: { type: 'array', items: { type: 'integer' }, default: [0] },
       creates: { type: 'string' },
-      unless: { type: 'string' },
+      unless: {
+        description: "a command; when it exits 0 the script is not needed. Check mode does not run it (the step is 'unknown') unless it is { cmd, check_mode_safe: true }",
+        oneOf: [
+          { type: 'string' },
+          {
+            type: 'object', additionalProperties: false, required: ['cmd'],
+            properties: {
+              cmd: { type: 'string' },
+              check_mode_safe: { type: 'boolean', description: 'the command changes nothing: run it in check mode too (reported in the step summary)' },
+            },
+          },
+        ],
+      },
       remote_tmp: { type: 'string', pattern: '^/' },
     },
   },
   shorthand: (v) => ({ script: String(v) }),
+  templateContexts(args): TemplateContext[] {
+    if (typeof args !== 'object' || args === null) return [];
+    const a = args as RunScriptArgs;
+    const out: TemplateContext[] = [];
+    if (typeof a.script === 'string') {
+      out.push(isShellInterpreter(a.interpreter) ? { at: ['script'], kind: 'sh' } : { at: ['script'], kind: 'code', interpreter: a.interpreter! });
+    }
+    if (typeof a.unless === 'string') out.push({ at: ['unless'], kind: 'command' });
+    else if (typeof a.unless === 'object' && a.unless !== null) out.push({ at: ['unless', 'cmd'], kind: 'command' });
+    return out;
+  },
 
   async plan(ctx, a) {
     const g = await guard(ctx, a);
     if (!g.ok) return planFail(g.error);
-    if (g.value !== null) return { kind: 'ok', summary: `not needed: ${g.value}` };
-    const what = a.file !== undefined ? `script file ${a.file}` : 'inline script';
+    if (g.value.kind === 'not-needed') return { kind: 'ok', summary: `not needed: ${g.value.why}` };
+    let what = 'inline script';
+    let body = a.script ?? '';
+    if (a.file !== undefined) {
+      // a controller file: named by its path and hash, never shown
+      const f = await readScriptFile(a.file);
+      if (!f.ok) return planFail(f.error);
+      what = `script file ${a.file} (sha256 ${f.value.sha256})`;
+      body = `(file ${a.file}, ${f.value.body.length} bytes, sha256 ${f.value.sha256})`;
+    }
+    if (g.value.kind === 'unknown') {
+      return { kind: 'unknown', reason: `${g.value.why}; the ${what} runs${a.become ? ' as root' : ''} if it fails` };
+    }
+    const note = g.value.checkedSafe ? ` (the 'unless' guard ${RAN_IN_CHECK} and failed)` : '';
     // --diff: exactly what would run, so a reviewer of a check-mode run can read it
-    const body = a.file !== undefined ? `(contents of ${a.file})` : a.script ?? '';
     const diff = [`interpreter: ${a.interpreter ?? '/bin/sh'}${a.become ? ' (as root)' : ''}`,
       ...(a.args?.length ? [`args: ${a.args.join(' ')}`] : []),
       ...(a.env ? [`env: ${Object.keys(a.env).join(', ')}`] : []),
       ...body.split('\n').map((l) => `+ ${l}`)].join('\n');
-    return { kind: 'change', summary: `would run ${what}${a.become ? ' as root' : ''}`, diff };
+    return { kind: 'change', summary: `would run ${what}${a.become ? ' as root' : ''}${note}`, diff };
   },
 
   async apply(ctx, a): Promise<ApplyResult> {
     // plan() and apply() may be far apart (or apply called alone): check the guards again
     const g = await guard(ctx, a);
     if (!g.ok) return applyFail(g.error);
-    if (g.value !== null) return { kind: 'ok', summary: `not needed: ${g.value}` };
+    if (g.value.kind === 'not-needed') return { kind: 'ok', summary: `not needed: ${g.value.why}` };
+    if (g.value.kind === 'unknown') return { kind: 'failed', reason: g.value.why };
 
     let body: Buffer;
+    let fileNote = '';
     if (a.file !== undefined) {
-      try {
-        body = await readFile(a.file);
-      } catch (e) {
-        return { kind: 'failed', reason: `cannot read ${a.file}: ${(e as Error).message}` };
-      }
+      const f = await readScriptFile(a.file);
+      if (!f.ok) return applyFail(f.error);
+      body = f.value.body;
+      fileNote = `, file ${a.file} sha256 ${f.value.sha256}`;
     } else {
       body = Buffer.from(a.script ?? '');
     }
@@ -137,6 +243,6 @@ export const runScriptStep = defineStep<RunScriptArgs>({
       const how = r.value.exitCode === null ? `killed by ${r.value.signal}` : `exit ${r.value.exitCode}`;
       return { kind: 'failed', reason: `script ${how} (ok: ${okCodes.join(', ')}): ${tail(r.value.stderr || r.value.stdout)}`, data };
     }
-    return { kind: 'changed', summary: `script ran (exit ${r.value.exitCode})`, data };
+    return { kind: 'changed', summary: `script ran (exit ${r.value.exitCode}${fileNote})`, data };
   },
 });

@@ -4,8 +4,14 @@
  */
 import { defineStep, type StepContext, type StepFailure } from '../types.js';
 import { ok, type Result } from '../../util/result.js';
-import { applyFail, becomeSchema, commandFailed, planFail, probe, run } from './common.js';
-import { parseServiceProbe, serviceActions, serviceCommand, serviceProbeCommand, type ServiceInfo } from './services.js';
+import { applyFail, becomeSchema, withTemplates, commandFailed, planFail, probe, run } from './common.js';
+import {
+  invalidServiceName, parseServiceProbe, SERVICE_NAME_DESCRIPTION, SERVICE_NAME_PATTERN, serviceActions, serviceCommand,
+  serviceProbeCommand, type ServiceInfo,
+} from './services.js';
+import { err } from '../../util/result.js';
+
+const oneName = { type: 'string', pattern: withTemplates(SERVICE_NAME_PATTERN), description: SERVICE_NAME_DESCRIPTION };
 
 export interface ServiceArgs {
   name: string | string[];
@@ -19,6 +25,9 @@ function candidates(a: ServiceArgs): string[] {
 }
 
 async function find(ctx: StepContext, a: ServiceArgs): Promise<Result<{ init: 'systemd' | 'sysv'; info: ServiceInfo } | null, StepFailure>> {
+  // literal names were checked at load; a name from a run-time template is checked here
+  const invalid = invalidServiceName(candidates(a));
+  if (invalid) return err({ kind: 'config', message: invalid });
   const out = await probe(ctx, serviceProbeCommand(candidates(a)), { become: a.become === true });
   if (!out.ok) return out;
   const info = parseServiceProbe(out.value).found[0];
@@ -35,7 +44,7 @@ export const serviceStep = defineStep<ServiceArgs>({
     required: ['name'],
     anyOf: [{ required: ['enabled'] }, { required: ['state'] }],
     properties: {
-      name: { oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' }, minItems: 1 }] },
+      name: { oneOf: [oneName, { type: 'array', items: oneName, minItems: 1 }] },
       enabled: { type: 'boolean' },
       state: { enum: ['started', 'stopped', 'restarted'] },
       become: becomeSchema,

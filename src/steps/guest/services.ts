@@ -4,6 +4,21 @@
  */
 import { quoteArgs, quoteShell } from '../../util/shell-quote.js';
 
+/**
+ * Service names: systemd unit name characters (systemd's unit-name.c: VALID_CHARS is
+ * alphanumerics and ":-_.\\"; "@" separates a template instance) without the backslash, not
+ * starting with '-' or '.', no '/': the name goes into systemctl's arguments (after `--`) and,
+ * for SysV, into the path /etc/init.d/NAME.
+ */
+export const SERVICE_NAME_PATTERN = '^[A-Za-z0-9_@:][A-Za-z0-9_@:.-]*$';
+export const SERVICE_NAME_DESCRIPTION = 'a service name (letters, digits and _ @ : . -, not starting with . or -)';
+const SERVICE_RE = new RegExp(SERVICE_NAME_PATTERN);
+
+export function invalidServiceName(names: readonly string[]): string | undefined {
+  const badName = names.find((n) => !SERVICE_RE.test(n) || n.length > 255);
+  return badName === undefined ? undefined : `invalid service name ${JSON.stringify(badName)}: ${SERVICE_NAME_DESCRIPTION}`;
+}
+
 export interface ServiceInfo {
   name: string;
   /** how this service is managed: systemctl, or its init script */
@@ -33,15 +48,15 @@ export function serviceProbeCommand(candidates: string[]): string {
     `for s in ${quoteArgs(candidates)}; do`,
     '  mode=',
     '  if [ -n "$sd" ]; then',
-    '    [ "$(systemctl show -p LoadState --value "$s.service" 2>/dev/null)" = loaded ] && mode=systemd',
+    '    [ "$(systemctl show -p LoadState --value -- "$s.service" 2>/dev/null)" = loaded ] && mode=systemd',
     '  elif [ -x "/etc/init.d/$s" ]; then mode=sysv',
     `  elif [ -n "$sc" ]; then for d in ${UNIT_DIRS}; do [ -f "$d/$s.service" ] && { mode=systemd; break; }; done`,
     '  fi',
     '  case "$mode" in',
     '    systemd)',
     '      echo "exists=$s systemd"',
-    '      systemctl is-active --quiet "$s.service" 2>/dev/null && echo "active=$s"',
-    '      systemctl is-enabled --quiet "$s.service" 2>/dev/null && echo "enabled=$s" ;;',
+    '      systemctl is-active --quiet -- "$s.service" 2>/dev/null && echo "active=$s"',
+    '      systemctl is-enabled --quiet -- "$s.service" 2>/dev/null && echo "enabled=$s" ;;',
     '    sysv)',
     '      echo "exists=$s sysv"',
     '      "/etc/init.d/$s" status >/dev/null 2>&1 && echo "active=$s"',
@@ -76,7 +91,8 @@ export type ServiceAction = 'enable' | 'disable' | 'start' | 'stop' | 'restart';
 
 export function serviceCommand(init: 'systemd' | 'sysv', name: string, action: ServiceAction): string {
   const n = quoteShell(name);
-  if (init === 'systemd') return `systemctl ${action} ${quoteShell(`${name}.service`)}`;
+  // names are validated (invalidServiceName): no leading '-' for the SysV tools, no '/' in the path
+  if (init === 'systemd') return `systemctl ${action} -- ${quoteShell(`${name}.service`)}`;
   switch (action) {
     case 'enable':
       return `if command -v update-rc.d >/dev/null 2>&1; then update-rc.d ${n} defaults; ` +
