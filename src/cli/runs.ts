@@ -1,18 +1,48 @@
+import { existsSync } from 'node:fs';
 import { basename } from 'node:path';
 import { EXIT } from '../engine/exit-codes.js';
 import { stateDir } from '../journal/journal.js';
 import { findRunId, listRunIds, readJournal } from '../journal/read.js';
 import { outcomeCounts, runHistory, type RunHistory } from '../journal/history.js';
+import { loadInventories } from '../load/inventory.js';
+import { inventorySecretRefs, resolveSecret } from '../load/secrets.js';
 import { redactor } from '../util/redact.js';
 import type { Io } from './main.js';
 
 /** A run's journal folded into its history, or a message for the user (exit 5). */
-export function loadRun(dir: string, given: string): { ok: true; history: RunHistory } | { ok: false; message: string } {
+export function loadRun(dir: string, given: string, env?: NodeJS.ProcessEnv): { ok: true; history: RunHistory } | { ok: false; message: string } {
   const id = findRunId(dir, given);
   if (!id.ok) return { ok: false, message: id.error };
   const r = readJournal(dir, id.value);
   if (!r.ok) return { ok: false, message: r.error };
-  return { ok: true, history: runHistory(id.value, r.value.records, r.value.truncated) };
+  const history = runHistory(id.value, r.value.records, r.value.truncated);
+  if (env) registerRunSecrets(history, env);
+  return { ok: true, history };
+}
+
+const registered = new Set<string>();
+
+/**
+ * Defence in depth for `show` and `runs`, which run in a fresh process that was given no secret:
+ * the journal holds none (records are redacted as values before they are written), but a journal
+ * written by an older pvrun may. So when the run's inventories still load and their secret
+ * references resolve here — the same CI job, with the same environment, as docs/ci.md runs
+ * `pvrun show last` — those values are registered and masked like in the run. Nothing about the
+ * secrets is stored in the journal for this (even a salted hash of a weak password there would
+ * be a target for offline guessing); when they do not resolve there is nothing to mask with, and
+ * the journal's own redaction is what holds. Failures are silent: `show` must work anyway.
+ */
+function registerRunSecrets(h: RunHistory, env: NodeJS.ProcessEnv): void {
+  const plan = h.plan;
+  if (!plan) return;
+  const key = JSON.stringify([plan.cwd, plan.inventories]);
+  if (registered.has(key)) return;
+  registered.add(key);
+  const paths = plan.inventories.filter((p) => existsSync(p));
+  if (paths.length === 0) return;
+  const inv = loadInventories(paths);
+  if (!inv.ok) return;
+  for (const r of inventorySecretRefs(inv.value)) resolveSecret(r.ref, { env, baseDir: plan.cwd });
 }
 
 const secs = (ms: number): string => (ms < 60_000 ? `${(ms / 1000).toFixed(1)}s` : `${Math.floor(ms / 60_000)}m${String(Math.round((ms % 60_000) / 1000)).padStart(2, '0')}s`);
@@ -33,7 +63,7 @@ export function runsCommand(flags: { stateDir?: string }, io: Io): number {
   }
   const rows: string[][] = [['RUN', 'PLAYBOOK', 'INVENTORY', 'STARTED', 'DURATION', 'HOSTS', 'STATUS']];
   for (const id of ids) {
-    const r = loadRun(dir, id);
+    const r = loadRun(dir, id, io.env);
     if (!r.ok) continue;
     const h = r.history;
     const counts = Object.entries(outcomeCounts(h)).map(([k, n]) => `${k}=${n}`).join(' ') || '-';
@@ -54,7 +84,7 @@ export function runsCommand(flags: { stateDir?: string }, io: Io): number {
 
 /** `pvrun show <run>`: per host, per step, timings, summaries, and with -v the outputs. */
 export function showCommand(given: string, flags: { stateDir?: string; verbose: number }, io: Io): number {
-  const r = loadRun(stateDir(flags.stateDir, io.cwd), given);
+  const r = loadRun(stateDir(flags.stateDir, io.cwd), given, io.env);
   if (!r.ok) {
     io.err.write(`pvrun show: ${r.message}\n`);
     return EXIT.invalid;
@@ -75,11 +105,11 @@ export function showCommand(given: string, flags: { stateDir?: string; verbose: 
       const st = s.status ?? (s.applyStarted ? 'CUT SHORT while applying' : 'CUT SHORT');
       out.push(`  ${s.started.slice(11, 19)} ${s.phase === 'cleanup' ? 'cleanup: ' : ''}${s.step} (${s.stepType})  ${st}  ${t}${s.summary ? `  ${s.summary.split('\n').join('\n      ')}` : ''}`);
       if (flags.verbose > 0) for (const o of s.output) out.push(`      | ${o.trimEnd().split('\n').join('\n      | ')}`);
-      if (s.undo !== undefined && flags.verbose > 0) out.push(`      undo: ${JSON.stringify(s.undo)}`);
+      if (s.undo !== undefined && flags.verbose > 0) out.push(`      undo: ${redactor.stringify(s.undo)}`);
     }
     for (const r of x.rollbackSteps) out.push(`  ${r.time.slice(11, 19)} rollback ${r.step}  ${r.ok ? 'ok' : 'FAILED'}  ${r.summary}`);
     if (x.rollback !== 'none') out.push(`  rollback: ${x.rollback}`);
-    if (!x.finished && x.lastIntent) out.push(`  last intent: ${x.lastIntent.action} ${JSON.stringify(x.lastIntent.detail)} at ${x.lastIntent.time}`);
+    if (!x.finished && x.lastIntent) out.push(`  last intent: ${x.lastIntent.action} ${redactor.stringify(x.lastIntent.detail)} at ${x.lastIntent.time}`);
     if (x.recap?.attention) out.push(`  attention: ${x.recap.attention}`);
   }
   io.out.write(redactor.redact(out.join('\n')) + '\n');

@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import type { RunEvent } from '../engine/events.js';
 import type { Intent } from '../steps/types.js';
 import type { Redact } from '../report/types.js';
+import { redactJsonText, redactValueWith } from '../util/redact.js';
 
 export function stateDir(flag: string | undefined, cwd = process.cwd()): string {
   return resolve(cwd, flag ?? process.env['PVRUN_STATE_DIR'] ?? '.pvrun');
@@ -57,7 +58,9 @@ export class Journal {
 
   private write(rec: JournalRecord, sync: boolean): void {
     if (this.fd === undefined) return;
-    writeSync(this.fd, this.redact(JSON.stringify(rec)) + '\n');
+    // Redacted as a value, then serialised, then the late string-only pass over the JSON text:
+    // the journal never holds a secret in any form, and stays valid JSON whatever the secret is.
+    writeSync(this.fd, redactJsonText(JSON.stringify(redactValueWith(rec, this.redact)), this.redact) + '\n');
     this.written++;
     // durable shortly; whoever must wait for it (an intent) awaits flush()
     if (sync) void this.flush();

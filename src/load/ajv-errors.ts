@@ -6,6 +6,8 @@ import type { Diagnostic } from './diagnostics.js';
 import { describeType } from './duration.js';
 import { closest, didYouMean } from './suggest.js';
 import { diagAt } from './yaml-doc.js';
+import { withoutSecretLiterals, withoutSecretValue } from './secrets.js';
+import { describeSecretValue, SECRET_KEYS } from '../model/secret.js';
 import type { Path, YamlSource } from './yaml-doc.js';
 
 export interface TranslateOptions {
@@ -132,11 +134,13 @@ function nestedKeys(schema: unknown): string[] {
 export function ajvToDiagnostics(errors: readonly ErrorObject[], src: YamlSource, opts: TranslateOptions = {}): Diagnostic[] {
   const base = opts.basePath ?? [];
   const out: Diagnostic[] = [];
+  const literals: string[] = [];
   for (const e of reduceErrors(errors)) {
     const rel = pointerToPath(e.instancePath);
     const path = [...base, ...rel];
     const isBase = rel.length === 0;
     const what = subject(path, opts.baseLabel, isBase);
+    if (SECRET_KEYS.has(String(path.at(-1))) && (typeof e.data === 'string' || typeof e.data === 'number')) literals.push(String(e.data));
     switch (e.keyword) {
       case 'additionalProperties': {
         const key = String(e.params.additionalProperty);
@@ -181,7 +185,8 @@ export function ajvToDiagnostics(errors: readonly ErrorObject[], src: YamlSource
         break;
       }
       case 'x-secret':
-        out.push(diagAt(src, path, `${what} must be a secret reference, { env: NAME } or { file: path }, got ${describeType(e.data)}`));
+        // a literal secret is refused without being echoed, in the message or the source line
+        out.push(withoutSecretValue(diagAt(src, path, `${what} must be a secret reference, { env: NAME } or { file: path }, got ${describeSecretValue(e.data)}`)));
         break;
       case 'x-expected':
         out.push(diagAt(src, path, `${what} must be ${joinOr(e.params.expected as string[])}, got ${describeType(e.data)}`));
@@ -227,5 +232,5 @@ export function ajvToDiagnostics(errors: readonly ErrorObject[], src: YamlSource
         out.push(diagAt(src, path, `${what} ${e.message ?? 'is invalid'}`));
     }
   }
-  return out;
+  return withoutSecretLiterals(out, literals); // another error's echoed line may show a literal secret
 }

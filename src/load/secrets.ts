@@ -4,15 +4,13 @@ import { readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import type { Inventory } from '../model/inventory.js';
 import type { SecretRef } from '../model/secret.js';
-import { isSecretRef } from '../model/secret.js';
+import { describeSecretValue, isSecretRef } from '../model/secret.js';
 import type { SourcePos } from '../model/source.js';
-import { redactor as processRedactor } from '../util/redact.js';
-import type { Redactor } from '../util/redact.js';
+import { Redactor, redactor as processRedactor } from '../util/redact.js';
 import type { Result } from '../util/result.js';
 import { err, ok } from '../util/result.js';
 import type { Diagnostic } from './diagnostics.js';
 import { diagnostic } from './diagnostics.js';
-import { describeType } from './duration.js';
 
 export interface ResolveSecretOptions {
   /** where the reference was written (e.g. HypervisorSpec.pos), for the error's position */
@@ -34,7 +32,7 @@ export function resolveSecret(ref: unknown, opts: ResolveSecretOptions = {}): Re
   const pos = opts.pos ?? { file: '<secret>', line: 1, col: 1 };
   const forWhat = opts.what ? ` (${opts.what})` : '';
   if (!isSecretRef(ref)) {
-    return err(diagnostic(pos, `bad secret reference${forWhat}: expected { env: NAME } or { file: path }, got ${describeType(ref)}`));
+    return err(diagnostic(pos, `bad secret reference${forWhat}: expected { env: NAME } or { file: path }, got ${describeSecretValue(ref)}`));
   }
   let value: string;
   if ('env' in ref) {
@@ -87,4 +85,22 @@ export function inventorySecretRefs(inv: Inventory): { ref: SecretRef; pos: Sour
     }
   }
   return out;
+}
+
+/**
+ * A diagnostic about a value written where a secret reference belongs: its message must not
+ * show the value (use describeSecretValue), and its echoed source line is cut at the value's
+ * column, so `password: hunter2` is shown as `password: ***`.
+ */
+export function withoutSecretValue(d: Diagnostic): Diagnostic {
+  if (d.sourceLine === undefined) return d;
+  return { ...d, sourceLine: d.sourceLine.slice(0, Math.max(0, d.col - 1)) + '***' };
+}
+
+/** Every diagnostic's message and echoed line with these literal secrets masked (a file's other errors may show them). */
+export function withoutSecretLiterals(ds: Diagnostic[], literals: readonly string[]): Diagnostic[] {
+  if (literals.length === 0) return ds;
+  const r = new Redactor();
+  for (const l of literals) r.add(l);
+  return ds.map((d) => ({ ...d, message: r.redact(d.message), ...(d.sourceLine !== undefined ? { sourceLine: r.redact(d.sourceLine) } : {}) }));
 }

@@ -1,5 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import type { HostRecap, RunEvent } from '../engine/events.js';
+import { escapeRedacted, redactValueWith } from '../util/redact.js';
 import type { Redact, Reporter } from './types.js';
 
 interface Case {
@@ -22,6 +23,8 @@ interface Suite {
  * <failure> naming the step that failed with its message (an <error> when the host needs
  * attention, <skipped> when skipped). One failure element per case: the strict JUnit schema
  * (and some CI parsers) allow only one; every failed step is listed in its body.
+ * Secrets: each event is redacted as a value when it arrives, and each value again once
+ * XML-escaped (escapeRedacted); the document's markup is never searched, so no mask breaks it.
  */
 export function createJunitReporter(path: string, redact: Redact, now: () => number = Date.now): Reporter {
   const suites: Suite[] = [];
@@ -34,11 +37,12 @@ export function createJunitReporter(path: string, redact: Redact, now: () => num
   const write = (): void => {
     if (written) return;
     written = true;
-    writeFileSync(path, redact(junitXml(runId, suites)));
+    writeFileSync(path, junitXml(runId, suites, redact));
   };
 
   return {
-    event(e: RunEvent) {
+    event(raw: RunEvent) {
+      const e = redactValueWith(raw, redact);
       switch (e.type) {
         case 'run-start': runId = e.runId; break;
         case 'play-start': {
@@ -78,7 +82,9 @@ export function createJunitReporter(path: string, redact: Redact, now: () => num
 
 const FAILED = new Set(['failed', 'unreachable', 'rolled-back']);
 
-function junitXml(runId: string, suites: Suite[]): string {
+function junitXml(runId: string, suites: Suite[], redact: Redact): string {
+  const text = (s: string): string => escapeRedacted(s, xmlText, redact);
+  const attr = (s: string): string => escapeRedacted(s, xmlAttr, redact);
   let tests = 0, failures = 0, errors = 0, time = 0;
   const body: string[] = [];
   for (const s of suites) {
@@ -120,10 +126,10 @@ function clean(s: string): string {
   return s.replace(/\x1b\[[0-9;]*m/g, '').replace(/[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]/g, '');
 }
 
-function text(s: string): string {
+function xmlText(s: string): string {
   return clean(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
-function attr(s: string): string {
-  return text(s).replace(/"/g, '&quot;').replace(/\n/g, '&#10;');
+function xmlAttr(s: string): string {
+  return xmlText(s).replace(/"/g, '&quot;').replace(/\n/g, '&#10;');
 }

@@ -1,6 +1,7 @@
 import pc from 'picocolors';
 import type { RunEvent, StepStatus } from '../engine/events.js';
 import { formatRecap } from './recap.js';
+import { redactValueWith } from '../util/redact.js';
 import type { Redact, Reporter } from './types.js';
 
 const statusPaint = (c: ReturnType<typeof pc.createColors>, s: StepStatus): string => {
@@ -53,7 +54,10 @@ export function formatEventLine(e: RunEvent, opts: { color: boolean; verbose: bo
 /** Plain timestamped lines: not a TTY, or CI / NO_COLOR set. */
 export function createPlainReporter(out: NodeJS.WritableStream, opts: { color: boolean; verbose: boolean; diff: boolean; redact: Redact; check: boolean }): Reporter {
   return {
-    event(e) {
+    event(raw) {
+      // redacted as a value first (the intent's detail and a step's diff are serialised below),
+      // then the printed text once more
+      const e = redactValueWith(raw, opts.redact);
       if (e.type === 'run-end') {
         out.write(opts.redact(formatRecap(e.recap, { color: opts.color, runId: e.runId, durationMs: e.durationMs, exitCode: e.exitCode, check: opts.check })) + '\n');
         return;

@@ -3,6 +3,7 @@ import pc from 'picocolors';
 import type { RunEvent } from '../engine/events.js';
 import { formatEventLine } from './plain.js';
 import { formatRecap } from './recap.js';
+import { redactValueWith } from '../util/redact.js';
 import type { Redact, Reporter } from './types.js';
 
 interface Running {
@@ -37,7 +38,8 @@ export function createTtyReporter(out: NodeJS.WriteStream, opts: { verbose: bool
   timer.unref();
 
   return {
-    event(e: RunEvent) {
+    event(raw: RunEvent) {
+      const e = redactValueWith(raw, opts.redact); // as a value before formatting, the text again when printed
       switch (e.type) {
         case 'run-start': total = e.plays.reduce((n, p) => n + p.hosts, 0); break;
         case 'batch-start': batch = `${e.play} — batch ${e.index + 1}`; break;

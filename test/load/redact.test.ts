@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Redactor } from '../../src/util/redact.js';
+import { escapeRedacted, redactJsonText, Redactor } from '../../src/util/redact.js';
 
 describe('Redactor', () => {
   const r = new Redactor();
@@ -25,4 +25,43 @@ describe('Redactor', () => {
     expect(q.redact('abc')).toBe('abc');
     expect(q.size).toBe(0);
   });
+
+  it('masks the forms each output format escapes a secret to', () => {
+    const q = new Redactor();
+    const pw = 'p"a\\s&s<w>o%r\'d$1';
+    q.add(pw);
+    for (const form of [
+      pw,
+      JSON.stringify(pw).slice(1, -1), // p\"a\\s…
+      JSON.stringify(JSON.stringify(pw).slice(1, -1)).slice(1, -1), // a JSON string inside a JSON string
+      'p"a\\s&amp;s&lt;w&gt;o%r\'d$1',
+      'p&quot;a\\s&amp;s&lt;w&gt;o%r&apos;d$1',
+      'p&quot;a\\s&amp;s&lt;w&gt;o%r&#39;d$1',
+      'p"a\\s&s<w>o%25r\'d$1', // a GitHub annotation's data
+      "p\"a\\s&s<w>o%r'\\''d$1", // inside a shell single-quoted word
+    ]) expect(q.redact(`<${form}>`), form).toBe('<***>');
+  });
+  it('redactValue masks string values and keys, never numbers or booleans', () => {
+    const q = new Redactor();
+    q.add('true');
+    q.add('1234');
+    expect(q.redactValue({ check: true, n: 1234, s: 'true 1234', true: ['is true'] })).toEqual({ check: true, n: 1234, s: '*** ***', '***': ['is ***'] });
+    expect(q.stringify({ check: true, n: 1234, s: 'x true' })).toBe('{"check":true,"n":1234,"s":"x ***"}');
+  });
+  it('the late JSON pass masks inside string tokens only and keeps the JSON valid', () => {
+    const q = new Redactor();
+    q.add('n1234');
+    const redact = (s: string): string => q.redact(s);
+    // the raw secret in a value is re-encoded masked; an escape sequence spelling it (\n1234) masks the token
+    expect(redactJsonText('{"a":"x n1234","b":"\\n1234","n1234":1}', redact)).toBe('{"a":"x ***","b":"***","***":1}');
+    JSON.parse(redactJsonText('{"a":"\\n1234"}', redact));
+  });
+  it('escapeRedacted masks the whole value when its escaped text spells a secret', () => {
+    const q = new Redactor();
+    q.add('amp;x');
+    const xml = (s: string): string => s.replace(/&/g, '&amp;');
+    expect(escapeRedacted('a&x', xml, (s) => q.redact(s))).toBe('***');
+    expect(escapeRedacted('a&y', xml, (s) => q.redact(s))).toBe('a&amp;y');
+  });
 });
+

@@ -2,6 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { formatDiagnostics } from '../../src/load/diagnostics.js';
 import { loadInventories } from '../../src/load/inventory.js';
 import { inventorySecretRefs, resolveSecret, resolveSecrets } from '../../src/load/secrets.js';
 import { Redactor } from '../../src/util/redact.js';
@@ -21,9 +22,24 @@ describe('secrets', () => {
     expect(resolveSecret({ env: 'NOPE' }, { env: {}, pos, what: "password of hypervisor 'pool-a'", redactor }))
       .toEqual({ ok: false, error: { ...pos, message: "environment variable 'NOPE' is not set (password of hypervisor 'pool-a')" } });
     expect(resolveSecret({ file: '/nonexistent/pw' }, { pos, redactor })).toEqual({ ok: false, error: { ...pos, message: "secret file '/nonexistent/pw': no such file" } });
-    expect(resolveSecret('hunter2', { pos, redactor })).toEqual({ ok: false, error: { ...pos, message: "bad secret reference: expected { env: NAME } or { file: path }, got 'hunter2'" } });
+    // a literal secret is refused without being echoed
+    expect(resolveSecret('hunter2', { pos, redactor })).toEqual({ ok: false, error: { ...pos, message: 'bad secret reference: expected { env: NAME } or { file: path }, got a literal value (not shown: secrets are never written in playbooks or inventories)' } });
+    expect(resolveSecret(424242, { pos, redactor })).toEqual({ ok: false, error: { ...pos, message: 'bad secret reference: expected { env: NAME } or { file: path }, got a literal number (not shown)' } });
     const all = resolveSecrets([{ ref: { env: 'A' } }, { ref: { env: 'B' } }], { env: { B: 'bbb' }, redactor });
     expect(all.ok ? [] : all.error.map((d) => d.message)).toEqual(["environment variable 'A' is not set"]);
+  });
+
+  it('a literal password in an inventory is refused at its position, shown neither in the message nor in the echoed line', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pvrun-s-'));
+    const path = join(dir, 'inv.yml');
+    writeFileSync(path, 'hypervisors:\n  pool-a:\n    url: https://127.0.0.1:8443\n    password: "p\\"a\\\\s&s<w>o%r\'d$1"\nhosts: {}\n');
+    const inv = loadInventories([path]);
+    expect(inv.ok).toBe(false);
+    const text = inv.ok ? '' : formatDiagnostics(inv.error);
+    expect(text).toMatch(/inv\.yml:4:15: 'password' must be a secret reference, \{ env: NAME \} or \{ file: path \}, got a literal value \(not shown/);
+    expect(text).toContain('\n      password: ***\n');
+    expect(text).not.toContain('s&s<w>');
+    expect(text).not.toContain('o%r');
   });
 
   it('lists an inventory\'s secret references with positions', () => {
