@@ -12,7 +12,8 @@ import type { Inventory } from '../model/inventory.js';
 import type { RecoverFlags, RunFlags } from './program.js';
 import { loadRun } from './runs.js';
 import { settleHosts } from './settle.js';
-import { runPlaybook, type RunOutcome } from './run.js';
+import { runPlaybook } from './run.js';
+import type { HostRecap } from '../engine/events.js';
 
 /** per play+host: what to undo; `cut` for a step cut short: the snapshot name its intent asked for (null: never asked) */
 type Targets = Map<string, { index: number; token: unknown; step?: string; cut?: string | null }[]>;
@@ -46,11 +47,21 @@ export function narrowPlays(plays: EnginePlay[], keep: (play: string, host: stri
     .filter((p) => p.hosts.length > 0);
 }
 
-/** rolled back cleanly everywhere → 0; otherwise what the engine said (3 needs attention, …) */
-function rollbackExit(r: RunOutcome): number {
-  if (r.recap === undefined) return r.code;
-  if (r.recap.length > 0 && r.recap.every((x) => x.outcome === 'rolled-back')) return EXIT.ok;
-  return r.code;
+/**
+ * The rollback session's exit code: every host restored and its cleanup done → 0. A host
+ * reverted whose cleanup failed (the guest did not answer after the revert …) is not clean:
+ * it is said, and the exit is 3 (needs attention). Otherwise what the engine said (3 a failed
+ * undo, 4 unreachable, 130 interrupted, …).
+ */
+export function rollbackExit(recap: HostRecap[], engineCode: number): { code: number; notes: string[] } {
+  if (recap.length === 0 || !recap.every((x) => x.outcome === 'rolled-back')) return { code: engineCode, notes: [] };
+  // host-run adds `attention` to a rolled-back host only for what is left to do: failed cleanup
+  const unclean = recap.filter((x) => x.attention !== undefined);
+  if (unclean.length === 0) return { code: EXIT.ok, notes: [] };
+  return {
+    code: EXIT.attention,
+    notes: unclean.map((x) => `${x.host}: reverted, but the cleanup could not run: ${x.attention}; check the host, then run the play's cleanup steps by hand`),
+  };
 }
 
 /**
@@ -123,8 +134,9 @@ async function rollbackTargets(runId: string, playbook: string, targets: Targets
       const t = targets.get(key(play, host));
       return t ? { startIndex: Number.MAX_SAFE_INTEGER, applied: t.map(({ index, token }) => ({ index, token })), rollback: reason } : undefined;
     },
+    exit: rollbackExit,
   });
-  return rollbackExit(out);
+  return out.code;
 }
 
 /**
@@ -214,6 +226,7 @@ async function rollbackTargetsFromMarkers(runId: string, playbook: string, perHo
       const t = targets.get(key(play, host));
       return t ? { startIndex: Number.MAX_SAFE_INTEGER, applied: t.map(({ index, token }) => ({ index, token })), rollback: reason } : undefined;
     },
+    exit: rollbackExit,
   });
-  return rollbackExit(out);
+  return out.code;
 }

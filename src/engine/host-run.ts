@@ -43,6 +43,9 @@ export class HostRun {
   /** name of the first step that check mode predicted would change */
   private firstPredictedChange: string | undefined;
   private guestUnreachable = false;
+  /** a second SIGINT: the step it came during, and the step whose apply it cut short */
+  private abortedStep: string | undefined;
+  private cutShort: string | undefined;
   private currentCtx: StepContext | undefined;
   currentStep: string | undefined;
 
@@ -145,16 +148,18 @@ export class HostRun {
 
   /** A second SIGINT: nothing more is done on this host; say exactly where it was left. */
   private finishAborted(): HostRecap {
-    const where = this.currentStep ?? 'between steps';
-    const changed = this.applied.map((a) => a.step.spec.name);
+    const where = this.currentStep ?? this.abortedStep ?? 'between steps';
+    const changed = this.applied.map((a) => a.step.spec.name).filter((n) => n !== this.cutShort);
     const restore = this.restorePointText();
+    // an apply cut short may go on without us (an installer) and finish: it is named, never omitted
+    const cut = this.cutShort ? `; cut short: '${this.cutShort}' (its change may be done, half done or still running)` : '';
     const recap: HostRecap = {
       host: this.host.name,
-      outcome: this.applied.length > 0 || this.currentStep ? 'needs-attention' : 'skipped',
+      outcome: this.applied.length > 0 || this.currentStep || this.cutShort ? 'needs-attention' : 'skipped',
       ...this.counts,
       rolled_back: false,
       reason: `aborted by a second SIGINT during '${where}'`,
-      attention: `aborted mid-run during '${where}'; applied: ${changed.length ? changed.join(', ') : 'nothing'}` +
+      attention: `aborted mid-run during '${where}'; applied: ${changed.length ? changed.join(', ') : 'nothing'}${cut}` +
         (restore ? `; ${restore}` : ''),
     };
     this.opts.emit({ type: 'host-end', host: this.host.name, recap, time: this.now() });
@@ -187,6 +192,8 @@ export class HostRun {
       guest: async () => {
         const r = await services.guest(this.host);
         if (!r.ok && r.error.kind === 'guest' && isUnreachable(r.error.failure)) this.guestUnreachable = true;
+        // reached again (a wait for the guest after a revert or reboot): no longer unreachable
+        else if (r.ok) this.guestUnreachable = false;
         return r;
       },
       vm: () => services.vm(this.host),
@@ -372,7 +379,11 @@ export class HostRun {
   private abortedRun(timeoutMs: number, step?: EngineStep, args?: unknown): StepRun {
     // An apply cut short may have half-done its change: keep it in the undo list.
     if (step?.type.undo) this.applied.push({ step, args, token: undefined });
-    if (this.control.aborted) return { status: 'failed', summary: 'aborted (second SIGINT)', fatal: true };
+    if (this.control.aborted) {
+      this.abortedStep = this.currentStep;
+      if (step) this.cutShort = step.spec.name;
+      return { status: 'failed', summary: 'aborted (second SIGINT)', fatal: true };
+    }
     return { status: 'failed', summary: `timed out after ${formatMs(timeoutMs)}`, fatal: true };
   }
 

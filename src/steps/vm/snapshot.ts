@@ -1,11 +1,12 @@
-import type { VmHandle } from '../../hypervisor/types.js';
+import type { HypervisorFailure, VmHandle } from '../../hypervisor/types.js';
 import { listPvrunSnapshots, MARK, revertToSnapshot, takeSnapshot } from '../../hypervisor/vm-snapshot.js';
 import { defineStep } from '../types.js';
 import type { StepContext, UndoResult } from '../types.js';
 import { DURATION_SCHEMA, durationArg, failureText, forgetVm, keepPlanned, parseDurationMs, runInfo, takePlanned, vmFacts, vmOf } from './common.js';
 import type { VmFacts } from '../../hypervisor/vm-facts.js';
-import { ok } from '../../util/result.js';
+import { err, ok, type Result } from '../../util/result.js';
 import { keepUntil } from './retention.js';
+import { describeWaitFailure, retryTransient, waitForGuest as waitGuest } from '../../runtime/wait-guest.js';
 
 export interface SnapshotArgs {
   /** snapshot name (templates are rendered by the engine); default `pvrun <run> <host>` */
@@ -95,11 +96,12 @@ export const snapshotStep = defineStep<SnapshotArgs>({
   },
 
   async undo(ctx, args, token) {
-    const h = await vmOf(ctx);
+    const timeoutMs = durationArg(args.timeout, 15 * 60_000);
+    const h = await vmRiding(ctx, Date.now() + timeoutMs);
     if (!h.ok) return { ok: false, reason: h.error };
     const t = await tokenOrFind(ctx, h.value, token);
     if (!t) return { ok: false, reason: `no pvrun snapshot of ${h.value.nameLabel} from this run to revert to` };
-    return revertAndRestore(ctx, h.value, t, durationArg(args.timeout, 15 * 60_000));
+    return revertAndRestore(ctx, h.value, t, timeoutMs);
   },
 });
 
@@ -133,12 +135,16 @@ function isToken(t: unknown): t is SnapshotToken {
 
 async function revertAndRestore(ctx: StepContext, h: VmHandle, t: SnapshotToken, timeoutMs: number): Promise<UndoResult> {
   // refs are not stable across processes (pvrun rollback): go by uuid
-  const ref = await h.xapi.call<string>('VM.get_by_uuid', [t.snapshotUuid]);
+  // an outage of the pool is ridden out until the deadline: a rollback is when it matters most
+  const deadline = Date.now() + timeoutMs;
+  const riding = { deadline, signal: ctx.signal, onRetry: (why: string) => ctx.log(`the pool does not answer (${why}): retrying`) };
+  const ref = await retryTransient(() => h.xapi.call<string>('VM.get_by_uuid', [t.snapshotUuid]), riding);
   if (!ref.ok) return { ok: false, reason: `snapshot ${t.snapshotUuid} not found: ${failureText(ref.error)}` };
   await ctx.intent({ action: 'vm.revert', detail: { vm: h.uuid, snapshot: t.snapshotUuid, power_state: t.powerState } });
   // 'prefer': the rollback's goal is the VM back and running; a guest agent slow to report after
   // the revert must not turn a good rollback into "needs attention"
-  const r = await revertToSnapshot(h, ref.value, { powerState: t.powerState, timeoutMs, freshMetrics: t.hadTools ? 'prefer' : false, signal: ctx.signal });
+  // VM.revert again after a lost answer reverts to the same snapshot: the same end state
+  const r = await retryTransient(() => revertToSnapshot(h, ref.value, { powerState: t.powerState, timeoutMs: Math.max(1000, deadline - Date.now()), freshMetrics: t.hadTools ? 'prefer' : false, signal: ctx.signal }), riding);
   forgetVm(ctx);
   if (!r.ok) return { ok: false, reason: `revert of ${h.nameLabel} to ${t.snapshotUuid} failed: ${failureText(r.error)}` };
   let guest = '';
@@ -150,17 +156,28 @@ async function revertAndRestore(ctx: StepContext, h: VmHandle, t: SnapshotToken,
   return { ok: true, summary: `reverted ${h.nameLabel} to snapshot ${t.snapshotUuid}, power state ${t.powerState}${guest}` };
 }
 
-/** the guest came back after the revert: reconnect until it answers (capped backoff) */
+/**
+ * The guest came back after the revert: wait until it answers (the shared wait: capped backoff,
+ * refusals and resets retried until the deadline — a fresh `pvrun rollback` has no connection
+ * yet and its first connect may meet an sshd still starting; auth and host key failures are final).
+ */
 async function waitForGuest(ctx: StepContext, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  const g = await ctx.guest();
-  if (!g.ok) return false;
-  let delay = 500;
-  while (Date.now() < deadline && !ctx.signal.aborted) {
-    const r = await g.value.reconnect();
-    if (r.ok) return true;
-    await new Promise((res) => setTimeout(res, delay));
-    delay = Math.min(delay * 2, 5000);
-  }
-  return false;
+  const w = await waitGuest(() => ctx.guest(), { deadline: Date.now() + timeoutMs, signal: ctx.signal });
+  if (w.ok) ctx.log(`the guest answers after ${w.value.attempts} attempt(s)`);
+  else ctx.log(describeWaitFailure(w.error, 'the guest after the revert'));
+  return w.ok;
+}
+
+/** ctx.vm(), riding out a pool outage until the deadline (a rollback must not give up in a second) */
+async function vmRiding(ctx: StepContext, deadline: number): Promise<Result<VmHandle, string>> {
+  let other: string | undefined;
+  const r = await retryTransient(async (): Promise<Result<VmHandle, HypervisorFailure>> => {
+    const v = await ctx.vm();
+    if (v.ok) return v;
+    if (v.error.kind === 'hypervisor') return err(v.error.failure);
+    // not the pool's answer (no vm: in the inventory …): final
+    other = failureText(v.error);
+    return err({ kind: 'vm-not-found', message: other });
+  }, { deadline, signal: ctx.signal, onRetry: (why) => ctx.log(`the pool does not answer (${why}): retrying`) });
+  return r.ok ? r : err(other ?? failureText(r.error));
 }
