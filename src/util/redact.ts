@@ -76,13 +76,29 @@ export class Redactor {
  * secret `true` must not touch `"check": true`). Returns a copy; the input is not changed.
  */
 export function redactValueWith<T>(value: T, redact: RedactFn): T {
+  // Copy on write: a value with nothing to mask is returned as is (every event goes through
+  // here once per reporter and for the journal; most hold no secret).
   const walk = (v: unknown): unknown => {
     if (typeof v === 'string') return redact(v);
-    if (Array.isArray(v)) return v.map(walk);
+    if (Array.isArray(v)) {
+      let out: unknown[] | undefined;
+      for (let i = 0; i < v.length; i++) {
+        const x = walk(v[i]);
+        if (x !== v[i]) (out ??= v.slice())[i] = x;
+      }
+      return out ?? v;
+    }
     if (typeof v === 'object' && v !== null) {
       // toJSON objects (a Date) serialise as strings: redact what will be written
       if (typeof (v as { toJSON?: unknown }).toJSON === 'function') return walk((v as { toJSON(): unknown }).toJSON());
-      return Object.fromEntries(Object.entries(v).map(([k, x]) => [redact(k), walk(x)]));
+      let changed = false;
+      const entries = Object.entries(v).map(([k, x]) => {
+        const k2 = redact(k);
+        const x2 = walk(x);
+        if (k2 !== k || x2 !== x) changed = true;
+        return [k2, x2] as const;
+      });
+      return changed ? Object.fromEntries(entries) : v;
     }
     return v;
   };
@@ -98,6 +114,9 @@ const JSON_STRING = /"(?:[^"\\]|\\.)*"/g;
  * encoded text alone holds one (an escaped form) is masked whole.
  */
 export function redactJsonText(json: string, redact: RedactFn): string {
+  // No form anywhere in the text: no token holds one either (JSON escaping is per character, and
+  // every secret's JSON-escaped form is one of the forms), so one search settles it.
+  if (redact(json) === json) return json;
   return json.replace(JSON_STRING, (tok) => {
     const inner = tok.slice(1, -1);
     const decoded = inner.includes('\\') ? (JSON.parse(tok) as string) : inner;

@@ -185,6 +185,45 @@ describe('secrets sweep: structured redaction keeps serialised syntax intact', (
   });
 });
 
+describe('secrets sweep: `show` of a journal that holds a secret (written by an older pvrun)', () => {
+  // a journal as the old text-only redaction wrote it: the annotation-escaped form slipped through
+  const secret = 'o"l\\d&j<o>u%r\'n$4';
+  function oldJournal(): { state: string; inv: string } {
+    const dir = mkdtempSync(join(tmpdir(), 'pvrun-sweep-old-'));
+    const inv = join(dir, 'inventory.yml');
+    writeFileSync(inv, stringify({
+      hypervisors: { lab: { url: 'https://127.0.0.1:1', username: 'root', password: { env: 'PVRUN_SWEEP_OLD_PASSWORD' }, tls: { insecure: true } } },
+      groups: { linux: { connection: { type: 'ssh', user: 'root', become_password: { file: 'become.pw' } } } },
+      hosts: { h1: { groups: ['linux'], vm: { pool: 'lab', name_label: 'h1' } } },
+    }));
+    writeFileSync(join(dir, 'become.pw'), 'f"i\\l&e<p>w%d\'$5\n');
+    const state = join(dir, 'state');
+    const j = new Journal(state, 'r-old', (t) => t); // no redaction at all: the worst old journal
+    j.plan({ playbook: join(dir, 'pb.yml'), inventories: [inv], cwd: dir, check: false });
+    const time = '2026-12-04T00:00:00.000Z';
+    j.event({ type: 'run-start', runId: 'r-old', playbook: 'pb.yml', inventories: [inv], check: false, time, plays: [{ name: 'p', hosts: 1, batches: [1] }] });
+    j.event({ type: 'play-start', play: 'p', index: 0, hosts: ['h1'], batches: [['h1']], time } as RunEvent);
+    j.event({ type: 'host-start', host: 'h1', play: 'p', time } as unknown as RunEvent);
+    j.event({ type: 'step-start', host: 'h1', step: 's', stepType: 'run-script', phase: 'main', index: 0, time } as unknown as RunEvent);
+    j.event({ type: 'step-output', host: 'h1', step: 's', stream: 'stdout', text: `pw=${secret} become=f"i\\l&e<p>w%d'$5 ${ghData(secret)}\n`, time } as unknown as RunEvent);
+    j.event({ type: 'step-result', host: 'h1', step: 's', stepType: 'run-script', phase: 'main', index: 0, status: 'failed', summary: `exit 1: ${secret}`, durationMs: 5, time } as unknown as RunEvent);
+    j.close();
+    return { state, inv };
+  }
+
+  it('masks the secrets of the run\'s inventory when they resolve where `show` runs (the same CI job)', async () => {
+    const { state } = oldJournal();
+    const env = { ...cleanEnv(), PVRUN_SWEEP_OLD_PASSWORD: secret };
+    const show = await pvrun(['show', 'r-old', '--state-dir', state, '-v'], env);
+    expect(show.code).toBe(0);
+    expect(show.out).toContain('s (run-script)  failed');
+    expect(show.out).toContain('| stdout: pw=*** become=*** ***');
+    // the secrets really are in that journal: it is the show that masks them
+    expect(readFileSync(join(state, 'runs', 'r-old.jsonl'), 'utf8')).toContain(JSON.stringify(secret).slice(1, -1));
+    expect(leaks([secret, 'f"i\\l&e<p>w%d\'$5'], { show: show.out + show.err })).toEqual([]);
+  }, 120_000);
+});
+
 describe.skipIf(skip !== undefined)('secrets sweep (lab)', () => {
   let lab: Lab;
   let work: string;
