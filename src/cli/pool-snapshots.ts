@@ -4,6 +4,8 @@ import { PoolSessions } from '../hypervisor/pool.js';
 import type { VbdRecord, VmRecord } from '../hypervisor/records.js';
 import { NULL_REF } from '../hypervisor/records.js';
 import { MARK } from '../hypervisor/vm-snapshot.js';
+import { readVmFacts } from '../hypervisor/vm-facts.js';
+import { parseXapiDate } from '../hypervisor/xapi-date.js';
 import type { XapiCaller } from '../hypervisor/types.js';
 import type { Inventory } from '../model/inventory.js';
 import { err, ok, type Result } from '../util/result.js';
@@ -86,11 +88,16 @@ export async function listPoolSnapshots(pools: PoolSessions, inv: Inventory): Pr
  * The snapshot a snapshot step cut short by a crash may have made. By its run marker first; the
  * markers are set only after VM.snapshot returns, so a kill in between leaves an unmarked
  * snapshot: then by the name the step's intent journaled, and it is marked now (so rollback
- * can use it and prune can find it). 'none': the VM has no such snapshot (nothing was made);
- * undefined: the pool could not be asked.
+ * can use it and prune can find it) with the markers the intent journaled: the playbook's
+ * retention (keep), playbook, creation time and tools state, so a later prune treats the adopted
+ * restore point exactly as the step would have left it. A journal without them (an older pvrun)
+ * gets keep 'never' — a restore point is never made prunable by guesswork — and the tools state
+ * the VM reports now (nothing after the snapshot ran). 'none': the VM has no such snapshot
+ * (nothing was made); undefined: the pool could not be asked.
  */
 export async function findRunSnapshot(
   inv: Inventory, host: string, runId: string, intendedName: string | undefined, warn: (m: string) => void,
+  intendedMarkers?: Record<string, string>,
 ): Promise<SnapshotToken | 'none' | undefined> {
   const sel = inv.hosts[host]?.vm;
   if (!sel) return undefined;
@@ -114,10 +121,17 @@ export async function findRunSnapshot(
     if (!marked) {
       // nothing after the snapshot ran, so the VM's power state now is the one it had then
       const power = await x.call<string>('VM.get_power_state', [vm.value.ref]);
+      const facts = intendedMarkers?.[MARK.hadTools] === undefined ? await readVmFacts(x, vm.value.ref) : undefined;
+      const created = parseXapiDate(pick.rec.snapshot_time);
       oc = {
-        ...oc, [MARK.run]: runId, [MARK.host]: host, [MARK.created]: new Date().toISOString(), [MARK.keepUntil]: 'run-end',
-        [MARK.powerState]: power.ok ? power.value : 'Running', [MARK.hadTools]: 'false',
+        ...oc, [MARK.host]: host,
+        [MARK.created]: created !== undefined ? new Date(created).toISOString() : new Date().toISOString(), [MARK.keepUntil]: 'never',
+        [MARK.powerState]: power.ok ? power.value : 'Running',
+        [MARK.hadTools]: String(facts?.ok === true && (facts.value.pv_drivers_detected || facts.value.management_agent_detected)),
+        ...intendedMarkers,
+        [MARK.run]: runId,
       };
+      if (!intendedMarkers?.[MARK.keepUntil]) warn(`${host}: the journal does not say how long to keep snapshot ${pick.rec.uuid} (older pvrun): marked keep 'never'; delete it by hand when it is no longer needed`);
       const set = await x.call('VM.set_other_config', [pick.ref, oc]);
       if (!set.ok) warn(`${host}: could not mark snapshot ${pick.rec.uuid}: ${set.error.message}`);
       else warn(`${host}: snapshot ${pick.rec.uuid} was taken but not marked before the crash: marked now`);

@@ -9,6 +9,7 @@ import { narrowPlays, recoverRunFlags } from './rollback.js';
 import { loadRun } from './runs.js';
 import { runPlaybook } from './run.js';
 import { settleHosts } from './settle.js';
+import { intendedMarkers } from '../steps/vm/snapshot.js';
 
 const key = (play: string, host: string): string => `${play}\u0000${host}`;
 
@@ -64,8 +65,10 @@ export async function resumeCommand(given: string, flags: RecoverFlags, io: Io):
           if (!x || pt === undefined || pt === 'done') continue;
           const step = p.steps[pt.startIndex];
           if (step?.type.makesRestorePoint && x.open?.applyStarted && x.open.index === pt.startIndex) {
-            const intent = x.lastIntent?.step === x.open.step && x.lastIntent.action === 'vm.snapshot' ? String(x.lastIntent.detail['name'] ?? '') : undefined;
-            const t = await findRunSnapshot(project.inventory, host.name, h.runId, intent || undefined, (m) => io.err.write(`pvrun: ${m}\n`));
+            const asked = x.lastIntent?.step === x.open.step && x.lastIntent.action === 'vm.snapshot' ? x.lastIntent : undefined;
+            const intent = asked ? String(asked.detail['name'] ?? '') : undefined;
+            // adopted with the markers the step journaled: the playbook's retention, not 'run-end'
+            const t = await findRunSnapshot(project.inventory, host.name, h.runId, intent || undefined, (m) => io.err.write(`pvrun: ${m}\n`), intendedMarkers(asked?.detail));
             if (t && t !== 'none') {
               pt.applied.push({ index: pt.startIndex, token: t });
               pt.startIndex++;

@@ -4,7 +4,7 @@ import { EXIT } from '../engine/exit-codes.js';
 import type { HostResume, EnginePlay } from '../engine/types.js';
 import { stateDir } from '../journal/journal.js';
 import { rollbackState, type RunHistory } from '../journal/history.js';
-import type { SnapshotToken } from '../steps/vm/snapshot.js';
+import { intendedMarkers, type SnapshotToken } from '../steps/vm/snapshot.js';
 import type { Io } from './main.js';
 import { loadInventoryArgs } from './inventory.js';
 import { findRunSnapshot, limitHosts, listPoolSnapshots, poolSessions } from './pool-snapshots.js';
@@ -16,7 +16,7 @@ import { runPlaybook } from './run.js';
 import type { HostRecap } from '../engine/events.js';
 
 /** per play+host: what to undo; `cut` for a step cut short: the snapshot name its intent asked for (null: never asked) */
-type Targets = Map<string, { index: number; token: unknown; step?: string; cut?: string | null }[]>;
+type Targets = Map<string, { index: number; token: unknown; step?: string; cut?: string | null; cutMarkers?: Record<string, string> }[]>;
 const key = (play: string, host: string): string => `${play}\u0000${host}`;
 
 /** The flags a later session loads the run's project with: the run's own, narrowed by ours. */
@@ -89,7 +89,8 @@ export async function rollbackCommand(given: string, flags: RecoverFlags, io: Io
     const cutAt = x.open?.applyStarted ? x.open.index : undefined;
     const cutIntent = x.lastIntent && x.lastIntent.step === x.open?.step ? x.lastIntent : undefined;
     const cut = cutIntent?.action === 'vm.snapshot' ? String(cutIntent.detail['name'] ?? '') : null;
-    if (a.length) targets.set(key(x.play, x.host), a.map((t) => ({ ...t, step: steps.get(t.index) ?? '', ...(t.index === cutAt && t.token === undefined ? { cut } : {}) })));
+    const cutMarkers = cutIntent?.action === 'vm.snapshot' ? intendedMarkers(cutIntent.detail) : undefined;
+    if (a.length) targets.set(key(x.play, x.host), a.map((t) => ({ ...t, step: steps.get(t.index) ?? '', ...(t.index === cutAt && t.token === undefined ? { cut, ...(cutMarkers ? { cutMarkers } : {}) } : {}) })));
   }
   if (targets.size === 0) {
     io.out.write(`run ${h.runId}: no host has a change left to roll back\n`);
@@ -153,7 +154,7 @@ async function resolveCutSnapshots(plays: EnginePlay[], targets: Targets, inv: I
       for (const t of list) {
         if (t.token !== undefined || t.cut === undefined || !p.steps[t.index]?.type.makesRestorePoint) { kept.push(t); continue; }
         if (t.cut === null) continue; // killed before VM.snapshot was asked for
-        const found = await findRunSnapshot(inv, h.name, runId, t.cut || undefined, (m) => io.err.write(`pvrun: ${m}\n`));
+        const found = await findRunSnapshot(inv, h.name, runId, t.cut || undefined, (m) => io.err.write(`pvrun: ${m}\n`), t.cutMarkers);
         if (found === 'none') continue;
         kept.push(found ? { ...t, token: found } : t);
       }

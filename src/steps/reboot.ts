@@ -9,7 +9,8 @@ import type { Connector, ConnectorFailure } from '../connectors/types.js';
 import { rebootVm, type RebootMode } from '../hypervisor/vm-power.js';
 import { err, ok, type Result } from '../util/result.js';
 import { quoteShell } from '../util/shell-quote.js';
-import { applyFail, failureText, sleep, tail } from './guest/common.js';
+import { applyFail, failureText, tail } from './guest/common.js';
+import { classifyGuestFailure, waitForGuest } from '../runtime/wait-guest.js';
 import { defineStep, type ApplyResult, type StepContext, type StepFailure } from './types.js';
 
 export interface RebootArgs {
@@ -42,39 +43,37 @@ async function readBootId(c: Connector, ctx: StepContext): Promise<Result<string
 
 /**
  * Reconnect until the boot id differs from `before` (any boot id, when `before` is null) and the
- * test command passes, or the deadline passes.
+ * test command passes, or the deadline passes: the shared wait for a guest (capped backoff;
+ * refusals, resets and handshake timeouts retried; a different host key or a refused login final).
+ * `get` gives the connection: the run's cached one, or (hypervisor reboot of a guest that was not
+ * reachable before) the run's getter, which opens one when the guest is back.
  */
 async function waitForNewBoot(
-  c: Connector, ctx: StepContext, before: string | null, a: RebootArgs, deadline: number,
+  get: () => Promise<Result<Connector, StepFailure>>, ctx: StepContext, before: string | null, a: RebootArgs, deadline: number,
 ): Promise<Result<string, StepFailure>> {
-  let delay = FIRST_DELAY_MS;
-  let last = 'no attempt yet';
-  let attempts = 0;
-  while (!ctx.signal.aborted) {
-    const left = deadline - Date.now();
-    if (left <= 0) break;
-    await sleep(Math.min(delay, left), ctx.signal);
-    delay = Math.min(delay * 2, MAX_DELAY_MS);
-    attempts++;
-    const rc = await c.reconnect();
-    if (!rc.ok) {
-      // a different host key after a reboot is not "still booting": stop at once
-      if (rc.error.kind === 'host-key-mismatch') return err({ kind: 'guest', failure: rc.error });
-      last = `${rc.error.kind}: ${rc.error.message}`;
-      continue;
-    }
-    const id = await readBootId(c, ctx);
-    if (!id.ok) { last = typeof id.error === 'string' ? id.error : `${id.error.kind}: ${id.error.message}`; continue; }
-    if (before !== null && id.value === before) { last = 'boot id unchanged: the guest has not rebooted yet'; continue; }
-    const test = a.test_command ?? 'true';
-    const t = await c.exec(test, { readOnly: true, become: a.become === true, timeoutMs: 60_000 });
-    if (!t.ok) { last = `test command: ${t.error.kind}: ${t.error.message}`; continue; }
-    if (t.value.exitCode !== 0) { last = `test command exit ${t.value.exitCode}: ${tail(t.value.stderr)}`; continue; }
-    ctx.log(`rebooted: boot id ${before ?? '?'} -> ${id.value} after ${attempts} attempt(s)`);
-    return ok(id.value);
+  let id = '';
+  const w = await waitForGuest(get, {
+    deadline, signal: ctx.signal, firstDelayMs: FIRST_DELAY_MS, maxDelayMs: MAX_DELAY_MS,
+    // the reboot was triggered a moment ago: the first look comes after the first delay
+    delayFirst: true,
+    ready: async (c) => {
+      const r = await readBootId(c, ctx);
+      if (!r.ok) return typeof r.error === 'string' ? { retry: r.error } : classifyGuestFailure({ kind: 'guest', failure: r.error });
+      if (before !== null && r.value === before) return { retry: 'boot id unchanged: the guest has not rebooted yet' };
+      const t = await c.exec(a.test_command ?? 'true', { readOnly: true, become: a.become === true, timeoutMs: 60_000 });
+      if (!t.ok) return { retry: `test command: ${t.error.kind}: ${t.error.message}` };
+      if (t.value.exitCode !== 0) return { retry: `test command exit ${t.value.exitCode}: ${tail(t.value.stderr)}` };
+      id = r.value;
+      return { done: true };
+    },
+  });
+  if (w.ok) {
+    ctx.log(`rebooted: boot id ${before ?? '?'} -> ${id} after ${w.value.attempts} attempt(s)`);
+    return ok(id);
   }
+  if (w.error.kind === 'final') return err(w.error.failure);
   const secs = a.reboot_timeout ?? 600;
-  return err({ kind: 'step', message: `${ctx.host.name} did not come back within reboot_timeout (${secs}s); last: ${last}` });
+  return err({ kind: 'step', message: `${ctx.host.name} did not come back within reboot_timeout (${secs}s); last: ${w.error.last}` });
 }
 
 export const rebootStep = defineStep<RebootArgs>({
@@ -140,16 +139,11 @@ export const rebootStep = defineStep<RebootArgs>({
       const r = await rebootVm(vm.value, { mode: a.mode ?? 'auto' }, Math.max(1000, deadline - Date.now()), ctx.signal);
       if (!r.ok) return applyFail({ kind: 'hypervisor', failure: r.error });
       ctx.log(`hypervisor ${r.value.method}${r.value.fallback ? ` (${r.value.fallback})` : ''}`);
-      if (!g.ok) {
-        const again = await ctx.guest();
-        if (!again.ok) return applyFail(again.error);
-      }
     }
     // everything known about this host may have changed
     ctx.facts.invalidate();
-    const conn = g.ok ? g : await ctx.guest();
-    if (!conn.ok) return applyFail(conn.error);
-    const w = await waitForNewBoot(conn.value, ctx, before, a, deadline);
+    // no connection before the reboot (via hypervisor): the wait opens one once the guest is back
+    const w = await waitForNewBoot(g.ok ? () => Promise.resolve(g) : () => ctx.guest(), ctx, before, a, deadline);
     if (!w.ok) {
       const f = w.error;
       return { kind: 'failed', reason: failureText(f), unreachable: true };

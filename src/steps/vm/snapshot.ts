@@ -74,13 +74,16 @@ export const snapshotStep = defineStep<SnapshotArgs>({
     const { runId, playbook, host } = runInfo(ctx);
     const name = snapshotName(ctx, args);
     const now = Date.now();
-    await ctx.intent({ action: 'vm.snapshot', detail: { vm: h.value.uuid, name, run: runId } });
-    const s = await takeSnapshot(h.value, name, {
+    const markers = {
       [MARK.run]: runId, [MARK.playbook]: playbook, [MARK.host]: host,
       [MARK.created]: new Date(now).toISOString(), [MARK.keepUntil]: keepUntil(keepValue(args.keep), now),
       [MARK.powerState]: f.value.power_state,
       [MARK.hadTools]: String(f.value.pv_drivers_detected || f.value.management_agent_detected),
-    }, { signal: ctx.signal });
+    };
+    // the markers go into the intent too: a crash between VM.snapshot and setting them leaves an
+    // unmarked snapshot, which resume/rollback adopt with exactly these (retention, playbook, tools)
+    await ctx.intent({ action: 'vm.snapshot', detail: { vm: h.value.uuid, name, run: runId, markers } });
+    const s = await takeSnapshot(h.value, name, markers, { signal: ctx.signal });
     if (!s.ok) return { kind: 'failed', reason: `snapshot of ${h.value.nameLabel} failed: ${failureText(s.error)}` };
     const token: SnapshotToken = {
       vmUuid: h.value.uuid, snapshotUuid: s.value.uuid, snapshotRef: s.value.ref,
@@ -180,4 +183,13 @@ async function vmRiding(ctx: StepContext, deadline: number): Promise<Result<VmHa
     return err({ kind: 'vm-not-found', message: other });
   }, { deadline, signal: ctx.signal, onRetry: (why) => ctx.log(`the pool does not answer (${why}): retrying`) });
   return r.ok ? r : err(other ?? failureText(r.error));
+}
+
+/** The markers a snapshot step's `vm.snapshot` intent journaled (absent in journals of older versions). */
+export function intendedMarkers(detail: Record<string, unknown> | undefined): Record<string, string> | undefined {
+  const m = detail?.['markers'];
+  if (typeof m !== 'object' || m === null || Array.isArray(m)) return undefined;
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(m)) if (typeof v === 'string' && k.startsWith('pvrun.')) out[k] = v;
+  return out;
 }

@@ -9,7 +9,8 @@
 import type { Connector } from '../../connectors/types.js';
 import { err, ok, type Result } from '../../util/result.js';
 import { defineStep, type ApplyResult, type StepContext, type StepFailure } from '../types.js';
-import { applyFail, connector, REBOOT_REQUIRED, sleep, tail, windowsFacts } from './common.js';
+import { applyFail, connector, REBOOT_REQUIRED, tail, windowsFacts } from './common.js';
+import { waitForGuest } from '../../runtime/wait-guest.js';
 
 export interface WindowsRebootArgs {
   /** seconds for each reboot, trigger to passing test command; default 1800 */
@@ -52,37 +53,29 @@ async function bootTime(c: Connector): Promise<Result<string, string>> {
   return ok(t);
 }
 
+/** The shared wait for a guest (capped backoff; host key and login failures final), until a new boot is ready. */
 async function waitForNewBoot(c: Connector, ctx: StepContext, before: string, a: WindowsRebootArgs, deadline: number): Promise<Result<string, StepFailure>> {
-  let delay = FIRST_DELAY_MS;
-  let last = 'no attempt yet';
-  let first = true;
-  while (!ctx.signal.aborted) {
-    const left = deadline - Date.now();
-    if (left <= 0) break;
+  let booted = '';
+  const w = await waitForGuest(async () => ok(c), {
+    deadline, signal: ctx.signal, firstDelayMs: FIRST_DELAY_MS, maxDelayMs: MAX_DELAY_MS,
     // the first look comes right away: an emulated or very fast reboot is already done
-    if (!first) {
-      await sleep(Math.min(delay, left), ctx.signal);
-      delay = Math.min(delay * 2, MAX_DELAY_MS);
-    }
-    first = false;
-    const rc = await c.reconnect();
-    if (!rc.ok) {
-      if (rc.error.kind === 'host-key-mismatch' || rc.error.kind === 'auth-failed') return err({ kind: 'guest', failure: rc.error });
-      last = `${rc.error.kind}: ${rc.error.message}`;
-      continue;
-    }
-    const t = await bootTime(c);
-    if (!t.ok) { last = t.error; continue; }
-    if (t.value === before) { last = 'LastBootUpTime unchanged: not rebooted yet'; continue; }
-    const ready = await c.exec(READY_SCRIPT, { readOnly: true, timeoutMs: 60_000 });
-    if (!ready.ok) { last = `readiness: ${ready.error.kind}: ${ready.error.message}`; continue; }
-    if (ready.value.exitCode !== 0) { last = `not ready: ${tail(ready.value.stdout || ready.value.stderr)}`; continue; }
-    const test = await c.exec(a.test_command ?? '$true', { readOnly: true, timeoutMs: 60_000 });
-    if (!test.ok) { last = `test command: ${test.error.kind}: ${test.error.message}`; continue; }
-    if (test.value.exitCode !== 0) { last = `test command exit ${test.value.exitCode}: ${tail(test.value.stderr || test.value.stdout)}`; continue; }
-    return ok(t.value);
-  }
-  return err({ kind: 'step', message: `${ctx.host.name} did not come back within reboot_timeout (${a.reboot_timeout ?? 1800}s); last: ${last}` });
+    ready: async (conn) => {
+      const t = await bootTime(conn);
+      if (!t.ok) return { retry: t.error };
+      if (t.value === before) return { retry: 'LastBootUpTime unchanged: not rebooted yet' };
+      const ready = await conn.exec(READY_SCRIPT, { readOnly: true, timeoutMs: 60_000 });
+      if (!ready.ok) return { retry: `readiness: ${ready.error.kind}: ${ready.error.message}` };
+      if (ready.value.exitCode !== 0) return { retry: `not ready: ${tail(ready.value.stdout || ready.value.stderr)}` };
+      const test = await conn.exec(a.test_command ?? '$true', { readOnly: true, timeoutMs: 60_000 });
+      if (!test.ok) return { retry: `test command: ${test.error.kind}: ${test.error.message}` };
+      if (test.value.exitCode !== 0) return { retry: `test command exit ${test.value.exitCode}: ${tail(test.value.stderr || test.value.stdout)}` };
+      booted = t.value;
+      return { done: true };
+    },
+  });
+  if (w.ok) return ok(booted);
+  if (w.error.kind === 'final') return err(w.error.failure);
+  return err({ kind: 'step', message: `${ctx.host.name} did not come back within reboot_timeout (${a.reboot_timeout ?? 1800}s); last: ${w.error.last}` });
 }
 
 async function rebootOnce(c: Connector, ctx: StepContext, a: WindowsRebootArgs): Promise<Result<{ before: string; after: string }, StepFailure>> {
