@@ -10,6 +10,7 @@ import { runsCommand, showCommand } from './runs.js';
 import { rollbackCommand } from './rollback.js';
 import { resumeCommand } from './resume.js';
 import { snapshotsCommand } from './snapshots.js';
+import { redactor } from '../util/redact.js';
 
 export interface Io {
   out: NodeJS.WriteStream;
@@ -49,7 +50,9 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
       case 'snapshots': return await snapshotsCommand(parsed.sub, parsed.flags, io);
     }
   } catch (e) {
-    io.err.write(`pvrun: internal error (a bug — please report it with this trace):\n${e instanceof Error ? e.stack ?? e.message : String(e)}\n`);
+    // A bug's message may quote a resolved secret: the trace goes through the redactor too.
+    const trace = redactor.redact(e instanceof Error ? e.stack ?? e.message : String(e));
+    io.err.write(`pvrun: internal error (a bug — please report it with this trace):\n${trace}\n`);
     return 70;
   }
 }
