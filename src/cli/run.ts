@@ -131,7 +131,7 @@ export async function runPlaybook(playbook: string, flags: RunFlags, io: Io, con
   // Dynamic groups (source: xapi): the files are valid; now ask the pools who is in them.
   const dyn = await materializeDynamicGroups(project.inventory, stateDir(flags.stateDir, io.cwd), runId, secretResolver);
   if (!dyn.ok) {
-    io.err.write(`pvrun: ${dyn.error}\n`);
+    io.err.write(`pvrun: ${redactor.redact(String(dyn.error))}\n`);
     return { code: EXIT.unreachable, runId };
   }
   if (dyn.value) {
