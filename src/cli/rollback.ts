@@ -133,7 +133,8 @@ async function rollbackTargets(runId: string, playbook: string, targets: Targets
     },
     resume: (play, host): HostResume | undefined => {
       const t = targets.get(key(play, host));
-      return t ? { startIndex: Number.MAX_SAFE_INTEGER, applied: t.map(({ index, token }) => ({ index, token })), rollback: reason } : undefined;
+      // the journal lists every apply that started: rollback reverts only if the guest was changed
+      return t ? { startIndex: Number.MAX_SAFE_INTEGER, applied: t.map(({ index, token }) => ({ index, token })), rollback: reason, appliesKnown: true } : undefined;
     },
     exit: rollbackExit,
   });

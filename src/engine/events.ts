@@ -36,11 +36,23 @@ export interface HostRecap {
   skipped: number;
   unreachable: number;
   rolled_back: boolean;
+  /** set when the host was rolled back: how (see RollbackMode) */
+  rollback_mode?: RollbackMode;
   /** why the host failed / was skipped, one line */
   reason?: string;
   /** what state the host is in and how to recover, when it is not clean */
   attention?: string;
 }
+
+/**
+ * How a rollback put a host back.
+ * - 'reverted': the VM was reverted to the snapshot (and restarted from it): something was
+ *   changed inside the guest after the snapshot, or that cannot be known or undone otherwise;
+ * - 'hypervisor-undone': nothing inside the guest was changed after the snapshot: the hypervisor
+ *   steps were undone (CD ejected, …) and the snapshot deleted; the running VM was left alone;
+ * - 'undone': no restore point: each applied step was undone in reverse.
+ */
+export type RollbackMode = 'reverted' | 'hypervisor-undone' | 'undone';
 
 export type RunEvent =
   | { type: 'run-start'; runId: string; playbook: string; inventories: string[]; check: boolean; time: string; plays: { name: string; hosts: number; batches: number[] }[] }
@@ -55,9 +67,9 @@ export type RunEvent =
       /** the step changed the host and can be undone: its undo token (JSON), journaled for `pvrun rollback` / `resume` */
       undo?: unknown }
   | { type: 'intent'; host: string; step: string; action: string; detail: Record<string, unknown>; time: string }
-  | { type: 'rollback-start'; host: string; reason: string; time: string }
+  | { type: 'rollback-start'; host: string; reason: string; mode?: RollbackMode; time: string }
   | { type: 'rollback-step'; host: string; step: string; ok: boolean; summary: string; time: string }
-  | { type: 'rollback-end'; host: string; ok: boolean; time: string }
+  | { type: 'rollback-end'; host: string; ok: boolean; mode?: RollbackMode; time: string }
   | { type: 'host-end'; host: string; recap: HostRecap; time: string }
   | { type: 'max-fail-exceeded'; play: string; batch: number; failed: number; total: number; limit: number; time: string }
   | { type: 'interrupted'; second: boolean; running: { host: string; step: string }[]; time: string }

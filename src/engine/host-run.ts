@@ -1,7 +1,8 @@
 import type { HostSpec } from '../model/inventory.js';
+import { touchesGuest } from '../steps/types.js';
 import type { ApplyResult, PlanResult, StepContext, StepFailure } from '../steps/types.js';
 import { isUnreachable } from '../connectors/types.js';
-import type { HostOutcome, HostRecap, StepPhase, StepStatus } from './events.js';
+import type { HostOutcome, HostRecap, RollbackMode, StepPhase, StepStatus } from './events.js';
 import { HostFacts, factNamespaces, templatePaths } from './facts.js';
 import type { RunControl } from './control.js';
 import type { EngineOptions, EnginePlay, EngineStep } from './types.js';
@@ -46,6 +47,15 @@ export class HostRun {
   /** a second SIGINT: the step it came during, and the step whose apply it cut short */
   private abortedStep: string | undefined;
   private cutShort: string | undefined;
+  /** the guest connection was opened and verified (host key, login) before the first change */
+  private guestGatePassed = false;
+  /**
+   * For each guest-side apply that started (and did not report "no change"): how many entries
+   * `applied` had then. One after the restore point means the guest may have changed since it.
+   */
+  private readonly guestApplies: number[] = [];
+  /** resumed from a source that does not list every apply (snapshot markers): assume the guest changed */
+  private guestChangesUnknown = false;
   private currentCtx: StepContext | undefined;
   currentStep: string | undefined;
 
@@ -68,7 +78,10 @@ export class HostRun {
     let failure: { step: string; reason: string; unreachable: boolean } | undefined;
     let skipReason: string | undefined;
     const resume = this.opts.resume?.(this.play.name, this.host.name);
-    if (resume) this.restoreApplied(resume);
+    if (resume) {
+      this.restoreApplied(resume);
+      this.guestChangesUnknown = resume.appliesKnown !== true && resume.applied.length > 0;
+    }
     if (resume?.rollback !== undefined) failure = { step: '(rollback)', reason: resume.rollback, unreachable: false };
 
     for (const [index, step] of this.play.steps.entries()) {
@@ -80,7 +93,7 @@ export class HostRun {
         failure = { step: step.spec.name, reason: 'interrupted before this step (SIGINT)', unreachable: false };
         break;
       }
-      const r = await this.runStep(step, index, 'main');
+      const r = await this.runStep(step, index, 'main', true);
       if (this.control.aborted) break;
       if (r.skipHost) {
         skipReason = r.summary;
@@ -96,12 +109,17 @@ export class HostRun {
 
     let rolledBack = false;
     let rollbackFailed = false;
+    let rollbackMode: RollbackMode | undefined;
     let attention: string | undefined;
     if (failure && !this.opts.check) {
-      if (this.play.onFailure === 'rollback' || resume?.rollback !== undefined) {
+      if (this.applied.length === 0 && resume?.rollback === undefined) {
+        // nothing was changed on this host (e.g. the guest was refused before the first change):
+        // there is nothing to roll back
+      } else if (this.play.onFailure === 'rollback' || resume?.rollback !== undefined) {
         const rb = await this.rollback(failure.reason);
         rolledBack = rb.ok && rb.undone > 0;
         rollbackFailed = !rb.ok;
+        if (rb.undone > 0) rollbackMode = rb.mode;
         attention = rb.attention;
       } else {
         attention = this.leftAsIsText(failure.step);
@@ -130,6 +148,7 @@ export class HostRun {
       outcome,
       ...this.counts,
       rolled_back: rolledBack,
+      ...(rollbackMode ? { rollback_mode: rollbackMode } : {}),
       ...(failure ? { reason: `${failure.step}: ${failure.reason}` } : skipReason ? { reason: skipReason } : {}),
       ...(attention ? { attention } : {}),
     };
@@ -228,14 +247,14 @@ export class HostRun {
     return undefined;
   }
 
-  private async runStep(step: EngineStep, index: number, phase: StepPhase): Promise<StepRun> {
+  private async runStep(step: EngineStep, index: number, phase: StepPhase, gate = false): Promise<StepRun> {
     const { emit } = this.opts;
     const name = step.spec.name;
     const started = Date.now();
     this.currentStep = name;
     emit({ type: 'step-start', host: this.host.name, step: name, stepType: step.spec.type, index, phase, time: this.now() });
     const appliedBefore = this.applied.length;
-    const r = await this.evaluateStep(step, this.play.hostArgs?.(this.host, phase, index) ?? step.spec.args);
+    const r = await this.evaluateStep(step, this.play.hostArgs?.(this.host, phase, index) ?? step.spec.args, gate ? index : undefined);
     this.currentStep = undefined;
     // the undo token goes into the step's result event, so the journal can hand it to `pvrun rollback`
     const token = this.applied.length > appliedBefore ? this.applied.at(-1)?.token : undefined;
@@ -262,7 +281,8 @@ export class HostRun {
     }
   }
 
-  private async evaluateStep(step: EngineStep, rawArgs: unknown): Promise<StepRun> {
+  /** `mainIndex`: a main step's index (the guest gate looks at the steps from there on) */
+  private async evaluateStep(step: EngineStep, rawArgs: unknown, mainIndex?: number): Promise<StepRun> {
     const spec = step.spec;
     const check = this.opts.check || spec.checkMode === true;
     const register = (status: StepStatus, summary: string, data?: Record<string, unknown>): void => {
@@ -310,7 +330,7 @@ export class HostRun {
         this.opts.emit({ type: 'step-output', host: this.host.name, step: spec.name, stream: 'log', text: `retry ${attempt - 1}/${spec.retries} after: ${last.summary}` });
         if (!(await sleep(spec.delayMs, this.control.abortSignal))) break;
       }
-      last = await this.attempt(step, args, check);
+      last = await this.attempt(step, args, check, mainIndex);
       if (!last.fatal || last.skipHost || this.control.aborted) break;
     }
     if (last.status === 'failed' && spec.ignoreErrors) {
@@ -335,7 +355,7 @@ export class HostRun {
   }
 
   /** One try of plan (and apply outside check mode), under the step's timeout. */
-  private async attempt(step: EngineStep, args: unknown, check: boolean): Promise<StepRun> {
+  private async attempt(step: EngineStep, args: unknown, check: boolean, mainIndex?: number): Promise<StepRun> {
     const spec = step.spec;
     const timeoutMs = spec.timeoutMs ?? DEFAULT_STEP_TIMEOUT_MS;
     const ac = new AbortController();
@@ -359,9 +379,20 @@ export class HostRun {
         case 'unknown': return { status: 'failed', summary: `bug in step '${spec.type}' plan(): unknown outside check mode (${p.reason})`, fatal: true };
         case 'change': break;
       }
+      // Before the first change on this host: the guest the play goes on to use answers and is
+      // the one we know (host key, login). Otherwise nothing is changed at all: no snapshot, no ISO.
+      if (mainIndex !== undefined) {
+        const refused = await this.guestGate(ctx, mainIndex);
+        if (refused) return refused;
+      }
       // Durable before anything changes: a crash from here on may leave this step half done.
       await ctx.intent({ action: 'step.apply', detail: { stepType: spec.type } });
+      const appliedBefore = this.applied.length;
       const appliedRes = await race(() => step.type.apply(ctx, args, p), ac.signal);
+      // a guest-side apply that may have changed the guest (a failed or cut-short one too)
+      if (touchesGuest(step.type) && !(typeof appliedRes === 'object' && !(appliedRes instanceof Error) && appliedRes.kind === 'ok')) {
+        this.guestApplies.push(appliedBefore);
+      }
       if (appliedRes === ABORTED) return this.abortedRun(timeoutMs, step, args);
       if (appliedRes instanceof Error) {
         // The step may have changed something before it threw; keep it undoable if it can be.
@@ -374,6 +405,28 @@ export class HostRun {
       this.control.abortSignal.removeEventListener('abort', onAbort);
       this.currentCtx = undefined;
     }
+  }
+
+  /**
+   * The guest gate: once per host, before its first apply, when this or a later selected main
+   * step works on the guest. Opening the connection verifies the host key and logs in (read-only,
+   * and the connection is the one the steps reuse). undefined: go on.
+   */
+  private async guestGate(ctx: StepContext, fromIndex: number): Promise<StepRun | undefined> {
+    if (this.guestGatePassed) return undefined;
+    // an earlier process already changed this host (pvrun resume): the gate guards the first
+    // change only, and a guest still booting after a cut-short reboot is the steps' to wait for
+    if (this.applied.length > 0) return undefined;
+    const usesGuest = this.play.steps.slice(fromIndex).some((s) => s.selected && (s.type.needs === 'guest' || s.type.needs === 'both' || touchesGuest(s.type)));
+    if (!usesGuest) return undefined;
+    const g = await ctx.guest();
+    if (g.ok) {
+      this.guestGatePassed = true;
+      return undefined;
+    }
+    const unreachable = isUnreachableFailure(g.error);
+    const summary = `the guest cannot be used, so nothing was changed on this host: ${describeFailure(g.error)}`;
+    return { status: unreachable ? 'unreachable' : 'failed', summary, fatal: true, unreachable };
   }
 
   private abortedRun(timeoutMs: number, step?: EngineStep, args?: unknown): StepRun {
@@ -427,25 +480,41 @@ export class HostRun {
   }
 
   /**
-   * Undo applied steps in reverse. Reverting to a restore point (a snapshot) restores the
-   * whole VM, so the undo of steps applied after it is superseded and not attempted: the guest
-   * may be unreachable, and the revert puts back disks, CD drive and VM settings anyway.
+   * Undo applied steps in reverse. With a restore point (a snapshot), two ways:
+   * - something may have changed inside the guest after it (a guest-side apply started, even one
+   *   that failed; or the journal does not say): revert to it. That restores the whole VM, so the
+   *   undo of steps applied after it is superseded and not attempted (the guest may be
+   *   unreachable, and the revert puts back disks, CD drive and VM settings anyway);
+   * - nothing was changed inside the guest after it: undo the hypervisor steps after it (eject
+   *   the CD, …) and delete the snapshot; the running VM is left alone (no downtime, and what it
+   *   wrote meanwhile stays). If one of those undos fails, the snapshot is kept.
+   * Steps applied before the restore point are undone either way.
    */
-  private async rollback(reason: string): Promise<{ ok: boolean; undone: number; attention?: string }> {
+  private async rollback(reason: string): Promise<{ ok: boolean; undone: number; mode: RollbackMode; attention?: string }> {
     const { emit } = this.opts;
-    emit({ type: 'rollback-start', host: this.host.name, reason, time: this.now() });
     const restoreIdx = findLastIndex(this.applied, (a) => a.step.type.makesRestorePoint === true && a.step.type.undo !== undefined);
+    const mode = this.rollbackMode(restoreIdx);
+    emit({ type: 'rollback-start', host: this.host.name, reason, mode, time: this.now() });
     let ok = true;
     let undone = 0;
+    let dropped = false;
     const problems: string[] = [];
     for (let i = this.applied.length - 1; i >= 0; i--) {
       const a = this.applied[i]!;
       const name = a.step.spec.name;
-      if (restoreIdx >= 0 && i > restoreIdx) {
+      if (mode === 'reverted' && i > restoreIdx) {
         emit({ type: 'rollback-step', host: this.host.name, step: name, ok: true, summary: 'superseded by the revert to the snapshot', time: this.now() });
         continue;
       }
-      if (!a.step.type.undo) {
+      const drop = mode === 'hypervisor-undone' && i === restoreIdx;
+      if (drop && !ok) {
+        // an undo after it failed: the snapshot stays as the way back
+        emit({ type: 'rollback-step', host: this.host.name, step: name, ok: false, summary: 'snapshot kept (not reverted): an undo after it failed', time: this.now() });
+        continue;
+      }
+      const type = a.step.type;
+      const fn = drop ? type.dropRestorePoint : type.undo;
+      if (!fn) {
         problems.push(`'${name}' changed the host and has no undo`);
         emit({ type: 'rollback-step', host: this.host.name, step: name, ok: false, summary: 'no undo for this step type: its change stays', time: this.now() });
         ok = false;
@@ -454,25 +523,43 @@ export class HostRun {
       const ctx = this.makeCtx(new AbortController().signal, name);
       let res;
       try {
-        res = await a.step.type.undo(ctx, a.args, a.token);
+        res = await fn.call(type, ctx, a.args, a.token);
       } catch (e) {
-        res = { ok: false as const, reason: `bug in undo(): ${e instanceof Error ? e.message : String(e)}` };
+        res = { ok: false as const, reason: `bug in ${drop ? 'dropRestorePoint' : 'undo'}(): ${e instanceof Error ? e.message : String(e)}` };
       }
       emit({ type: 'rollback-step', host: this.host.name, step: name, ok: res.ok, summary: res.ok ? res.summary : res.reason, time: this.now() });
-      if (res.ok) undone++;
-      else {
+      if (res.ok) {
+        undone++;
+        if (drop) dropped = true;
+      } else {
         ok = false;
-        problems.push(`undo of '${name}' failed: ${res.reason}`);
+        problems.push(`${drop ? 'deleting the snapshot of' : 'undo of'} '${name}' failed: ${res.reason}`);
       }
     }
-    this.facts.invalidate();
-    emit({ type: 'rollback-end', host: this.host.name, ok, time: this.now() });
-    if (ok) return { ok, undone };
-    const restore = this.restorePointText();
+    // a revert changed what the guest and the VM report; an undo of hypervisor steps the VM's
+    if (mode === 'hypervisor-undone') this.facts.invalidate('vm');
+    else this.facts.invalidate();
+    emit({ type: 'rollback-end', host: this.host.name, ok, mode, time: this.now() });
+    if (ok) return { ok, undone, mode };
+    const restore = dropped ? undefined : this.restorePointText();
     return {
-      ok, undone,
-      attention: `ROLLBACK INCOMPLETE: ${problems.join('; ')}` + (restore ? `; ${restore}` : '; no restore point was taken'),
+      ok, undone, mode,
+      attention: `ROLLBACK INCOMPLETE: ${problems.join('; ')}` + (restore ? `; ${restore}` : dropped ? '' : '; no restore point was taken'),
     };
+  }
+
+  /** How to roll back (see rollback()): revert only when the guest may have changed after the restore point. */
+  private rollbackMode(restoreIdx: number): RollbackMode {
+    if (restoreIdx < 0) return 'undone';
+    if (!this.applied[restoreIdx]!.step.type.dropRestorePoint) return 'reverted';
+    // the source of a resumed host's applies may not list them all (snapshot markers on a pool)
+    if (this.guestChangesUnknown) return 'reverted';
+    if (this.guestApplies.some((n) => n > restoreIdx)) return 'reverted';
+    // a journal's fold lists guest-side applies that failed or were cut short too
+    const after = this.applied.slice(restoreIdx + 1);
+    // a step that cannot be undone on its own: the revert is the only way back
+    if (after.some((a) => touchesGuest(a.step.type) || !a.step.type.undo)) return 'reverted';
+    return 'hypervisor-undone';
   }
 
   /** Cleanup steps run for every host that started, after success or failure; tags never skip them. */

@@ -76,4 +76,10 @@ export interface HostResume {
   applied: { index: number; token: unknown }[];
   /** roll the host back now (pvrun rollback, or a rollback cut short) instead of continuing */
   rollback?: string;
+  /**
+   * true: `applied` lists every apply the earlier process started (a journal's fold: failed and
+   * cut-short ones too), so rollback can tell whether the guest was changed after the restore
+   * point. Absent (e.g. rebuilt from snapshot markers): unknown, and rollback reverts.
+   */
+  appliesKnown?: boolean;
 }

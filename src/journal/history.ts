@@ -203,20 +203,23 @@ export function resumePoint(x: HostHistory): HostResume | 'done' | undefined {
   if (x.finished) return 'done';
   if (x.started === undefined) return undefined;
   if (x.rollback === 'started') {
-    return { startIndex: Number.MAX_SAFE_INTEGER, applied: rollbackState(x), rollback: 'the rollback was cut short; resume finishes it' };
+    return { startIndex: Number.MAX_SAFE_INTEGER, applied: rollbackState(x), rollback: 'the rollback was cut short; resume finishes it', appliesKnown: true };
   }
   const applied = x.applied.map((a) => ({ index: a.index, token: a.token }));
+  // the fold lists every apply that started (failed and cut-short ones too): rollback can tell
+  // whether the guest was changed after the restore point
+  const known = { appliesKnown: true } as const;
   const main = x.steps.filter((s) => s.phase === 'main');
   const last = main.at(-1);
   if (x.open?.phase === 'cleanup' || x.steps.at(-1)?.phase === 'cleanup') {
     // killed during cleanup: the main steps are over, cleanup runs again (its steps are idempotent)
-    return { startIndex: Number.MAX_SAFE_INTEGER, applied };
+    return { startIndex: Number.MAX_SAFE_INTEGER, applied, ...known };
   }
-  if (!last) return { startIndex: 0, applied };
-  if (last.status === undefined) return { startIndex: last.index, applied };
+  if (!last) return { startIndex: 0, applied, ...known };
+  if (last.status === undefined) return { startIndex: last.index, applied, ...known };
   // a skipped step is planned again too: it may have been a skip-host whose host-end was lost
   const done = last.status === 'ok' || last.status === 'changed';
-  return { startIndex: done ? last.index + 1 : last.index, applied };
+  return { startIndex: done ? last.index + 1 : last.index, applied, ...known };
 }
 
 /** Counts of host outcomes, for `pvrun runs`. */

@@ -1,5 +1,5 @@
 import pc from 'picocolors';
-import type { HostOutcome, HostRecap } from '../engine/events.js';
+import type { HostOutcome, HostRecap, RollbackMode } from '../engine/events.js';
 
 type Paint = (s: string) => string;
 
@@ -12,6 +12,13 @@ const outcomeColor: Record<HostOutcome, (c: Colors) => Paint> = {
   unreachable: (c) => c.red,
   'rolled-back': (c) => c.magenta,
   'needs-attention': (c) => (s) => c.bold(c.red(s)),
+};
+
+/** how a rolled-back host was put back (HostRecap.rollback_mode) */
+const rollbackText: Record<RollbackMode, string> = {
+  reverted: 'rolled back: reverted to the snapshot (the VM restarted from it)',
+  'hypervisor-undone': 'rolled back: undid the hypervisor changes, VM left running (nothing was changed inside the guest after the snapshot; the snapshot was deleted)',
+  undone: 'rolled back: each change undone in reverse (no snapshot)',
 };
 
 /** The end-of-run table, one line per host, then loud blocks for hosts that need a human. */
@@ -29,6 +36,7 @@ export function formatRecap(recap: HostRecap[], opts: { color: boolean; runId: s
     if (r.reason && r.outcome !== 'ok' && r.outcome !== 'changed') {
       lines.push(...r.reason.trimEnd().split('\n').map((l) => `  ${' '.repeat(w)}  ${c.dim(l)}`));
     }
+    if (r.rollback_mode) lines.push(`  ${' '.repeat(w)}  ${c.dim(rollbackText[r.rollback_mode])}`);
   }
   const attention = recap.filter((r) => r.attention);
   for (const r of attention) {

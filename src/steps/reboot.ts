@@ -80,6 +80,7 @@ export const rebootStep = defineStep<RebootArgs>({
   type: 'reboot',
   description: 'Reboot the guest (from inside, or through the hypervisor) and wait until it is back',
   needs: 'guest',
+  touchesGuest: true,
   schema: {
     type: 'object',
     additionalProperties: false,

@@ -88,6 +88,13 @@ export interface StepType<A = Record<string, unknown>> {
   /** true for snapshot-like steps: their presence makes `on_failure` default to rollback */
   readonly makesRestorePoint?: boolean;
   /**
+   * apply() changes the guest's own state (files, packages, services, mounts, its running OS).
+   * Decides the rollback: only a guest-side apply after the restore point needs the VM reverted
+   * to it; otherwise the hypervisor steps are undone and the running VM is left alone.
+   * Unset: true when the step `needs` the guest (the safe side: a revert).
+   */
+  readonly touchesGuest?: boolean;
+  /**
    * Where in the (unrendered) arguments a string is run by a shell on the guest: templates there
    * are quoted when rendered (`{{ x | raw }}` opts out). 'command': a command line for the
    * host's transport (POSIX shell over ssh, PowerShell otherwise); 'sh': always a POSIX shell;
@@ -97,6 +104,16 @@ export interface StepType<A = Record<string, unknown>> {
   plan(ctx: StepContext, args: A): Promise<PlanResult>;
   apply(ctx: StepContext, args: A, plan: Extract<PlanResult, { kind: 'change' }>): Promise<ApplyResult>;
   undo?(ctx: StepContext, args: A, token: unknown): Promise<UndoResult>;
+  /**
+   * Restore points only: remove the restore point without reverting to it (rollback calls this
+   * instead of undo() when nothing was changed inside the guest after it).
+   */
+  dropRestorePoint?(ctx: StepContext, args: A, token: unknown): Promise<UndoResult>;
+}
+
+/** Whether applying this step type changes the guest's own state (see StepType.touchesGuest). */
+export function touchesGuest(step: Pick<StepType<never>, 'touchesGuest' | 'needs'>): boolean {
+  return step.touchesGuest ?? (step.needs === 'guest' || step.needs === 'both');
 }
 
 /** A string in a step's arguments that a shell or interpreter on the guest runs (see StepType). */

@@ -41,6 +41,7 @@ export const mountStep = defineStep<MountArgs>({
   type: 'mount',
   description: 'Mount a device (default: the CD drive) on an empty mount point',
   needs: 'guest',
+  touchesGuest: true,
   schema: {
     type: 'object',
     additionalProperties: false,

@@ -64,6 +64,7 @@ export const packageStep = defineStep<PackageArgs>({
   type: 'package',
   description: 'Install or remove packages with the guest\'s package manager',
   needs: 'guest',
+  touchesGuest: true,
   schema: {
     type: 'object',
     additionalProperties: false,

@@ -127,6 +127,7 @@ export const runScriptStep = defineStep<RunScriptArgs>({
   type: 'run-script',
   description: 'Run an inline script or an uploaded local file on the guest',
   needs: 'guest',
+  touchesGuest: true,
   schema: {
     type: 'object',
     additionalProperties: false,

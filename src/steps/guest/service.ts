@@ -38,6 +38,7 @@ export const serviceStep = defineStep<ServiceArgs>({
   type: 'service',
   description: 'Enable and/or start or stop a service (first existing of several candidate names)',
   needs: 'guest',
+  touchesGuest: true,
   schema: {
     type: 'object',
     additionalProperties: false,

@@ -13,6 +13,7 @@ export const unmountStep = defineStep<UnmountArgs>({
   type: 'unmount',
   description: 'Unmount a mount point',
   needs: 'guest',
+  touchesGuest: true,
   schema: {
     type: 'object',
     additionalProperties: false,

@@ -51,6 +51,7 @@ export const attachIsoStep = defineStep<AttachIsoArgs>({
   type: 'attach-iso',
   description: "Insert an ISO (default: the pool's guest tools ISO) into the VM's CD drive; undo ejects it",
   needs: 'vm',
+  touchesGuest: false,
   schema: {
     type: 'object',
     additionalProperties: false,

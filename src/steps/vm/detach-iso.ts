@@ -1,6 +1,6 @@
 import type { VmHandle } from '../../hypervisor/types.js';
 import type { CdDrive } from '../../hypervisor/vm-cd.js';
-import { ejectIso } from '../../hypervisor/vm-cd.js';
+import { ejectIso, findIso, insertIso } from '../../hypervisor/vm-cd.js';
 import { defineStep } from '../types.js';
 import type { ApplyResult, StepContext } from '../types.js';
 import { cdDrive, failureText, forgetCdDrive, isoInDrive, keepPlanned, rememberIso, takePlanned, vmOf } from './common.js';
@@ -12,12 +12,19 @@ const PLAN_KEY = 'detach-iso';
 interface Seen {
   drive: CdDrive;
   name: string;
+  uuid: string;
+}
+
+/** what undo() needs: the ISO this step ejected */
+export interface DetachIsoToken {
+  isoUuid: string;
 }
 
 export const detachIsoStep = defineStep<DetachIsoArgs>({
   type: 'detach-iso',
   description: "Eject whatever ISO is in the VM's CD drive (an empty drive, or none, is fine)",
   needs: 'vm',
+  touchesGuest: false,
   schema: { type: 'object', additionalProperties: false, properties: {} },
   shorthand: () => ({}),
 
@@ -28,9 +35,9 @@ export const detachIsoStep = defineStep<DetachIsoArgs>({
     if (!d.ok) return { kind: 'fail', reason: failureText(d.error) };
     if (!d.value) return { kind: 'ok', summary: 'no CD drive' };
     if (d.value.empty) return { kind: 'ok', summary: 'the CD drive is empty' };
-    const name = (await isoInDrive(ctx, h.value, d.value)).nameLabel;
-    keepPlanned(ctx, PLAN_KEY, h.value, { drive: d.value, name } satisfies Seen);
-    return { kind: 'change', summary: `eject ${name}` };
+    const iso = await isoInDrive(ctx, h.value, d.value);
+    keepPlanned(ctx, PLAN_KEY, h.value, { drive: d.value, name: iso.nameLabel, uuid: iso.uuid } satisfies Seen);
+    return { kind: 'change', summary: `eject ${iso.nameLabel}` };
   },
 
   async apply(ctx) {
@@ -48,8 +55,28 @@ export const detachIsoStep = defineStep<DetachIsoArgs>({
     if (!d.ok) return { kind: 'failed', reason: failureText(d.error) };
     if (!d.value) return { kind: 'ok', summary: 'no CD drive' };
     if (d.value.empty) return { kind: 'ok', summary: 'the CD drive is empty' };
-    return (await eject(ctx, h.value, { drive: d.value, name: (await isoInDrive(ctx, h.value, d.value)).nameLabel })) ??
+    const iso = await isoInDrive(ctx, h.value, d.value);
+    return (await eject(ctx, h.value, { drive: d.value, name: iso.nameLabel, uuid: iso.uuid })) ??
       { kind: 'failed', reason: 'eject failed: the CD drive is gone' };
+  },
+
+  // put back the ISO this step ejected (rollback without a revert), if the drive is still empty
+  async undo(ctx, _args, token) {
+    const t = token as Partial<DetachIsoToken> | undefined;
+    if (!t?.isoUuid) return { ok: true, summary: 'no record of the ejected ISO: nothing to put back' };
+    const h = await vmOf(ctx);
+    if (!h.ok) return { ok: false, reason: h.error };
+    const drive = await cdDrive(ctx, h.value);
+    if (!drive.ok) return { ok: false, reason: failureText(drive.error) };
+    if (!drive.value) return { ok: false, reason: `${h.value.nameLabel} has no CD drive any more: cannot re-insert the ejected ISO` };
+    if (!drive.value.empty) return { ok: true, summary: 'the drive holds an ISO again; left as is' };
+    const iso = await findIso(h.value.xapi, t.isoUuid);
+    if (!iso.ok) return { ok: false, reason: `cannot re-insert the ejected ISO ${t.isoUuid}: ${failureText(iso.error)}` };
+    await ctx.intent({ action: 'vm.cd-insert', detail: { vm: h.value.uuid, iso: t.isoUuid } });
+    const r = await insertIso(h.value, drive.value, iso.value);
+    if (!r.ok) return { ok: false, reason: `re-inserting ${iso.value.nameLabel} failed: ${failureText(r.error)}` };
+    rememberIso(ctx, h.value, drive.value, iso.value);
+    return { ok: true, summary: `re-inserted ${iso.value.nameLabel}` };
   },
 });
 
@@ -62,5 +89,7 @@ async function eject(ctx: StepContext, h: VmHandle, s: Seen): Promise<ApplyResul
     return { kind: 'failed', reason: `eject failed: ${failureText(e.error)}` };
   }
   rememberIso(ctx, h, s.drive, undefined);
-  return e.value === 'was-empty' ? { kind: 'ok', summary: 'the CD drive is empty' } : { kind: 'changed', summary: `ejected ${s.name}` };
+  if (e.value === 'was-empty') return { kind: 'ok', summary: 'the CD drive is empty' };
+  const undo: DetachIsoToken | undefined = s.uuid ? { isoUuid: s.uuid } : undefined;
+  return { kind: 'changed', summary: `ejected ${s.name}`, ...(undo ? { undo } : {}) };
 }

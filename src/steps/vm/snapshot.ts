@@ -1,5 +1,5 @@
 import type { HypervisorFailure, VmHandle } from '../../hypervisor/types.js';
-import { listPvrunSnapshots, MARK, revertToSnapshot, takeSnapshot } from '../../hypervisor/vm-snapshot.js';
+import { destroySnapshot, listPvrunSnapshots, MARK, revertToSnapshot, takeSnapshot } from '../../hypervisor/vm-snapshot.js';
 import { defineStep } from '../types.js';
 import type { StepContext, UndoResult } from '../types.js';
 import { DURATION_SCHEMA, durationArg, failureText, forgetVm, keepPlanned, parseDurationMs, runInfo, takePlanned, vmFacts, vmOf } from './common.js';
@@ -40,6 +40,7 @@ export const snapshotStep = defineStep<SnapshotArgs>({
   description: 'Snapshot the VM (crash-consistent) as a restore point; undo reverts to it and restores the power state',
   needs: 'vm',
   makesRestorePoint: true,
+  touchesGuest: false,
   schema: {
     type: 'object',
     additionalProperties: false,
@@ -105,6 +106,26 @@ export const snapshotStep = defineStep<SnapshotArgs>({
     const t = await tokenOrFind(ctx, h.value, token);
     if (!t) return { ok: false, reason: `no pvrun snapshot of ${h.value.nameLabel} from this run to revert to` };
     return revertAndRestore(ctx, h.value, t, timeoutMs);
+  },
+
+  // nothing changed inside the guest since the snapshot: delete it instead of reverting
+  async dropRestorePoint(ctx, args, token) {
+    const deadline = Date.now() + durationArg(args.timeout, 15 * 60_000);
+    const h = await vmRiding(ctx, deadline);
+    if (!h.ok) return { ok: false, reason: h.error };
+    const t = await tokenOrFind(ctx, h.value, token);
+    if (!t) return { ok: true, summary: `no pvrun snapshot of ${h.value.nameLabel} from this run: nothing to delete` };
+    // refs are not stable across processes (pvrun rollback): go by uuid
+    const ref = await retryTransient(() => h.value.xapi.call<string>('VM.get_by_uuid', [t.snapshotUuid]), { deadline, signal: ctx.signal });
+    if (!ref.ok) {
+      if (ref.error.kind === 'xapi' && ref.error.code === 'UUID_INVALID') return { ok: true, summary: `snapshot ${t.snapshotUuid} is already gone` };
+      return { ok: false, reason: `snapshot ${t.snapshotUuid}: ${failureText(ref.error)}` };
+    }
+    await ctx.intent({ action: 'vm.snapshot-delete', detail: { vm: h.value.uuid, snapshot: t.snapshotUuid } });
+    const d = await destroySnapshot(h.value.xapi, ref.value);
+    if (!d.ok) return { ok: false, reason: `deleting snapshot ${t.snapshotUuid} failed: ${failureText(d.error)}` };
+    ctx.state.delete(STATE_KEY);
+    return { ok: true, summary: `deleted snapshot ${t.snapshotUuid} (not reverted: nothing was changed inside the guest after it; the VM keeps running)` };
   },
 });
 

@@ -40,6 +40,7 @@ export const citrixCleanupStep = defineStep<CitrixCleanupArgs>({
   type: 'citrix-cleanup',
   description: 'Remove Citrix/XenServer VM Tools and PV drivers with XenClean (-noConfirm -noReboot)',
   needs: 'guest',
+  touchesGuest: true,
   schema: {
     type: 'object',
     additionalProperties: false,

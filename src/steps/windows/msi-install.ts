@@ -64,6 +64,7 @@ export const msiInstallStep = defineStep<MsiInstallArgs>({
   type: 'msi-install',
   description: 'Install a Windows Installer package silently (msiexec /qn /norestart) with installer exit codes',
   needs: 'guest',
+  touchesGuest: true,
   schema: {
     type: 'object',
     additionalProperties: false,

@@ -82,6 +82,7 @@ export const nicMigrateStep = defineStep<NicMigrateArgs>({
   type: 'nic-migrate',
   description: 'Capture static NIC settings per MAC before a NIC driver change; restore them on the new PV adapter and remove hidden (ghost) adapters after it',
   needs: 'guest',
+  touchesGuest: true,
   schema: {
     type: 'object',
     additionalProperties: false,

@@ -102,6 +102,7 @@ export const windowsRebootStep = defineStep<WindowsRebootArgs>({
   type: 'windows-reboot',
   description: 'Reboot a Windows guest and wait until it is back (new LastBootUpTime, ready for logon, test command), with follow-up reboots',
   needs: 'guest',
+  touchesGuest: true,
   schema: {
     type: 'object',
     additionalProperties: false,
