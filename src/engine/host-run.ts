@@ -362,7 +362,9 @@ export class HostRun {
     const onAbort = (): void => ac.abort(this.control.abortSignal.reason);
     this.control.abortSignal.addEventListener('abort', onAbort, { once: true });
     const timer = setTimeout(() => ac.abort(new Error('timeout')), timeoutMs);
-    const ctx = this.makeCtx(ac.signal, spec.name);
+    // a step with `check_mode: true` is predicted in a real run too: its plan() must see check
+    // mode (e.g. not run user-written guards), though the connectors are not in check mode
+    const ctx = check && !this.opts.check ? { ...this.makeCtx(ac.signal, spec.name), check: true } : this.makeCtx(ac.signal, spec.name);
     this.currentCtx = ctx;
     try {
       const planned = await race(() => step.type.plan(ctx, args), ac.signal);

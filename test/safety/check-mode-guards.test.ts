@@ -13,6 +13,46 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fingerprints, labSkipReason, pvrun, recapOutcomes, startLab, type StartedLab } from '../e2e/harness.js';
 import { sshExec } from '../lab/helpers.js';
 import type { Lab } from '../../src/lab/lab.js';
+import type { Connector, ExecOptions } from '../../src/connectors/types.js';
+import { builtinRegistry } from '../../src/steps/registry.js';
+import type { StepContext } from '../../src/steps/types.js';
+import { ok } from '../../src/util/result.js';
+
+describe('command predicates over the PowerShell transports obey the same rule', () => {
+  /** records what would run; a PowerShell connector as a Windows host has (no transport needed to see the decision) */
+  function psHost(check: boolean): { ctx: StepContext; calls: { cmd: string; opts: ExecOptions }[] } {
+    const calls: { cmd: string; opts: ExecOptions }[] = [];
+    const c = {
+      kind: 'ssh-powershell', host: 'win-01',
+      exec: async (cmd: string, opts: ExecOptions = {}) => { calls.push({ cmd, opts }); return ok({ exitCode: 0, signal: null, stdout: '', stderr: '' }); },
+    } as unknown as Connector;
+    const ctx = { check, log: () => undefined, signal: new AbortController().signal, guest: async () => ok(c) } as unknown as StepContext;
+    return { ctx, calls };
+  }
+  const check = builtinRegistry().steps.get('check')!;
+  const verify = builtinRegistry().steps.get('verify')!;
+
+  it('check mode: not run, unknown', async () => {
+    const h = psHost(true);
+    expect(await check.plan(h.ctx, { command: "New-Item -Path C:\\pwned -ItemType File" })).toEqual({
+      kind: 'unknown', reason: 'command: unknown (not run in check mode): New-Item -Path C:\\pwned -ItemType File',
+    });
+    expect(await verify.plan(h.ctx, { command: { cmd: 'Remove-Item C:\\x' }, timeout: 1 })).toMatchObject({ kind: 'unknown' });
+    expect(h.calls).toEqual([]);
+  });
+
+  it('check_mode_safe: runs, as a read-only command; a real run runs it as an ordinary one', async () => {
+    const h = psHost(true);
+    expect(await check.plan(h.ctx, { command: { cmd: 'Test-Path C:\\x', check_mode_safe: true } })).toEqual({
+      kind: 'ok', summary: 'command = exit 0 [ran in check mode (check_mode_safe)]',
+    });
+    expect(h.calls.map((c) => [c.cmd, c.opts.readOnly])).toEqual([['Test-Path C:\\x', true]]);
+    const real = psHost(false);
+    expect(await check.plan(real.ctx, { command: 'Test-Path C:\\x' })).toEqual({ kind: 'ok', summary: 'command = exit 0' });
+    // not marked read-only: a check-mode connector would refuse it
+    expect(real.calls.map((c) => c.opts.readOnly)).toEqual([false]);
+  });
+});
 
 const skip = labSkipReason();
 if (skip) console.warn(`[skipped] check-mode guard tests: ${skip}`);
@@ -137,4 +177,27 @@ describe.skipIf(skip !== undefined)('check mode and user-written guest commands 
     expect(readFileSync(join(state, 'runs', journal[0]!), 'utf8')).toContain('ran in check mode (check_mode_safe)');
     expect(r.code).toBe(0);
   }, 180_000);
+
+  it('a step with check_mode: true in a real run does not run its guard either', async () => {
+    const pb = join(dir, 'step-check.yml');
+    writeFileSync(pb, `
+- hosts: deb-01
+  steps:
+    - name: rehearsed only
+      check_mode: true
+      run-script:
+        script: "touch /root/step-check-script"
+        unless: "touch /tmp/step-check-guard"
+    - name: rehearsed check
+      check_mode: true
+      check:
+        command: "touch /tmp/step-check-command"
+`);
+    const r = await pvrun([pb, '-i', l.inventory, '--state-dir', join(l.dir, 'pvrun-step')]);
+    expect(r.out).toMatch(/deb-01 \[rehearsed only\] unknown: 'unless' guard unknown \(not run in check mode\)/);
+    expect(r.out).toMatch(/deb-01 \[rehearsed check\] unknown: command: unknown \(not run in check mode\)/);
+    const ls = await sshExec(l.lab.guests.info('deb-01')!, 'ls /root/step-check-script /tmp/step-check-guard /tmp/step-check-command 2>/dev/null; true');
+    expect(ls.stdout).toBe('');
+    expect(r.code).toBe(0);
+  }, 120_000);
 });
