@@ -95,6 +95,10 @@ export const rebootStep = defineStep<RebootArgs>({
     },
   },
   shorthand: (v) => (v === 'guest' || v === 'hypervisor' ? { via: v } : {}),
+  // both run as shell commands on the guest: their templates are quoted (src/load/template.ts)
+  templateContexts: (args) => (typeof args === 'object' && args !== null
+    ? (['test_command', 'reboot_command'] as const).filter((k) => typeof (args as Record<string, unknown>)[k] === 'string').map((k) => ({ at: [k], kind: 'command' as const }))
+    : []),
 
   async plan(ctx, a) {
     const via = a.via ?? 'guest';

@@ -57,6 +57,16 @@ describe('templates in shell contexts are quoted', () => {
     expect(render(str, scope, { contexts: quotingContexts(check, str, 'psremoting') }).value).toEqual({ command: `test -n 'a b''; touch /tmp/injected; echo ''$(touch /tmp/injected2)'` });
   });
 
+  it("reboot's test_command and reboot_command are shell contexts too", () => {
+    const reboot = builtinRegistry().steps.get('reboot');
+    const args = { test_command: 'test -e {{ vars.x }}', reboot_command: 'shutdown -r now {{ vars.x }}', via: 'guest' };
+    expect(render(args, scope, { contexts: quotingContexts(reboot, args, 'ssh') }).value).toEqual({
+      test_command: `test -e 'a b'\\''; touch /tmp/injected; echo '\\''$(touch /tmp/injected2)'`,
+      reboot_command: `shutdown -r now 'a b'\\''; touch /tmp/injected; echo '\\''$(touch /tmp/injected2)'`,
+      via: 'guest',
+    });
+  });
+
   it('a script for another interpreter takes only | raw templates (no shell quoting into Python)', () => {
     const args = { script: 'print({{ vars.x }})', interpreter: 'python3' };
     const r = render(args, scope, { contexts: quotingContexts(runScript, args, 'ssh') });
