@@ -11,7 +11,7 @@
  * (New-PSSession) is the exception: it is synchronous inside the worker, so the hosts of one worker
  * connect one after another (docs/windows.md gives the numbers).
  */
-import { PowerShell } from 'node-powershell';
+import { LocalPwsh } from './local-pwsh.js';
 import type { ConnectorFailure } from '../types.js';
 import { oneLine, quotePs } from '../../util/ps-quote.js';
 import { WORKER_SCRIPT } from './worker-script.js';
@@ -79,7 +79,7 @@ export class PwshWorker {
   /** bumped when the process is replaced: sessions of an older generation are gone */
   generation = 0;
   hosts = 0;
-  private ps: PowerShell | undefined;
+  private ps: LocalPwsh | undefined;
   private starting: Promise<void> | undefined;
   private readonly pending = new Map<string, (o: Outcome) => void>();
   private polling = false;
@@ -135,7 +135,9 @@ export class PwshWorker {
   private ensure(): Promise<{ ok: true } | { ok: false; message: string }> {
     if (this.ps) return Promise.resolve({ ok: true });
     this.starting ??= (async () => {
-      const ps = new PowerShell({
+      // LocalPwsh: node-powershell with its command framing fixed (stray output of the ssh
+      // clients under New-PSSession could stall an invocation forever; see local-pwsh.ts)
+      const ps = new LocalPwsh({
         executable: this.opts.executable,
         throwOnInvocationError: false,
         executableOptions: { '-NoProfile': true, '-NonInteractive': true },
