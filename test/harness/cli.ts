@@ -8,9 +8,20 @@ export interface CliResult {
   err: string;
 }
 
-export async function runCli(argv: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<CliResult> {
+export async function runCli(
+  argv: string[],
+  opts: { env?: NodeJS.ProcessEnv; cwd?: string; stdin?: string; tty?: boolean } = {},
+): Promise<CliResult> {
   const out = new PassThrough();
   const err = new PassThrough();
+  // tty: stdin and stderr are a terminal, as for a person at a shell (stdout stays a pipe)
+  if (opts.tty) (err as unknown as { isTTY: boolean }).isTTY = true;
+  let input: (PassThrough & { isTTY?: boolean }) | undefined;
+  if (opts.stdin !== undefined) {
+    input = new PassThrough();
+    if (opts.tty) input.isTTY = true;
+    input.end(opts.stdin);
+  }
   let o = '';
   let e = '';
   out.on('data', (d: Buffer) => { o += d.toString(); });
@@ -18,6 +29,7 @@ export async function runCli(argv: string[], opts: { env?: NodeJS.ProcessEnv; cw
   const io: Io = {
     out: out as unknown as NodeJS.WriteStream, err: err as unknown as NodeJS.WriteStream,
     env: opts.env ?? process.env, cwd: opts.cwd ?? process.cwd(),
+    ...(input ? { in: input } : {}),
   };
   const code = await main(argv, io);
   return { code, out: o, err: e };
