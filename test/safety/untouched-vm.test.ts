@@ -8,7 +8,9 @@
  *  2. a failure after the snapshot and the ISO insert but before any guest-side change: the
  *     hypervisor steps are undone (CD ejected, snapshot deleted), the VM is not reverted or
  *     restarted; the same from the journal with `pvrun rollback <run>`;
- *  3. a failure after a guest-side change: reverted to the snapshot, as before.
+ *  3. a failure after a guest-side change: reverted to the snapshot, as before; also when the
+ *     guest-side step itself failed (it started to apply), and from the snapshot markers alone
+ *     (`--from-pool`: what ran is unknown).
  */
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -154,6 +156,60 @@ describe.skipIf(skip !== undefined)('a VM the run did not change inside is never
     expect(await bootOf(l, 'vmfail-01')).toEqual(before);
     expect(rb.out.slice(rb.out.indexOf('RECAP'))).toMatch(/rolled back: undid the hypervisor changes, VM left running/);
   }, 240_000);
+
+  it('a guest-side step that fails after writing: it started to apply, so the VM is reverted', async () => {
+    const pb = join(l.dir, 'guest-half.yml');
+    writeFileSync(pb, [
+      '- name: a guest step that fails half way',
+      '  hosts: guest-01',
+      '  on_failure: rollback',
+      '  steps:',
+      '    - name: snapshot',
+      '      snapshot: { keep: 7d }',
+      '    - name: insert the tools ISO',
+      '      attach-iso: {}',
+      '    - name: writes, then fails',
+      '      run-script: { script: "touch /root/half-done; exit 4" }',
+      '',
+    ].join('\n'));
+    const g = l.lab.list().find((x) => x.name === 'guest-01')!;
+    const before = await bootOf(l, 'guest-01');
+    const since = l.lab.sim.calls.length;
+    const r = await pvrun([pb, '-i', l.inventory, '--state-dir', join(l.dir, 'pvrun')]);
+    expect(recapOutcomes(r.out)).toEqual({ 'guest-01': 'rolled-back' });
+    expect(revertCalls(l, since)).toEqual(['VM.revert']);
+    expect(existsSync(join(g.upperDir, 'root', 'half-done'))).toBe(false);
+    expect((await bootOf(l, 'guest-01')).bootId).not.toBe(before.bootId);
+    expect(r.out.slice(r.out.indexOf('RECAP'))).toMatch(/rolled back: reverted to the snapshot/);
+  }, 300_000);
+
+  it('rollback from the snapshot markers alone (--from-pool) cannot know what ran: it reverts', async () => {
+    const pb = join(l.dir, 'vm-fail-lost.yml');
+    writeFileSync(pb, [
+      '- name: left as is, journal lost',
+      '  hosts: vmfail-01',
+      '  on_failure: stop',
+      '  steps:',
+      '    - name: snapshot',
+      '      snapshot: { keep: 7d }',
+      '    - name: a VM fact that does not hold',
+      '      check: { power_state: Halted }',
+      '',
+    ].join('\n'));
+    const state = join(l.dir, 'pvrun-lost');
+    const run = await pvrun([pb, '-i', l.inventory, '--state-dir', state]);
+    expect(recapOutcomes(run.out)).toEqual({ 'vmfail-01': 'failed' });
+    const runId = RUN_ID.exec(run.out)?.[1];
+    expect(runId).toBeDefined();
+    rmSync(state, { recursive: true, force: true });
+    const before = await bootOf(l, 'vmfail-01');
+    const since = l.lab.sim.calls.length;
+    const rb = await pvrun(['rollback', runId!, '--from-pool', '-i', l.inventory, '--playbook', pb, '--state-dir', state]);
+    expect(rb.code, rb.out + rb.err).toBe(0);
+    expect(revertCalls(l, since)).toEqual(['VM.revert']);
+    expect((await bootOf(l, 'vmfail-01')).bootId).not.toBe(before.bootId);
+    expect(rb.out.slice(rb.out.indexOf('RECAP'))).toMatch(/rolled back: reverted to the snapshot/);
+  }, 300_000);
 
   it('a failure after a guest-side change: reverted to the snapshot, as before', async () => {
     const pb = join(l.dir, 'guest-fail.yml');
