@@ -23,6 +23,7 @@ import { runHistory } from '../../src/journal/history.js';
 import { Journal } from '../../src/journal/journal.js';
 import { newRunId } from '../../src/journal/run-id.js';
 import { XapiClient } from '../../src/hypervisor/xapi/client.js';
+import { MARK } from '../../src/hypervisor/vm-snapshot.js';
 import { cli, labSkipReason, startLab, vmState, type VmState } from './lab-rig.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
@@ -183,7 +184,14 @@ describe.skipIf(skip !== undefined)('crash safety (lab, SIGKILL)', () => {
       j.event({ type: 'step-result', host, step: 'skip VMs whose tools are already detected', stepType: 'check', index: 0, phase: 'main', status: 'ok', summary: 'ok', durationMs: 1, time: t });
       j.event({ type: 'step-start', host, step: 'snapshot before the drivers change', stepType: 'snapshot', index: 1, phase: 'main', time: t });
       j.intent(host, 'snapshot before the drivers change', { action: 'step.apply', detail: { stepType: 'snapshot' } });
-      if (asked) j.intent(host, 'snapshot before the drivers change', { action: 'vm.snapshot', detail: { name: snapName, run: runId } });
+      // the intent as the snapshot step writes it: with the markers it was about to set
+      // (keep_snapshot: 7d in linux-tools.yml), which the adoption must use
+      const created = new Date();
+      const markers = {
+        [MARK.run]: runId, [MARK.playbook]: PLAYBOOK, [MARK.host]: host, [MARK.created]: created.toISOString(),
+        [MARK.keepUntil]: new Date(created.getTime() + 7 * 24 * 3600_000).toISOString(), [MARK.powerState]: 'Running', [MARK.hadTools]: 'false',
+      };
+      if (asked) j.intent(host, 'snapshot before the drivers change', { action: 'vm.snapshot', detail: { vm: lab.sim.vm(host).rec['uuid'], name: snapName, run: runId, markers } });
     }
     j.close();
   }
