@@ -10,6 +10,7 @@ import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describeUnless } from '../harness/require.js';
 import { parse, stringify } from 'yaml';
 import type { Lab } from '../../src/lab/lab.js';
 import { listRunIds } from '../../src/journal/read.js';
@@ -19,7 +20,6 @@ import { newAjv } from '../../src/load/ajv.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const skip = labSkipReason();
-if (skip) console.log(`skipping the secrets lab test: ${skip}`);
 
 // characters that URL-encoding and base64 change, so each form is a distinct string to look for
 const XAPI_PASSWORD = 'Xa/pi p@ss+w0rd=42&ok?';
@@ -41,7 +41,7 @@ function filesUnder(dir: string): string[] {
   });
 }
 
-describe.skipIf(skip !== undefined)('secrets (lab)', () => {
+describeUnless(skip)('secrets (lab)', () => {
   let lab: Lab;
   let work: string;
   beforeAll(async () => {

@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describeUnless } from '../harness/require.js';
 import { INSTALL_FAULT_LEFTOVER } from '../../src/lab/iso/tools-scripts.js';
 import {
   LINUX_TOOLS, fingerprints, labSkipReason, mutatingCalls, playbookVariant, pvrun, pvrunSnapshots, recapOutcomes, startLab,
@@ -14,9 +15,8 @@ import {
 import { sshAnswers } from '../lab/helpers.js';
 
 const skip = labSkipReason();
-if (skip) console.warn(`[skipped] lab end-to-end tests: ${skip}`);
 
-describe.skipIf(skip !== undefined)('linux-tools.yml in the lab: the demo scenario', () => {
+describeUnless(skip)('linux-tools.yml in the lab: the demo scenario', () => {
   let l: StartedLab;
   let before: Record<string, string>;
   let marker: string;
@@ -78,7 +78,7 @@ describe.skipIf(skip !== undefined)('linux-tools.yml in the lab: the demo scenar
   }, 120_000);
 });
 
-describe.skipIf(skip !== undefined)('linux-tools.yml in the lab: check mode', () => {
+describeUnless(skip)('linux-tools.yml in the lab: check mode', () => {
   let l: StartedLab;
   beforeAll(async () => {
     l = await startLab([
@@ -109,7 +109,7 @@ describe.skipIf(skip !== undefined)('linux-tools.yml in the lab: check mode', ()
   }, 180_000);
 });
 
-describe.skipIf(skip !== undefined)('linux-tools.yml in the lab: failures', () => {
+describeUnless(skip)('linux-tools.yml in the lab: failures', () => {
   it('a reboot that never returns: that VM is reverted and running, the others are unaffected', async () => {
     const l = await startLab([
       { name: 'ok-01', distro: 'ubuntu', version: '22.04' },

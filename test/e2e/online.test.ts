@@ -2,13 +2,13 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { describeUnless } from '../harness/require.js';
 import { LINUX_TOOLS_ONLINE, labSkipReason, pvrun, pvrunSnapshots, recapOutcomes, startLab } from './harness.js';
 import { sshExec } from '../lab/helpers.js';
 
 const skip = labSkipReason();
-if (skip) console.warn(`[skipped] lab end-to-end tests (online path): ${skip}`);
 
-describe.skipIf(skip !== undefined)('linux-tools-online.yml in the lab', () => {
+describeUnless(skip)('linux-tools-online.yml in the lab', () => {
   it('installs from the repositories on Debian/Ubuntu and RHEL-family guests, and verifies', async () => {
     const l = await startLab([
       { name: 'deb-01', distro: 'debian', version: '12' },

@@ -8,6 +8,7 @@ import { rmSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describeUnless } from '../harness/require.js';
 import { Lab } from '../../src/lab/lab.js';
 import { findPwsh } from '../../src/lab/windows/lab-windows.js';
 import type { WindowsLabState } from '../../src/lab/windows/guest.js';
@@ -16,12 +17,11 @@ import { REPO, labSkipReason, mutatingCalls, pvrun, recapOutcomes } from './harn
 const WINDOWS_TOOLS = join(REPO, 'playbooks', 'windows-tools.yml');
 const CITRIX = join(REPO, 'playbooks', 'windows-citrix-migrate.yml');
 const skip = labSkipReason() ?? (findPwsh() ? undefined : 'pwsh is not installed (dotnet tool install --global PowerShell)');
-if (skip) console.warn(`[skipped] Windows lab end-to-end tests: ${skip}`);
 
 /** What a revert must restore (the boot time moves on: the VM is started again). */
 const durable = (s: WindowsLabState) => ({ devices: s.devices, adapters: s.adapters, services: s.services, products: s.products });
 
-describe.skipIf(skip !== undefined)('Windows playbooks in the lab', () => {
+describeUnless(skip)('Windows playbooks in the lab', () => {
   let lab: Lab;
   let dir: string;
   beforeAll(async () => {

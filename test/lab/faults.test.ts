@@ -6,18 +6,18 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describeUnless } from '../harness/require.js';
 import { LabGuests } from '../../src/lab/guest/index.js';
 import type { GuestReport } from '../../src/lab/sim-hooks.js';
 import { eventually, labSkipReason, sshAnswers, sshExec } from './helpers.js';
 
 const skip = labSkipReason();
-if (skip) console.warn(`[test/lab/faults] skipped: ${skip}`);
 
 const SSH_DOWN = 'aaaaaaaa-0000-4000-8000-000000000001';
 const NEVER = 'aaaaaaaa-0000-4000-8000-000000000002';
 const SLOW = 'aaaaaaaa-0000-4000-8000-000000000003';
 
-describe.skipIf(skip !== undefined)('lab guest faults', () => {
+describeUnless(skip)('lab guest faults', () => {
   let stateDir: string;
   let lab: LabGuests;
   const reports: { vm: string; report: GuestReport }[] = [];

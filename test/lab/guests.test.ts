@@ -6,12 +6,12 @@ import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describeUnless } from '../harness/require.js';
 import { LabGuests, type GuestInfo } from '../../src/lab/guest/index.js';
 import type { GuestReport } from '../../src/lab/sim-hooks.js';
 import { eventually, labSkipReason, pidsInNamespace, sshAnswers, sshExec, treeFingerprint } from './helpers.js';
 
 const skip = labSkipReason();
-if (skip) console.warn(`[test/lab/guests] skipped: ${skip}`);
 
 const UUID = {
   deb: '11111111-1111-4111-8111-111111111111',
@@ -23,7 +23,7 @@ const UUID = {
   onlRpm: '77777777-7777-4777-8777-777777777777',
 };
 
-describe.skipIf(skip !== undefined)('lab guests', () => {
+describeUnless(skip)('lab guests', () => {
   let stateDir: string;
   let lab: LabGuests;
   const reports: { vm: string; report: GuestReport }[] = [];

@@ -4,13 +4,13 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { describeUnless } from '../harness/require.js';
 import { buildToolsIso, extractIsoCached } from '../../src/lab/iso/build.js';
 import { findTool } from '../../src/lab/guest/prereqs.js';
 
 const missing = ['xorriso', 'dpkg-deb', 'tar'].filter((t) => !findTool(t));
-if (missing.length) console.warn(`[test/lab/iso] skipped: missing ${missing.join(', ')}`);
 
-describe.skipIf(missing.length > 0)('guest-tools.iso', () => {
+describeUnless(missing.length ? `missing ${missing.join(', ')}` : undefined)('guest-tools.iso', () => {
   const dir = mkdtempSync(join(tmpdir(), 'pvrun-lab-iso-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -7,12 +7,12 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { describeUnless, itUnless, requireRoot } from '../harness/require.js';
 import { checkLabPrereqs, checkStateDirFs, missingTools } from '../../src/lab/guest/prereqs.js';
 
 const missing = missingTools();
-if (missing.length) console.warn(`[test/lab/prereqs] skipped: missing ${missing.join(', ')}`);
 
-describe.skipIf(missing.length > 0)('lab prerequisites', () => {
+describeUnless(missing.length ? `missing ${missing.join(', ')}` : undefined)('lab prerequisites', () => {
   it('a non-root user is told the lab needs root, and why', async () => {
     let result: unknown;
     if (process.getuid?.() === 0) {
@@ -38,7 +38,7 @@ describe.skipIf(missing.length > 0)('lab prerequisites', () => {
     expect(message).toMatch(/user namespaces|overlay|rootless/);
   });
 
-  it.skipIf(process.getuid?.() !== 0)('a state directory on overlayfs is refused with the reason', () => {
+  itUnless(requireRoot('an overlay mount'))('a state directory on overlayfs is refused with the reason', () => {
     const dir = mkdtempSync(join(tmpdir(), 'pvrun-lab-ovl-'));
     for (const d of ['l', 'u', 'w', 'm']) mkdirSync(join(dir, d));
     execFileSync('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${dir}/l,upperdir=${dir}/u,workdir=${dir}/w`, join(dir, 'm')]);
