@@ -31,7 +31,10 @@ export async function discoverCommand(inv: Inventory, flags: InventoryFlags & { 
   try {
     const c = await pools.client(flags.fromPool);
     if (!c.ok) { io.err.write(`pvrun: ${c.error.message}\n`); return EXIT.unreachable; }
+    // a VM record too partial to use is left out with a located warning, not a crash (exit 70)
     const rows = await discoverVms(c.value.view(true), {
+      pool: flags.fromPool,
+      onBadRecord: (m) => io.err.write(`WARNING: ${m}; left out\n`),
       ...(flags.missingTools ? { missingTools: true } : {}),
       ...(flags.tag ? { tag: flags.tag } : {}),
       ...(flags.name ? { name: flags.name } : {}),

@@ -2,6 +2,7 @@ import { stringify } from 'yaml';
 import type { Result } from '../util/result.js';
 import { ok } from '../util/result.js';
 import type { GuestMetricsRecord, VmMetricsRecord, VmRecord } from './records.js';
+import { describeBadVmRecord, vmRecordProblems } from './records.js';
 import type { HypervisorFailure, XapiCaller } from './types.js';
 import type { VirtualizationMode } from './vm-facts.js';
 import { factsFromRecords } from './vm-facts.js';
@@ -13,6 +14,13 @@ export interface DiscoveryFilter {
   tag?: string;
   /** glob on name_label: `*` and `?` */
   name?: string;
+  /** names the pool in messages */
+  pool?: string;
+  /**
+   * told of each VM record too partial to use (no power state, or no template/snapshot/dom0
+   * flags): that VM is left out, with this located message, instead of crashing the listing
+   */
+  onBadRecord?: (message: string) => void;
 }
 
 export interface DiscoveredVm {
@@ -24,7 +32,10 @@ export interface DiscoveredVm {
   pv_drivers_detected: boolean;
   management_agent_detected: boolean;
   pv_drivers_version: string | null;
+  /** every reported address, usable ones first (see VmFacts.ips) */
   ips: string[];
+  /** the address chosen by rule (lowest VIF device, IPv4 first, never link-local), or null */
+  address: string | null;
   tags: string[];
 }
 
@@ -51,15 +62,20 @@ export async function discoverVms(x: XapiCaller, filter: DiscoveryFilter = {}): 
   const nameRe = filter.name ? globToRegExp(filter.name) : undefined;
   const rows: DiscoveredVm[] = [];
   for (const [ref, vm] of Object.entries(vms.value)) {
+    const problems = vmRecordProblems(vm);
+    if (problems.length) {
+      filter.onBadRecord?.(describeBadVmRecord(filter.pool ?? 'the pool', ref, vm, problems));
+      continue;
+    }
     if (!isRealVm(vm)) continue;
     if (nameRe && !nameRe.test(vm.name_label)) continue;
     if (filter.tag && !(vm.tags ?? []).includes(filter.tag)) continue;
-    const f = factsFromRecords(ref, vm, ms.value[vm.metrics], gms.value[vm.guest_metrics]);
+    const f = factsFromRecords(ref, vm, ms.value[vm.metrics ?? ''], gms.value[vm.guest_metrics ?? '']);
     const row: DiscoveredVm = {
       name: f.name_label, uuid: f.uuid, power_state: f.power_state, os: f.os_name,
       virtualization_mode: f.virtualization_mode, pv_drivers_detected: f.pv_drivers_detected,
       management_agent_detected: f.management_agent_detected, pv_drivers_version: f.pv_drivers_version,
-      ips: f.ips, tags: f.tags,
+      ips: f.ips, address: f.address, tags: f.tags,
     };
     if (filter.missingTools && !needsTools(row)) continue;
     rows.push(row);
@@ -83,8 +99,8 @@ export function formatDiscoveryTable(rows: DiscoveredVm[]): string {
 }
 
 /**
- * An inventory fragment: one host per VM, selected by uuid (names can be ambiguous), the first IP
- * as address when known, in a group named after the pool.
+ * An inventory fragment: one host per VM, selected by uuid (names can be ambiguous), the address
+ * chosen by rule when there is one, in a group named after the pool.
  */
 export function formatDiscoveryInventory(rows: DiscoveredVm[], pool: string, group = `${pool}_vms`): string {
   const hosts: Record<string, unknown> = {};
@@ -94,13 +110,18 @@ export function formatDiscoveryInventory(rows: DiscoveredVm[], pool: string, gro
   return stringify({ groups: { [group]: { hosts: Object.keys(hosts) } }, hosts });
 }
 
-/** Hosts for a dynamic inventory group (`source: xapi`): selected by uuid, addressed by first IP. */
+/**
+ * Hosts for a dynamic inventory group (`source: xapi`): selected by uuid, addressed by the chosen
+ * address (`chooseAddress`: lowest VIF device, IPv4 before IPv6, never link-local). No usable
+ * address: no `connection.address` (declare the host in the inventory to give one: declared
+ * hosts win over discovered ones).
+ */
 export function discoveredHosts(rows: DiscoveredVm[], pool: string): { name: string; vm: { pool: string; uuid: string }; address?: string }[] {
   const used = new Set<string>();
   return rows.map((r) => {
     let name = r.name.replace(/[^A-Za-z0-9_.-]+/g, '-').replace(/^-+|-+$/g, '') || r.uuid;
     if (used.has(name)) name = `${name}-${r.uuid.slice(0, 8)}`;
     used.add(name);
-    return { name, vm: { pool, uuid: r.uuid }, ...(r.ips[0] ? { address: r.ips[0] } : {}) };
+    return { name, vm: { pool, uuid: r.uuid }, ...(r.address ? { address: r.address } : {}) };
   });
 }

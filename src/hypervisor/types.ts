@@ -18,7 +18,9 @@ export type HypervisorFailure =
   | { kind: 'read-only'; method: string; message: string }
   | { kind: 'vm-not-found'; message: string }
   | { kind: 'vm-ambiguous'; message: string; candidates: { uuid: string; name_label: string }[] }
-  | { kind: 'timeout'; message: string };
+  | { kind: 'timeout'; message: string }
+  /** a record the pool sent lacks fields pvrun needs (partial record): located by pool, ref, name */
+  | { kind: 'bad-record'; message: string };
 
 import type { Result } from '../util/result.js';
 

@@ -2,6 +2,7 @@ import type { VmSelector } from '../model/inventory.js';
 import type { Result } from '../util/result.js';
 import { err, ok } from '../util/result.js';
 import type { VmRecord } from './records.js';
+import { describeBadVmRecord, vmRecordProblems } from './records.js';
 import type { HypervisorFailure, MetricsHint, XapiCaller } from './types.js';
 
 export interface ResolvedVm {
@@ -31,6 +32,9 @@ export async function resolveVm(x: XapiCaller, sel: VmSelector): Promise<Result<
     }
     const rec = await x.call<VmRecord>('VM.get_record', [ref.value]);
     if (!rec.ok) return rec;
+    // a partial record cannot say whether it is a VM: a located failure, not a guess
+    const problems = vmRecordProblems(rec.value);
+    if (problems.length) return err({ kind: 'bad-record', message: describeBadVmRecord(sel.pool, ref.value, rec.value, problems) });
     if (!isRealVm(rec.value)) {
       return err({ kind: 'vm-not-found', message: `uuid ${sel.uuid} on pool ${sel.pool} is a snapshot, template or control domain, not a VM` });
     }
@@ -48,6 +52,9 @@ export async function resolveVm(x: XapiCaller, sel: VmSelector): Promise<Result<
       if (r.error.kind === 'xapi' && r.error.code === 'HANDLE_INVALID') continue;
       return r;
     }
+    // a partial record among the candidates: it may be the VM meant, so it is not silently skipped
+    const problems = vmRecordProblems(r.value);
+    if (problems.length) return err({ kind: 'bad-record', message: describeBadVmRecord(sel.pool, ref, r.value, problems) });
     if (isRealVm(r.value)) vms.push({ ref, uuid: r.value.uuid, nameLabel: r.value.name_label, metrics: hintOf(r.value) });
   }
   if (vms.length === 0) return err({ kind: 'vm-not-found', message: `no VM named '${name}' on pool ${sel.pool}` });
