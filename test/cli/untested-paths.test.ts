@@ -2,7 +2,7 @@
  * Paths users hit that had no test (issue 11): `schema --write`, `inventory --list`, the confirm
  * prompt, a real run over a real sshd with `when`, tags, `--start-at-step` and a step-level
  * `check_mode`, inline scripts over the inline size limit, and ssh-agent authentication with a
- * real ssh-agent. Everything talks to 127.0.0.1 only.
+ * real ssh-agent, and the live TTY display in a fake terminal. Everything talks to 127.0.0.1 only.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../harness/cli.js';
+import { FakeTerminal } from '../harness/terminal.js';
 import { describeWithSshd, startSshd, type SshdHandle } from '../harness/sshd.js';
 import { describeUnless, firstReason, requireBinary } from '../harness/require.js';
 import { connectorFor, knownHostsFor } from '../ssh/helpers.js';
@@ -253,5 +254,53 @@ describeWithSshd('ssh-agent authentication (a real ssh-agent, ssh-add)', () => {
       expect(existsSync(mark)).toBe(true);
       rmSync(pdir, { recursive: true, force: true });
     });
+  });
+});
+
+describeWithSshd('the live TTY display, rendered into a fake terminal', () => {
+  let sshd: SshdHandle;
+  let dir: string;
+  beforeAll(async () => {
+    sshd = await startSshd();
+    dir = mkdtempSync(join(tmpdir(), 'pvrun-tty-'));
+  });
+  afterAll(async () => {
+    await sshd?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('shows the batch, each running host with its step, finished steps above it, then only the recap', async () => {
+    const { inv, pb } = project(dir, [{ name: 'g1', sshd }, { name: 'g2', sshd }], `
+- name: tty demo
+  hosts: all
+  steps:
+    - name: slow step
+      run-script: sleep 1.5
+    - name: quick step
+      run-script: "true"
+`);
+    const term = new FakeTerminal(100, 40);
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    delete env['CI'];
+    delete env['NO_COLOR'];
+    const r = await runCli([pb, '-i', inv, '--state-dir', join(dir, 'state')], { cwd: dir, env, out: term });
+    expect(r.code, term.text().join('\n') + r.err).toBe(0);
+    // a person watching saw, while the slow step ran, the batch line and both hosts at work
+    const during = term.frames.find((f) => f.includes('⟳ g1  slow step') && f.includes('⟳ g2  slow step'));
+    expect(during, term.frames.join('\n-----\n')).toBeDefined();
+    expect(during!.split('\n')).toContain('tty demo — batch 1  0/2 hosts done');
+    // the live region is redrawn in place: never two copies of it on the screen
+    for (const f of term.frames) expect(f.split('\n').filter((l) => l.includes('hosts done')).length).toBeLessThanOrEqual(1);
+    // at the end: the finished steps, the recap, and no live region left behind
+    const end = term.text().map((l) => l.replace(/^\d\d:\d\d:\d\d /, '').replace(/ \(\d+\.\ds\)$/, ''));
+    expect(end.filter((l) => /^g\d \[/.test(l)).sort()).toEqual([
+      'g1 [quick step] changed: script ran (exit 0)', 'g1 [slow step] changed: script ran (exit 0)',
+      'g2 [quick step] changed: script ran (exit 0)', 'g2 [slow step] changed: script ran (exit 0)',
+    ]);
+    expect(end.join('\n')).toMatch(/RECAP {2}run \S+ {2}[\d.]+s {2}exit 0/);
+    expect(end.filter((l) => l.includes('⟳') || l.includes('hosts done'))).toEqual([]);
+    // colours were sent (a terminal), and nothing else is left on the screen below the recap
+    expect(term.raw).toContain('\x1b[');
+    expect(end[end.length - 1]).toMatch(/^\s+g2\s+changed\s+ok=0 changed=2/);
   });
 });

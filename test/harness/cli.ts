@@ -10,9 +10,10 @@ export interface CliResult {
 
 export async function runCli(
   argv: string[],
-  opts: { env?: NodeJS.ProcessEnv; cwd?: string; stdin?: string; tty?: boolean } = {},
+  opts: { env?: NodeJS.ProcessEnv; cwd?: string; stdin?: string; tty?: boolean; out?: NodeJS.WritableStream } = {},
 ): Promise<CliResult> {
   const out = new PassThrough();
+  // opts.out (e.g. a FakeTerminal) replaces stdout; the result's `out` is then empty
   const err = new PassThrough();
   // tty: stdin and stderr are a terminal, as for a person at a shell (stdout stays a pipe)
   if (opts.tty) (err as unknown as { isTTY: boolean }).isTTY = true;
@@ -27,7 +28,7 @@ export async function runCli(
   out.on('data', (d: Buffer) => { o += d.toString(); });
   err.on('data', (d: Buffer) => { e += d.toString(); });
   const io: Io = {
-    out: out as unknown as NodeJS.WriteStream, err: err as unknown as NodeJS.WriteStream,
+    out: (opts.out ?? out) as unknown as NodeJS.WriteStream, err: err as unknown as NodeJS.WriteStream,
     env: opts.env ?? process.env, cwd: opts.cwd ?? process.cwd(),
     ...(input ? { in: input } : {}),
   };
