@@ -10,6 +10,7 @@ import { runsCommand, showCommand } from './runs.js';
 import { rollbackCommand } from './rollback.js';
 import { resumeCommand } from './resume.js';
 import { snapshotsCommand } from './snapshots.js';
+import { inputLimitsFromEnv, setInputLimits } from '../load/read-file.js';
 import { redactor } from '../util/redact.js';
 
 export interface Io {
@@ -33,6 +34,9 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
     io.err.write(`pvrun: ${parsed.usageError}\nRun 'pvrun --help' for usage.\n`);
     return EXIT.invalid;
   }
+  const limits = inputLimitsFromEnv(io.env); // PVRUN_MAX_INPUT_BYTES / PVRUN_MAX_INPUT_DEPTH for every file read
+  if (!limits.ok) { io.err.write(`pvrun: ${limits.message}\n`); return EXIT.invalid; }
+  setInputLimits(limits.limits);
   try {
     switch (parsed.cmd) {
       case 'help': io.out.write(parsed.text); return EXIT.ok;

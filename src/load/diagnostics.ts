@@ -57,14 +57,25 @@ export function sortDiagnostics(ds: readonly Diagnostic[]): Diagnostic[] {
     (fileOrder.get(a.file)! - fileOrder.get(b.file)!) || a.line - b.line || a.col - b.col);
 }
 
+const MAX_SHOWN = 160;
+
 /** `file:line:col: message`, then the offending line and a caret under the column. */
 export function formatDiagnostic(d: Diagnostic): string {
   const prefix = d.severity === 'warning' ? 'warning: ' : '';
   let out = `${d.file}:${d.line}:${d.col}: ${prefix}${d.message}`;
   if (d.sourceLine !== undefined) {
     // Tabs are kept in the echoed line and in the caret padding so the caret lines up.
-    const shown = d.sourceLine.replace(/\r$/, '');
-    const pad = [...shown.slice(0, d.col - 1)].map((c) => (c === '\t' ? '\t' : ' ')).join('');
+    let shown = d.sourceLine.replace(/\r$/, '');
+    let col = d.col;
+    // a very long line (minified, or a nesting bomb) is shown as a window around the column
+    if (shown.length > MAX_SHOWN) {
+      const from = Math.max(0, Math.min(col - 1 - MAX_SHOWN / 2, shown.length - MAX_SHOWN));
+      const to = Math.min(shown.length, from + MAX_SHOWN);
+      const head = from > 0 ? '…' : '';
+      shown = `${head}${shown.slice(from, to)}${to < shown.length ? '…' : ''}`;
+      col = col - from + head.length;
+    }
+    const pad = [...shown.slice(0, col - 1)].map((c) => (c === '\t' ? '\t' : ' ')).join('');
     out += `\n  ${shown}\n  ${pad}^`;
   }
   return out;

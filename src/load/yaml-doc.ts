@@ -1,10 +1,11 @@
 // The one module that knows the `yaml` package: parsing with positions, mapping value paths
 // back to source nodes, turning YAML errors into diagnostics.
-import { isAlias, isMap, isPair, isScalar, isSeq, parseDocument, visit } from 'yaml';
-import type { Document, Node as YamlNode } from 'yaml';
+import { Composer, isAlias, isMap, isPair, isScalar, isSeq, Parser, visit, YAMLParseError } from 'yaml';
+import type { CST, Document, Node as YamlNode } from 'yaml';
 import type { SourcePos } from '../model/source.js';
 import { diagnostic } from './diagnostics.js';
 import type { Diagnostic } from './diagnostics.js';
+import { inputLimits, MAX_DEPTH_ENV } from './read-file.js';
 
 export type PathSeg = string | number;
 export type Path = readonly PathSeg[];
@@ -35,12 +36,64 @@ const YAML_MESSAGES: Record<string, (raw: string, src: YamlSource, offset: numbe
   MULTIPLE_DOCS: () => 'more than one YAML document in this file (remove the `---` separator)',
 };
 
-export function parseYaml(file: string, text: string): ParsedYaml {
+/**
+ * The first collection nested deeper than `max` (its offset and depth), found without recursion
+ * in the parser's concrete syntax tree: the YAML composer and everything after it recurse once
+ * per level, so a deep document must be refused before it is composed.
+ */
+export function tooDeep(tokens: readonly CST.Token[], max: number): { offset: number; depth: number } | undefined {
+  const stack: { tok: CST.Token; depth: number }[] = [];
+  for (const t of tokens) if (t.type === 'document' && t.value) stack.push({ tok: t.value, depth: 1 });
+  while (stack.length > 0) {
+    const { tok, depth } = stack.pop()!;
+    if (tok.type !== 'block-map' && tok.type !== 'block-seq' && tok.type !== 'flow-collection') continue;
+    if (depth > max) return { offset: tok.offset, depth };
+    for (const item of tok.items as { key?: CST.Token | null; value?: CST.Token }[]) {
+      if (item.key) stack.push({ tok: item.key, depth: depth + 1 });
+      if (item.value) stack.push({ tok: item.value, depth: depth + 1 });
+    }
+  }
+  return undefined;
+}
+
+/** parseDocument, split so that the depth limit is checked between parsing and composing. */
+function parseLimited(text: string, maxDepth: number): { doc: Document.Parsed; deep?: { offset: number; depth: number } } {
   // uniqueKeys (default) reports duplicate keys as errors; YAML 1.2 core schema: `yes` stays a string.
-  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  const opts = { prettyErrors: false, uniqueKeys: true } as const;
+  const tokens = [...new Parser().parse(text)];
+  const deep = tooDeep(tokens, maxDepth);
+  const composer = new Composer(opts);
+  // too deep: compose an empty document (positions still work), the caller reports the depth
+  const docs = deep ? [...composer.compose(new Parser().parse(''), true, 0)] : [...composer.compose(tokens, true, text.length)];
+  const doc = docs[0]! as Document.Parsed;
+  if (docs.length > 1) {
+    doc.errors.push(new YAMLParseError([docs[1]!.range[0], docs[1]!.range[1]], 'MULTIPLE_DOCS', 'Source contains multiple documents'));
+  }
+  return deep ? { doc, deep } : { doc };
+}
+
+export function parseYaml(file: string, input: string): ParsedYaml {
+  // a UTF-8 byte order mark is not content (read-file.ts drops it already; text from elsewhere too)
+  const text = input.startsWith('\uFEFF') ? input.slice(1) : input;
+  const { maxDepth } = inputLimits();
+  let parsed: ReturnType<typeof parseLimited>;
   const lineStarts = [0];
   for (let i = 0; i < text.length; i++) if (text[i] === '\n') lineStarts.push(i + 1);
+  try {
+    parsed = parseLimited(text, maxDepth);
+  } catch (e) {
+    // a stack overflow in the composer despite the depth limit: still the user's input, located at its start
+    if (!(e instanceof RangeError)) throw e;
+    const doc = parseLimited('', maxDepth).doc;
+    const source: YamlSource = { file, text, lines: text.split(/\n/), lineStarts, doc };
+    return { source, value: undefined, diagnostics: [diagAtOffset(source, 0, `cannot read YAML: nested too deeply for this process (${MAX_DEPTH_ENV} is ${maxDepth})`)] };
+  }
+  const doc = parsed.doc;
   const source: YamlSource = { file, text, lines: text.split(/\n/), lineStarts, doc };
+  if (parsed.deep) {
+    const msg = `nesting deeper than ${maxDepth} levels (lists and maps inside each other; ${MAX_DEPTH_ENV} raises the limit)`;
+    return { source, value: undefined, diagnostics: [diagAtOffset(source, parsed.deep.offset, msg)] };
+  }
   const diagnostics: Diagnostic[] = [];
   const linesWithError = new Set<number>();
   for (const e of doc.errors) {
