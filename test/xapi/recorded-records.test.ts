@@ -23,6 +23,9 @@ import type { XapiClient } from '../../src/hypervisor/xapi/index.js';
 import { XapiSimulator } from '../../src/lab/xapi-sim/index.js';
 import { loadRecordedRecords, recordsFromFile } from '../../src/lab/xapi-sim/seed.js';
 import type { Rec } from '../../src/lab/xapi-sim/store.js';
+import { materializeDynamicGroups } from '../../src/cli/dynamic-groups.js';
+import { loadInventories } from '../../src/load/inventory.js';
+import { ok } from '../../src/util/result.js';
 import { runCli } from '../harness/cli.js';
 import { client, must } from './helpers.js';
 
@@ -203,6 +206,25 @@ describe('the real CLI on recorded records', () => {
     const frag = parse(r.out) as { hosts: Record<string, { vm: { uuid: string }; connection?: { address: string } }> };
     expect(frag.hosts['ansible-test-vm-1']).toEqual({ vm: { pool: 'recorded', uuid: String(recordedVm(1).rec.uuid) }, connection: { address: '10.0.0.2' } });
     expect(frag.hosts['ansible-test-vm-2']!.connection).toBeUndefined();
+  });
+
+  it('a dynamic group: hosts addressed by rule; a host the inventory declares keeps its own address', async () => {
+    const invFile = join(dir, 'dyn.yml');
+    writeFileSync(invFile, `${readFileSync(inv, 'utf8')}groups:\n  recorded_vms:\n    source: xapi\n    pool: recorded\n`
+      + 'hosts:\n  ansible-test-vm-2:\n    connection: { address: 192.0.2.22 }\n    vm: { pool: recorded, name_label: ansible-test-vm-2 }\n');
+    const loaded = loadInventories([invFile]);
+    if (!loaded.ok) throw new Error(loaded.error.map((d) => d.message).join('; '));
+    const made = await materializeDynamicGroups(loaded.value, join(dir, 'state-dyn'), 'run1', () => ok('pw'));
+    if (!made.ok) throw new Error(made.error);
+    const frag = made.value;
+    const hosts = (parse(readFileSync(frag!, 'utf8')) as { hosts: Record<string, { connection?: { address: string } }> }).hosts;
+    expect(Object.keys(hosts).sort()).toEqual(['ansible-test-vm-1', 'ansible-test-vm-3', 'win11-x64']);
+    expect(hosts['ansible-test-vm-1']!.connection).toEqual({ address: '10.0.0.2' });
+    expect(hosts['ansible-test-vm-3']!.connection).toBeUndefined();
+    const all = loadInventories([invFile, frag!]);
+    if (!all.ok) throw new Error(all.error.map((d) => d.message).join('; '));
+    expect(all.value.hosts['ansible-test-vm-2']!.connection.address).toBe('192.0.2.22');
+    expect(all.value.hosts['ansible-test-vm-1']!.connection.address).toBe('10.0.0.2');
   });
 
   it('check mode: virtualization_mode and the drivers version hold on the pre-7.5 records', async () => {
