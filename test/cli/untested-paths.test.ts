@@ -17,6 +17,7 @@ import { connectorFor, knownHostsFor } from '../ssh/helpers.js';
 import { startGuest, type TestGuest } from '../guest-steps/guest.js';
 import { makeCtx, runStep } from '../guest-steps/ctx.js';
 import { runScriptStep } from '../../src/steps/guest/run-script.js';
+import { XapiSimulator } from '../../src/lab/xapi-sim/index.js';
 
 const REPO = join(import.meta.dirname, '..', '..');
 const plain = (env: NodeJS.ProcessEnv = {}) => ({ ...process.env, CI: 'true', NO_COLOR: '1', ...env });
@@ -302,5 +303,76 @@ describeWithSshd('the live TTY display, rendered into a fake terminal', () => {
     // colours were sent (a terminal), and nothing else is left on the screen below the recap
     expect(term.raw).toContain('\x1b[');
     expect(end[end.length - 1]).toMatch(/^\s+g2\s+changed\s+ok=0 changed=2/);
+  });
+});
+
+describe('pvrun snapshots list / prune --check against the simulator over HTTP', () => {
+  let sim: XapiSimulator;
+  let dir: string;
+  let inv: string;
+  beforeAll(async () => {
+    sim = new XapiSimulator({
+      definition: { pool: 'p1', password: 'sekret-pw', vms: [
+        { name: 'web-01', os: 'Ubuntu 22.04', power: 'Running', tools: 'agent' },
+        { name: 'db-01', os: 'Rocky Linux 9', power: 'Halted', tools: 'none' },
+      ] },
+      guestReportDelayMs: 0,
+    });
+    await sim.start();
+    dir = mkdtempSync(join(tmpdir(), 'pvrun-snaps-'));
+    writeFileSync(join(dir, 'pw'), 'sekret-pw\n');
+    inv = join(dir, 'inv.yml');
+    writeFileSync(inv, [
+      'hypervisors:', `  p1: { url: ${sim.url}, username: root, password: { file: ${join(dir, 'pw')} } }`,
+      'hosts:', '  web-01: { vm: { pool: p1, name_label: web-01 } }', '  db-01: { vm: { pool: p1, name_label: db-01 } }', '',
+    ].join('\n'));
+    // a real run takes the snapshots, with pvrun's markers (kept 7 days)
+    const pb = join(dir, 'snap.yml');
+    writeFileSync(pb, '- name: snap\n  hosts: all\n  steps:\n    - snapshot: { keep: 7d }\n');
+    const r = await runCli([pb, '-i', inv, '--state-dir', join(dir, 'state')], { cwd: dir, env: plain() });
+    if (r.code !== 0) throw new Error(`the snapshot run failed: ${r.out}${r.err}`);
+  });
+  afterAll(async () => {
+    await sim?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('list shows each pvrun snapshot with its run, keep time and disks, and the password nowhere', async () => {
+    sim.calls.length = 0;
+    const r = await runCli(['snapshots', 'list', '-i', inv], { cwd: dir, env: plain() });
+    expect(r).toMatchObject({ code: 0, err: '' });
+    const heads = r.out.split('\n').filter((l) => /^\S/.test(l));
+    expect(heads.map((l) => l.split(/\s+/)[0]).sort()).toEqual(['db-01', 'web-01']);
+    const row = (host: string) => heads.find((l) => l.startsWith(`${host} `))!;
+    const re = /^(\S+)\s+[0-9a-f-]{36} {2}'pvrun (\S+) (\S+)' {2}run (\S+) {2}created (\S+) {2}keep (\S+) {2}was (\S+)$/;
+    const [, h1, run1, n1, r1, c1, k1, was1] = re.exec(row('web-01')) ?? [];
+    const [, h2, run2, n2, r2, , , was2] = re.exec(row('db-01')) ?? [];
+    expect([h1, n1, was1, h2, n2, was2]).toEqual(['web-01', 'web-01', 'Running', 'db-01', 'db-01', 'Halted']);
+    // one run took both; the name carries its id; kept 7 days from creation (keep: 7d)
+    expect(run1).toMatch(/^\d{8}T\d{6}Z-[0-9a-f]{4}$/);
+    expect([run2, r1, r2]).toEqual([run1, run1, run1]);
+    expect(Date.parse(k1!) - Date.parse(c1!)).toBe(7 * 24 * 3600 * 1000);
+    // each snapshot's disk, under its head line
+    expect(r.out.split('\n').filter((l) => l.startsWith(' ')).map((l) => l.replace(/[0-9a-f-]{36}/, 'UUID'))).toEqual([
+      "              disk UUID 'web-01 disk 0'", "              disk UUID 'db-01 disk 0'",
+    ]);
+    expect(r.out + r.err).not.toContain('sekret-pw');
+    expect(sim.calls.filter((c) => !c.readOnly && !c.method.startsWith('session.')).map((c) => c.method)).toEqual([]);
+  });
+
+  it('prune --check: snapshots within their keep time are kept; --older-than 0s would delete both and deletes nothing', async () => {
+    const keep = await runCli(['snapshots', 'prune', '-i', inv, '--check'], { cwd: dir, env: plain() });
+    expect(keep.code, keep.out + keep.err).toBe(0);
+    expect(keep.out.split('\n').filter((l) => l.startsWith('keep    ')).length).toBe(2);
+    expect(keep.out).toContain('would delete 0 snapshot(s)');
+
+    sim.calls.length = 0;
+    const would = await runCli(['snapshots', 'prune', '-i', inv, '--check', '--older-than', '0s'], { cwd: dir, env: plain() });
+    expect(would.code, would.out + would.err).toBe(0);
+    expect(would.out.split('\n').filter((l) => l.startsWith('would delete ') && l.includes(' disk(s): ')).length).toBe(2);
+    expect(would.out).toContain('would delete 2 snapshot(s)');
+    expect(sim.calls.filter((c) => !c.readOnly && !c.method.startsWith('session.')).map((c) => c.method)).toEqual([]);
+    const still = await runCli(['snapshots', 'list', '-i', inv], { cwd: dir, env: plain() });
+    expect(still.out.split('\n').filter((l) => /^\S/.test(l)).length).toBe(2);
   });
 });
