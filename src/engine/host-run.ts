@@ -119,7 +119,8 @@ export class HostRun {
         const rb = await this.rollback(failure.reason);
         rolledBack = rb.ok && rb.undone > 0;
         rollbackFailed = !rb.ok;
-        if (rb.undone > 0) rollbackMode = rb.mode;
+        // said only of a clean rollback: an incomplete one is told by its attention text
+        if (rolledBack) rollbackMode = rb.mode;
         attention = rb.attention;
       } else {
         attention = this.leftAsIsText(failure.step);
