@@ -12,9 +12,11 @@
  *     guest-side step itself failed (it started to apply), and from the snapshot markers alone
  *     (`--from-pool`: what ran is unknown).
  */
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse, stringify } from 'yaml';
 import type { GuestInfo } from '../../src/lab/guest/index.js';
 import { LINUX_TOOLS, labSkipReason, pvrun, recapOutcomes, startLab, type StartedLab } from '../e2e/harness.js';
 import { vmState } from '../ci/lab-rig.js';
@@ -82,6 +84,25 @@ describe.skipIf(skip !== undefined)('a VM the run did not change inside is never
     expect(r.out).toMatch(/nothing was changed on this host/);
     const st = await vmState(l.lab, 'hk-01');
     expect(st).toMatchObject({ power: 'Running', cdEmpty: true, pvrunSnapshots: 0 });
+    expect(await bootOf(l, 'hk-01')).toEqual(before);
+  }, 240_000);
+
+  it('login refused (a key the guest does not authorize): exit 4, nothing changed', async () => {
+    // the same inventory, but hk-01 logs in with a fresh key the guest has never seen
+    const key = join(l.dir, 'stranger_key');
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', key]);
+    const inv = parse(readFileSync(l.inventory, 'utf8')) as { hosts: Record<string, { connection: Record<string, unknown> }> };
+    inv.hosts['hk-01']!.connection['key'] = key;
+    const invPath = join(l.dir, 'stranger-inventory.yml');
+    writeFileSync(invPath, stringify(inv));
+    const before = await bootOf(l, 'hk-01');
+    const since = l.lab.sim.calls.length;
+    const r = await pvrun([LINUX_TOOLS, '-i', invPath, '--limit', 'hk-01', '--state-dir', join(l.dir, 'pvrun')]);
+    expect(r.out).toMatch(/hk-01 \[snapshot before the drivers change\] unreachable: the guest cannot be used, so nothing was changed on this host: auth-failed/);
+    expect(recapOutcomes(r.out)).toEqual({ 'hk-01': 'unreachable' });
+    expect(r.code).toBe(4);
+    expect(mutatingCalls(l, since)).toEqual([]);
+    expect(await vmState(l.lab, 'hk-01')).toMatchObject({ power: 'Running', cdEmpty: true, pvrunSnapshots: 0 });
     expect(await bootOf(l, 'hk-01')).toEqual(before);
   }, 240_000);
 
