@@ -10,7 +10,10 @@ export type PowerOp = 'start' | 'clean_reboot' | 'hard_reboot' | 'clean_shutdown
 export interface SimHooks {
   /** a power operation is happening; the lab stops/starts the guest's processes and changes its boot id */
   onPowerOp?(vmUuid: string, op: PowerOp): Promise<void>;
-  /** an ISO was inserted into (vdi) or ejected from (null) the VM's CD drive */
+  /**
+   * an ISO was inserted into (vdi) or ejected from (null) the VM's CD drive; also after VM.revert
+   * (following onRevert), with what the drive holds now: the snapshot's CD, or null when empty
+   */
   onCdChange?(vmUuid: string, iso: { vdiUuid: string; nameLabel: string } | null): Promise<void>;
   /** a snapshot of the VM was taken: save the guest's disk state under snapshotUuid */
   onSnapshot?(vmUuid: string, snapshotUuid: string): Promise<void>;

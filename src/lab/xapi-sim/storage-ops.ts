@@ -118,7 +118,12 @@ export async function revertVm(m: SimModel, snap: string): Promise<void> {
         m.delVdi(old);
       }
     }
-    for (const from of snapVbds.filter((x) => x.type === 'CD')) {
+    // CD drives: the VM's VBDs are destroyed and the snapshot's CD VBDs copied onto it, with the
+    // ISO they held (XA ocaml/xapi/xapi_vm_snapshot.ml update_vifs_vbds_and_vgpus, in :492-620:
+    // `safe_destroy_vbd` over vm_VBDs, then `Xapi_vbd_helpers.copy` of snap_VBDs_CD). So after a
+    // revert the drive holds what it held at snapshot time, whatever was inserted or ejected since.
+    const cdVbds = snapVbds.filter((x) => x.type === 'CD');
+    for (const from of cdVbds) {
       m.addVbd(vm, String(from.VDI), { type: 'CD', userdevice: from.userdevice, mode: from.mode, currently_attached: false });
     }
     // guest metrics: a stale copy of the snapshot's
@@ -131,6 +136,14 @@ export async function revertVm(m: SimModel, snap: string): Promise<void> {
     if (saved) m.sim(vm).report = structuredClone(saved);
     m.refreshAllowed(vm);
     await m.opts.hooks?.onRevert?.(uuid, String(sn.uuid));
+    // The guest next boots with the drive as XAPI now has it (the domain was shut down: nothing
+    // tells a running guest, there is none). The lab's guest keeps its own idea of its medium,
+    // so it is told here, as for VBD.insert/eject: the first CD drive (the lab models one).
+    const drive = [...cdVbds].sort((a, b) => Number(a.userdevice) - Number(b.userdevice))[0];
+    if (drive) {
+      const vdi = drive.empty || String(drive.VDI) === NULL_REF ? undefined : s.get('VDI', String(drive.VDI));
+      await m.opts.hooks?.onCdChange?.(uuid, vdi ? { vdiUuid: String(vdi.uuid), nameLabel: String(vdi.name_label) } : null);
+    }
   });
 }
 
