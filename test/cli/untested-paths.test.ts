@@ -18,6 +18,7 @@ import { startGuest, type TestGuest } from '../guest-steps/guest.js';
 import { makeCtx, runStep } from '../guest-steps/ctx.js';
 import { runScriptStep } from '../../src/steps/guest/run-script.js';
 import { XapiSimulator } from '../../src/lab/xapi-sim/index.js';
+import { labSkipReason } from '../lab/helpers.js';
 
 const REPO = join(import.meta.dirname, '..', '..');
 const plain = (env: NodeJS.ProcessEnv = {}) => ({ ...process.env, CI: 'true', NO_COLOR: '1', ...env });
@@ -375,4 +376,61 @@ describe('pvrun snapshots list / prune --check against the simulator over HTTP',
     const still = await runCli(['snapshots', 'list', '-i', inv], { cwd: dir, env: plain() });
     expect(still.out.split('\n').filter((l) => /^\S/.test(l)).length).toBe(2);
   });
+});
+
+describeUnless(labSkipReason())('pvrun lab up / status / down (a detached lab, one guest)', () => {
+  let dir: string;
+  let pid = 0;
+  const alive = (p: number) => { try { process.kill(p, 0); return true; } catch { return false; } };
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'pvrun-labcli-'));
+    writeFileSync(join(dir, 'guests.yml'), 'guests:\n  - name: solo-01\n    distro: debian\n    version: "12"\n');
+  });
+  afterAll(async () => {
+    // a test that failed half-way: stop only the lab it started, by its pid (as `lab down`
+    // would: SIGTERM, then wait), before its directory goes
+    if (pid && alive(pid)) {
+      process.kill(pid, 'SIGTERM');
+      for (let i = 0; i < 200 && alive(pid); i++) await new Promise((r) => setTimeout(r, 100));
+      if (alive(pid)) process.kill(pid, 'SIGKILL');
+    }
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+  const lab = (sub: string, extra: string[] = []) => runCli(['lab', sub, '--state', join(dir, 'state'), ...extra], { cwd: dir, env: plain() });
+
+  it('status before up says no lab; up starts it in the background; status and the inventory see it; down stops it', async () => {
+    const state = join(dir, 'state');
+    const before = await lab('status');
+    expect(before).toMatchObject({ code: 1, out: `no lab running in ${state}\n` });
+
+    const up = await lab('up', ['--guests', join(dir, 'guests.yml')]);
+    expect(up.code, up.out + up.err).toBe(0);
+    const m = /^lab up \(pid (\d+)\): XAPI (http:\/\/127\.0\.0\.1:\d+)\S*\ninventory: (\S+)\n {2}pvrun playbooks\/linux-tools\.yml -i \3\n$/.exec(up.out);
+    expect(m, up.out).not.toBeNull();
+    pid = Number(m![1]);
+    expect(alive(pid)).toBe(true);
+    expect(m![3]).toBe(join(state, 'inventory.yml'));
+
+    const st = await lab('status');
+    expect(st.code).toBe(0);
+    expect(st.out.split('\n')).toEqual([
+      `lab running (pid ${pid}), XAPI ${m![2]}, inventory ${m![3]}`,
+      expect.stringMatching(/^ {2}solo-01 +debian 12 127\.0\.0\.1:\d+ +[0-9a-f-]{36}$/),
+      '',
+    ]);
+
+    const again = await lab('up', ['--guests', join(dir, 'guests.yml')]);
+    expect(again.out).toBe(`lab already running (pid ${pid}); inventory ${m![3]}\n`);
+
+    const inv = await runCli(['inventory', '-i', m![3]!, '--list'], { cwd: dir, env: plain() });
+    expect(inv.code, inv.err).toBe(0);
+    expect((JSON.parse(inv.out) as { all: { hosts: string[] } }).all.hosts).toEqual(['solo-01']);
+
+    const down = await lab('down');
+    expect(down.code, down.out + down.err).toBe(0);
+    expect(alive(pid)).toBe(false);
+    expect(existsSync(join(state, 'lab.json'))).toBe(false);
+    pid = 0;
+    expect(await lab('status')).toMatchObject({ code: 1, out: `no lab running in ${state}\n` });
+  }, 300_000);
 });
