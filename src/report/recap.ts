@@ -26,7 +26,7 @@ export function formatRecap(recap: HostRecap[], opts: { color: boolean; runId: s
   const c = pc.createColors(opts.color);
   const w = Math.max(4, ...recap.map((r) => r.host.length));
   const lines: string[] = [];
-  lines.push(c.bold(`RECAP${opts.check ? ' (check mode: nothing was changed)' : ''}  run ${opts.runId}  ${(opts.durationMs / 1000).toFixed(1)}s  exit ${opts.exitCode}`));
+  lines.push(c.bold(`RECAP${opts.check ? ' (check mode: only reads, and commands marked check_mode_safe, ran)' : ''}  run ${opts.runId}  ${(opts.durationMs / 1000).toFixed(1)}s  exit ${opts.exitCode}`));
   for (const r of recap) {
     const paint = outcomeColor[r.outcome](c);
     lines.push(
