@@ -4,7 +4,10 @@
  * mismatch) is the contract every caller (revert, reboot, windows-reboot, settle, the test rig)
  * relies on.
  */
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { XapiSimulator } from '../../src/lab/xapi-sim/index.js';
+import { vmSettingStep } from '../../src/steps/vm/vm-setting.js';
+import { makeCtx } from '../vm-steps/ctx.js';
 import type { Connector, ConnectorFailure } from '../../src/connectors/types.js';
 import type { StepFailure } from '../../src/steps/types.js';
 import { err, ok, type Result } from '../../src/util/result.js';
@@ -86,5 +89,33 @@ describe('retryTransient (the rollback against a pool outage)', () => {
     const f = await retryTransient(async () => { m++; return err({ kind: 'xapi' as const, code: 'HANDLE_INVALID', params: [], message: 'gone' }); }, { deadline: Date.now() + 10_000, firstDelayMs: 5 });
     expect(f.ok).toBe(false);
     expect(m).toBe(1);
+  });
+});
+
+describe('power on (vm-setting restarts the VM): the next guest step finds the guest answering', () => {
+  let sim: XapiSimulator;
+  beforeAll(async () => {
+    sim = new XapiSimulator({ definition: { pool: 'lab', username: 'root', password: 'pw', vms: [{ name: 'win-1', os: 'Windows Server 2022', power: 'Running', tools: 'none', hasVendorDevice: true }] } });
+    await sim.start();
+  });
+  afterAll(async () => { await sim?.stop(); });
+
+  it('waits for the guest after the start (refused three times, then up) instead of leaving a dead connection', async () => {
+    const guest = scripted([]);
+    let opens = 0;
+    const c0 = makeCtx(sim, 'win-1');
+    const c = {
+      ...c0,
+      host: { ...c0.host, connection: { type: 'ssh' as const, address: '127.0.0.1', port: 22 } },
+      // after the VM started: refused while its transport starts, then up
+      guest: async (): Promise<Result<Connector, StepFailure>> => (++opens <= 3 ? err({ kind: 'guest', failure: refused }) : ok(guest)),
+    };
+    const p = await vmSettingStep.plan(c, { windows_update_drivers: false });
+    expect(p.kind).toBe('change');
+    if (p.kind !== 'change') return;
+    const a = await vmSettingStep.apply(c, { windows_update_drivers: false }, p);
+    expect(a.kind).toBe('changed');
+    expect(a.kind === 'changed' && a.summary).toContain('guest answers');
+    expect(opens).toBe(4);
   });
 });

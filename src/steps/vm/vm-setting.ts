@@ -4,6 +4,7 @@ import { shutdownVm, startVm } from '../../hypervisor/vm-power.js';
 import { callAsync } from '../../hypervisor/xapi/task.js';
 import type { Result } from '../../util/result.js';
 import { ok } from '../../util/result.js';
+import { describeWaitFailure, waitForGuest } from '../../runtime/wait-guest.js';
 import { defineStep } from '../types.js';
 import type { StepContext } from '../types.js';
 import { DURATION_SCHEMA, durationArg, failureText, forgetVmFacts, keepPlanned, takePlanned, vmFacts, vmOf } from './common.js';
@@ -57,6 +58,12 @@ async function changeVendorDevice(
     await ctx.intent({ action: 'vm.start', detail: { vm: h.uuid } });
     const st = await startVm(h, Math.max(1000, deadline - Date.now()), { freshMetrics: hadTools ? 'prefer' : false, signal: ctx.signal });
     if (!st.ok) return st;
+    // the guest connection died with the old boot: wait until the guest answers again (the
+    // shared wait), so the next guest step does not meet a transport that is still starting
+    if (ctx.host.connection.type !== 'none') {
+      const w = await waitForGuest(() => ctx.guest(), { deadline: Math.max(deadline, Date.now() + 1000), signal: ctx.signal });
+      how += w.ok ? ', guest answers' : `, but ${describeWaitFailure(w.error, 'the guest')}`;
+    }
   }
   return ok(`windows_update_drivers ${value}${wasRunning ? `, restarted${how}` : ''}`);
 }
