@@ -60,7 +60,7 @@ export function rollbackExit(recap: HostRecap[], engineCode: number): { code: nu
   if (unclean.length === 0) return { code: EXIT.ok, notes: [] };
   return {
     code: EXIT.attention,
-    notes: unclean.map((x) => `${x.host}: reverted, but the cleanup could not run: ${x.attention}; check the host, then run the play's cleanup steps by hand`),
+    notes: unclean.map((x) => `${x.host}: ${x.rollback_mode === 'reverted' ? 'reverted' : 'rolled back'}, but the cleanup could not run: ${x.attention}; check the host, then run the play's cleanup steps by hand`),
   };
 }
 
