@@ -8,6 +8,8 @@ import type { RunControl } from './control.js';
 import type { EngineOptions, EnginePlay, EngineStep } from './types.js';
 import { evaluateWhen, predicatePaths } from './when.js';
 import { describeFailure } from './failure-text.js';
+import { readOnlyConnector, readOnlyVm } from './read-only-views.js';
+import { ok } from '../util/result.js';
 
 /** Default per-step limit when a playbook sets none: long enough for installers, not forever. */
 const DEFAULT_STEP_TIMEOUT_MS = 30 * 60_000;
@@ -226,6 +228,22 @@ export class HostRun {
     return ctx;
   }
 
+  /** the context of a step predicted inside a real run: check mode, transports read-only */
+  private predictOnlyCtx(base: StepContext): StepContext {
+    return {
+      ...base,
+      check: true,
+      guest: async () => {
+        const r = await base.guest();
+        return r.ok ? ok(readOnlyConnector(r.value)) : r;
+      },
+      vm: async () => {
+        const r = await base.vm();
+        return r.ok ? ok(readOnlyVm(r.value)) : r;
+      },
+    };
+  }
+
   private scope(): Record<string, unknown> {
     return { ...this.play.scope(this.host), facts: this.facts.loaded, registered: this.registered };
   }
@@ -363,9 +381,10 @@ export class HostRun {
     const onAbort = (): void => ac.abort(this.control.abortSignal.reason);
     this.control.abortSignal.addEventListener('abort', onAbort, { once: true });
     const timer = setTimeout(() => ac.abort(new Error('timeout')), timeoutMs);
-    // a step with `check_mode: true` is predicted in a real run too: its plan() must see check
-    // mode (e.g. not run user-written guards), though the connectors are not in check mode
-    const ctx = check && !this.opts.check ? { ...this.makeCtx(ac.signal, spec.name), check: true } : this.makeCtx(ac.signal, spec.name);
+    // a step with `check_mode: true` is predicted in a real run too: its plan() sees check mode
+    // (e.g. does not run user-written guards) and gets read-only views of the run's writable
+    // connector and XAPI session, so a step that forgets to look at ctx.check changes nothing
+    const ctx = check && !this.opts.check ? this.predictOnlyCtx(this.makeCtx(ac.signal, spec.name)) : this.makeCtx(ac.signal, spec.name);
     this.currentCtx = ctx;
     try {
       const planned = await race(() => step.type.plan(ctx, args), ac.signal);
