@@ -9,17 +9,15 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Lab } from '../../src/lab/lab.js';
 import { XapiClient } from '../../src/hypervisor/xapi/client.js';
 import { guestExec, labSkipReason, startLab } from '../ci/lab-rig.js';
-
-const skip = labSkipReason();
-if (skip) console.warn(`[test/safety/lab-cd-revert] skipped: ${skip}`);
+import { describeUnless } from '../harness/require.js';
 
 const NAME = 'cd-01';
 
-describe.skipIf(skip !== undefined)('lab CD drive after VM.revert', () => {
+describeUnless(labSkipReason())('lab CD drive after VM.revert', () => {
   let lab: Lab;
   let xapi: XapiClient;
   let vm: string;

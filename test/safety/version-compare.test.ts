@@ -7,10 +7,12 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
+import { itUnless, requireBinary } from '../harness/require.js';
 import { compareVersions, dpkgCompare, rpmCompare, rpmvercmp, versionSatisfies, verrevcmp } from '../../src/util/version.js';
 
-// CI installs both (.ci/run): there a missing tool fails the test instead of skipping it
-const have = (cmd: string): boolean => process.env.CI === 'true' || spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
+// CI installs both (.ci/run); there a missing tool fails the test instead of skipping it (test/harness/require.ts)
+const withDpkg = itUnless(requireBinary('dpkg'));
+const withRpm = itUnless(requireBinary('rpm', 'apt-get install rpm'));
 
 // pairs chosen for the rules: suffixes/releases, epochs, tildes, carets, letters, leading zeros,
 // separators, segment type changes, long numbers
@@ -51,7 +53,7 @@ describe('version ordering against the real tools', () => {
     expect(CORPUS.length).toBeGreaterThanOrEqual(60);
   });
 
-  it.skipIf(!have('dpkg'))('dpkg: every pair (and its reverse) orders as dpkg --compare-versions does', () => {
+  withDpkg('dpkg: every pair (and its reverse) orders as dpkg --compare-versions does', () => {
     const wrong: string[] = [];
     for (const [a, b] of CORPUS) {
       for (const [x, y] of [[a, b], [b, a]] as const) {
@@ -64,7 +66,7 @@ describe('version ordering against the real tools', () => {
     expect(wrong).toEqual([]);
   });
 
-  it.skipIf(!have('rpm'))('rpm: every pair (and its reverse) orders as rpm.vercmp does', () => {
+  withRpm('rpm: every pair (and its reverse) orders as rpm.vercmp does', () => {
     const pairs = CORPUS.flatMap(([a, b]) => [[a, b], [b, a]] as [string, string][]);
     const want = rpmOracle(pairs);
     expect(want).toHaveLength(pairs.length);
@@ -75,7 +77,7 @@ describe('version ordering against the real tools', () => {
     expect(wrong).toEqual([]);
   });
 
-  it.skipIf(!have('rpm'))('rpm: bare rpmvercmp (no EVR split) on the version parts too', () => {
+  withRpm('rpm: bare rpmvercmp (no EVR split) on the version parts too', () => {
     // rpm.vercmp splits EVR; a pair without ':' or '-' is plain rpmvercmp on both sides
     const plain = CORPUS.filter(([a, b]) => !/[:-]/.test(a + b));
     expect(plain.length).toBeGreaterThan(30);
@@ -83,7 +85,7 @@ describe('version ordering against the real tools', () => {
     expect(plain.map(([a, b]) => Math.sign(rpmvercmp(a, b)))).toEqual(want);
   });
 
-  it.skipIf(!have('dpkg'))('dpkg: verrevcmp alone on upstream parts', () => {
+  withDpkg('dpkg: verrevcmp alone on upstream parts', () => {
     const plain = CORPUS.filter(([a, b]) => !/[:-]/.test(a + b));
     for (const [a, b] of plain) expect(`${a} ${b} ${Math.sign(verrevcmp(a, b))}`).toBe(`${a} ${b} ${dpkgOracle(a, b)}`);
   });
