@@ -13,7 +13,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Lab } from '../../src/lab/lab.js';
 import { XapiClient } from '../../src/hypervisor/xapi/client.js';
 import { guestExec, labSkipReason, startLab } from '../ci/lab-rig.js';
-import { describeUnless } from '../harness/require.js';
+import { describeUnless, itUnless, requireBinary } from '../harness/require.js';
 
 const NAME = 'cd-01';
 
@@ -109,4 +109,10 @@ describeUnless(labSkipReason())('lab CD drive after VM.revert', () => {
     expect(await xapiCd()).toBe('guest-tools.iso');
     expect(await guestCd()).toEqual({ device: 'sr0', mount: '/mnt/cd/Linux/install.sh' });
   }, 300_000);
+
+  // CI installs Debian's rpm on the controller (version-compare.test.ts); a Debian guest must not see it
+  itUnless(requireBinary('rpm'))('the controller\'s rpm tools are hidden in a Debian guest', async () => {
+    const r = await guestExec(lab, NAME, 'for c in rpm rpmquery rpmkeys rpm2cpio rpmbuild; do command -v "$c"; done; echo end');
+    expect(r.stdout.trim()).toBe('end');
+  }, 120_000);
 });
