@@ -10,6 +10,7 @@ import { runsCommand, showCommand } from './runs.js';
 import { rollbackCommand } from './rollback.js';
 import { resumeCommand } from './resume.js';
 import { snapshotsCommand } from './snapshots.js';
+import { playbooksCommand } from './playbooks.js';
 import { inputLimitsFromEnv, setInputLimits } from '../load/read-file.js';
 import { redactor } from '../util/redact.js';
 
@@ -40,7 +41,8 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
   try {
     switch (parsed.cmd) {
       case 'help': io.out.write(parsed.text); return EXIT.ok;
-      case 'version': io.out.write('0.1.0\n'); return EXIT.ok;
+      case 'version': io.out.write(parsed.text); return EXIT.ok;
+      case 'playbooks': return playbooksCommand(parsed.sub, io);
       case 'run': return await runCommand(parsed.playbook, parsed.flags, io);
       case 'validate': return await validateCommand(parsed.playbook, parsed.flags, io);
       case 'inventory': return await inventoryCommand(parsed.flags, io);

@@ -1,4 +1,5 @@
 import { Command, CommanderError } from 'commander';
+import { packageVersion } from './playbooks.js';
 
 /** Options of `pvrun <playbook>` (ansible-playbook's flags where they mean the same). */
 export interface RunFlags {
@@ -55,8 +56,9 @@ export type Invocation =
   | { cmd: 'show'; run: string; flags: { stateDir?: string; verbose: number } }
   | { cmd: 'rollback' | 'resume'; run: string; flags: RecoverFlags }
   | { cmd: 'snapshots'; sub: 'list' | 'prune'; flags: SnapshotFlags }
+  | { cmd: 'playbooks'; sub: 'list' }
   | { cmd: 'help'; text: string }
-  | { cmd: 'version' };
+  | { cmd: 'version'; text: string };
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
 const positiveInt = (flag: string) => (v: string): number => {
@@ -78,6 +80,15 @@ Examples:
 
 Exit codes: 0 all ok · 2 hosts failed (rolled back or left per on_failure) · 3 needs attention
 (rollback failed / unknown state) · 4 hosts unreachable · 5 invalid input · 130 interrupted`;
+
+const LAB_HELP = `
+Commands:
+  up [--state DIR] [--guests spec.yml]   start the lab in the background (default state: .lab)
+  status [--state DIR]                   is it running: XAPI URL, inventory, guests
+  down [--state DIR]                     stop it and remove its guests
+  xapi [--port P] [--state FILE] [--save] [--tls]   only the XAPI simulator, in the foreground
+
+After 'pvrun lab up': pvrun <playbook> -i .lab/inventory.yml (see docs/lab.md)`;
 
 function addRunFlags(c: Command): Command {
   return c
@@ -110,7 +121,7 @@ export function parseArgs(argv: string[], writeErr: (s: string) => void): Invoca
     .usage('<playbook> -i <inventory> [options]\n       pvrun <command> [options]')
     .argument('[playbook]', 'playbook file')
     .addHelpText('after', EXAMPLES)
-    .version('0.1.0', '--version')
+    .version(packageVersion(), '--version') // package.json's, read at run time
     .showSuggestionAfterError(true)
     .exitOverride()
     .enablePositionalOptions()
@@ -186,9 +197,23 @@ export function parseArgs(argv: string[], writeErr: (s: string) => void): Invoca
     .option('--write', 'write schema/playbook.schema.json and schema/inventory.schema.json', false)
     .action((flags: { write: boolean }) => { result = { cmd: 'schema', flags }; });
 
-  program.command('lab').description('the lab: a simulated pool with container guests (up | down | status | xapi)')
+  // The lab's subcommands parse their own arguments (lab.ts, the simulator's CLI); help is given here.
+  const lab = program.command('lab').description('the lab: a simulated pool with container guests (up | down | status | xapi)')
     .argument('<sub>', 'up, down, status or xapi').argument('[args...]').allowUnknownOption(true).helpOption(false)
-    .action((sub: string, args: string[]) => { result = { cmd: 'lab', sub, args }; });
+    .addHelpText('after', LAB_HELP)
+    .action((sub: string, args: string[]) => {
+      const wantsHelp = (a: string) => a === '--help' || a === '-h';
+      // `lab xapi --help` is the simulator's own usage
+      if (wantsHelp(sub) || sub === 'help' || (sub !== 'xapi' && args.some(wantsHelp))) {
+        result = { cmd: 'help', text: lab.helpInformation() + LAB_HELP + '\n' };
+        return;
+      }
+      result = { cmd: 'lab', sub, args };
+    });
+
+  program.command('playbooks').description('the playbooks shipped with pvrun')
+    .command('list').description('list the shipped playbooks with their paths in the installed package')
+    .action(() => { result = { cmd: 'playbooks', sub: 'list' }; });
 
   program.command('demo').description('start a lab, run playbooks/linux-tools.yml against it, tear it down')
     .option('--keep', 'leave the lab running afterwards', false)
@@ -199,7 +224,7 @@ export function parseArgs(argv: string[], writeErr: (s: string) => void): Invoca
   } catch (e) {
     if (e instanceof CommanderError) {
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.help') return { cmd: 'help', text: helpText };
-      if (e.code === 'commander.version') return { cmd: 'version' };
+      if (e.code === 'commander.version') return { cmd: 'version', text: helpText };
       return { usageError: e.message.replace(/^error: /, '') };
     }
     throw e;

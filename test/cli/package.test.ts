@@ -1,0 +1,134 @@
+/**
+ * The package as people install it: `npm pack`, `npm install -g` into a temporary prefix, then
+ * the installed `pvrun` run from outside the checkout (no sources, no dev dependencies there).
+ * The dependencies come from the npm cache `npm ci` filled (--prefer-offline).
+ */
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { labSkipReason } from '../lab/helpers.js';
+import { describeUnless } from '../harness/require.js';
+
+const REPO = join(import.meta.dirname, '..', '..');
+const VERSION = (JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { version: string }).version;
+
+interface Run { code: number; out: string; err: string }
+
+function run(cmd: string, args: string[], cwd: string, timeout = 240_000): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(cmd, args, { cwd, timeout, maxBuffer: 64 << 20, env: { ...process.env, CI: 'true', NO_COLOR: '1' } }, (e, out, err) => {
+      const code = e ? (typeof (e as { code?: unknown }).code === 'number' ? (e as { code: number }).code : -1) : 0;
+      resolve({ code, out: String(out), err: String(err) });
+    });
+  });
+}
+
+let tmp = '';
+let tgz = '';
+let pvrunBin = '';
+let installed = '';
+let work = '';
+
+beforeAll(async () => {
+  tmp = mkdtempSync(join(tmpdir(), 'pvrun-pack-'));
+  const pack = await run('npm', ['pack', '--pack-destination', tmp, '--silent'], REPO);
+  expect(pack.code, pack.err).toBe(0);
+  tgz = join(tmp, `pvrun-${VERSION}.tgz`);
+  expect(existsSync(tgz), readdirSync(tmp).join(', ')).toBe(true);
+  const prefix = join(tmp, 'prefix');
+  const inst = await run('npm', ['install', '-g', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', tgz], tmp);
+  expect(inst.code, inst.err).toBe(0);
+  pvrunBin = join(prefix, 'bin', 'pvrun');
+  installed = join(prefix, 'lib', 'node_modules', 'pvrun');
+  work = join(tmp, 'work'); // the user's directory: no checkout, no node_modules
+  mkdirSync(work);
+}, 480_000);
+
+afterAll(() => { if (tmp) rmSync(tmp, { recursive: true, force: true }); });
+
+describe('the packed and globally installed package', () => {
+  it('ships the compiled code, the lab module, playbooks, schemas, README and LICENSE, and no sources or tests', async () => {
+    const list = await run('tar', ['tzf', tgz], tmp);
+    expect(list.code).toBe(0);
+    const files = list.out.split('\n').filter(Boolean);
+    for (const f of ['package/dist/cli/main.js', 'package/dist/lab/windows/PvrunLab.psm1', 'package/bin/pvrun.js',
+      'package/playbooks/linux-tools.yml', 'package/schema/inventory.schema.json', 'package/README.md', 'package/LICENSE']) {
+      expect(files, f).toContain(f);
+    }
+    expect(files.filter((f) => /^package\/(src|test|bench|\.ci)\//.test(f))).toEqual([]);
+    expect(readFileSync(join(installed, 'LICENSE'), 'utf8')).toMatch(/Apache License\s+Version 2\.0, January 2004/);
+    // no dev dependency installed with it: what runs is dist/, on the runtime dependencies alone
+    expect(existsSync(join(installed, 'node_modules', 'tsx'))).toBe(false);
+    expect(existsSync(join(installed, 'node_modules', 'typescript'))).toBe(false);
+    expect(existsSync(join(installed, 'src'))).toBe(false);
+  });
+
+  it('pvrun --version prints package.json\'s version', async () => {
+    const r = await run(pvrunBin, ['--version'], work);
+    expect(r).toEqual({ code: 0, out: `${VERSION}\n`, err: '' });
+  });
+
+  it('pvrun --help, pvrun lab --help and pvrun lab up --help print usage and exit 0', async () => {
+    const h = await run(pvrunBin, ['--help'], work);
+    expect(h.err).toBe('');
+    expect(h.code).toBe(0);
+    expect(h.out).toMatch(/^Usage: pvrun <playbook> -i <inventory> \[options\]/);
+    expect(h.out).toContain('Exit codes: 0 all ok');
+    for (const args of [['lab', '--help'], ['lab', 'up', '--help']]) {
+      const l = await run(pvrunBin, args, work);
+      expect(l.err, args.join(' ')).toBe('');
+      expect(l.code, args.join(' ')).toBe(0);
+      expect(l.out).toMatch(/^Usage: pvrun lab <sub> \[args\.\.\.\]/);
+      expect(l.out).toMatch(/\n {2}up \[--state DIR\] \[--guests spec\.yml\] +start the lab/);
+      expect(l.out).toMatch(/\n {2}down \[--state DIR\] +stop it/);
+    }
+  });
+
+  it('pvrun playbooks list names every shipped playbook at its installed path', async () => {
+    const r = await run(pvrunBin, ['playbooks', 'list'], work);
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    const shipped = readdirSync(join(REPO, 'playbooks')).filter((f) => f.endsWith('.yml')).sort();
+    const listed = [...r.out.matchAll(/^ {2}(\S+\.yml) {2,}(.+)$/gm)].map((m) => [m[1], m[2]]);
+    expect(listed.map(([p]) => p)).toEqual(shipped.map((f) => join(installed, 'playbooks', f)));
+    expect(Object.fromEntries(listed)[join(installed, 'playbooks', 'linux-tools.yml')]).toBe('Install Xen guest tools on Linux VMs from the tools ISO');
+  });
+
+  it('pvrun validate on the installed linux-tools.yml prints the plan and exits 0; a bad inventory is located, exit 5', async () => {
+    const inv = join(work, 'prod.yml');
+    writeFileSync(inv, [
+      'hypervisors:',
+      '  pool-a: { url: "https://xcp.example.net", username: root, password: { env: XAPI_PASSWORD } }',
+      'groups:',
+      '  linux: { hosts: [web-1, db-1], connection: { user: root } }',
+      'hosts:',
+      '  web-1: { vm: { pool: pool-a, name_label: web-1 } }',
+      '  db-1: { vm: { pool: pool-a, name_label: db-1 } }',
+      '',
+    ].join('\n'));
+    const playbook = join(installed, 'playbooks', 'linux-tools.yml');
+    const r = await run(pvrunBin, ['validate', playbook, '-i', inv], work);
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^valid: 1 play, 2 hosts, \d+ steps$/m);
+
+    writeFileSync(inv, 'hosts:\n  web-1: { vm: { pool: nowhere, name_label: web-1 } }\ngroups:\n  linux: { hosts: [web-1] }\n');
+    const bad = await run(pvrunBin, ['validate', playbook, '-i', inv], work);
+    expect(bad.code).toBe(5);
+    expect(bad.out + bad.err).toMatch(/prod\.yml:2:\d+: .*unknown hypervisor 'nowhere'/);
+    expect(bad.out + bad.err).not.toMatch(/\n\s+at /); // no stack trace
+  });
+});
+
+// The demo from the installed copy: the lab's simulator, guests and tools ISO come from dist/.
+describeUnless(labSkipReason())('pvrun demo from the installed package', () => {
+  it('runs end to end and exits 2 (one VM rolled back, as designed: docs/lab.md)', async () => {
+    const r = await run(pvrunBin, ['demo'], work, 540_000);
+    expect(r.out).toMatch(/^\s+legacy-01\s+rolled-back\s+ok=/m);
+    expect(r.out).toMatch(/^\s+web-01\s+changed\s+ok=/m);
+    expect(r.out).toMatch(/demo finished in [\d.]+s \(exit code 2\)/);
+    expect(r.code, r.err).toBe(2);
+  }, 600_000);
+});
