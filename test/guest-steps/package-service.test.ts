@@ -20,10 +20,10 @@ describe('package and service commands (pure)', () => {
     expect(namesFor(names, 'redhat')).toEqual(['xe-guest-utilities-latest']);
     expect(namesFor(names, 'suse')).toBeUndefined();
     expect(namesFor({ default: ['a', 'b'] }, 'alpine')).toEqual(['a', 'b']);
-    expect(installCommand('dnf', ['x y'])).toBe("dnf install -y 'x y'");
-    expect(installCommand('apt', ['p'], { updateCache: true })).toBe('export DEBIAN_FRONTEND=noninteractive; apt-get update -q && apt-get install -y -q p');
-    expect(installCommand('zypper', ['p'])).toBe('zypper --non-interactive install p');
-    expect(installCommand('apk', ['p'])).toBe('apk add p');
+    expect(installCommand('dnf', ['x y'])).toBe("dnf install -y -- 'x y'");
+    expect(installCommand('apt', ['p'], { updateCache: true })).toBe('export DEBIAN_FRONTEND=noninteractive; apt-get update -q && apt-get install -y -q -- p');
+    expect(installCommand('zypper', ['p'])).toBe('zypper --non-interactive install -- p');
+    expect(installCommand('apk', ['p'])).toBe('apk add -- p');
     expect(queryCommand('yum', ["it's"])).toContain(`for p in 'it'\\''s'; do`);
     expect(enableEpelCommand('yum', '7')).toBe('yum install -y epel-release || yum install -y https://dl.fedoraproject.org/pub/epel/epel-release-latest-7.noarch.rpm');
   });
@@ -31,7 +31,7 @@ describe('package and service commands (pure)', () => {
     expect(serviceActions({ name: 's', init: 'systemd', active: false, enabled: false }, { enabled: true, state: 'started' })).toEqual(['enable', 'start']);
     expect(serviceActions({ name: 's', init: 'systemd', active: true, enabled: true }, { enabled: true, state: 'started' })).toEqual([]);
     expect(serviceActions({ name: 's', init: 'systemd', active: true, enabled: true }, { state: 'stopped', enabled: false })).toEqual(['disable', 'stop']);
-    expect(serviceCommand('systemd', 'xe-linux-distribution', 'enable')).toBe('systemctl enable xe-linux-distribution.service');
+    expect(serviceCommand('systemd', 'xe-linux-distribution', 'enable')).toBe('systemctl enable -- xe-linux-distribution.service');
     expect(serviceCommand('sysv', 'xe-daemon', 'start')).toBe('/etc/init.d/xe-daemon start');
   });
 });
@@ -93,7 +93,7 @@ describeWithSshd('package step (apt stand-in on a Debian guest)', () => {
     expect(asGuestFacts(before.value).tools).toMatchObject({ installed: false });
     const first = await runStep(packageStep, ctx, { name: names });
     expect(first.apply).toMatchObject({ kind: 'changed', summary: 'installed xe-guest-utilities', undo: { remove: ['xe-guest-utilities'], manager: 'apt' } });
-    expect(readFileSync(apt.log, 'utf8')).toBe('apt-get install -y -q xe-guest-utilities\n');
+    expect(readFileSync(apt.log, 'utf8')).toBe('apt-get install -y -q -- xe-guest-utilities\n');
     const after = await ctx.facts.get('guest');
     expect(after.ok && asGuestFacts(after.value).tools).toMatchObject({ installed: true, package: 'xe-guest-utilities', version: '7.30.0-1' });
 
@@ -192,9 +192,11 @@ esac
   it('command and file_exists predicates', async () => {
     const ctx = makeCtx(g.host, g.checkConnector, { check: true });
     const cmd = pred('command');
-    expect(await cmd.evaluate(ctx, { cmd: 'echo xen-ok', stdout: 'xen' }, { fresh: false })).toMatchObject({ ok: true, value: { pass: true } });
-    expect(await cmd.evaluate(ctx, { cmd: 'echo abc; exit 2', exit_code: 2, stdout_regex: '^a.c$' }, { fresh: false })).toMatchObject({ ok: true, value: { pass: true } });
-    expect(await cmd.evaluate(ctx, 'false', { fresh: false })).toMatchObject({ ok: true, value: { pass: false, actual: 'exit 1' } });
+    // check mode runs a user-written command only when it is marked check_mode_safe (issue 19.2)
+    expect(await cmd.evaluate(ctx, { cmd: 'echo xen-ok', stdout: 'xen', check_mode_safe: true }, { fresh: false })).toMatchObject({ ok: true, value: { pass: true, ranInCheck: true } });
+    expect(await cmd.evaluate(ctx, { cmd: 'echo abc; exit 2', exit_code: 2, stdout_regex: '^a.c$', check_mode_safe: true }, { fresh: false })).toMatchObject({ ok: true, value: { pass: true } });
+    expect(await cmd.evaluate(ctx, { cmd: 'false', check_mode_safe: true }, { fresh: false })).toMatchObject({ ok: true, value: { pass: false, actual: 'exit 1' } });
+    expect(await cmd.evaluate(ctx, 'echo xen-ok', { fresh: false })).toMatchObject({ ok: true, value: { pass: false, unknown: 'unknown (not run in check mode): echo xen-ok' } });
     const fe = pred('file_exists');
     expect(await fe.evaluate(ctx, '/etc/init.d/pvrun-agent', { fresh: false })).toMatchObject({ ok: true, value: { pass: true } });
     expect(await fe.evaluate(ctx, { path: '/nope', exists: false }, { fresh: false })).toMatchObject({ ok: true, value: { pass: true } });
