@@ -6,6 +6,7 @@
  *
  * Real parts: the lab's container guests over real SSH, the XAPI simulator over HTTP, the real CLI.
  */
+import { describeUnless } from '../harness/require.js';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -109,7 +110,7 @@ const PLAYBOOK = `
         timeout: 5
 `;
 
-describe.skipIf(skip !== undefined)('check mode and user-written guest commands (lab)', () => {
+describeUnless(skip)('check mode and user-written guest commands (lab)', () => {
   let l: StartedLab;
   let dir: string;
   beforeAll(async () => {

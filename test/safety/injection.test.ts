@@ -7,6 +7,7 @@
  * Real parts: the loader and CLI on real files; a real run against the lab's container guests
  * (real SSH, become) for what reaches a guest.
  */
+import { describeUnless } from '../harness/require.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -132,7 +133,7 @@ describe('literal names are refused at load (validate: located, exit 5)', () => 
 const skip = labSkipReason();
 if (skip) console.warn(`[skipped] injection lab tests: ${skip}`);
 
-describe.skipIf(skip !== undefined)('a real run in the lab', () => {
+describeUnless(skip)('a real run in the lab', () => {
   let l: StartedLab;
   let dir: string;
   beforeAll(async () => {

@@ -6,6 +6,7 @@
  *
  * Real parts: the real CLI on real files; the lab's container guests over real SSH for the runs.
  */
+import { describeUnless } from '../harness/require.js';
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -92,7 +93,7 @@ describe('the step reads only what the loader resolved', () => {
 const skip = labSkipReason();
 if (skip) console.warn(`[skipped] script-file lab tests: ${skip}`);
 
-describe.skipIf(skip !== undefined)('runs in the lab', () => {
+describeUnless(skip)('runs in the lab', () => {
   let l: StartedLab;
   beforeAll(async () => {
     l = await startLab([{ name: 'deb-01', distro: 'debian', version: '12' }], 'scriptfiles');

@@ -13,6 +13,7 @@
  * commands (actions/toolkit packages/core/src/command.ts escapeData/escapeProperty), URL
  * (encodeURIComponent / encodeURI), base64 (standard, URL-safe, unpadded).
  */
+import { describeUnless } from '../harness/require.js';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -224,7 +225,7 @@ describe('secrets sweep: `show` of a journal that holds a secret (written by an 
   }, 120_000);
 });
 
-describe.skipIf(skip !== undefined)('secrets sweep (lab)', () => {
+describeUnless(skip)('secrets sweep (lab)', () => {
   let lab: Lab;
   let work: string;
   beforeAll(async () => {

@@ -12,6 +12,7 @@
  *     guest-side step itself failed (it started to apply), and from the snapshot markers alone
  *     (`--from-pool`: what ran is unknown).
  */
+import { describeUnless } from '../harness/require.js';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -44,7 +45,7 @@ function revertCalls(l: StartedLab, since: number): string[] {
 
 const RUN_ID = /RECAP\s+run (\d{8}T\d{6}Z-[0-9a-f]+)/;
 
-describe.skipIf(skip !== undefined)('a VM the run did not change inside is never reverted', () => {
+describeUnless(skip)('a VM the run did not change inside is never reverted', () => {
   let l: StartedLab;
   beforeAll(async () => {
     l = await startLab([
