@@ -16,12 +16,16 @@ import { readUserFile } from './read-file.js';
 import { buildInventorySchema } from './schema.js';
 import { didYouMean } from './suggest.js';
 import { diagAt, locate, mapKeys, parseYaml } from './yaml-doc.js';
+import { convertAnsibleInventory, looksLikeAnsible } from './ansible-inventory.js';
+import type { AnsibleEntries } from './ansible-inventory.js';
 import type { Path, YamlSource } from './yaml-doc.js';
 
 type Raw = Record<string, unknown>;
 const isMap = (v: unknown): v is Raw => typeof v === 'object' && v !== null && !Array.isArray(v);
 const asMap = (v: unknown): Raw => (isMap(v) ? v : {});
 const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
+/** A group's `hosts:`: a list of names, or a map of name → definition or nothing (as Ansible writes it). */
+const members = (v: unknown): string[] => (isMap(v) ? Object.keys(v) : strings(v));
 
 let validator: ValidateFunction | undefined;
 const validate = (): ValidateFunction => (validator ??= newAjv().compile(buildInventorySchema()));
@@ -66,7 +70,8 @@ export function resolveInventoryArg(arg: string, cwd: string): Result<string, Di
   return err(argDiagnostic('-i', arg, 1, `inventory not found: tried ${tried}`));
 }
 
-interface FileData { src: YamlSource; raw: Raw }
+/** `ansible`: the file was in Ansible's YAML format, already converted to entries. */
+interface FileData { src: YamlSource; raw: Raw; ansible?: AnsibleEntries }
 
 function parseInventoryFile(file: string, diags: Diagnostic[]): FileData | undefined {
   const read = readUserFile(file, 'inventory');
@@ -83,6 +88,8 @@ export function parseInventoryText(file: string, text: string, diags: Diagnostic
     diags.push(diagAt(src, [], `an inventory is a map with hypervisors:, groups: and hosts:, got ${describeType(value)}`));
     return undefined;
   }
+  // Ansible's YAML format (top-level groups with hosts:/children:/vars:): docs/inventory.md
+  if (looksLikeAnsible(value)) return { src, raw: {}, ansible: convertAnsibleInventory(src, value, diags) };
   const v = validate();
   if (!v(value)) diags.push(...ajvToDiagnostics(v.errors ?? [], src));
   return { src, raw: value };
@@ -127,6 +134,7 @@ function buildInventory(paths: readonly string[], files: FileData[], diags: Diag
   const hypervisors = new Map<string, Entry>();
   const groups = new Map<string, Entry[]>();
   const hosts = new Map<string, Entry>();
+  const implicit = new Map<string, Entry>();
   const replace = (kind: string, map: Map<string, Entry>, e: Entry) => {
     const prev = map.get(e.name);
     if (prev && !sameValue(prev.raw, e.raw)) {
@@ -135,7 +143,24 @@ function buildInventory(paths: readonly string[], files: FileData[], diags: Diag
     if (prev) map.delete(e.name); // re-insert: order follows the winning definition
     map.set(e.name, e);
   };
-  for (const { src, raw } of files) {
+  for (const { src, raw, ansible } of files) {
+    if (ansible) {
+      for (const e of ansible.groups) groups.set(e.name, [...(groups.get(e.name) ?? []), e]);
+      for (const e of ansible.hosts) replace('host', hosts, e);
+      continue;
+    }
+    // Hosts a group lists as a map: a definition there declares the host; a bare name declares it
+    // unless it is declared elsewhere (below, once every file's hosts: sections are known).
+    for (const gname of mapKeys(src, ['groups'])) {
+      const members = asMap(asMap(raw.groups)[gname]).hosts;
+      if (!isMap(members)) continue;
+      for (const hname of mapKeys(src, ['groups', gname, 'hosts'])) {
+        if (!(hname in members)) continue;
+        const origin: Origin = { src, path: ['groups', gname, 'hosts', hname] };
+        if (isMap(members[hname])) replace('host', hosts, { name: hname, raw: members[hname], origin });
+        else if (!implicit.has(hname)) implicit.set(hname, { name: hname, raw: {}, origin });
+      }
+    }
     for (const section of ['hypervisors', 'groups', 'hosts'] as const) {
       const m = asMap(raw[section]);
       for (const name of mapKeys(src, [section])) {
@@ -147,6 +172,7 @@ function buildInventory(paths: readonly string[], files: FileData[], diags: Diag
       }
     }
   }
+  for (const [name, e] of implicit) if (!hosts.has(name)) hosts.set(name, e);
   const origins = new Map<string, Origin>();
 
   // Hypervisors.
@@ -173,12 +199,15 @@ function buildInventory(paths: readonly string[], files: FileData[], diags: Diag
 
   // Groups: several definitions of one group merge (members union, vars/connection key-wise, later wins).
   const groupOut: Record<string, GroupSpec> = {};
+  /** Ansible inventories: `pvrun_pool` of a group, its hosts' VMs found by host name */
+  const groupPool = new Map<string, string>();
   for (const [name, defs] of groups) {
     const g: GroupSpec = { name, children: [], hosts: [], vars: {}, connection: {}, pos: locate(defs[0]!.origin.src, defs[0]!.origin.path, 'key') };
     const keyOrigin = new Map<string, Origin>();
     for (const e of defs) {
       for (const c of strings(e.raw.children)) if (!g.children.includes(c)) g.children.push(c);
-      for (const h of strings(e.raw.hosts)) if (!g.hosts.includes(h)) g.hosts.push(h);
+      for (const h of members(e.raw.hosts)) if (!g.hosts.includes(h)) g.hosts.push(h);
+      if (typeof e.raw.pvrun_pool === 'string') groupPool.set(name, e.raw.pvrun_pool);
       for (const [field, target] of [['vars', g.vars], ['connection', g.connection as Raw]] as const) {
         const val = field === 'connection' ? normalizeConnection(e.raw.connection) : asMap(e.raw.vars);
         for (const [k, v] of Object.entries(val)) {
@@ -219,7 +248,7 @@ function buildInventory(paths: readonly string[], files: FileData[], diags: Diag
         if (c === 'all') diags.push(diagAt(e.origin.src, at, `group 'all' cannot be a child of '${name}': every group is already in 'all'`));
         else if (!groupOut[c]) diags.push(diagAt(e.origin.src, at, `unknown group '${c}' in children of '${name}'${didYouMean(c, groupNames)}`));
       });
-      strings(e.raw.hosts).forEach((h, i) => {
+      members(e.raw.hosts).forEach((h, i) => {
         if (!hosts.has(h)) diags.push(diagAt(e.origin.src, [...e.origin.path, 'hosts', i], `unknown host '${h}' in group '${name}'${didYouMean(h, hostNames)} (declare it under hosts:)`));
       });
     }
@@ -306,6 +335,9 @@ function buildInventory(paths: readonly string[], files: FileData[], diags: Diag
       groups: ordered,
       pos: locate(e.origin.src, e.origin.path, 'key'),
     };
+    // An Ansible host without pvrun_vm: the VM named like the host on its deepest group's pvrun_pool.
+    const pool = [...ordered].reverse().map((g) => groupPool.get(g)).find((p) => p !== undefined);
+    if (!isMap(e.raw.vm) && pool !== undefined) e.raw.vm = { pool, name_label: name };
     const vm = asMap(e.raw.vm);
     if (isMap(e.raw.vm)) {
       const sel: VmSelector = { pool: typeof vm.pool === 'string' ? vm.pool : '' };

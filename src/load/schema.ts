@@ -206,6 +206,23 @@ export function buildInventorySchema(): JsonSchema {
   // `connection: ssh` is shorthand for `connection: { type: ssh }`.
   const connection: JsonSchema = { anyOf: [{ enum: [...CONNECTION_TYPES] }, connectionObject] };
   const names = { type: 'array', items: { type: 'string', minLength: 1 } };
+  const host: JsonSchema = {
+    title: 'host',
+    type: ['object', 'null'],
+    properties: {
+      vars: { type: ['object', 'null'] },
+      groups: names,
+      connection,
+      vm: {
+        title: 'vm',
+        type: 'object',
+        properties: { pool: str, uuid: { type: 'string', pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$', description: 'a VM UUID' }, name_label: str },
+        required: ['pool'],
+        additionalProperties: false,
+      },
+    },
+    additionalProperties: false,
+  };
   return {
     $schema: 'https://json-schema.org/draft/2020-12/schema',
     title: 'inventory',
@@ -242,7 +259,8 @@ export function buildInventorySchema(): JsonSchema {
           type: ['object', 'null'],
           properties: {
             children: names,
-            hosts: names,
+            // a list of names, or (as Ansible writes it) a map of host name → its definition or nothing
+            hosts: { anyOf: [names, { type: 'object', additionalProperties: { $ref: '#/$defs/host' } }] },
             vars: { type: ['object', 'null'] },
             connection,
             source: { enum: ['xapi'] },
@@ -257,29 +275,10 @@ export function buildInventorySchema(): JsonSchema {
           additionalProperties: false,
         },
       },
-      hosts: {
-        type: ['object', 'null'],
-        additionalProperties: {
-          title: 'host',
-          type: ['object', 'null'],
-          properties: {
-            vars: { type: ['object', 'null'] },
-            groups: names,
-            connection,
-            vm: {
-              title: 'vm',
-              type: 'object',
-              properties: { pool: str, uuid: { type: 'string', pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$', description: 'a VM UUID' }, name_label: str },
-              required: ['pool'],
-              additionalProperties: false,
-            },
-          },
-          additionalProperties: false,
-        },
-      },
+      hosts: { type: ['object', 'null'], additionalProperties: { $ref: '#/$defs/host' } },
     },
     additionalProperties: false,
-    $defs: { secret: secretRef },
+    $defs: { secret: secretRef, host },
   };
 }
 
