@@ -158,6 +158,21 @@ const CONNECTION_KEYS = new Set(['type', 'address', 'port', 'user', 'key', 'pass
   'known_hosts', 'proxy_jump', 'become_password', 'transport', 'https', 'connect_timeout']);
 const SECRET_KEYS = new Set(['passphrase', 'password', 'become_password']);
 
+/** What a pvrun_connection value must be (the connection object of src/load/schema.ts), or undefined when it is. */
+function badConnectionValue(key: string, v: unknown): string | undefined {
+  const oneOf = (xs: string[]) => (typeof v === 'string' && xs.includes(v) ? undefined : xs.join(', '));
+  switch (key) {
+    case 'type': return oneOf(['ssh', 'psremoting', 'ssh-powershell', 'none']);
+    case 'host_key_checking': return oneOf(['strict', 'accept-new', 'off']);
+    case 'transport': return oneOf(['wsman', 'ssh']);
+    case 'port': return Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 65535 ? undefined : 'a port number 1–65535';
+    case 'agent': case 'https': return typeof v === 'boolean' ? undefined : 'true or false';
+    case 'connect_timeout': return typeof v === 'number' && v >= 0 ? undefined : 'a number of seconds';
+    case 'passphrase': case 'password': case 'become_password': return undefined;
+    default: return typeof v === 'string' && v !== '' ? undefined : 'a non-empty string';
+  }
+}
+
 interface Mapped { vars: Raw; connection: Raw; vm?: Raw; pool?: string; shellType?: string; connectionType?: string }
 
 const isSecretRef = (v: unknown): boolean =>
@@ -181,8 +196,6 @@ function mapVars(src: YamlSource, at: Path, vars: Raw, who: string, diags: Diagn
       if (typeof v !== 'string' || v === '') err(k, `${k} of ${who} must be a non-empty string, got ${describeType(v)}`);
       else out.connection[field] = v;
     } else if (k in SECRET_VARS) {
-      // the literal is never echoed: not in this message, nor in any line shown under a later one
-      if (typeof v === 'string' && v !== '') src.lines = src.lines.map((l) => l.split(v).join('***'));
       err(k, `${k} of ${who}: pvrun never reads secrets from inventories; use pvrun_connection: { ${SECRET_VARS[k]}: { env: NAME } } (or { file: path })`);
     } else if (k === 'ansible_connection') {
       if (v === 'ssh' || v === 'smart' || v === 'paramiko' || v === 'ansible.builtin.ssh' || v === 'ansible.netcommon.paramiko_ssh') out.connectionType = 'ssh';
@@ -218,7 +231,12 @@ function mapVars(src: YamlSource, at: Path, vars: Raw, who: string, diags: Diagn
       if (!isMap(v)) { err(k, `pvrun_connection of ${who} must be a map of connection settings, got ${describeType(v)}`); continue; }
       for (const [ck, cv] of Object.entries(v)) {
         if (!CONNECTION_KEYS.has(ck)) { diags.push(diagAt(src, [...at, k, ck], `unknown connection setting '${ck}' in pvrun_connection of ${who}`, 'key')); continue; }
-        if (SECRET_KEYS.has(ck) && !isSecretRef(cv)) { diags.push(diagAt(src, [...at, k, ck], `'${ck}' must be a secret reference, { env: NAME } or { file: path }`, 'value')); continue; }
+        if (SECRET_KEYS.has(ck) && !isSecretRef(cv)) {
+          diags.push(diagAt(src, [...at, k, ck], `'${ck}' must be a secret reference, { env: NAME } or { file: path }`, 'value'));
+          continue;
+        }
+        const bad = badConnectionValue(ck, cv);
+        if (bad) { diags.push(diagAt(src, [...at, k, ck], `'${ck}' in pvrun_connection of ${who} must be ${bad}, got ${describeType(cv)}`, 'value')); continue; }
         out.connection[ck] = cv;
       }
     } else if (k.startsWith('ansible_')) {
@@ -239,6 +257,19 @@ function connectionOf(m: Mapped): Raw {
   return c;
 }
 
+/**
+ * Secrets written as literals (`ansible_password: hunter2`, a `pvrun_connection` password) are
+ * errors; before any message is made, they are masked as `***` in the lines messages show.
+ */
+function maskLiteralSecrets(src: YamlSource, value: unknown, depth = 0): void {
+  if (!isMap(value) || depth > 200) return;
+  for (const [k, v] of Object.entries(value)) {
+    const secret = k in SECRET_VARS || SECRET_KEYS.has(k);
+    if (secret && typeof v === 'string' && v.length > 0) src.lines = src.lines.map((l) => l.split(v).join('***'));
+    else maskLiteralSecrets(src, v, depth + 1);
+  }
+}
+
 // ---------- groups and hosts ----------
 
 interface GroupAcc { name: string; hosts: string[]; children: string[]; vars: Raw; connection: Raw; pool?: string; origin: Path; shellType?: string; connectionType?: string }
@@ -246,6 +277,7 @@ interface HostAcc { name: string; vars: Raw; connection: Raw; vm?: Raw; pool?: s
 
 /** Convert a parsed Ansible YAML inventory into pvrun entries; problems go to `diags`, located. */
 export function convertAnsibleInventory(src: YamlSource, value: Raw, diags: Diagnostic[]): AnsibleEntries {
+  maskLiteralSecrets(src, value);
   const groups = new Map<string, GroupAcc>();
   const hosts = new Map<string, HostAcc>();
   const group = (name: string, at: Path): GroupAcc => {

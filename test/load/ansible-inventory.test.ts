@@ -218,6 +218,18 @@ describe('Ansible YAML inventories, mapped onto pvrun', () => {
     expect(text).not.toContain('hunter2');
   });
 
+  it('pvrun_connection takes pvrun connection settings, checked like the connection: of pvrun\'s format', () => {
+    const r = parseInventories([['c.yml', 'all:\n  hosts:\n    h1:\n      pvrun_connection: { host_key_checking: accept-new, password: { env: H1_PW } }\n    h2:\n      pvrun_connection: { port: "x", password: hunter2, colour: red }\n']]);
+    const text = r.ok ? '' : formatDiagnostics(r.error);
+    expect(text).toContain("c.yml:6:33: 'port' in pvrun_connection of host 'h2' must be a port number 1–65535, got 'x'");
+    expect(text).toContain("c.yml:6:48: 'password' must be a secret reference, { env: NAME } or { file: path }");
+    expect(text).toContain("c.yml:6:57: unknown connection setting 'colour' in pvrun_connection of host 'h2'");
+    expect(text).not.toContain('hunter2');
+    const ok = parseInventories([['c.yml', 'all:\n  hosts:\n    h1:\n      pvrun_connection: { host_key_checking: accept-new, password: { env: H1_PW } }\n']]);
+    if (!ok.ok) throw new Error(formatDiagnostics(ok.error));
+    expect(ok.value.inventory.hosts.h1!.connection).toEqual({ type: 'ssh', host_key_checking: 'accept-new', password: { env: 'H1_PW' }, address: 'h1' });
+  });
+
   it('from the command line: an Ansible inventory validates with a shipped playbook; a bad one is exit 5, located, no stack', async () => {
     const ok = await runCli(['inventory', '-i', POOLS, '-i', files['nested.yml']!, '--graph']);
     expect(ok.err).toBe('');
