@@ -141,6 +141,12 @@ fi
 for l in /etc/systemd/system/multi-user.target.wants/*.service; do
   [ -e "$l" ] && systemctl start "\${l##*/}" >/dev/null 2>&1
 done
+# SysV scripts enabled for runlevel 5 start too (systemd-sysv-generator; the emulated systemctl
+# skips those with a native unit, as the generator does)
+for l in /etc/rc5.d/S[0-9][0-9]*; do
+  n=\${l##*/S[0-9][0-9]}
+  [ -e "$l" ] && [ ! -e "/lib/systemd/system/$n.service" ] && [ ! -e "/etc/systemd/system/$n.service" ] && [ ! -e "/usr/lib/systemd/system/$n.service" ] && systemctl start "$n.service" >/dev/null 2>&1
+done
 
 if [ "$SSH" = 1 ]; then
   /usr/sbin/sshd -D -f ${GUEST_SSHD_CONFIG} -E "$C/sshd.log" &

@@ -3,6 +3,11 @@
  * systemd, so `systemctl` and `service` are shell programs that manage daemons through pid
  * files, and reboot/shutdown/poweroff ask the lab controller (outside the guest) to power-cycle
  * the VM. Unit files are real systemd unit files; only ExecStartPre= and ExecStart= are used.
+ * A SysV script in /etc/init.d without a native unit of the same name (the tools deb ships one)
+ * is a unit too, as systemd-sysv-generator makes it (src/sysv-generator/sysv-generator.c: native
+ * units win; no `# pidfile:` header → RemainAfterExit=yes, so it stays active after its start
+ * action returned, until it is stopped); enable/disable link it in /etc/rc[2-5].d as
+ * systemd-sysv-install (update-rc.d) does.
  */
 
 /** Guest-side directory shared with the controller (a bind mount of the guest's control dir). */
@@ -21,8 +26,18 @@ norm() { case "$1" in *.*) echo "$1" ;; *) echo "$1.service" ;; esac; }
 # sh has no local variables: helpers use _-prefixed names so they cannot clobber callers'
 unit_file() {
   for _ud in $UNIT_DIRS; do [ -f "$_ud/$1" ] && { echo "$_ud/$1"; return 0; }; done
+  sysv_script "$1" >/dev/null && { echo "/run/systemd/generator.late/$1"; return 0; }
   return 1
 }
+# the init script behind a generated unit (none when a native unit file exists)
+sysv_script() {
+  case "$1" in *.service) ;; *) return 1 ;; esac
+  for _ud in $UNIT_DIRS; do [ -f "$_ud/$1" ] && return 1; done
+  _ss="/etc/init.d/\${1%.service}"
+  [ -x "$_ss" ] && [ -f "$_ss" ] && { echo "$_ss"; return 0; }
+  return 1
+}
+sysv_active() { [ -f "$STATE/$1.sysv-active" ]; }
 exec_lines() { sed -n "s/^$2=[-@+!:]*//p" "$1"; }
 main_pid() {
   [ -f "$STATE/$1.pid" ] || return 1
@@ -30,13 +45,22 @@ main_pid() {
   [ -n "$_mp" ] && kill -0 "$_mp" 2>/dev/null && { echo "$_mp"; return 0; }
   return 1
 }
-is_enabled() { [ -L "$WANTS/$1" ] || [ -f "$WANTS/$1" ]; }
+is_enabled() {
+  if sysv_script "$1" >/dev/null; then ls /etc/rc[2345].d/S[0-9][0-9]"\${1%.service}" >/dev/null 2>&1; return; fi
+  [ -L "$WANTS/$1" ] || [ -f "$WANTS/$1" ]
+}
 offline() { [ -n "\${PVRUN_LAB_OFFLINE:-}" ]; }
 
 do_start() {
   u=$(norm "$1")
   f=$(unit_file "$u") || { echo "Failed to start $u: Unit $u not found." >&2; return 5; }
   if offline; then echo "Running in chroot, ignoring command 'start'" >&2; return 0; fi
+  if ss=$(sysv_script "$u"); then
+    sysv_active "$u" && return 0
+    "$ss" start </dev/null >>"$STATE/$u.log" 2>&1 || { echo "Job for $u failed because the control process exited with error code." >&2; return 1; }
+    touch "$STATE/$u.sysv-active"; date +%s > "$STATE/$u.since"
+    return 0
+  fi
   main_pid "$u" >/dev/null && return 0
   exec_lines "$f" ExecStartPre | while IFS= read -r c; do sh -c "$c" </dev/null >>"$STATE/$u.log" 2>&1; done
   c=$(exec_lines "$f" ExecStart | head -n 1)
@@ -51,6 +75,11 @@ do_stop() {
   u=$(norm "$1")
   unit_file "$u" >/dev/null || { echo "Failed to stop $u: Unit $u not loaded." >&2; return 5; }
   if offline; then echo "Running in chroot, ignoring command 'stop'" >&2; return 0; fi
+  if ss=$(sysv_script "$u"); then
+    sysv_active "$u" && "$ss" stop </dev/null >>"$STATE/$u.log" 2>&1
+    rm -f "$STATE/$u.sysv-active" "$STATE/$u.since"
+    return 0
+  fi
   if p=$(main_pid "$u"); then
     kill "$p" 2>/dev/null
     n=0
@@ -63,6 +92,12 @@ do_stop() {
 do_enable() {
   u=$(norm "$1")
   f=$(unit_file "$u") || { echo "Failed to enable unit: Unit file $u does not exist." >&2; return 1; }
+  if ss=$(sysv_script "$u"); then
+    n=\${u%.service}
+    [ -n "$quiet" ] || echo "Synchronizing state of $u with SysV service script with /lib/systemd/systemd-sysv-install." >&2
+    for l in 2 3 4 5; do mkdir -p /etc/rc$l.d; rm -f /etc/rc$l.d/[SK][0-9][0-9]"$n"; ln -s "../init.d/$n" "/etc/rc$l.d/S01$n"; done
+    return 0
+  fi
   if ! is_enabled "$u"; then
     mkdir -p "$WANTS"
     ln -sf "$f" "$WANTS/$u"
@@ -72,12 +107,17 @@ do_enable() {
 do_disable() {
   u=$(norm "$1")
   unit_file "$u" >/dev/null || { echo "Failed to disable unit: Unit file $u does not exist." >&2; return 1; }
+  if ss=$(sysv_script "$u"); then
+    n=\${u%.service}
+    for l in 2 3 4 5; do for k in /etc/rc$l.d/S[0-9][0-9]"$n"; do [ -e "$k" ] || [ -L "$k" ] || continue; mv "$k" "/etc/rc$l.d/K01$n"; done; done
+    return 0
+  fi
   if is_enabled "$u"; then
     rm -f "$WANTS/$u"
     [ -n "$quiet" ] || echo "Removed \\"$WANTS/$u\\"." >&2
   fi
 }
-active_state() { if main_pid "$1" >/dev/null; then echo active; else echo inactive; fi; }
+active_state() { if main_pid "$1" >/dev/null || sysv_active "$1"; then echo active; else echo inactive; fi; }
 enabled_state() {
   unit_file "$1" >/dev/null || { echo not-found; return; }
   if is_enabled "$1"; then echo enabled; else echo disabled; fi
@@ -85,9 +125,14 @@ enabled_state() {
 do_status() {
   u=$(norm "$1")
   f=$(unit_file "$u") || { echo "Unit $u could not be found." >&2; return 4; }
-  desc=$(sed -n 's/^Description=//p' "$f" | head -n 1)
+  if sysv_script "$u" >/dev/null; then desc="LSB: $(sed -n 's/^# Short-Description: *//p' "$(sysv_script "$u")" | head -n 1)"
+  else desc=$(sed -n 's/^Description=//p' "$f" | head -n 1); fi
   echo "● $u - $desc"
   echo "     Loaded: loaded ($f; $(enabled_state "$u"); preset: enabled)"
+  if sysv_active "$u"; then
+    echo "     Active: active (exited) since $(date -d "@$(cat "$STATE/$u.since" 2>/dev/null || date +%s)")"
+    return 0
+  fi
   if p=$(main_pid "$u"); then
     echo "     Active: active (running) since $(date -d "@$(cat "$STATE/$u.since" 2>/dev/null || date +%s)")"
     echo "   Main PID: $p"
@@ -134,7 +179,7 @@ show_prop() {
   u=$(norm "$1"); prop=$2
   case "$prop" in
     ActiveState) active_state "$u" ;;
-    SubState) if main_pid "$u" >/dev/null; then echo running; else echo dead; fi ;;
+    SubState) if main_pid "$u" >/dev/null; then echo running; elif sysv_active "$u"; then echo exited; else echo dead; fi ;;
     UnitFileState) enabled_state "$u" ;;
     LoadState) if unit_file "$u" >/dev/null; then echo loaded; else echo not-found; fi ;;
     MainPID) main_pid "$u" || echo 0 ;;
@@ -172,7 +217,7 @@ case "$cmd" in
   stop) for u in "$@"; do do_stop "$u" || rc=$?; done ;;
   restart|reload-or-restart|try-restart|reload|force-reload)
     for u in "$@"; do
-      if [ "$cmd" = try-restart ] && ! main_pid "$(norm "$u")" >/dev/null; then continue; fi
+      if [ "$cmd" = try-restart ] && [ "$(active_state "$(norm "$u")")" != active ]; then continue; fi
       do_stop "$u" || rc=$?; do_start "$u" || rc=$?
     done ;;
   enable) for u in "$@"; do do_enable "$u" || rc=$?; [ -n "$now" ] && { do_start "$u" || rc=$?; }; done ;;

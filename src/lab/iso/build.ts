@@ -1,6 +1,8 @@
 /**
  * The lab's own guest-tools.iso: a real ISO 9660 image (Rock Ridge + Joliet) written by xorriso,
- * laid out like the XCP-ng tools ISO's Linux part. Also: extracting an ISO without mounting it,
+ * laid out like the XCP-ng tools ISO's Linux part (FIDELITY.md "Linux guest tools", PVT spec):
+ * volume "XCP-ng Tools", Linux/install.sh, Linux/xe-linux-distribution, Linux/versions.{rpm,deb,tgz}
+ * and the packages xe-guest-utilities_V-R_amd64.deb, xe-guest-utilities-V-R.x86_64.rpm. Also: extracting an ISO without mounting it,
  * for kernels without iso9660 (this sandbox's), and detecting whether the kernel has it.
  */
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -10,7 +12,7 @@ import { describeFailure, run } from '../guest/exec.js';
 import { err, ok, type Result } from '../../util/result.js';
 import { buildDeb, buildRpm, buildTgz, hostDebArch } from './packages.js';
 import {
-  DEFAULT_TOOLS_VERSION, debFileName, installSh, rpmFileName, xeLinuxDistribution, type ToolsVersion,
+  DEFAULT_TOOLS_VERSION, debFileName, installSh, rpmFileName, versionsFile, xeLinuxDistribution, type ToolsVersion,
 } from './tools-scripts.js';
 
 export const TOOLS_ISO_NAME = 'guest-tools.iso';
@@ -43,8 +45,10 @@ export async function buildToolsIso(
   writeFileSync(join(linux, 'xe-linux-distribution'), xeLinuxDistribution());
   chmodSync(join(linux, 'xe-linux-distribution'), 0o755);
   const full = `${version.version}-${version.release}`;
-  writeFileSync(join(linux, 'versions.deb'), `xe-guest-utilities ${full}\n`);
-  writeFileSync(join(linux, 'versions.rpm'), `xe-guest-utilities ${full}\n`);
+  // XE_GUEST_UTILITIES_PKG_FILE_<arch>='…' lines that install.sh sources (FIDELITY.md "Linux guest tools")
+  for (const kind of ['deb', 'rpm', 'tgz'] as const) {
+    writeFileSync(join(linux, `versions.${kind}`), versionsFile(kind, version, debArch));
+  }
 
   for (const step of [buildDeb(version, debArch, work, linux), buildRpm(version, work, linux), buildTgz(version, work, linux)]) {
     const r = await step;
@@ -61,7 +65,7 @@ export async function buildToolsIso(
   rmSync(stage, { recursive: true, force: true });
   return ok({
     isoPath, version, debArch,
-    files: ['Linux/install.sh', 'Linux/xe-linux-distribution', 'Linux/versions.deb', 'Linux/versions.rpm',
+    files: ['Linux/install.sh', 'Linux/xe-linux-distribution', 'Linux/versions.deb', 'Linux/versions.rpm', 'Linux/versions.tgz',
       `Linux/${debFileName(version, debArch)}`, `Linux/${rpmFileName(version)}`, `Linux/xe-guest-utilities_${full}_x86_64.tgz`],
   });
 }

@@ -11,17 +11,24 @@ import { describeFailure, run } from '../guest/exec.js';
 import { err, ok, type Result } from '../../util/result.js';
 import {
   PACKAGE_NAME, debFileName, postInstall, preRemove, rpmFileName, serviceUnit, tgzFileName,
-  xeDaemon, xeLinuxDistribution, type ToolsVersion,
+  sysvInitScript, xeDaemon, xeLinuxDistribution, type ToolsVersion,
 } from './tools-scripts.js';
 
 export interface PayloadFile { path: string; content: string; mode: number }
 
-/** Files the package installs (absolute paths in the guest). */
-export function payload(v: ToolsVersion): PayloadFile[] {
+/**
+ * Files the package installs (absolute paths in the guest). The rpm ships a systemd unit, the deb
+ * a SysV init script, /etc/init.d/xe-linux-distribution (FIDELITY.md "Linux guest tools": "the
+ * deb ships a SysV init script (/etc/init.d/), the rpm a systemd unit"; XGU
+ * mk/xe-linux-distribution.init, mk/xe-linux-distribution-rhel.service).
+ */
+export function payload(v: ToolsVersion, kind: 'rpm' | 'deb' = 'rpm'): PayloadFile[] {
   return [
     { path: '/usr/sbin/xe-daemon', content: xeDaemon(v), mode: 0o755 },
     { path: '/usr/sbin/xe-linux-distribution', content: xeLinuxDistribution(), mode: 0o755 },
-    { path: '/lib/systemd/system/xe-linux-distribution.service', content: serviceUnit(), mode: 0o644 },
+    kind === 'rpm'
+      ? { path: '/lib/systemd/system/xe-linux-distribution.service', content: serviceUnit(), mode: 0o644 }
+      : { path: '/etc/init.d/xe-linux-distribution', content: sysvInitScript(), mode: 0o755 },
     {
       path: '/usr/share/doc/xe-guest-utilities/README.pvrun-lab',
       content: 'Built by the pvrun lab: an emulated agent, see docs/lab.md in pvrun.\n',
@@ -47,7 +54,7 @@ export async function hostDebArch(): Promise<string> {
 export async function buildDeb(v: ToolsVersion, arch: string, workDir: string, outDir: string): Promise<Result<string, string>> {
   const root = join(workDir, 'deb-root');
   rmSync(root, { recursive: true, force: true });
-  writeTree(root, payload(v));
+  writeTree(root, payload(v, 'deb'));
   mkdirSync(join(root, 'DEBIAN'), { recursive: true });
   writeFileSync(join(root, 'DEBIAN/control'), [
     `Package: ${PACKAGE_NAME}`,
