@@ -18,8 +18,9 @@
  * settings; the XAPI side comes from pvrun variables (`pvrun_vm`, `pvrun_pool`); what has no
  * meaning for pvrun is a located error (or a located warning when ignoring it is harmless).
  */
+import { Document, isScalar, Pair, Scalar, YAMLMap } from 'yaml';
 import type { Diagnostic } from './diagnostics.js';
-import { diagAt } from './yaml-doc.js';
+import { diagAt, diagAtOffset } from './yaml-doc.js';
 import type { Path, YamlSource } from './yaml-doc.js';
 import { describeType } from './duration.js';
 
@@ -390,4 +391,154 @@ export function convertAnsibleInventory(src: YamlSource, value: Raw, diags: Diag
     entries.hosts.push({ name: h.name, raw, origin: { src, path: h.origin } });
   }
   return entries;
+}
+
+// ---------- Ansible's INI format ----------
+
+/**
+ * Whether a file is in Ansible's INI format: not named .yml/.yaml/.json, and its first line that
+ * is not blank or a comment is a `[section]` header or a host line (no YAML `key:` at its end
+ * or `key: value`).
+ */
+export function looksLikeAnsibleIni(file: string, text: string): boolean {
+  if (/\.(ya?ml|json)$/i.test(file)) return false;
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#') || line.startsWith(';')) continue;
+    if (line.startsWith('[')) return /^\[[^\]]+\]\s*([#;].*)?$/.test(line);
+    return !/:\s*$|:\s/.test(line.replace(/\s[#;].*$/, '')) || /\s\S+=/.test(line);
+  }
+  return false;
+}
+
+/** ini.py _parse_value: what Python's ast.literal_eval makes of the text, or the text itself. */
+function iniValue(v: string): unknown {
+  if (/^[-+]?\d+$/.test(v)) return Number(v);
+  if (/^[-+]?(\d+\.\d*|\.\d+)([eE][-+]?\d+)?$/.test(v)) return Number(v);
+  if (v === 'True') return true;
+  if (v === 'False') return false;
+  if (v === 'None') return null;
+  const q = /^(['"])(.*)\1$/.exec(v);
+  if (q) return q[2];
+  if (/^[[{]/.test(v)) {
+    try { return JSON.parse(v.replace(/'/g, '"').replace(/\bTrue\b/g, 'true').replace(/\bFalse\b/g, 'false').replace(/\bNone\b/g, 'null')) as unknown; } catch { /* a string */ }
+  }
+  return v;
+}
+
+interface Token { text: string; start: number; end: number }
+
+/** shlex.split(line, comments=True) with offsets: whitespace separates, quotes group and go. */
+function shlexTokens(line: string, base: number): Token[] | { error: string } {
+  const out: Token[] = [];
+  let i = 0;
+  while (i < line.length) {
+    while (i < line.length && /\s/.test(line[i]!)) i++;
+    if (i >= line.length || line[i] === '#') break;
+    const start = i;
+    let text = '';
+    while (i < line.length && !/\s/.test(line[i]!)) {
+      const c = line[i]!;
+      if (c === '"' || c === "'") {
+        const close = line.indexOf(c, i + 1);
+        if (close < 0) return { error: 'No closing quotation' };
+        text += line.slice(i + 1, close);
+        i = close + 1;
+      } else { text += c; i++; }
+    }
+    out.push({ text, start: base + start, end: base + i });
+  }
+  return out;
+}
+
+/**
+ * Ansible's INI inventory (ansible-core lib/ansible/plugins/inventory/ini.py _parse) read into
+ * the YAML format's structure, with a document whose nodes point into the INI text, so the
+ * YAML format's conversion and messages (file:line:col) serve both.
+ */
+export function parseAnsibleIni(file: string, text: string, diags: Diagnostic[]): { src: YamlSource; value: Raw } {
+  const doc = new Document({});
+  const root = new YAMLMap();
+  doc.contents = root;
+  const lines = text.split('\n');
+  const lineStarts: number[] = [];
+  { let o = 0; for (const l of lines) { lineStarts.push(o); o += l.length + 1; } }
+  const src: YamlSource = { file, text, lines, lineStarts, doc: doc as unknown as YamlSource['doc'] };
+  const value: Raw = {};
+  const scalar = (v: unknown, start: number, end: number): Scalar => { const s = new Scalar(v); s.range = [start, end, end]; return s; };
+  const mapAt = (start: number): YAMLMap => { const m = new YAMLMap(); m.range = [start, start, start]; return m; };
+  const child = (parent: YAMLMap, pv: Raw, key: string, start: number, end: number): [YAMLMap, Raw] => {
+    let pair = parent.items.find((p) => isScalar(p.key) && p.key.value === key) as Pair<Scalar, YAMLMap> | undefined;
+    if (!pair) {
+      pair = new Pair(scalar(key, start, end), mapAt(start)) as Pair<Scalar, YAMLMap>;
+      parent.items.push(pair);
+      pv[key] = {};
+    }
+    return [pair.value!, pv[key] as Raw];
+  };
+  // messages are made at the end, once literal secrets are masked in the lines they show
+  const pending: [number, string][] = [];
+  const err = (offset: number, message: string) => pending.push([offset, message]);
+  let group = 'ungrouped';
+  let state = 'hosts';
+  const [g0, v0] = child(root, value, 'ungrouped', 0, 0);
+  let groupNode = g0;
+  let groupValue = v0;
+  for (let n = 0; n < lines.length; n++) {
+    const raw = lines[n]!;
+    const lead = raw.length - raw.trimStart().length;
+    const line = raw.trim();
+    const at = lineStarts[n]! + lead;
+    if (line === '' || line[0] === '#' || line[0] === ';') continue;
+    const m = /^\[([^:\]\s]+)(?::(\w+))?\]\s*(?:#.*)?$/.exec(line);
+    if (m) {
+      group = m[1]!;
+      state = m[2] ?? 'hosts';
+      if (!['hosts', 'children', 'vars'].includes(state)) { err(at, `section [${group}:${state}] has unknown type: ${state} (hosts, children or vars)`); state = 'skip'; continue; }
+      [groupNode, groupValue] = child(root, value, group, at + 1, at + 1 + group.length);
+      continue;
+    }
+    if (line.startsWith('[') && line.endsWith(']')) { err(at, `invalid section entry '${line}': no spaces or other invalid characters in a section name`); state = 'skip'; continue; }
+    if (state === 'skip') continue;
+    if (state === 'hosts') {
+      const toks = shlexTokens(line, at);
+      if ('error' in toks) { err(at, `host definition '${line}': ${toks.error}`); continue; }
+      if (toks.length === 0) continue;
+      const [hostsNode, hostsValue] = child(groupNode, groupValue, 'hosts', at, at);
+      const host = toks[0]!;
+      const vars = mapAt(toks[1]?.start ?? host.start);
+      const varsValue: Raw = {};
+      for (const t of toks.slice(1)) {
+        const eq = t.text.indexOf('=');
+        if (eq < 0) { err(t.start, `expected key=value host variable assignment, got '${t.text}'`); continue; }
+        const k = t.text.slice(0, eq);
+        const v = iniValue(t.text.slice(eq + 1));
+        vars.items.push(new Pair(scalar(k, t.start, t.start + k.length), scalar(v, t.start + k.length + 1, t.end)));
+        varsValue[k] = v;
+      }
+      const hasVars = toks.length > 1;
+      hostsNode.items.push(new Pair(scalar(host.text, host.start, host.end), hasVars ? vars : null));
+      hostsValue[host.text] = hasVars ? { ...(isMap(hostsValue[host.text]) ? hostsValue[host.text] as Raw : {}), ...varsValue } : (hostsValue[host.text] ?? null);
+    } else if (state === 'vars') {
+      const eq = line.indexOf('=');
+      if (eq < 0) { err(at, `expected key=value in [${group}:vars], got '${line}'`); continue; }
+      const k = line.slice(0, eq).trim();
+      const vtext = line.slice(eq + 1).trim();
+      const [varsNode, varsValue] = child(groupNode, groupValue, 'vars', at, at);
+      varsNode.items.push(new Pair(scalar(k, at, at + k.length), scalar(iniValue(vtext), at + line.indexOf(vtext, eq), at + line.length)));
+      varsValue[k] = iniValue(vtext);
+    } else {
+      const name = line.replace(/\s*[#;].*$/, '');
+      const [chNode, chValue] = child(groupNode, groupValue, 'children', at, at);
+      chNode.items.push(new Pair(scalar(name, at, at + name.length), null));
+      chValue[name] = null;
+    }
+  }
+  maskLiteralSecrets(src, value);
+  for (const [offset, message] of pending) diags.push(diagAtOffset(src, offset, message));
+  if (Object.keys(value.ungrouped as Raw).length === 0) {
+    delete value.ungrouped;
+    root.items = root.items.filter((p) => !(isScalar(p.key) && p.key.value === 'ungrouped'));
+  }
+  return { src, value };
 }

@@ -16,7 +16,7 @@ import { readUserFile } from './read-file.js';
 import { buildInventorySchema } from './schema.js';
 import { didYouMean } from './suggest.js';
 import { diagAt, locate, mapKeys, parseYaml } from './yaml-doc.js';
-import { convertAnsibleInventory, looksLikeAnsible } from './ansible-inventory.js';
+import { convertAnsibleInventory, looksLikeAnsible, looksLikeAnsibleIni, parseAnsibleIni } from './ansible-inventory.js';
 import type { AnsibleEntries } from './ansible-inventory.js';
 import type { Path, YamlSource } from './yaml-doc.js';
 
@@ -80,6 +80,11 @@ function parseInventoryFile(file: string, diags: Diagnostic[]): FileData | undef
 }
 
 export function parseInventoryText(file: string, text: string, diags: Diagnostic[]): FileData | undefined {
+  // Ansible's INI format (a `hosts` file): docs/inventory.md
+  if (looksLikeAnsibleIni(file, text)) {
+    const ini = parseAnsibleIni(file, text, diags);
+    return { src: ini.src, raw: {}, ansible: convertAnsibleInventory(ini.src, ini.value, diags) };
+  }
   const parsed = parseYaml(file, text);
   if (parsed.diagnostics.length > 0) { diags.push(...parsed.diagnostics); return undefined; }
   const src = parsed.source;

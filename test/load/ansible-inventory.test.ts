@@ -136,6 +136,61 @@ all:
       children:
         europe:
 `,
+  // Ansible's INI format: a classic hosts file (ansible-core lib/ansible/plugins/inventory/ini.py)
+  'hosts': `
+# a classic hosts file
+mail.example.com
+
+[webservers]
+foo.example.com http_port=80 maxRequestsPerChild=808
+bar.example.com:2222 ansible_host=192.0.2.5 ansible_user="deploy user"
+www[01:03].example.com
+
+[dbservers]
+one.example.com pvrun_vm="{'pool': 'pool-a', 'name_label': 'one'}"
+two.example.com   # a comment
+
+[windows]
+win1 ansible_connection=winrm ansible_winrm_scheme=https
+
+[webservers:vars]
+ntp_server=ntp.atlanta.example.com
+proxy=proxy.atlanta.example.com
+pvrun_pool=pool-a
+
+[prod:children]
+webservers
+dbservers
+
+[all:vars]
+ansible_user=root
+debug=False
+`,
+  'prod.ini': `
+[all:vars]
+ansible_port=22
+tier="none"
+
+[app]
+app-[a:c] ansible_user=app
+app-d:2201 role=spare
+
+[app:vars]
+tier=app
+pvrun_pool=pool-b
+replicas=3
+
+[db]
+db[1:3] ansible_ssh_private_key_file=~/.ssh/db
+
+[datacenter:children]
+app
+db
+
+[datacenter:vars]
+tier=dc
+region='eu-west'
+`,
 };
 
 const files = Object.fromEntries(Object.entries(CORPUS).map(([n, t]) => [n, file(n, t)]));
@@ -230,6 +285,17 @@ describe('Ansible YAML inventories, mapped onto pvrun', () => {
     expect(ok.value.inventory.hosts.h1!.connection).toEqual({ type: 'ssh', host_key_checking: 'accept-new', password: { env: 'H1_PW' }, address: 'h1' });
   });
 
+  it('INI: located errors, literal secrets masked', () => {
+    const r = parseInventories([['hosts', '[web]\nweb1 ansible_password=s3cret-pw nokv\nweb[1:]\n[web:vars]\njust-a-word\n[web:weird]\n']]);
+    const text = r.ok ? '' : formatDiagnostics(r.error);
+    expect(text).toContain("hosts:2:6: ansible_password of host 'web1': pvrun never reads secrets from inventories");
+    expect(text).toContain("hosts:2:33: expected key=value host variable assignment, got 'nokv'");
+    expect(text).toContain("hosts:3:1: host range must specify an end value, got '[1:]'");
+    expect(text).toContain("hosts:5:1: expected key=value in [web:vars], got 'just-a-word'");
+    expect(text).toContain('hosts:6:1: section [web:weird] has unknown type: weird (hosts, children or vars)');
+    expect(text).not.toContain('s3cret-pw');
+  });
+
   it('from the command line: an Ansible inventory validates with a shipped playbook; a bad one is exit 5, located, no stack', async () => {
     const ok = await runCli(['inventory', '-i', POOLS, '-i', files['nested.yml']!, '--graph']);
     expect(ok.err).toBe('');
@@ -277,7 +343,7 @@ describe("pvrun's own format: a group's hosts as a map", () => {
 
 function ansibleList(path: string): Promise<Record<string, { hosts?: string[]; children?: string[] }> & { _meta: { hostvars: Record<string, Record<string, unknown>> } }> {
   return new Promise((resolve, reject) => {
-    execFile('ansible-inventory', ['-i', path, '--list'], { env: { ...process.env, ANSIBLE_INVENTORY_ENABLED: 'yaml', ANSIBLE_LOCALHOST_WARNING: 'false', ANSIBLE_INVENTORY_UNPARSED_FAILED: 'true' }, timeout: 60_000 }, (e, out, err) => {
+    execFile('ansible-inventory', ['-i', path, '--list'], { env: { ...process.env, ANSIBLE_INVENTORY_ENABLED: 'yaml,ini', ANSIBLE_LOCALHOST_WARNING: 'false', ANSIBLE_INVENTORY_UNPARSED_FAILED: 'true' }, timeout: 60_000 }, (e, out, err) => {
       if (e) reject(new Error(`ansible-inventory failed: ${err}`)); else resolve(JSON.parse(out));
     });
   });
