@@ -10,6 +10,10 @@ import { evaluateWhen, predicatePaths } from './when.js';
 import { describeFailure } from './failure-text.js';
 import { readOnlyConnector, readOnlyVm } from './read-only-views.js';
 import { ok } from '../util/result.js';
+import { ridingVm } from './outage-riding.js';
+
+/** how long a rollback's undo steps wait out a pool outage before giving up */
+const ROLLBACK_RIDE_MS = 10 * 60_000;
 
 /** Default per-step limit when a playbook sets none: long enough for installers, not forever. */
 const DEFAULT_STEP_TIMEOUT_MS = 30 * 60_000;
@@ -517,6 +521,8 @@ export class HostRun {
     const restoreIdx = findLastIndex(this.applied, (a) => a.step.type.makesRestorePoint === true && a.step.type.undo !== undefined);
     const mode = this.rollbackMode(restoreIdx);
     emit({ type: 'rollback-start', host: this.host.name, reason, mode, time: this.now() });
+    // the undo steps ride out a pool outage until then (src/engine/outage-riding.ts)
+    const rideUntil = Date.now() + ROLLBACK_RIDE_MS;
     let ok = true;
     let undone = 0;
     let dropped = false;
@@ -542,7 +548,8 @@ export class HostRun {
         ok = false;
         continue;
       }
-      const ctx = this.makeCtx(new AbortController().signal, name);
+      const base = this.makeCtx(new AbortController().signal, name);
+      const ctx: StepContext = { ...base, vm: () => ridingVm(base.vm, rideUntil, (why) => base.log(`the pool does not answer (${why}): retrying`)) };
       let res;
       try {
         res = await fn.call(type, ctx, a.args, a.token);

@@ -142,6 +142,25 @@ describe('pvrun rollback against the XAPI simulator', () => {
     expect(cds.every((b) => b['empty'] === true)).toBe(true);
   }, 120_000);
 
+  it('an outage in the middle of the undo steps (the ISO eject) is ridden out, not given up', async () => {
+    const { state, id } = await failedRun('state-undo-outage');
+    // nothing changed inside the guest: the rollback ejects the ISO and drops the snapshot (no
+    // revert). Its read of the VM's drives is dropped 6 times: more than the client's own retries.
+    sim.addFault({ method: /^VM\.get_VBDs$/, drop: true, times: 6 });
+    try {
+      const rb = await pvrun(['rollback', id, '--state-dir', state, '-v']);
+      expect(recapOutcomes(rb.out), rb.out + rb.err).toEqual({ 'vm-01': 'rolled-back' });
+      expect(rb.code, rb.out + rb.err).toBe(0);
+      expect(rb.out + rb.err).toContain('the pool does not answer');
+      expect(sim.calls.filter((c) => c.method === 'VM.get_VBDs' && c.error === 'DROPPED')).toHaveLength(6);
+      const vm = sim.vm('vm-01');
+      const cds = (vm.rec['VBDs'] as string[]).map((v) => sim.model.store.get('VBD', v) as Record<string, unknown>).filter((b) => b['type'] === 'CD');
+      expect(cds.every((b) => b['empty'] === true)).toBe(true);
+    } finally {
+      sim.clearFaults();
+    }
+  }, 120_000);
+
   it('a revert whose connection drops (twice) mid-rollback is retried until it is done', async () => {
     const { state, id } = await failedRun('state-revert');
     // from the snapshot markers: the rollback cannot know what changed in the guest, so it reverts
