@@ -184,10 +184,15 @@ function plan(pb: LoadedPlaybook, li: LoadedInventory, extraVars: Record<string,
   const tags = splitTags(opts.tags);
   const skipTags = splitTags(opts.skipTags);
   const allTags = new Set(playbook.plays.flatMap((p) => p.steps.flatMap((s) => s.tags)));
+  // An unknown tag is an error (issue 20): as a warning, a typo ran only the cleanup steps and
+  // reported success. --skip-tags stays lenient: skipping what is not there changes nothing.
+  const tagText = tags.join(',');
+  let tagCol = 1;
   for (const t of tags) {
     if (!allTags.has(t) && !['all', 'always', 'never'].includes(t)) {
-      diags.push(argDiagnostic('--tags', tags.join(','), 1, `no step has tag '${t}'${didYouMean(t, allTags)}`, 'warning'));
+      diags.push(argDiagnostic('--tags', tagText, tagCol, `no step has tag '${t}'${didYouMean(t, allTags)}`));
     }
+    tagCol += t.length + 1;
   }
 
   // --start-at-step: the first step with that name, in playbook order.

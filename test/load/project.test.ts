@@ -68,7 +68,9 @@ describe('loadProject', () => {
     expect(load({ playbook: pb, tags: ['x'] }).plays[0]!.selected).toEqual([true, false, true]);
     expect(load({ playbook: pb, tags: ['debug'] }).plays[0]!.selected).toEqual([true, true, false]);
     expect(load({ playbook: pb, skipTags: ['always'] }).plays[0]!.selected).toEqual([false, false, true]);
-    expect(load({ playbook: pb, tags: ['nosuch'] }).warnings.map((d) => d.message)).toEqual(["no step has tag 'nosuch'"]);
+    // an unknown tag is an error, located at its column in the --tags value (issue 20)
+    const bad = loadProject({ ...base, playbook: pb, tags: ['x,nosuch'] });
+    expect(bad.ok ? [] : bad.error.map((d) => [d.severity ?? 'error', d.file, d.col, d.message])).toEqual([['error', '<--tags>', 3, "no step has tag 'nosuch'"]]);
   });
 
   it('--start-at-step skips earlier steps and earlier plays', () => {
