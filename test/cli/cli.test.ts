@@ -30,7 +30,7 @@ describe('pvrun CLI: input errors', () => {
   it('validate prints the plan of a shipped playbook', async () => {
     const r = await pvrun(['validate', 'playbooks/linux-tools.yml', '-i', 'example-prod']);
     expect(r.code).toBe(0);
-    expect(r.out).toContain("play 1 'Install Xen guest tools on Linux VMs from the tools ISO': 3 hosts, 3 batches [1, 1, 1], 11 steps, 2 cleanup");
+    expect(r.out).toContain("play 1 'Install Xen guest tools on Linux VMs from the tools ISO': 3 hosts, 3 batches [1, 1, 1], 12 steps, 2 cleanup");
   });
 
   it.each(['linux-tools', 'linux-tools-online', 'windows-tools', 'windows-citrix-migrate'])('the shipped playbook %s validates against the example inventory', async (name) => {

@@ -9,7 +9,7 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeUnless } from '../harness/require.js';
-import { LINUX_TOOLS, pvrun, pvrunSnapshots, recapOutcomes, startLab, type StartedLab } from '../e2e/harness.js';
+import { LINUX_TOOLS, LINUX_TOOLS_ONLINE, pvrun, pvrunSnapshots, recapOutcomes, startLab, type StartedLab } from '../e2e/harness.js';
 import { labSkipReason, sshExec } from '../lab/helpers.js';
 import { agentDetected } from '../../src/hypervisor/vm-facts.js';
 import type { GuestMetricsRecord } from '../../src/hypervisor/records.js';
@@ -101,4 +101,29 @@ describeUnless(skip)('linux-tools.yml on VMs with the package installed and the 
     expect(r.code).toBe(2);
     expect(r.out).toContain('package xe-guest-utilities-8.4.0-1.x86_64 is already installed');
   }, 180_000);
+});
+
+describeUnless(skip)('linux-tools-online.yml on a VM with the package installed and the agent stopped', () => {
+  it('ends ok: the package is not reinstalled, the agent is started, nothing rolled back', async () => {
+    const l = await startLab([{ name: 'deb-02', distro: 'ubuntu', version: '22.04', toolsInstalled: true }], 'idem-online');
+    try {
+      const g = l.lab.guests.info('deb-02')!;
+      expect((await sshExec(g, 'systemctl stop xe-linux-distribution')).code).toBe(0);
+      const gm = () => l.lab.sim.record('VM_guest_metrics', String(l.lab.sim.vm('deb-02').rec['guest_metrics'])) as unknown as GuestMetricsRecord | undefined;
+      const end = Date.now() + 60_000;
+      while (agentDetected(gm())) {
+        if (Date.now() > end) throw new Error('the stopped agent did not go stale');
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      const r = await pvrun([LINUX_TOOLS_ONLINE, '-i', l.inventory, '--state-dir', join(l.dir, 'pvrun')]);
+      expect(recapOutcomes(r.out)).toEqual({ 'deb-02': 'changed' });
+      expect(r.code).toBe(0);
+      expect(r.out).toMatch(/deb-02 \[install the guest utilities\] ok/);
+      expect(r.out).toMatch(/deb-02 \[enable and start the tools service\] changed/);
+      expect((await sshExec(g, 'systemctl is-active xe-linux-distribution')).stdout).toBe('active\n');
+    } finally {
+      await l.lab.stop();
+      rmSync(l.dir, { recursive: true, force: true });
+    }
+  }, 300_000);
 });
