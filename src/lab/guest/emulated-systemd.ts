@@ -174,6 +174,18 @@ list_units() {
     f=$(unit_file "$u")
     printf '%-28s loaded active running %s\\n' "$u" "$(sed -n 's/^Description=//p' "$f" | head -n 1)"
   done
+  # units generated from /etc/init.d scripts are listed too, "active exited" while started, as
+  # systemd lists what systemd-sysv-generator made (src/sysv-generator/sysv-generator.c)
+  for sf in "$STATE"/*.sysv-active; do
+    [ -f "$sf" ] || continue
+    u=$(basename "$sf" .sysv-active)
+    if [ $# -gt 0 ]; then
+      m=""
+      for pat in "$@"; do case "$u" in $pat|$pat.service) m=1 ;; esac; done
+      [ -n "$m" ] || continue
+    fi
+    printf '%-28s loaded active exited  %s\\n' "$u" "LSB: $(basename "$u" .service)"
+  done
 }
 show_prop() {
   u=$(norm "$1"); prop=$2
