@@ -108,8 +108,15 @@ describeUnless(skip)('linux-tools-online.yml on a VM with the package installed 
     const l = await startLab([{ name: 'deb-02', distro: 'ubuntu', version: '22.04', toolsInstalled: true }], 'idem-online');
     try {
       const g = l.lab.guests.info('deb-02')!;
-      expect((await sshExec(g, 'systemctl stop xe-linux-distribution')).code).toBe(0);
       const gm = () => l.lab.sim.record('VM_guest_metrics', String(l.lab.sim.vm('deb-02').rec['guest_metrics'])) as unknown as GuestMetricsRecord | undefined;
+      // the boot starts the preinstalled agent: stop it only once it has reported, else the
+      // boot may start it after our stop (a race seen under load) and the play skips the host
+      const booted = Date.now() + 60_000;
+      while (!agentDetected(gm())) {
+        if (Date.now() > booted) throw new Error('the preinstalled agent never reported');
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      expect((await sshExec(g, 'systemctl stop xe-linux-distribution')).code).toBe(0);
       const end = Date.now() + 60_000;
       while (agentDetected(gm())) {
         if (Date.now() > end) throw new Error('the stopped agent did not go stale');
