@@ -45,6 +45,7 @@ export async function resumeCommand(given: string, flags: RecoverFlags, io: Io):
   // as in the run itself, a host that failed a play does not go on to the later plays
   const failed = new Set(h.hosts.filter((x) => x.recap && ['failed', 'unreachable', 'rolled-back', 'needs-attention'].includes(x.recap.outcome)).map((x) => x.host));
   const points = new Map<string, HostResume>();
+  const leftovers = new Set<string>();
   const out = await runPlaybook(playbook, recoverRunFlags(h, flags, dir), io, {
     runId: h.runId,
     mode: 'resume',
@@ -57,7 +58,10 @@ export async function resumeCommand(given: string, flags: RecoverFlags, io: Io):
       const narrowed = narrowPlays(plays, keep, false);
       if (narrowed.length === 0) return `every host of run ${h.runId} had finished: nothing to resume`;
       // hosts the killed process was working on: let what it started (a reboot …) finish first
-      await settleHosts(project.inventory, narrowed.flatMap((p) => p.hosts.filter((x) => known.get(key(p.name, x.name))?.started !== undefined).map((x) => x.name)), io);
+      const started = narrowed.flatMap((p) => p.hosts.filter((x) => known.get(key(p.name, x.name))?.started !== undefined).map((x) => x.name));
+      await settleHosts(project.inventory, started, io);
+      // and the commands it left running on them (a killed controller does not kill those)
+      for (const n of started) leftovers.add(n);
       for (const p of narrowed) {
         for (const host of p.hosts) {
           const x = known.get(key(p.name, host.name));
@@ -80,6 +84,7 @@ export async function resumeCommand(given: string, flags: RecoverFlags, io: Io):
       return narrowed;
     },
     resume: (play, host) => points.get(key(play, host)),
+    leftoversOf: leftovers,
   });
   return out.code;
 }

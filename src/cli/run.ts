@@ -106,6 +106,8 @@ export interface Continuation {
   /** the plays narrowed to the hosts this session works on */
   plays(plays: EnginePlay[], project: Project): Promise<EnginePlay[] | string>;
   resume: NonNullable<EngineOptions['resume']>;
+  /** hosts a killed process of this run was working on: wait for its leftover commands there */
+  leftoversOf?: ReadonlySet<string>;
   /**
    * The session's own exit code from the engine's (a rollback that restored every host is a
    * success, not "some hosts failed"), with lines that explain it. Applied to the run-end event,
@@ -204,6 +206,8 @@ export async function runPlaybook(playbook: string, flags: RunFlags, io: Io, con
     resolveSecret: secretResolver,
     warn: (message) => emit({ type: 'warning', message, time: new Date().toISOString() }),
     intent: (host, step, intent) => journal.intent(host, step, intent),
+    runId,
+    ...(cont?.leftoversOf ? { leftoversOf: cont.leftoversOf } : {}),
   });
   const scheduler = new Scheduler({
     runId, playbook, inventories: flags.inventory, check: flags.check, diff: flags.diff, verbose: flags.verbose > 0,

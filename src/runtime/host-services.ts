@@ -10,6 +10,11 @@ import { readVmFacts } from '../hypervisor/vm-facts.js';
 import type { HostSpec, Inventory } from '../model/inventory.js';
 import type { Intent, StepContext, StepFailure } from '../steps/types.js';
 import { err, ok, type Result } from '../util/result.js';
+import { randomBytes } from 'node:crypto';
+import { describeLeftovers, runTag, waitForLeftovers } from './orphans.js';
+
+/** how long a resumed run waits for a killed process's commands (an install's default timeout) */
+const LEFTOVER_WAIT_MS = 30 * 60_000;
 
 export interface RuntimeOptions {
   inventory: Inventory;
@@ -19,6 +24,13 @@ export interface RuntimeOptions {
   warn: (message: string) => void;
   /** journal a write-ahead intent; resolves once it is durable */
   intent?: (host: string, step: string, intent: Intent) => void | Promise<void>;
+  /** tags every guest command with the run (PVRUN_RUN), so a later process can find leftovers */
+  runId?: string;
+  /**
+   * Hosts an earlier, killed process of this run was working on: on first connecting, wait for
+   * the commands it left running there (src/runtime/orphans.ts) before any step runs.
+   */
+  leftoversOf?: ReadonlySet<string>;
 }
 
 /**
@@ -32,6 +44,9 @@ export class RuntimeServices implements HostServices {
   private readonly warned = new Set<string>();
   /** local pwsh processes holding the psremoting sessions, shared by every such host */
   private pwsh: PwshPool | undefined;
+  /** this process's part of the run tag: its own commands are not leftovers */
+  private readonly nonce = randomBytes(4).toString('hex');
+  private readonly leftoversChecked = new Set<string>();
 
   constructor(private readonly opts: RuntimeOptions) {
     this.pools = new PoolSessions(opts.inventory.hypervisors, opts.resolveSecret, {
@@ -61,12 +76,37 @@ export class RuntimeServices implements HostServices {
     const c = createConnector(host, {
       checkMode: this.opts.check, resolveSecret: this.opts.resolveSecret,
       pwshPool: () => (this.pwsh ??= new PwshPool()),
+      ...(this.opts.runId ? { runTag: runTag(this.opts.runId, this.nonce) } : {}),
     });
     if (!c.ok) return err({ kind: 'config', message: c.error });
     for (const w of c.value.warnings) this.warnOnce(w);
     const r = await c.value.connector.connect();
     if (!r.ok) return err({ kind: 'guest', failure: r.error });
+    const left = await this.awaitLeftovers(host, c.value.connector);
+    if (!left.ok) {
+      await c.value.connector.close();
+      return left;
+    }
     return ok(c.value.connector);
+  }
+
+  /** Once per host of `leftoversOf`: wait for the killed process's commands to end. */
+  private async awaitLeftovers(host: HostSpec, c: Connector): Promise<Result<void, StepFailure>> {
+    const runId = this.opts.runId;
+    if (!runId || !this.opts.leftoversOf?.has(host.name) || this.leftoversChecked.has(host.name) || c.kind !== 'ssh') return ok(undefined);
+    const user = host.connection.user;
+    const w = await waitForLeftovers(c, {
+      runId, selfNonce: this.nonce, become: user !== undefined && user !== 'root',
+      deadline: Date.now() + LEFTOVER_WAIT_MS,
+      onWait: (l) => this.opts.warn(`${host.name}: waiting for ${l.length} command(s) the killed pvrun process left running to finish: ${describeLeftovers(l)}`),
+    });
+    if (!w.ok) {
+      if (w.error.kind === 'probe') return err({ kind: 'guest', failure: w.error.failure });
+      return err({ kind: 'step', message: `${host.name}: commands the killed pvrun process started are still running after ${LEFTOVER_WAIT_MS / 60_000} min: ${describeLeftovers(w.error.leftovers)}; nothing was re-run on this host. Wait for them or stop them, then resume again` });
+    }
+    this.leftoversChecked.add(host.name);
+    if (w.value.kind === 'waited') this.opts.warn(`${host.name}: the killed process's commands ended after ${(w.value.ms / 1000).toFixed(1)} s; going on`);
+    return ok(undefined);
   }
 
   async vm(host: HostSpec): Promise<Result<VmHandle, StepFailure>> {

@@ -33,6 +33,12 @@ export interface SshConnectorOptions {
    * a KILL signal request and close the channel.
    */
   remoteShell?: 'posix' | 'raw';
+  /**
+   * Exported as PVRUN_RUN into every command (posix shell only). Children inherit it, so a later
+   * pvrun process (resume after a crash) can find commands this one left running on the guest
+   * (src/runtime/orphans.ts) — a killed controller does not kill its remote processes.
+   */
+  runTag?: string;
 }
 
 interface Live {
@@ -300,7 +306,8 @@ export class SshConnector implements Connector {
       if (o.env || o.become) throw new Error('raw remote shell: env and become are the caller\'s job');
     } else {
       mode = o.become ? await this.becomeMode(live) : 'none';
-      const built = buildRemoteCommand(command, { ...(o.env ? { env: o.env } : {}), become: mode });
+      const env = this.opts.runTag ? { PVRUN_RUN: this.opts.runTag, ...o.env } : o.env;
+      const built = buildRemoteCommand(command, { ...(env ? { env } : {}), become: mode });
       // a bad env name is a bug in the step (its schema validates names), not a host failure
       if (!built.ok) throw new Error(built.message);
       remote = built.command;
