@@ -57,7 +57,8 @@ export class Lab {
     const winSpecs: WindowsGuestSpec[] = (opts.windows ?? []).map((w) => ({ ...w, uuid: randomUUID() }));
     if (winSpecs.length > 0) {
       try {
-        windows = await WindowsLabGuests.create(winSpecs, join(stateDir, 'windows'), guests.value.clientKeyPath, (uuid, r) => sim?.setGuestReport(uuid, r));
+        windows = await WindowsLabGuests.create(winSpecs, join(stateDir, 'windows'), guests.value.clientKeyPath, (uuid, r) => sim?.setGuestReport(uuid, r),
+          { vendorDeviceOf: (name) => (sim ? sim.vm(name).rec['has_vendor_device'] === true : undefined) });
       } catch (e) {
         await guests.value.destroy();
         return err(`Windows lab guests: ${e instanceof Error ? e.message : String(e)}`);
@@ -79,6 +80,8 @@ export class Lab {
           domainType: 'hvm' as const, tools: 'none' as const, hasVendorDevice: true,
         })),
       ],
+      // the Windows tools releases the lab built, as ISOs in the ISO library
+      ...(windows ? { isos: windows.isoNames() } : {}),
     };
     sim = new XapiSimulator({ definition: def, hooks: combineHooks(guests.value, windows), autoGuestReports: false, port: opts.xapiPort ?? 0 });
     try {
@@ -168,7 +171,7 @@ export function writeInventory(
       vm: { pool: LAB_POOL, uuid: w.uuid },
       // what `powershell.exe` is on this lab guest: pwsh with the emulation module (a path on
       // the guest, so absolute: the SSH session does not start in our working directory)
-      vars: { powershell_executable: w.executable },
+      vars: { powershell_executable: w.executable, ...w.vars },
     };
   }
   const byFamily = (f: string) => guests.filter((g) => g.packageFamily === f).map((g) => g.name);

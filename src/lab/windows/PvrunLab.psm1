@@ -42,9 +42,15 @@ function script:Find-Adapter($state, $ifIndex) {
 # ---- OS, devices, services, registry --------------------------------------------------------
 
 function Get-CimInstance {
-  param([Parameter(Position = 0)][Alias('Class')][string]$ClassName)
-  if ($ClassName -ne 'Win32_OperatingSystem') { throw "PvrunLab: Get-CimInstance $ClassName is not emulated" }
+  param([Parameter(Position = 0)][Alias('Class')][string]$ClassName, [string]$Filter)
   $s = Read-LabState
+  if ($ClassName -eq 'Win32_LogicalDisk') {
+    # C: (fixed, 3) and, with an ISO inserted, the CD drive D: (5)
+    [pscustomobject]@{ DeviceID = 'C:'; DriveType = 3; VolumeName = '' }
+    if ($s.cdrom) { Sync-LabCdDrive $s; [pscustomobject]@{ DeviceID = 'D:'; DriveType = 5; VolumeName = (Split-Path -Leaf $s.cdrom) } }
+    return
+  }
+  if ($ClassName -ne 'Win32_OperatingSystem') { throw "PvrunLab: Get-CimInstance $ClassName is not emulated" }
   [pscustomobject]@{ Caption = $s.os.caption; Version = $s.os.version; BuildNumber = $s.os.build
                      LastBootUpTime = [datetime]::Parse($s.bootTime, $null, 'RoundtripKind') }
 }
@@ -89,11 +95,47 @@ function Get-ItemProperty {
     return
   }
   if ($p -eq 'HKLM:\SOFTWARE\Microsoft\Windows NT\CurrentVersion') { return [pscustomobject]@{ EditionID = $s.os.edition } }
+  if ($p -eq 'HKLM:\SOFTWARE\Microsoft\NET Framework Setup\NDP\v4\Full') {
+    if (-not $s.dotnetRelease) { throw "Cannot find path '$p' because it does not exist." }
+    return [pscustomobject]@{ Release = [int]$s.dotnetRelease }
+  }
+  $vals = Get-LabRegistryValues $s $p
+  if ($vals) { return [pscustomobject]$vals }
   if ($p -eq 'HKLM:\SYSTEM\CurrentControlSet\Control\Session Manager') {
     $v = if (@($s.pendingReboot) -contains 'pending-file-rename') { @('\??\C:\Windows\x.sys') } else { $null }
     return [pscustomobject]@{ PendingFileRenameOperations = $v }
   }
-  throw "PvrunLab: registry path $p is not emulated"
+  throw "Cannot find path '$p' because it does not exist."
+}
+
+# values written under a registry key (Set-ItemProperty below), as name -> value
+function script:Get-LabRegistryValues($s, [string]$key) {
+  $out = [ordered]@{}
+  if (-not $s.registry) { return $null }
+  foreach ($k in $s.registry.Keys) {
+    $i = $k.LastIndexOf('\')
+    if ($k.Substring(0, $i) -eq $key) { $out[$k.Substring($i + 1)] = $s.registry[$k] }
+  }
+  if ($out.Count -eq 0) { return $null }
+  $out
+}
+
+# New-Item / Set-ItemProperty on HKLM: keys (what the onboarding's Windows Update policies need);
+# other paths go to the real cmdlets
+function New-Item {
+  param([Parameter(Position = 0)][string]$Path, [switch]$Force, [Parameter(ValueFromRemainingArguments)]$Rest)
+  if ($Path -notlike 'HKLM:*') { return Microsoft.PowerShell.Management\New-Item -Path $Path -Force:$Force @Rest }
+  [pscustomobject]@{ Name = $Path }
+}
+
+function Set-ItemProperty {
+  param([Parameter(Position = 0)][string]$Path, [string]$Name, $Value, [string]$Type, [switch]$Force, [Parameter(ValueFromRemainingArguments)]$Rest)
+  if ($Path -notlike 'HKLM:*') { return Microsoft.PowerShell.Management\Set-ItemProperty -Path $Path -Name $Name -Value $Value @Rest }
+  $s = Read-LabState
+  if (-not $s.registry) { $s.registry = @{} }
+  $s.registry["$Path\$Name"] = $Value
+  Add-LabLog $s "Set-ItemProperty $Path $Name=$Value"
+  Write-LabState $s
 }
 
 function Test-Path {
@@ -222,9 +264,46 @@ function script:Write-MsiLog($path, [string]$text) {
   try { $text | Microsoft.PowerShell.Management\Set-Content -LiteralPath $path -ErrorAction Stop } catch { }
 }
 
+# The inserted ISO as drive D: (what Windows shows), on the directory holding its content.
+function script:Sync-LabCdDrive($s) {
+  $d = Microsoft.PowerShell.Management\Get-PSDrive -Name D -ErrorAction SilentlyContinue
+  if ($s.cdrom) {
+    if ($d -and $d.Root.TrimEnd('/') -eq ([string]$s.cdrom).TrimEnd('/')) { return }
+    if ($d) { Microsoft.PowerShell.Management\Remove-PSDrive -Name D -Force -Scope Global -ErrorAction SilentlyContinue }
+    $null = Microsoft.PowerShell.Management\New-PSDrive -Name D -PSProvider FileSystem -Root $s.cdrom -Scope Global
+  } elseif ($d) {
+    Microsoft.PowerShell.Management\Remove-PSDrive -Name D -Force -Scope Global -ErrorAction SilentlyContinue
+  }
+}
+
+# a guest path as a path on the lab host (D:\ is the inserted ISO's content)
+function script:Resolve-LabPath([string]$p, $s) {
+  if ($p -match '^[Dd]:[\\/](.*)$') {
+    if (-not $s.cdrom) { return $null }
+    return Join-Path $s.cdrom ($Matches[1] -replace '\\', '/')
+  }
+  $p
+}
+
+# Why the XCP-ng tools MSI refuses to install (its launch conditions and custom actions end the
+# install with 1603): Windows older than 10.0.14393 (Package.wxs XenMinSupportedVersion,
+# XenCheckWindowsVersion), .NET below 4.6.2 (WIX_IS_NETFRAMEWORK_462_OR_LATER_INSTALLED), Citrix
+# drivers installed (CITRIX_DRIVERS_X64_DETECTED), the vendor device PCI\VEN_5853&DEV_C000
+# present (XenCheckIncompatibleDevices, InstCA.wxs / XenDeviceInfo.cs) — win-pv-drivers
+# installer/Package.wxs, installer/InstCA.wxs.
+function script:Get-LabMsiRefusal($s) {
+  if ([version]$s.os.version -lt [version]'10.0.14393') { return "XenCheckWindowsVersion: Windows $($s.os.version) is older than the minimum supported 10.0.14393" }
+  if ([int]$s.dotnetRelease -lt 394802) { return 'NetFx462RequiredError: this package requires .NET Framework 4.6.2 or later' }
+  $citrix = @(@($s.products) | Where-Object { $_.publisher -match 'Citrix|XenServer' -or $_.name -match 'Citrix' })
+  if ($citrix.Count -gt 0) { return "CitrixDriversDetectedError: Citrix drivers are installed ($($citrix[0].name)); remove them with XenClean first" }
+  $vd = @(@($s.devices) | Where-Object { $_.present -and $_.instanceId -like 'PCI\VEN_5853&DEV_C000*' })
+  if ($vd.Count -gt 0) { return 'XenCheckIncompatibleDevices: the Xen vendor device PCI\VEN_5853&DEV_C000 is present (Windows Update driver delivery is on): turn it off first' }
+  $null
+}
+
 # msiexec.exe /i <msi> /qn /norestart /log <file> [PROP=VALUE...]
-# What a package does comes from state.packages[<file name>]: exitCode, product, services,
-# pvDrivers (the NIC and storage drivers change at the next boot).
+# A lab release MSI (a JSON file, src/lab/windows/releases.ts) is read from its path; other names
+# come from state.packages (test doubles such as broken.msi).
 function msiexec.exe {
   $s = Read-LabState
   $i = [array]::IndexOf($args, '/i')
@@ -233,9 +312,43 @@ function msiexec.exe {
   $log = $null
   $l = [array]::IndexOf($args, '/log')
   if ($l -ge 0) { $log = [string]$args[$l + 1] }
-  $name = Split-Path -Leaf $msi
-  $pkg = $s.packages[$name]
+  $name = Split-Path -Leaf ($msi -replace '\\', '/')
   Add-LabLog $s "msiexec /i $name $((@($args) | Where-Object { $_ -match '=' }) -join ' ')"
+  $lab = $null
+  $hostPath = Resolve-LabPath $msi $s
+  if ($hostPath -and (Microsoft.PowerShell.Management\Test-Path -LiteralPath $hostPath -PathType Leaf)) {
+    try { $lab = Get-Content -Raw -LiteralPath $hostPath | ConvertFrom-Json -AsHashtable } catch { $lab = $null }
+    if ($lab -and -not $lab.pvrunLabMsi) { $lab = $null }
+  }
+  if (-not $lab) { Invoke-LabPackage $s $name $msi $log; return }
+
+  $why = Get-LabMsiRefusal $s
+  if ($why) { Write-MsiLog $log "MSI (s): $why`r`nMSI (s): Product: $($lab.product.name) -- Installation failed."; Write-LabState $s; Set-Exit 1603; return }
+  $same = @(@($s.products) | Where-Object { $_.upgradeCode -eq $lab.upgradeCode })
+  foreach ($p in $same) {
+    if ($p.productCode -eq $lab.product.productCode) {
+      # the same product again: nothing to do (maintenance mode without REINSTALL)
+      Write-MsiLog $log "MSI (s): Product: $($p.name) $($p.version) is already installed."; Write-LabState $s; Set-Exit 0; return
+    }
+    if ([version]$p.version -gt [version]$lab.product.version) {
+      # Package.wxs: <Launch Condition="NOT DOWNGRADE_DETECTED" Message="!(loc.DowngradeError)" />
+      Write-MsiLog $log "MSI (s): DowngradeError: a newer version ($($p.name) $($p.version)) is already installed."; Write-LabState $s; Set-Exit 1603; return
+    }
+  }
+  # RemoveExistingProducts: an older release (PV Drivers 9.0 under the same UpgradeCode) goes
+  $product = $lab.product.Clone(); $product.upgradeCode = $lab.upgradeCode
+  $s.products = @(@($s.products) | Where-Object { $_.upgradeCode -ne $lab.upgradeCode }) + $product
+  foreach ($svc in @($lab.services)) { if ($svc) { $s.services = @(@($s.services) | Where-Object { $_.name -ne $svc.name }) + $svc } }
+  $s.pendingDriverSwap = $true
+  # ScheduleReboot After="InstallFinalize" Condition="XenNeedsReboot": 3010
+  $s.pendingReboot = @(@($s.pendingReboot) | Where-Object { $_ -ne 'component-based-servicing' }) + 'component-based-servicing'
+  Write-MsiLog $log "MSI (s): Product: $($lab.product.name) $($lab.product.version) -- Installation completed successfully. A restart is required."
+  Write-LabState $s
+  Set-Exit 3010
+}
+
+function script:Invoke-LabPackage($s, $name, $msi, $log) {
+  $pkg = $s.packages[$name]
   if (-not $pkg) { Write-MsiLog $log "MSI (s): cannot open $msi"; Write-LabState $s; Set-Exit 1619; return }
   $code = [int]$pkg.exitCode
   if ($code -eq 0 -or $code -eq 3010 -or $code -eq 1641) {
@@ -265,23 +378,65 @@ function pnputil.exe {
   Set-Exit 0
 }
 
-# XenClean.exe -noConfirm -noReboot: removes Citrix/XenServer tools. state.xenclean.exitCode forces
-# an outcome (1 error, 2 cancelled, 3 reboot pending, 64 ready, 66 refused).
-function XenClean.exe {
+# XenClean of a release, run by the lab package's package\XenClean\XenClean.exe (releases.ts).
+# v9.1+ (win-pv-drivers XenClean/Program.cs:62-85,107,162, ExitCode.cs): flags -dryRun -noReboot
+# -noConfirm -onboard <family>, anything else prints the usage and ends 1; without -onboard it
+# removes every Xen/Citrix/XCP-ng PV product (XCP-ng's own too) and ends 0 (reboot to finish;
+# without -noReboot it schedules one); 3: the clean-up did not run yet: reboot, then run it again;
+# 64 ready / 65 already onboarded / 66 denied only with -onboard. v9.0's XenClean has no flags
+# and no exit-code contract: here it removes the Citrix products and always ends 0.
+# state.xenclean.exitCode forces a v9.1+ outcome (1 error, 2 cancelled); notRunUntilReboot gives 3
+# until the next boot.
+function Invoke-LabXenClean {
+  param([string]$Release, [object[]]$Arguments)
   $s = Read-LabState
-  Add-LabLog $s "XenClean $($args -join ' ')"
-  $forced = if ($s.ContainsKey('xenclean') -and $s.xenclean -and $s.xenclean.ContainsKey('exitCode')) { [int]$s.xenclean.exitCode } else { -1 }
-  if ($forced -ge 0) { Write-LabState $s; Set-Exit $forced; return }
-  $citrix = @(@($s.products) | Where-Object { $_.publisher -match 'Citrix|XenServer' })
-  if ($citrix.Count -eq 0) { 'Nothing to clean.'; Write-LabState $s; Set-Exit 65; return }
-  $s.products = @(@($s.products) | Where-Object { $_.publisher -notmatch 'Citrix|XenServer' })
-  $s.services = @(@($s.services) | Where-Object { $_.displayName -notmatch 'Citrix|XenServer' })
-  # the PV devices go with the drivers at the next boot; the emulated NIC comes back
-  $s.pendingDriverRemoval = $true
-  $s.pendingReboot = @(@($s.pendingReboot) | Where-Object { $_ -ne 'component-based-servicing' }) + 'component-based-servicing'
-  "Removed $($citrix.Count) product(s)."
+  Add-LabLog $s "XenClean $Release $(@($Arguments) -join ' ')"
+  $pv = 'XCP-ng|Citrix|XenServer|Xen '
+  if ([version]$Release -lt [version]'9.1') {
+    if ($s.xenclean -and $s.xenclean.exitCode) { 'XenClean: done.'; Write-LabState $s; Set-Exit 0; return }
+    Remove-LabPvProducts $s 'Citrix|XenServer'
+    'XenClean: done.'
+    Write-LabState $s
+    Set-Exit 0
+    return
+  }
+  $noReboot = $false; $dryRun = $false; $onboard = $null
+  $a = @($Arguments)
+  for ($i = 0; $i -lt $a.Count; $i++) {
+    switch -regex ([string]$a[$i]) {
+      '^-noReboot$' { $noReboot = $true }
+      '^-noConfirm$' { }
+      '^-dryRun$' { $dryRun = $true }
+      '^-onboard$' { $i++; $onboard = [string]$a[$i] }
+      default { 'Usage: XenClean [-dryRun] [-noReboot] [-noConfirm]'; Write-LabState $s; Set-Exit 1; return }
+    }
+  }
+  if ($s.xenclean -and $s.xenclean.exitCode) { "Cleanup FAILED"; Write-LabState $s; Set-Exit ([int]$s.xenclean.exitCode); return }
+  if ($s.xenclean -and $s.xenclean.notRunUntilReboot) {
+    'A restart is pending: restart the machine, then run XenClean again.'
+    Write-LabState $s; Set-Exit 3; return
+  }
+  $found = @(@($s.products) | Where-Object { $_.publisher -match $pv -or $_.name -match $pv })
+  if ($onboard) {
+    $foreign = @($found | Where-Object { $_.publisher -notmatch [regex]::Escape($onboard) -and $_.name -notmatch [regex]::Escape($onboard) })
+    if ($found.Count -gt 0 -and $foreign.Count -eq 0) { 'Onboarding already completed'; Write-LabState $s; Set-Exit 65; return }
+    if ($found.Count -eq 0) { 'No drivers present, ready for onboard'; Write-LabState $s; Set-Exit 64; return }
+  }
+  if (-not $dryRun) {
+    Remove-LabPvProducts $s $pv
+    if (-not $noReboot) { $s.shutdownScheduled = $true }
+  }
+  "Cleanup task status is CleaningSucceeded ($($found.Count) product(s))"
   Write-LabState $s
   Set-Exit 0
+}
+
+# the products and services go now; their PV devices at the next boot (the emulated NIC comes back)
+function script:Remove-LabPvProducts($s, [string]$pattern) {
+  $s.products = @(@($s.products) | Where-Object { $_.publisher -notmatch $pattern -and $_.name -notmatch $pattern })
+  $s.services = @(@($s.services) | Where-Object { $_.displayName -notmatch 'Citrix|XenServer|XCP-ng|^Xen' -and $_.name -notmatch '^xen' })
+  $s.pendingDriverRemoval = $true
+  $s.pendingReboot = @(@($s.pendingReboot) | Where-Object { $_ -ne 'component-based-servicing' }) + 'component-based-servicing'
 }
 
 # shutdown.exe /r /t N | /a. A reboot happens at once: new boot time, pending driver changes
@@ -321,6 +476,11 @@ function script:Invoke-LabBoot($s) {
   $s.bootTime = [datetime]::UtcNow.ToString('o')
   $s.bootCount = [int]$s.bootCount + 1
   $s.pendingReboot = @()
+  $s.shutdownScheduled = $false
+  if ($s.xenclean) { $s.xenclean.notRunUntilReboot = $false }
+  # the vendor device is there exactly when the VM's has_vendor_device was on at this boot
+  $s.devices = @(@($s.devices) | Where-Object { $_.instanceId -notlike 'PCI\VEN_5853&DEV_C000*' })
+  if ($s.vendorDevice) { $s.devices = @($s.devices) + @{ instanceId = 'PCI\VEN_5853&DEV_C000&SUBSYS_C0005853&REV_01\3&267A616A&0&20'; friendlyName = 'PCI Device'; class = 'System'; present = $true } }
   # drivers that ask for one more reboot right after this one
   if ([int]$s.followupReboots -gt 0) {
     $s.followupReboots = [int]$s.followupReboots - 1
@@ -354,4 +514,8 @@ function script:Invoke-LabBoot($s) {
 
 Export-ModuleMember -Function Get-CimInstance, Get-PnpDevice, Get-Service, Get-ItemProperty, Test-Path, Get-NetAdapter,
   Get-NetIPInterface, Set-NetIPInterface, Get-NetIPAddress, New-NetIPAddress, Remove-NetIPAddress, Get-NetRoute, New-NetRoute, Remove-NetRoute,
-  Get-DnsClientServerAddress, Set-DnsClientServerAddress, msiexec.exe, pnputil.exe, XenClean.exe, shutdown.exe
+  Get-DnsClientServerAddress, Set-DnsClientServerAddress, New-Item, Set-ItemProperty, msiexec.exe, pnputil.exe, shutdown.exe,
+  Invoke-LabXenClean
+
+# the inserted ISO is drive D: from the start of every session
+if ($env:PVRUN_LAB_STATE -and (Microsoft.PowerShell.Management\Test-Path -LiteralPath $env:PVRUN_LAB_STATE)) { Sync-LabCdDrive (Read-LabState) }

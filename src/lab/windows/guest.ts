@@ -17,7 +17,11 @@ export interface LabAdapter {
 export interface LabDevice { instanceId: string; friendlyName: string; class: string; present: boolean }
 export interface LabService { name: string; displayName: string; status: string; startType: string }
 export interface LabProduct { name: string; version: string; publisher: string; productCode: string }
+/** a test double for an MSI that is not a lab release (e.g. `broken.msi`): found by file name */
 export interface LabPackage { exitCode: number; product?: LabProduct; services?: LabService[]; pvDrivers?: boolean }
+
+/** The Xen vendor device, there when the VM's has_vendor_device is on (win-pv-drivers `XenDeviceInfo.cs:37-153`). */
+export const VENDOR_DEVICE_ID = 'PCI\\VEN_5853&DEV_C000&SUBSYS_C0005853&REV_01\\3&267A616A&0&20';
 
 export interface WindowsLabState {
   os: { caption: string; version: string; build: string; edition: string };
@@ -28,9 +32,25 @@ export interface WindowsLabState {
   services: LabService[];
   products: LabProduct[];
   pendingReboot: string[];
-  /** MSI file name → what installing it does */
+  /**
+   * test doubles for MSIs that are not lab releases, by file name. A lab release's MSI is a file
+   * (src/lab/windows/releases.ts) whose content the emulated msiexec reads.
+   */
   packages: Record<string, LabPackage>;
-  xenclean?: { exitCode?: number };
+  /**
+   * XenClean's behaviour: `exitCode` forces one (1 error, 2 cancelled); `notRunUntilReboot`: it
+   * answers 3 ("did not run yet: reboot, then run again", win-pv-drivers XenClean `Program.cs:62-85`)
+   * until the next boot.
+   */
+  xenclean?: { exitCode?: number; notRunUntilReboot?: boolean };
+  /** .NET Framework 4.x `Release` (HKLM:\SOFTWARE\Microsoft\NET Framework Setup\NDP\v4\Full); 394802 = 4.6.2 */
+  dotnetRelease?: number;
+  /** the VM's has_vendor_device at this boot: the vendor device PCI\VEN_5853&DEV_C000 is present */
+  vendorDevice?: boolean;
+  /** the inserted ISO's content (a directory on the lab host), seen as drive D: */
+  cdrom?: string | null;
+  /** registry values under HKLM:\SOFTWARE (policies the onboarding sets), path\name → value */
+  registry?: Record<string, number | string>;
   shutdownScheduled?: boolean;
   /** a reboot cuts the SSH connection the command came in on, as a real one does */
   dropConnectionOnReboot?: boolean;
@@ -43,11 +63,15 @@ export interface WindowsLabState {
 }
 
 export const XCPNG_DRIVERS: LabProduct = {
-  name: 'XCP-ng Windows PV Drivers', version: '9.0.9065', publisher: 'Vates', productCode: '{8B7E7B4A-0000-4C3B-9D5E-XCPNGDRIVERS}',
+  name: 'XCP-ng Windows PV Drivers', version: '9.0.9137', publisher: 'XCP-ng', productCode: '{LAB-XCPNG-9.0.9137}',
 };
 
-/** An HVM Windows Server 2022 with an emulated Realtek NIC holding a static address. */
-export function seedWindowsState(o: { mac?: string; ip?: string; citrix?: boolean } = {}): WindowsLabState {
+/**
+ * An HVM Windows Server 2022 (.NET 4.8) with an emulated Realtek NIC holding a static address, and
+ * the vendor device on: new VMs get has_vendor_device = true from xapi 24.14.0 (xen-api
+ * `ocaml/idl/datamodel_vm.ml:3290-3299`).
+ */
+export function seedWindowsState(o: { mac?: string; ip?: string; citrix?: boolean; vendorDevice?: boolean } = {}): WindowsLabState {
   const mac = o.mac ?? '00-16-3E-5A-01-02';
   const nicId = 'PCI\\VEN_10EC&DEV_8139&SUBSYS_11001AF4&REV_20\\3&267A616A&0&18';
   const state: WindowsLabState = {
@@ -57,7 +81,10 @@ export function seedWindowsState(o: { mac?: string; ip?: string; citrix?: boolea
     devices: [
       { instanceId: 'PCI\\VEN_5853&DEV_0001&SUBSYS_00015853&REV_01\\3&267A616A&0&10', friendlyName: 'PCI Device', class: 'System', present: true },
       { instanceId: nicId, friendlyName: 'Realtek RTL8139C+ Fast Ethernet NIC', class: 'Net', present: true },
+      ...(o.vendorDevice ?? true ? [{ instanceId: VENDOR_DEVICE_ID, friendlyName: 'PCI Device', class: 'System', present: true }] : []),
     ],
+    vendorDevice: o.vendorDevice ?? true,
+    dotnetRelease: 528449,
     adapters: [{
       name: 'Ethernet', description: 'Realtek RTL8139C+ Fast Ethernet NIC', mac, ifIndex: 4, pnpDeviceId: nicId, dhcp: 'Disabled',
       addresses: [{ ip: o.ip ?? '10.20.30.40', prefix: 24, origin: 'Manual' }], gateways: ['10.20.30.1'], dns: ['10.20.30.2', '10.20.30.3'],
@@ -65,22 +92,8 @@ export function seedWindowsState(o: { mac?: string; ip?: string; citrix?: boolea
     services: [],
     products: [],
     pendingReboot: [],
-    packages: {
-      'XenDrivers-x64.msi': {
-        exitCode: 3010, product: XCPNG_DRIVERS, pvDrivers: true,
-        services: [
-          { name: 'xenbus', displayName: 'XenBus', status: 'Running', startType: 'Boot' },
-          { name: 'xenvif', displayName: 'XenVif', status: 'Running', startType: 'Boot' },
-          { name: 'xennet', displayName: 'XenNet', status: 'Running', startType: 'Boot' },
-        ],
-      },
-      'XenTools-x64.msi': {
-        exitCode: 0,
-        product: { name: 'XCP-ng Windows Guest Tools', version: '9.0.9065', publisher: 'Vates', productCode: '{XCPNG-TOOLS}' },
-        services: [{ name: 'XenSvc', displayName: 'XCP-ng Guest Agent', status: 'Running', startType: 'Automatic' }],
-      },
-      'broken.msi': { exitCode: 1603 },
-    },
+    // the XCP-ng tools come from a release package (releases.ts), not from here
+    packages: { 'broken.msi': { exitCode: 1603 } },
   };
   if (o.citrix) {
     state.products.push({ name: 'Citrix VM Tools', version: '7.2.0.1555', publisher: 'Citrix Systems, Inc.', productCode: '{CITRIX-TOOLS}' });
@@ -109,12 +122,16 @@ export function createWindowsLabGuest(dir: string, pwsh: string, state: WindowsL
   const statePath = join(dir, 'windows-state.json');
   writeFileSync(statePath, JSON.stringify(state, null, 2));
   const executable = join(dir, 'powershell');
+  const tmp = join(dir, 'tmp') + '/';
+  mkdirSync(tmp, { recursive: true });
   const sq = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
   const psq = (s: string) => `'${s.replace(/'/g, "''")}'`;
   writeFileSync(executable, [
     '#!/bin/sh',
     '# lab guest "powershell.exe": pwsh with PvrunLab loaded, state in PVRUN_LAB_STATE',
     `export PVRUN_LAB_STATE=${sq(statePath)}`,
+    // this guest's own temp folder ([IO.Path]::GetTempPath(), where copied tools go)
+    `export TMPDIR=${sq(tmp)}`,
     'enc=',
     'while [ $# -gt 0 ]; do',
     '  case "$1" in',
@@ -132,7 +149,7 @@ export function createWindowsLabGuest(dir: string, pwsh: string, state: WindowsL
   return {
     executable,
     statePath,
-    sessionInit: `$env:PVRUN_LAB_STATE = ${psq(statePath)}; Import-Module ${psq(LAB_MODULE_PATH)}`,
+    sessionInit: `$env:PVRUN_LAB_STATE = ${psq(statePath)}; $env:TMPDIR = ${psq(tmp)}; Import-Module ${psq(LAB_MODULE_PATH)}`,
     read: () => JSON.parse(readFileSync(statePath, 'utf8')) as WindowsLabState,
     write: (s) => writeFileSync(statePath, JSON.stringify(s, null, 2)),
   };

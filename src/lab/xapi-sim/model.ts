@@ -109,7 +109,9 @@ export class SimModel {
       name_label: def.name,
       power_state: running ? 'Running' : 'Halted',
       domain_type: def.domainType ?? 'hvm',
-      has_vendor_device: def.hasVendorDevice ?? false,
+      // new VMs get the vendor device ("Manage Citrix PV drivers via Windows Update") from
+      // xapi 24.14.0 on (xen-api ocaml/idl/datamodel_vm.ml:3290-3299)
+      has_vendor_device: def.hasVendorDevice ?? true,
       tags: def.tags ?? [],
       metrics,
       domid: running ? this.nextDomid++ : -1,
