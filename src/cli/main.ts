@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from './program.js';
 import { EXIT } from '../engine/exit-codes.js';
 import { runCommand, validateCommand } from './run.js';
+import { preflightCommand } from './preflight.js';
 import { inventoryCommand } from './inventory.js';
 import { schemaCommand } from './schema.js';
 import { labCommand, demoCommand } from './lab.js';
@@ -45,6 +46,7 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
       case 'playbooks': return playbooksCommand(parsed.sub, io);
       case 'run': return await runCommand(parsed.playbook, parsed.flags, io);
       case 'validate': return await validateCommand(parsed.playbook, parsed.flags, io);
+      case 'preflight': return await preflightCommand(parsed.playbook, parsed.flags, io);
       case 'inventory': return await inventoryCommand(parsed.flags, io);
       case 'schema': return await schemaCommand(parsed.flags, io);
       case 'lab': return await labCommand(parsed.sub, parsed.args, io);

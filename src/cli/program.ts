@@ -18,6 +18,12 @@ export interface RunFlags {
   stateDir?: string;
   confirm?: boolean;
   yes?: boolean;
+  /** one rollout over several processes (src/shard/): `i/n`, host|pool, the rollout's id */
+  shard?: string;
+  shardBy?: string;
+  rollout?: string;
+  /** skip the preflight before batch 1 (docs/preflight.md) */
+  skipPreflight?: boolean;
 }
 
 /** `pvrun rollback|resume <run>` */
@@ -48,8 +54,9 @@ export interface SnapshotFlags {
 export type Invocation =
   | { cmd: 'run'; playbook: string; flags: RunFlags }
   | { cmd: 'validate'; playbook: string; flags: RunFlags }
+  | { cmd: 'preflight'; playbook: string; flags: RunFlags }
   | { cmd: 'inventory'; flags: { inventory: string[]; list: boolean; graph: boolean; fromPool?: string; missingTools: boolean; tag?: string; name?: string; yaml: boolean } }
-  | { cmd: 'schema'; flags: { write: boolean } }
+  | { cmd: 'schema'; flags: { write: boolean; docs?: boolean } }
   | { cmd: 'lab'; sub: string; args: string[] }
   | { cmd: 'demo'; flags: { keep: boolean } }
   | { cmd: 'runs'; flags: { stateDir?: string } }
@@ -106,6 +113,10 @@ function addRunFlags(c: Command): Command {
     .option('--state-dir <dir>', 'where run journals are kept (default .pvrun, or $PVRUN_STATE_DIR)')
     .option('--confirm', 'ask before changing anything, whatever the number of hosts (interactive runs)')
     .option('-y, --yes', 'do not ask for confirmation (asked on a terminal above $PVRUN_CONFIRM_OVER hosts, default 10)')
+    .option('--shard <i/n>', 'run only slice i of n of the selected hosts (one CI job of n; or $PVRUN_SHARD)')
+    .option('--shard-by <host|pool>', 'slice by a hash of the host name (default) or by whole pools')
+    .option('--rollout <id>', 'coordinate the shards of one rollout through the pools: canary, failure budget (e.g. the CI run id)')
+    .option('--skip-preflight', 'do not check pools, VMs, keys and guests before batch 1 (docs/preflight.md)')
     .option('-v, --verbose', 'more output (repeat for more)', count, 0);
 }
 
@@ -138,6 +149,9 @@ export function parseArgs(argv: string[], writeErr: (s: string) => void): Invoca
 
   addRunFlags(program.command('validate').description('check a playbook and its inventories, print the plan; contacts nothing').argument('<playbook>'))
     .action((playbook: string, flags: RunFlags) => { result = { cmd: 'validate', playbook, flags }; });
+
+  addRunFlags(program.command('preflight').description('check, read-only, every pool, VM, key and guest the playbook\'s hosts need (what a run does before batch 1); exit 4 unreachable, 5 bad input').argument('<playbook>'))
+    .action((playbook: string, flags: RunFlags) => { result = { cmd: 'preflight', playbook, flags }; });
 
   program.command('inventory').description('show an inventory, or discover VMs on a pool')
     .option('-i, --inventory <name|file>', 'inventory name or file; repeatable', collect, [])
@@ -195,7 +209,8 @@ export function parseArgs(argv: string[], writeErr: (s: string) => void): Invoca
 
   program.command('schema').description('print the playbook JSON Schema, or write schema/*.json')
     .option('--write', 'write schema/playbook.schema.json and schema/inventory.schema.json', false)
-    .action((flags: { write: boolean }) => { result = { cmd: 'schema', flags }; });
+    .option('--docs', 'print the schema reference (docs/schema-reference.md) as Markdown', false)
+    .action((flags: { write: boolean; docs: boolean }) => { result = { cmd: 'schema', flags }; });
 
   // The lab's subcommands parse their own arguments (lab.ts, the simulator's CLI); help is given here.
   const lab = program.command('lab').description('the lab: a simulated pool with container guests (up | down | status | xapi)')

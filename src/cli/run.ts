@@ -22,11 +22,14 @@ import { materializeDynamicGroups } from './dynamic-groups.js';
 import { renderAll } from '../load/template.js';
 import type { RunFlags } from './program.js';
 import type { EngineOptions, EnginePlay } from '../engine/types.js';
-import { createJunitReporter } from '../report/junit.js';
-import { createGithubReporter } from '../report/github.js';
+import { createJunitReporter, preflightJunit, playbookMapOf } from '../report/junit.js';
+import { createGithubReporter, diagnosticAnnotations, preflightAnnotations } from '../report/github.js';
+import { formatPreflight, preflight, preflightExitCode, type PreflightReport } from '../runtime/preflight.js';
+import { writeFileSync } from 'node:fs';
 import { confirmRun } from './confirm.js';
 import { resolve as resolvePath } from 'node:path';
 import { resolveInventoryArg } from '../load/inventory.js';
+import { shardSetup } from '../shard/setup.js';
 
 const split = (s: string | undefined): string[] => (s ? [s] : []);
 
@@ -47,7 +50,10 @@ function loadOptions(playbook: string, flags: RunFlags, io: Io, run: Record<stri
 }
 
 function printDiagnostics(ds: Diagnostic[], io: Io): void {
-  if (ds.length) io.err.write(formatDiagnostics(ds) + '\n');
+  if (!ds.length) return;
+  io.err.write(formatDiagnostics(ds) + '\n');
+  // under GitHub Actions, bad input is annotated at its file and line too (stdout: the runner reads it)
+  if (io.env['GITHUB_ACTIONS'] === 'true') io.out.write(diagnosticAnnotations(ds, (s) => redactor.redact(s)));
 }
 
 /** `pvrun validate`: load everything, print diagnostics or the plan. Contacts nothing. */
@@ -116,36 +122,81 @@ export interface Continuation {
   exit?(recap: HostRecap[], engineCode: number): { code: number; notes: string[] };
 }
 
-export async function runPlaybook(playbook: string, flags: RunFlags, io: Io, cont?: Continuation): Promise<RunOutcome> {
-  const runId = cont?.runId ?? newRunId();
+/** Loaded, secrets resolved, dynamic groups filled, plays built: what a run or a preflight needs. */
+export interface Prepared {
+  project: Project;
+  plays: EnginePlay[];
+}
+
+/** Load and build the plays; an exit code (with its messages printed) when that cannot be done. */
+export async function prepareRun(playbook: string, flags: RunFlags, io: Io, runId: string): Promise<Result<Prepared, number>> {
   const loaded = loadProject(loadOptions(playbook, flags, io, { id: runId, check: flags.check, playbook }));
   if (!loaded.ok) {
     printDiagnostics(loaded.error, io);
-    return { code: EXIT.invalid, runId };
+    return err(EXIT.invalid);
   }
   let project = loaded.value;
   printDiagnostics(project.warnings, io);
   const secrets = resolveRunSecrets(project);
   if (!secrets.ok) {
     printDiagnostics(secrets.error, io);
-    return { code: EXIT.invalid, runId };
+    return err(EXIT.invalid);
   }
   // Dynamic groups (source: xapi): the files are valid; now ask the pools who is in them.
   const dyn = await materializeDynamicGroups(project.inventory, stateDir(flags.stateDir, io.cwd), runId, secretResolver);
   if (!dyn.ok) {
     io.err.write(`pvrun: ${redactor.redact(String(dyn.error))}\n`);
-    return { code: EXIT.unreachable, runId };
+    return err(EXIT.unreachable);
   }
   if (dyn.value) {
     const again = loadProject(loadOptions(playbook, { ...flags, inventory: [...flags.inventory, dyn.value] }, io, { id: runId, check: flags.check, playbook }));
     if (!again.ok) {
       printDiagnostics(again.error, io);
-      return { code: EXIT.invalid, runId };
+      return err(EXIT.invalid);
     }
     project = again.value;
   }
   const registry = builtinRegistry();
-  let plays = toEnginePlays(project, registry).map((p) => ({ ...p, forks: flags.forks ?? p.forks }));
+  const plays = toEnginePlays(project, registry).map((p) => ({ ...p, forks: flags.forks ?? p.forks }));
+  return ok({ project, plays });
+}
+
+/**
+ * Preflight (src/runtime/preflight.ts) before batch 1: when it finds a problem, nothing starts
+ * on any host (no snapshot, no ISO, no journal), and the exit code is its own (4 or 5).
+ */
+export async function runPreflight(prepared: Prepared, flags: RunFlags, io: Io, opts: { quietOk?: boolean } = {}): Promise<{ code: number; report: PreflightReport }> {
+  const report = await preflight({
+    inventory: prepared.project.inventory, plays: prepared.plays, resolveSecret: secretResolver,
+    warn: (m) => io.err.write(`pvrun: warning: ${redactor.redact(m)}\n`),
+    ...(flags.forks ? { forks: flags.forks } : {}),
+  });
+  const code = preflightExitCode(report);
+  if (code !== EXIT.ok || !opts.quietOk) (code === EXIT.ok ? io.out : io.err).write(formatPreflight(report, (s) => redactor.redact(s)) + '\n');
+  if (code !== EXIT.ok) {
+    if (io.env['GITHUB_ACTIONS'] === 'true') (flags.json === true ? io.err : io.out).write(preflightAnnotations(report, (s) => redactor.redact(s)));
+    if (flags.junit) writeFileSync(flags.junit, preflightJunit(prepared.plays, report, (s) => redactor.redact(s)));
+  }
+  return { code, report };
+}
+
+export async function runPlaybook(playbook: string, flags: RunFlags, io: Io, cont?: Continuation): Promise<RunOutcome> {
+  const runId = cont?.runId ?? newRunId();
+  const prepared = await prepareRun(playbook, flags, io, runId);
+  if (!prepared.ok) return { code: prepared.error, runId };
+  const { project } = prepared.value;
+  let plays = prepared.value.plays;
+  // --shard / --rollout (src/shard/): this process's slice of the selected hosts, the rollout's gate
+  const shard = shardSetup({ plays, inv: project.inventory, flags, env: io.env, runId, mode: cont?.mode, secrets: secretResolver,
+    warn: (message) => emit({ type: 'warning', message, time: new Date().toISOString() }) });
+  if (!shard.ok) { io.err.write(`pvrun: ${shard.error}\n`); return { code: EXIT.invalid, runId }; }
+  plays = prepared.value.plays = shard.value.plays;
+  // Not for rollback/resume: they ride out what is down (their own waits), and must not be held back by it.
+  if (!cont && !flags.skipPreflight) {
+    const pf = await runPreflight(prepared.value, flags, io, { quietOk: true });
+    if (pf.code !== EXIT.ok) return { code: pf.code, runId };
+    if (pf.report.notes.length) io.err.write(pf.report.notes.map((n) => `pvrun: preflight: ${n}\n`).join(''));
+  }
   // Before anything acts on the run's VMs: one pvrun process per run at a time.
   const lock = lockRun(stateDir(flags.stateDir, io.cwd), runId);
   if (!lock.ok) {
@@ -174,7 +225,7 @@ export async function runPlaybook(playbook: string, flags: RunFlags, io: Io, con
       playbook: resolvePath(io.cwd, playbook), inventories: flags.inventory.map((a) => { const r = resolveInventoryArg(a, io.cwd); return r.ok ? resolvePath(r.value) : a; }), cwd: io.cwd, check: flags.check,
       ...(flags.limit ? { limit: flags.limit } : {}), ...(flags.tags ? { tags: flags.tags } : {}),
       ...(flags.skipTags ? { skipTags: flags.skipTags } : {}), ...(flags.startAtStep ? { startAtStep: flags.startAtStep } : {}),
-      extraVars: flags.extraVars, summary: project.summary,
+      extraVars: flags.extraVars, summary: project.summary, ...shard.value.plan,
     });
   }
   const reporters: Reporter[] = [];
@@ -183,9 +234,11 @@ export async function runPlaybook(playbook: string, flags: RunFlags, io: Io, con
     reporters.push(humanReporter(flags, io));
     if (typeof flags.json === 'string') reporters.push(createJsonReporter(flags.json, redact));
   }
-  if (flags.junit) reporters.push(createJunitReporter(flags.junit, redact));
+  // where each step is in the playbook: JUnit step cases and annotations point at its file and line
+  const map = playbookMapOf(plays, io.cwd);
+  if (flags.junit) reporters.push(createJunitReporter(flags.junit, redact, Date.now, map));
   if (io.env['GITHUB_ACTIONS'] === 'true') // annotations go to stderr when stdout carries the JSON events (the runner reads both)
-    reporters.push(createGithubReporter(flags.json === true ? io.err : io.out, io.env['GITHUB_STEP_SUMMARY'], redact));
+    reporters.push(createGithubReporter(flags.json === true ? io.err : io.out, io.env['GITHUB_STEP_SUMMARY'], redact, map));
   const reporter = fanout(reporters);
   let finalCode: number | undefined;
   const emit = (ev: RunEvent): void => {
@@ -211,12 +264,14 @@ export async function runPlaybook(playbook: string, flags: RunFlags, io: Io, con
   });
   const scheduler = new Scheduler({
     runId, playbook, inventories: flags.inventory, check: flags.check, diff: flags.diff, verbose: flags.verbose > 0,
-    services, render: renderAll, emit, ...(cont ? { resume: cont.resume } : {}),
+    services, render: renderAll, emit, ...(cont ? { resume: cont.resume } : {}), ...shard.value.hooks,
   });
   const onSigint = (): void => scheduler.interrupt();
   process.on('SIGINT', onSigint);
   try {
     const summary = await scheduler.run(plays);
+    const note = await shard.value.close(summary.interrupted || summary.gateStopped !== undefined);
+    if (note) io.err.write(`pvrun: ${note}\n`);
     return { code: finalCode ?? summary.exitCode, runId, recap: summary.recap };
   } finally {
     process.off('SIGINT', onSigint);

@@ -1,6 +1,6 @@
 // Inventory files → typed Inventory (src/model/inventory.ts). Format: docs/inventory.md.
 import { existsSync, statSync } from 'node:fs';
-import { isAbsolute, join, relative } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve as resolvePath } from 'node:path';
 import type { ConnectionSpec, GroupSpec, HostSpec, HypervisorSpec, Inventory, VmSelector } from '../model/inventory.js';
 import type { SecretRef } from '../model/secret.js';
 import type { SourcePos } from '../model/source.js';
@@ -97,7 +97,42 @@ export function parseInventoryText(file: string, text: string, diags: Diagnostic
   if (looksLikeAnsible(value)) return { src, raw: {}, ansible: convertAnsibleInventory(src, value, diags) };
   const v = validate();
   if (!v(value)) diags.push(...ajvToDiagnostics(v.errors ?? [], src));
+  anchorPaths(value, file);
   return { src, raw: value };
+}
+
+/**
+ * Relative file paths in an inventory (key, known_hosts, tls.ca, `{ file: }` secrets) are relative
+ * to the inventory file, not to the working directory (docs/inventory.md): rewritten here to
+ * paths the process can open (kept as written when the file is in the working directory).
+ */
+function anchorPaths(doc: Raw, file: string): void {
+  const dir = dirname(resolvePath(file));
+  if (dir === process.cwd()) return;
+  const fix = (p: unknown): unknown => {
+    if (typeof p !== 'string' || p === '' || isAbsolute(p) || p.startsWith('~')) return p;
+    const abs = join(dir, p);
+    const rel = relative(process.cwd(), abs);
+    return rel.startsWith('..') || isAbsolute(rel) ? abs : rel;
+  };
+  const secret = (m: Raw, k: string): void => { if (isMap(m[k]) && typeof m[k].file === 'string') m[k].file = fix(m[k].file); };
+  const conn = (owner: unknown): void => {
+    if (!isMap(owner) || !isMap(owner.connection)) return;
+    const c = owner.connection;
+    for (const k of ['key', 'known_hosts']) if (typeof c[k] === 'string') c[k] = fix(c[k]);
+    for (const k of ['password', 'passphrase', 'become_password']) secret(c, k);
+  };
+  for (const hv of Object.values(asMap(doc.hypervisors))) {
+    if (!isMap(hv)) continue;
+    secret(hv, 'username');
+    secret(hv, 'password');
+    if (isMap(hv.tls) && typeof hv.tls.ca === 'string') hv.tls.ca = fix(hv.tls.ca);
+  }
+  for (const g of Object.values(asMap(doc.groups))) {
+    conn(g);
+    if (isMap(g) && isMap(g.hosts)) for (const h of Object.values(g.hosts)) conn(h);
+  }
+  for (const h of Object.values(asMap(doc.hosts))) conn(h);
 }
 
 interface Entry { name: string; raw: Raw; origin: Origin }

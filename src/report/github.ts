@@ -1,6 +1,9 @@
 import { appendFileSync } from 'node:fs';
-import type { HostRecap, RunEvent } from '../engine/events.js';
+import type { HostRecap, RunEvent, StepPhase } from '../engine/events.js';
+import type { Diagnostic } from '../load/diagnostics.js';
+import type { PreflightReport } from '../runtime/preflight.js';
 import { escapeRedacted, redactValueWith } from '../util/redact.js';
+import { stepLocation, type PlaybookMap } from './junit.js';
 import type { Redact, Reporter } from './types.js';
 
 /**
@@ -10,9 +13,13 @@ import type { Redact, Reporter } from './types.js';
  * Secrets: each event is redacted as a value when it arrives, then each message and title again
  * once escaped (escapeRedacted: `%` is `%25` there); the `::error title=…::` syntax is never
  * searched, so a secret that is also a command word cannot break it.
+ * A failed host's annotation leads with the root cause: its first failed main step (a cleanup
+ * step failing afterwards comes second), at that step's `file=`/`line=` in the playbook when the
+ * map knows it, so GitHub shows it on the playbook line.
  */
-export function createGithubReporter(out: NodeJS.WritableStream, summaryPath: string | undefined, redact: Redact): Reporter {
-  const failedStep = new Map<string, string>();
+export function createGithubReporter(out: NodeJS.WritableStream, summaryPath: string | undefined, redact: Redact, map?: PlaybookMap): Reporter {
+  const failedSteps = new Map<string, { step: string; summary: string; phase: StepPhase; index: number }[]>();
+  const playOf = new Map<string, string>();
   return {
     event(raw: RunEvent) {
       const e = redactValueWith(raw, redact);
@@ -22,15 +29,25 @@ export function createGithubReporter(out: NodeJS.WritableStream, summaryPath: st
         case 'warning':
           out.write(`::warning title=pvrun::${data(e.message)}` + '\n');
           break;
+        case 'play-start':
+          for (const h of e.hosts) playOf.set(h, e.play);
+          break;
         case 'step-result':
-          if (e.status === 'failed' || e.status === 'unreachable' || e.status === 'would-fail') failedStep.set(e.host, `${e.step}: ${e.summary}`);
+          if (e.status === 'failed' || e.status === 'unreachable' || e.status === 'would-fail') {
+            failedSteps.set(e.host, [...(failedSteps.get(e.host) ?? []), { step: e.step, summary: e.summary, phase: e.phase, index: e.index }]);
+          }
           break;
         case 'host-end': {
           const r = e.recap;
           const level = r.outcome === 'needs-attention' ? 'error' : r.outcome === 'failed' || r.outcome === 'unreachable' || r.outcome === 'rolled-back' ? 'error' : undefined;
           if (!level) break;
-          const msg = [failedStep.get(e.host) ?? r.reason ?? r.outcome, r.attention].filter(Boolean).join('\n');
-          out.write(`::${level} title=${property(`pvrun: ${e.host} ${r.outcome}`)}::${data(msg)}` + '\n');
+          const all = failedSteps.get(e.host) ?? [];
+          const cause = all.find((f) => f.phase === 'main') ?? all[0];
+          const then = all.filter((f) => f !== cause).map((f) => `then ${f.phase === 'cleanup' ? 'cleanup ' : ''}'${f.step}' failed: ${f.summary}`);
+          const msg = [cause ? `${cause.step}: ${cause.summary}` : r.reason ?? r.outcome, ...then, r.attention].filter(Boolean).join('\n');
+          const loc = cause ? stepLocation(map, playOf.get(e.host), cause.phase, cause.index) : undefined;
+          const props = [...(loc ? [`file=${property(loc.file)}`, `line=${loc.line}`] : []), `title=${property(`pvrun: ${e.host} ${r.outcome}`)}`].join(',');
+          out.write(`::${level} ${props}::${data(msg)}` + '\n');
           break;
         }
         case 'run-end':
@@ -72,4 +89,27 @@ export function jobSummary(runId: string, exitCode: number, durationMs: number, 
     '',
   ];
   return lines.join('\n') + '\n';
+}
+
+/** Annotations for located input problems (exit 5): each at its file, line and column. */
+export function diagnosticAnnotations(ds: readonly Diagnostic[], redact: Redact): string {
+  const data = (s: string): string => escapeRedacted(s, escapeData, redact);
+  const property = (s: string): string => escapeRedacted(s, escapeProperty, redact);
+  return ds.map((d) => {
+    const level = d.severity === 'warning' ? 'warning' : 'error';
+    // CLI input (`<-e>`, `<--limit>`) has no file in the repository
+    const loc = d.file.startsWith('<') ? [] : [`file=${property(d.file)}`, `line=${d.line}`, `col=${d.col}`];
+    return `::${level} ${[...loc, `title=${property(level === 'error' ? 'pvrun: invalid input' : 'pvrun: warning')}`].join(',')}::${data(d.message)}\n`;
+  }).join('');
+}
+
+/** Annotations for a preflight that stopped the run: each problem at its pool's or host's inventory line. */
+export function preflightAnnotations(r: PreflightReport, redact: Redact): string {
+  const data = (s: string): string => escapeRedacted(s, escapeData, redact);
+  const property = (s: string): string => escapeRedacted(s, escapeProperty, redact);
+  return r.problems.map((p) => {
+    const loc = p.pos ? [`file=${property(p.pos.file)}`, `line=${p.pos.line}`, `col=${p.pos.col}`] : [];
+    const hosts = p.subject === 'pool' ? ` (hosts: ${p.hosts.join(', ')})` : '';
+    return `::error ${[...loc, `title=${property(`pvrun preflight: ${p.subject} ${p.name} ${p.severity}`)}`].join(',')}::${data(`${p.check}: ${p.message}${hosts}`)}\n`;
+  }).join('');
 }
