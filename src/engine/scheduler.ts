@@ -2,7 +2,7 @@ import pLimit from 'p-limit';
 import { splitBatches } from './batches.js';
 import { RunControl } from './control.js';
 import type { HostRecap } from './events.js';
-import { countsAsFailed, exitCodeFor } from './exit-codes.js';
+import { countsAsFailed, EXIT, exitCodeFor } from './exit-codes.js';
 import { HostRun } from './host-run.js';
 import type { EngineOptions, EnginePlay } from './types.js';
 
@@ -10,6 +10,8 @@ export interface RunSummary {
   exitCode: number;
   recap: HostRecap[];
   interrupted: boolean;
+  /** the batch gate stopped the run (a rollout's canary failed, its failure budget is spent) */
+  gateStopped?: string;
 }
 
 /**
@@ -45,6 +47,7 @@ export class Scheduler {
     const recaps = new Map<string, HostRecap>();
     /** hosts that failed in an earlier play do not go on to later plays (as in Ansible) */
     const dropped = new Set<string>();
+    let gateStopped: string | undefined;
 
     plays: for (const [playIndex, play] of plays.entries()) {
       const hosts = play.hosts.filter((h) => !dropped.has(h.name));
@@ -52,6 +55,16 @@ export class Scheduler {
       emit({ type: 'play-start', play: play.name, index: playIndex, hosts: hosts.map((h) => h.name), batches: batches.map((b) => b.map((h) => h.name)), time: this.time() });
       for (const [bi, batch] of batches.entries()) {
         if (this.control.stopping) break plays;
+        const info = { play: play.name, playIndex, index: bi, hosts: batch.map((h) => h.name), stopping: () => this.control.stopping };
+        if (this.opts.batchGate) {
+          const g = await this.opts.batchGate(info);
+          if (!g.go) {
+            gateStopped = g.reason;
+            emit({ type: 'warning', message: g.reason, time: this.time() });
+            break plays;
+          }
+          if (this.control.stopping) break plays;
+        }
         emit({ type: 'batch-start', play: play.name, index: bi, hosts: batch.map((h) => h.name), time: this.time() });
         const limit = pLimit(Math.max(1, play.forks));
         const results = await Promise.all(batch.map((host) => limit(async (): Promise<HostRecap | undefined> => {
@@ -72,6 +85,7 @@ export class Scheduler {
         }
         const failed = done.filter(countsAsFailed).length;
         emit({ type: 'batch-end', play: play.name, index: bi, failed, total: batch.length, time: this.time() });
+        await this.opts.batchDone?.(info, done);
         if (this.control.aborted) break plays;
         if (failed > 0 && play.onFailure === 'stop') {
           emit({ type: 'max-fail-exceeded', play: play.name, batch: bi, failed, total: batch.length, limit: 0, time: this.time() });
@@ -86,9 +100,11 @@ export class Scheduler {
 
     const recap = [...recaps.values()];
     const interrupted = this.control.stopping;
-    const exitCode = exitCodeFor(recap, interrupted);
+    let exitCode = exitCodeFor(recap, interrupted);
+    // stopped by the rollout's rule (in another process, maybe): the job failed even if our hosts did not
+    if (gateStopped !== undefined && exitCode === EXIT.ok) exitCode = EXIT.failed;
     emit({ type: 'run-end', runId: this.opts.runId, exitCode, recap, durationMs: Date.now() - started, time: this.time() });
-    return { exitCode, recap, interrupted };
+    return { exitCode, recap, interrupted, ...(gateStopped !== undefined ? { gateStopped } : {}) };
   }
 }
 

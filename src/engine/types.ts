@@ -66,6 +66,25 @@ export interface EngineOptions {
   resume?(play: string, host: string): HostResume | undefined;
   /** clock, for tests */
   now?: () => Date;
+  /**
+   * Called before each batch starts (a rollout shared by several processes: src/shard/): it may
+   * hold the batch (waiting for another process's canary) or stop the run (`go: false`: no
+   * further batch starts, the reason is a warning and the run exits at least 2).
+   */
+  batchGate?(batch: BatchInfo): Promise<{ go: true } | { go: false; reason: string }>;
+  /** Called after each batch with its hosts' recaps (hosts never started are absent). */
+  batchDone?(batch: BatchInfo, recaps: import('./events.js').HostRecap[]): Promise<void>;
+}
+
+/** A batch as the gate hooks see it. */
+export interface BatchInfo {
+  play: string;
+  playIndex: number;
+  /** within the play */
+  index: number;
+  hosts: string[];
+  /** the gate waits: it gives up when this turns true (SIGINT) */
+  stopping(): boolean;
 }
 
 /** Where an earlier process left a host, rebuilt from its journal. */

@@ -23,6 +23,10 @@ export interface PlanInfo {
   /** as given (redacted in the journal like everything else) */
   extraVars?: string[];
   summary?: unknown;
+  /** --shard i/n, --shard-by, --rollout (src/shard/): resume takes the same slice, rejoins the rollout */
+  shard?: string;
+  shardBy?: string;
+  rollout?: string;
 }
 
 export type JournalRecord =

@@ -36,7 +36,10 @@ export const XAPI_METHODS: Readonly<Record<string, MethodSpec>> = {
   'session.logout': { params: [S] },
   'event.from': { params: [S, 'string set', 'string', 'float'] },
 
-  ...getters('pool', ['master', 'name_label']),
+  ...getters('pool', ['master', 'name_label', 'other_config']),
+  // a rollout's shared state (src/shard/coordinator.ts): add refuses a key already there (MAP_DUPLICATE_KEY)
+  'pool.add_to_other_config': { params: [S, 'pool ref', 'string', 'string'] },
+  'pool.remove_from_other_config': { params: [S, 'pool ref', 'string'] },
   ...getters('host', ['address', 'name_label']),
   'host.get_by_name_label': { params: [S, 'string'] },
 

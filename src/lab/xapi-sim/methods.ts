@@ -57,7 +57,17 @@ function getters(cls: string, withNameLabel: boolean): Record<string, SimMethod>
   return out;
 }
 
-function otherConfig(cls: 'VM' | 'VDI'): Record<string, SimMethod> {
+/**
+ * `<cls>.add_to_other_config` refuses a key already there: xen-api (XA 003ea4c7)
+ * ocaml/database/db_cache_impl.ml `process_structured_field_locked` (AddMap/AddMapLegacy:
+ * `add_to_map` raises Duplicate → `Duplicate_key (tblname, fld, objref, key)`), which reaches the
+ * caller as MAP_DUPLICATE_KEY [type; param_name; uuid; key] (ocaml/idl/datamodel_errors.ml).
+ * The pool master uses the legacy add (db_cache_impl.ml's comment), which refuses even the same
+ * value; the idempotent add (ocaml/database/db_cache_types.ml `add_to_map ~idempotent`) only a
+ * different one — pvrun's rollout claims use a value unique to the claimant and read it back,
+ * so they hold either way. `pool` added for the rollout markers (src/shard/coordinator.ts).
+ */
+function otherConfig(cls: 'VM' | 'VDI' | 'pool'): Record<string, SimMethod> {
   return {
     [`${cls}.add_to_other_config`]: {
       params: [S, `${cls} ref`, 'string', 'string'], mutating: true,
@@ -152,6 +162,7 @@ export const SIM_METHODS: Readonly<Record<string, SimMethod>> = {
   },
   ...otherConfig('VM'),
   ...otherConfig('VDI'),
+  ...otherConfig('pool'),
 
   'VBD.insert': {
     params: [S, 'VBD ref', 'VDI ref'], mutating: true, async: true,
