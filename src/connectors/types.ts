@@ -24,6 +24,14 @@ export interface ExecOptions {
   readOnly?: boolean;
   /** live output, for `-v` */
   onOutput?: (stream: OutputStream, chunk: string) => void;
+  /**
+   * `command` is a script for this POSIX shell, run as `PATH -c command NAME ARGS…` (ssh
+   * connector only). The connector's own prologue (process-group marker, env) runs inside that
+   * same shell, so the command costs one remote shell instead of a wrapper shell plus the
+   * step's own (issue 17). Only for `kind === 'ssh'` connectors (the PowerShell ones do not
+   * read it): elsewhere build the command line yourself.
+   */
+  shell?: { path: string; name: string; args?: readonly string[] };
 }
 
 export interface ExecResult {

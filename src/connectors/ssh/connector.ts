@@ -303,11 +303,11 @@ export class SshConnector implements Connector {
     let remote = command;
     if (this.raw) {
       // the caller owns the command line entirely (e.g. a PowerShell one on Windows OpenSSH)
-      if (o.env || o.become) throw new Error('raw remote shell: env and become are the caller\'s job');
+      if (o.env || o.become || o.shell) throw new Error('raw remote shell: env, become and the shell are the caller\'s job');
     } else {
       mode = o.become ? await this.becomeMode(live) : 'none';
       const env = this.opts.runTag ? { PVRUN_RUN: this.opts.runTag, ...o.env } : o.env;
-      const built = buildRemoteCommand(command, { ...(env ? { env } : {}), become: mode });
+      const built = buildRemoteCommand(command, { ...(env ? { env } : {}), become: mode, ...(o.shell ? { shell: o.shell } : {}) });
       // a bad env name is a bug in the step (its schema validates names), not a host failure
       if (!built.ok) throw new Error(built.message);
       remote = built.command;

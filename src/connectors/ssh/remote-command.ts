@@ -3,13 +3,18 @@
  * table-testable.
  *
  * - Every command runs under `/bin/sh -c`, with or without sudo, so both paths see the same shell.
- * - The wrapper first prints a marker with its process group id on stderr; the connector strips
+ *   The login shell sshd starts execs it at once (`exec …`): one remote process per command.
+ * - A command that is itself a script for a POSIX shell (run-script's inline script; the
+ *   `shell` option) is not wrapped a second time: that shell is the one `exec`ed, with the
+ *   prologue below put in front of the script on its first line (so the script's line numbers
+ *   stay the same) and the script's name and arguments as `$0 $1…`. One shell per step.
+ * - The prologue first prints a marker with its process group id on stderr; the connector strips
  *   it and uses it to kill the whole group through a second channel when a timeout fires
  *   (closing the channel alone leaves the remote process running).
  * - env goes in as `export` statements: sshd's AcceptEnv is usually off, and sudo resets the
  *   environment anyway, so the exports must run inside the (possibly sudo'd) shell.
  */
-import { isEnvName, quoteShell } from '../../util/shell-quote.js';
+import { isEnvName, quoteArgs, quoteShell } from '../../util/shell-quote.js';
 
 /** ASCII record separator: cannot be confused with normal output. */
 export const PGID_MARKER = '\u001epvrun-pgid ';
@@ -21,25 +26,39 @@ const MARKER_CMD =
 
 export type BecomeMode = 'none' | 'nopasswd' | 'password';
 
+export interface ScriptShell {
+  /** the shell to run, e.g. `/bin/sh` or `bash` (looked up in PATH) */
+  path: string;
+  /** `$0` of the script */
+  name: string;
+  args?: readonly string[];
+}
+
 export function buildRemoteCommand(
   command: string,
-  opts: { env?: Record<string, string>; become: BecomeMode },
+  opts: { env?: Record<string, string>; become: BecomeMode; shell?: ScriptShell },
 ): { ok: true; command: string } | { ok: false; message: string } {
-  const exports: string[] = [];
-  for (const [k, v] of Object.entries(opts.env ?? {})) {
-    if (!isEnvName(k)) return { ok: false, message: `invalid environment variable name: ${JSON.stringify(k)}` };
-    exports.push(`export ${k}=${quoteShell(v)}; `);
+  let exports = '';
+  if (opts.env) {
+    for (const k of Object.keys(opts.env)) {
+      if (!isEnvName(k)) return { ok: false, message: `invalid environment variable name: ${JSON.stringify(k)}` };
+      exports += `export ${k}=${quoteShell(opts.env[k]!)}; `;
+    }
   }
-  const inner = `${MARKER_CMD}; ${exports.join('')}${command}`;
+  const inner = `${MARKER_CMD}; ${exports}${command}`;
+  const sh = opts.shell;
+  const shellLine = sh
+    ? `${quoteShell(sh.path)} -c ${quoteShell(inner)} ${quoteShell(sh.name)}${sh.args?.length ? ` ${quoteArgs(sh.args)}` : ''}`
+    : `/bin/sh -c ${quoteShell(inner)}`;
   switch (opts.become) {
     case 'none':
-      return { ok: true, command: `exec /bin/sh -c ${quoteShell(inner)}` };
+      return { ok: true, command: `exec ${shellLine}` };
     case 'nopasswd':
-      return { ok: true, command: `exec sudo -n -- /bin/sh -c ${quoteShell(inner)}` };
+      return { ok: true, command: `exec sudo -n -- ${shellLine}` };
     case 'password':
       // -k: always ask, so the password line on stdin is consumed by sudo and never reaches the
       // command; -p '': no prompt text in stderr
-      return { ok: true, command: `exec sudo -k -S -p '' -- /bin/sh -c ${quoteShell(inner)}` };
+      return { ok: true, command: `exec sudo -k -S -p '' -- ${shellLine}` };
   }
 }
 

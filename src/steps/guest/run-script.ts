@@ -227,7 +227,10 @@ export const runScriptStep = defineStep<RunScriptArgs>({
     if (a.file === undefined && SHELLS.test(interp) && body.length <= INLINE_MAX) {
       // An inline shell script runs as one command (`sh -c SCRIPT pvrun-script ARGS`): one
       // round trip instead of upload + run + remove (BENCHMARKS.md: 2.4–2.7× the floor's time).
-      r = await exec(c, ctx, `${interp} -c ${quoteShell(body.toString('utf8'))} pvrun-script${argv}`, opts);
+      // Over ssh the connector runs it in the shell it starts anyway (one remote shell, issue 17).
+      r = c.kind === 'ssh'
+        ? await exec(c, ctx, body.toString('utf8'), { ...opts, shell: { path: interp, name: 'pvrun-script', args: a.args ?? [] } })
+        : await exec(c, ctx, `${interp} -c ${quoteShell(body.toString('utf8'))} pvrun-script${argv}`, opts);
     } else {
       const remote = `${(a.remote_tmp ?? '/tmp').replace(/\/+$/, '')}/pvrun-script-${randomBytes(8).toString('hex')}`;
       const up = await c.put(body, remote, 0o700);
