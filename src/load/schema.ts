@@ -10,6 +10,8 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { JsonSchema } from '../steps/types.js';
+import { DURATION_SCHEMA } from './duration.js';
+import { PROPERTY_DOCS } from './schema-docs.js';
 import type { StepRegistry } from '../steps/registry.js';
 
 export type SchemaVariant = 'editor' | 'loader';
@@ -22,12 +24,7 @@ export const CONNECTION_TYPES = ['ssh', 'psremoting', 'ssh-powershell', 'none'] 
 /** A whole-string template, accepted where a non-string is expected (rendered before use). */
 export const TEMPLATE_PATTERN = '^\\s*\\{\\{[^{}]*\\}\\}\\s*$';
 const template: JsonSchema = { type: 'string', pattern: TEMPLATE_PATTERN };
-const DURATION_PATTERN = '^\\s*(\\d+(\\.\\d+)?|(\\d+(\\.\\d+)?(ms|s|m|h))+)\\s*$';
-
-const duration: JsonSchema = {
-  description: 'a duration: 30s, 5m, 1h, 1h30m, 250ms, or a number of seconds',
-  anyOf: [{ type: 'number', minimum: 0 }, { type: 'string', pattern: DURATION_PATTERN }],
-};
+const duration: JsonSchema = DURATION_SCHEMA; // the one grammar, shared with the parser
 
 const serialItem: JsonSchema = {
   anyOf: [{ type: 'integer', minimum: 1 }, { type: 'string', pattern: '^\\s*(100(\\.0+)?|\\d{1,2}(\\.\\d+)?)\\s*%\\s*$' }],
@@ -114,8 +111,8 @@ function stepArgsSchema(registry: StepRegistry, type: string): JsonSchema {
   const defs = { ...(definitions as object | undefined), ...($defs as object | undefined) };
   const extra = Object.keys(defs).length > 0 ? { $defs: Object.fromEntries(Object.entries(defs).map(([k, v]) => [k, allowTemplates(v)])) } : {};
   const args = allowTemplates(own) as JsonSchema;
-  if (!st.shorthand) return { description: st.description, ...extra, ...args };
-  return { description: st.description, ...extra, anyOf: [args, { type: ['string', 'number', 'boolean', 'null'] }] };
+  if (!st.shorthand) return { title: `steps.${type}`, description: st.description, ...extra, ...args };
+  return { title: `steps.${type}`, description: st.description, ...extra, anyOf: [args, { type: ['string', 'number', 'boolean', 'null'] }] };
 }
 
 export function buildPlaybookSchema(registry: StepRegistry, variant: SchemaVariant = 'editor'): JsonSchema {
@@ -134,7 +131,7 @@ export function buildPlaybookSchema(registry: StepRegistry, variant: SchemaVaria
     register: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$', description: 'a variable name (letters, digits, _)' },
     ignore_errors: { type: 'boolean' },
   };
-  for (const t of types) stepProps[t] = editor ? { $ref: `#/$defs/step_${t}` } : {};
+  for (const t of types) stepProps[t] = editor ? { $ref: `#/$defs/step_${t}`, description: registry.steps.get(t)!.description } : {};
   const step: JsonSchema = {
     title: 'step',
     type: 'object',
@@ -169,14 +166,68 @@ export function buildPlaybookSchema(registry: StepRegistry, variant: SchemaVaria
     additionalProperties: false,
   };
   defs.play = play;
-  return {
+  return withDocs({
     $schema: 'https://json-schema.org/draft/2020-12/schema',
     title: 'playbook',
     description: 'A pvrun playbook: a list of plays.',
     type: 'array',
     items: { $ref: '#/$defs/play' },
     $defs: defs,
+  });
+}
+
+/** Titled schemas whose properties are documented under a section of PROPERTY_DOCS. */
+const SECTION_OF_TITLE: Record<string, string> = { 'secret reference': 'secret' };
+
+/** The description of the first alternative that has one (a step schema's own words under allowTemplates' anyOf). */
+function liftedDescription(node: Record<string, unknown>): string | undefined {
+  for (const k of ['anyOf', 'oneOf', 'allOf'] as const) {
+    const alts = node[k];
+    if (!Array.isArray(alts)) continue;
+    for (const a of alts) {
+      if (typeof a !== 'object' || a === null) continue;
+      const d = (a as { description?: unknown }).description ?? liftedDescription(a as Record<string, unknown>);
+      if (typeof d === 'string') return d;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Put PROPERTY_DOCS on every property of a schema (a deep copy): its description, and examples
+ * where the table has some. The key of a property is `<section>.<name>…`, the section being the
+ * nearest titled schema above it (docs/schema-reference.md is generated from the result).
+ */
+export function withDocs(schema: JsonSchema): JsonSchema {
+  const copy = structuredClone(schema) as Record<string, unknown>;
+  const walk = (node: unknown, prefix: string): void => {
+    if (Array.isArray(node)) { node.forEach((n) => walk(n, prefix)); return; }
+    if (typeof node !== 'object' || node === null) return;
+    const n = node as Record<string, unknown>;
+    if (typeof n.title === 'string') prefix = SECTION_OF_TITLE[n.title] ?? n.title;
+    for (const [k, v] of Object.entries(n)) {
+      if (k === 'properties' && typeof v === 'object' && v !== null) {
+        for (const [pk, pv] of Object.entries(v as Record<string, unknown>)) {
+          if (typeof pv !== 'object' || pv === null) continue;
+          const key = `${prefix}.${pk}`;
+          const p = pv as Record<string, unknown>;
+          const doc = PROPERTY_DOCS[key];
+          // a pattern's own description words it in error messages: it stays
+          const own = typeof p.description === 'string' && 'pattern' in p ? p.description : undefined;
+          const description = own ?? doc?.description ?? (p.description as string | undefined) ?? liftedDescription(p);
+          if (description !== undefined) p.description = description;
+          if (doc?.examples && !('examples' in p)) p.examples = doc.examples;
+          walk(pv, key);
+        }
+      } else if (k === '$defs') {
+        for (const d of Object.values(v as Record<string, unknown>)) walk(d, prefix);
+      } else if (typeof v === 'object' && v !== null && k !== 'examples' && k !== 'default' && k !== 'const' && k !== 'enum') {
+        walk(v, prefix);
+      }
+    }
   };
+  walk(copy, typeof copy.title === 'string' ? copy.title : '');
+  return copy as JsonSchema;
 }
 
 export function buildInventorySchema(): JsonSchema {
@@ -223,7 +274,7 @@ export function buildInventorySchema(): JsonSchema {
     },
     additionalProperties: false,
   };
-  return {
+  return withDocs({
     $schema: 'https://json-schema.org/draft/2020-12/schema',
     title: 'inventory',
     type: 'object',
@@ -279,7 +330,7 @@ export function buildInventorySchema(): JsonSchema {
     },
     additionalProperties: false,
     $defs: { secret: secretRef, host },
-  };
+  });
 }
 
 /** File name → JSON text of every published schema. */
@@ -305,4 +356,72 @@ export async function writeSchemaFiles(rootDir: string, registry: StepRegistry):
     out.push({ file, changed: before !== text });
   }
   return out;
+}
+
+export interface PropertyEntry {
+  /** `<section>.<name>…` as in PROPERTY_DOCS */
+  key: string;
+  description: string | undefined;
+  examples: unknown[] | undefined;
+}
+
+/** Every property of a (documented) schema, once per key, in schema order. */
+export function propertyEntries(schema: JsonSchema): PropertyEntry[] {
+  const out = new Map<string, PropertyEntry>();
+  const walk = (node: unknown, prefix: string): void => {
+    if (Array.isArray(node)) { node.forEach((n) => walk(n, prefix)); return; }
+    if (typeof node !== 'object' || node === null) return;
+    const n = node as Record<string, unknown>;
+    if (typeof n.title === 'string') prefix = SECTION_OF_TITLE[n.title] ?? n.title;
+    for (const [k, v] of Object.entries(n)) {
+      if (k === 'properties' && typeof v === 'object' && v !== null) {
+        for (const [pk, pv] of Object.entries(v as Record<string, unknown>)) {
+          const key = `${prefix}.${pk}`;
+          const p = (typeof pv === 'object' && pv !== null ? pv : {}) as Record<string, unknown>;
+          if (!out.has(key)) out.set(key, { key, description: p.description as string | undefined, examples: p.examples as unknown[] | undefined });
+          walk(pv, key);
+        }
+      } else if (k === '$defs') {
+        for (const d of Object.values(v as Record<string, unknown>)) walk(d, prefix);
+      } else if (typeof v === 'object' && v !== null && k !== 'examples' && k !== 'default' && k !== 'const' && k !== 'enum') {
+        walk(v, prefix);
+      }
+    }
+  };
+  walk(schema, typeof (schema as { title?: unknown }).title === 'string' ? String((schema as { title: string }).title) : '');
+  return [...out.values()];
+}
+
+/**
+ * docs/schema-reference.md: generated from the published schemas, hence from PROPERTY_DOCS and
+ * the step types' own schemas (`pvrun schema --docs > docs/schema-reference.md`).
+ */
+export function schemaReference(registry: StepRegistry): string {
+  const cell = (s: string): string => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+  const example = (x: unknown): string => '`' + cell(typeof x === 'string' ? x : JSON.stringify(x)) + '`';
+  const lines = [
+    '# Schema reference',
+    '',
+    '<!-- generated by `pvrun schema --docs > docs/schema-reference.md` from src/load/schema-docs.ts and the',
+    '     step types\' schemas; test/load/schema-descriptions.test.ts fails when it is stale. Do not edit. -->',
+    '',
+    'Every key of a playbook and an inventory, with the text editors show on hover',
+    '(schema/playbook.schema.json, schema/inventory.schema.json). Prose and examples in context:',
+    '[playbook.md](playbook.md), [inventory.md](inventory.md).',
+    '',
+    `**Durations** (timeout, delay, keep, …): ${DURATION_SCHEMA.description}.`,
+  ];
+  for (const [title, schema] of [['Playbook', buildPlaybookSchema(registry, 'editor')], ['Inventory', buildInventorySchema()]] as const) {
+    lines.push('', `## ${title}`);
+    let section = '';
+    for (const e of propertyEntries(schema)) {
+      const sec = e.key.startsWith('steps.') ? e.key.split('.').slice(0, 2).join('.') : e.key.slice(0, e.key.indexOf('.'));
+      if (sec !== section) {
+        section = sec;
+        lines.push('', `### ${sec.startsWith('steps.') ? `step \`${sec.slice(6)}\`` : sec}`, '', '| key | meaning | examples |', '| --- | --- | --- |');
+      }
+      lines.push(`| \`${e.key.slice(sec.length + 1)}\` | ${cell(e.description ?? '')} | ${(e.examples ?? []).map(example).join(' ')} |`);
+    }
+  }
+  return lines.join('\n') + '\n';
 }

@@ -139,9 +139,8 @@ export function parseDurationMs(v: unknown): number | undefined {
   return r.ok ? r.ms : undefined;
 }
 
-export const DURATION_SCHEMA = {
-  anyOf: [{ type: 'number', minimum: 0 }, { type: 'string', pattern: '^\\s*(\\d+(\\.\\d+)?(ms|s|m|h|d|w)?)+\\s*$' }],
-};
+/** the duration grammar's schema, owned by src/load/duration.ts (one grammar for schema and parser) */
+export { DURATION_SCHEMA } from '../../load/duration.js';
 
 export function durationArg(v: unknown, dflt: number): number {
   return v === undefined ? dflt : (parseDurationMs(v) ?? dflt);
