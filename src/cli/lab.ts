@@ -3,9 +3,9 @@ import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } 
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Lab } from '../lab/lab.js';
+import { Lab, labPorts, portsInUse, portsTakenMessage, PORTS_TAKEN } from '../lab/lab.js';
 import { findPwsh } from '../lab/windows/lab-windows.js';
-import { DEMO_LAB, DEMO_XAPI_PORT } from '../lab/demo-definition.js';
+import { DEMO_LAB, DEMO_XAPI_PORT, demoLabFreePorts } from '../lab/demo-definition.js';
 import { parseLabDefinition, type LabDefinition } from '../lab/guest/definition.js';
 import { runSimulatorCli } from '../lab/xapi-sim/cli.js';
 import { INSTALL_FAULT_LEFTOVER } from '../lab/iso/tools-scripts.js';
@@ -103,7 +103,7 @@ async function serve(dir: string, shownDir: string, guestsPath: string | undefin
   const def = loadDefinition(guestsPath, io);
   if (!def) return EXIT.invalid;
   const lab = await Lab.start({ stateDir: dir, definition: def, xapiPort: guestsPath ? 0 : DEMO_XAPI_PORT, log: (l) => io.err.write(`lab: ${l}\n`) });
-  if (!lab.ok) { io.err.write(`pvrun lab: ${lab.error}\n`); return 1; }
+  if (!lab.ok) { io.err.write(`pvrun lab: ${lab.error}\n`); return lab.error.startsWith(PORTS_TAKEN) ? EXIT.unreachable : 1; }
   const state: LabState = {
     pid: process.pid, xapi: lab.value.sim.url, inventory: join(shownDir, 'inventory.yml'),
     guests: lab.value.list().map((g) => ({ name: g.name, uuid: g.uuid, distro: `${g.distro} ${g.version}`, port: g.port })),
@@ -123,6 +123,12 @@ async function serve(dir: string, shownDir: string, guestsPath: string | undefin
 async function up(dir: string, shownDir: string, guestsPath: string | undefined, io: Io): Promise<number> {
   const s = readState(dir);
   if (s && alive(s.pid)) { io.out.write(`lab already running (pid ${s.pid}); inventory ${s.inventory}\n`); return 0; }
+  // The fixed ports (the default lab's, or a spec's) checked before anything starts: taken, it is
+  // exit 4 with the ports named, never a "ready" lab whose first run finds HOST KEY CHANGED.
+  const def = loadDefinition(guestsPath, io);
+  if (!def) return EXIT.invalid;
+  const taken = await portsInUse(labPorts(def, guestsPath ? 0 : DEMO_XAPI_PORT));
+  if (taken.length) { io.err.write(`pvrun lab up: ${portsTakenMessage(taken)}\n`); return EXIT.unreachable; }
   mkdirSync(dir, { recursive: true });
   const log = openSync(join(dir, 'lab.log'), 'w');
   const child = spawn(process.execPath, [...process.execArgv, join(PKG_ROOT, 'bin', 'pvrun.js'), 'lab', 'serve', '--state', shownDir, ...(guestsPath ? ['--guests', guestsPath] : [])], {
@@ -132,12 +138,17 @@ async function up(dir: string, shownDir: string, guestsPath: string | undefined,
   for (let i = 0; i < 1200; i++) {
     const st = readState(dir);
     if (st && st.pid === child.pid) {
-      io.out.write(`lab up (pid ${st.pid}): XAPI ${st.xapi}\ninventory: ${st.inventory}\n  pvrun playbooks/linux-tools.yml -i ${st.inventory}\n`);
+      // the default lab in the default place is what inventories/lab.yml describes (stable UUIDs, fixed ports)
+      const asLab = !guestsPath && dir === resolve(io.cwd, '.lab') && existsSync(join(io.cwd, 'inventories', 'lab.yml'));
+      io.out.write(`lab up (pid ${st.pid}): XAPI ${st.xapi}; every guest answered with its own host key\ninventory: ${st.inventory}${asLab ? ' (also inventories/lab.yml: -i lab)' : ''}\n  pvrun playbooks/linux-tools.yml -i ${asLab ? 'lab' : st.inventory}\n`);
       return 0;
     }
     if (child.exitCode !== null || (child.pid !== undefined && !alive(child.pid))) break;
     await sleep(100);
   }
+  const logText = existsSync(join(dir, 'lab.log')) ? readFileSync(join(dir, 'lab.log'), 'utf8') : '';
+  // taken between the check above and the lab's own (a race): still exit 4
+  if (logText.includes(PORTS_TAKEN)) { io.err.write(`pvrun lab up: the lab did not start:\n${logText.slice(-2000)}\n`); return EXIT.unreachable; }
   io.err.write(`pvrun lab up: the lab did not start; see ${join(shownDir, 'lab.log')}:\n${existsSync(join(dir, 'lab.log')) ? readFileSync(join(dir, 'lab.log'), 'utf8').slice(-2000) : ''}\n`);
   return 1;
 }
@@ -155,15 +166,17 @@ export async function demoCommand(flags: { keep: boolean }, io: Io): Promise<num
   const pwsh = findPwsh();
   if (!pwsh) io.out.write('(pwsh not found: the demo runs without its Windows-like guest)\n');
   const lab = await Lab.start({
-    stateDir: dir, definition: DEMO_LAB, ...(pwsh ? { windows: [{ name: 'win-01' }] } : {}),
+    // free ports: the demo writes its own inventory, and must not clash with a running `lab up`
+    stateDir: dir, definition: demoLabFreePorts(), ...(pwsh ? { windows: [{ name: 'win-01' }] } : {}),
     log: (l) => io.err.write(`lab: ${l}\n`),
   });
   if (!lab.ok) { io.err.write(`pvrun demo: ${lab.error}\n`); return 1; }
   io.out.write(`lab ready in ${((Date.now() - started) / 1000).toFixed(1)}s: ${lab.value.list().map((g) => `${g.name} (${g.prettyName})`).join(', ')}\n\n`);
   try {
+    // the journal goes where `pvrun runs` / `pvrun show` look (.pvrun or $PVRUN_STATE_DIR), not
+    // into the lab's directory, which is removed with the lab
     const runFlags: RunFlags = {
       inventory: [lab.value.inventoryPath], extraVars: [], check: false, diff: false, verbose: 0,
-      stateDir: join(dir, 'pvrun'),
     };
     const r = await runPlaybook(join(PKG_ROOT, 'playbooks', 'linux-tools.yml'), runFlags, io);
     io.out.write('\n');
@@ -184,7 +197,8 @@ export async function demoCommand(flags: { keep: boolean }, io: Io): Promise<num
         `  pvrun reverted it to the snapshot taken before the change and restored its power state.\n` +
         `  Now: power state ${String(vm.rec['power_state'])}; the file its failed installer left (${INSTALL_FAULT_LEFTOVER}) is ${leftover ? 'STILL THERE' : 'gone'}.\n`);
     }
-    io.out.write(`\ndemo finished in ${((Date.now() - started) / 1000).toFixed(1)}s (exit code ${code})\n`);
+    io.out.write(`\ndemo finished in ${((Date.now() - started) / 1000).toFixed(1)}s (exit code ${code})\n` +
+      `The runs are in the journal: \`pvrun runs\` lists them, \`pvrun show last\` shows the last one per host and step.\n`);
     return code;
   } finally {
     if (flags.keep) io.out.write(`lab left running in ${dir} (--keep); stop it with Ctrl-C\n`);

@@ -14,6 +14,9 @@ import { XapiSimulator } from './xapi-sim/index.js';
 import { WindowsLabGuests, combineHooks, type WindowsGuestInfo, type WindowsGuestSpec } from './windows/lab-windows.js';
 import type { SimDefinition } from './xapi-sim/index.js';
 import { err, ok, type Result } from '../util/result.js';
+import { createServer } from 'node:net';
+import { loadInventories } from '../load/inventory.js';
+import { createConnector } from '../connectors/factory.js';
 
 export interface LabOptions {
   stateDir: string;
@@ -37,9 +40,15 @@ export class Lab {
     readonly windows: WindowsLabGuests | undefined,
   ) {}
 
-  /** Build the guests, start the simulator, boot every guest, write the inventory. */
+  /**
+   * Build the guests, start the simulator, boot every guest, write the inventory, and confirm
+   * every guest answers on its port with its own host key (the production connector, strict).
+   * Fixed ports already taken on 127.0.0.1 are refused up front (`PORTS_TAKEN`): nothing starts.
+   */
   static async start(opts: LabOptions): Promise<Result<Lab, string>> {
     const stateDir = resolve(opts.stateDir);
+    const taken = await portsInUse(labPorts(opts.definition, opts.xapiPort));
+    if (taken.length) return err(portsTakenMessage(taken));
     mkdirSync(stateDir, { recursive: true });
     let sim: XapiSimulator | undefined;
     const guests = await LabGuests.create(opts.definition, {
@@ -109,6 +118,13 @@ export class Lab {
       return err(`guests not ready: ${notReady.map((r) => (r.ok ? '' : r.error.message)).join('; ')}`);
     }
     const inventoryPath = writeInventory(stateDir, sim.url, password, list, windows ? { list: windows.list(), port: windows.sshd.port, knownHostsLine: windows.sshd.knownHostsLine() } : undefined);
+    const keys = await confirmGuests(inventoryPath, list.filter((g) => !g.faults.sshDown).map((g) => g.name));
+    if (!keys.ok) {
+      await sim.stop();
+      await windows?.stop();
+      await guests.value.destroy();
+      return err(keys.error);
+    }
     return ok(new Lab(stateDir, sim, guests.value, inventoryPath, windows));
   }
 
@@ -122,6 +138,53 @@ export class Lab {
     await this.windows?.stop();
     await this.guests.destroy();
   }
+}
+
+/** The fixed ports a lab definition asks for (0 and absent: a free one is chosen). */
+export function labPorts(def: LabDefinition, xapiPort?: number): number[] {
+  return [...(xapiPort ? [xapiPort] : []), ...def.guests.map((g) => g.port).filter((p): p is number => typeof p === 'number' && p > 0)];
+}
+
+/** Which of these ports something already listens on at 127.0.0.1 (another lab, another process). */
+export async function portsInUse(ports: readonly number[]): Promise<number[]> {
+  const taken = await Promise.all(ports.map((port) => new Promise<boolean>((res) => {
+    const srv = createServer();
+    srv.once('error', (e: NodeJS.ErrnoException) => res(e.code === 'EADDRINUSE' || e.code === 'EACCES'));
+    srv.listen({ port, host: '127.0.0.1', exclusive: true }, () => srv.close(() => res(false)));
+  })));
+  return ports.filter((_, i) => taken[i]);
+}
+
+/** Starts the message `lab up` prints (and tests look for) when its ports are taken. */
+export const PORTS_TAKEN = 'ports already in use on 127.0.0.1';
+
+export function portsTakenMessage(taken: readonly number[]): string {
+  return `${PORTS_TAKEN}: ${taken.join(', ')} (another lab or another process listens there); nothing was started. ` +
+    `Stop it (\`pvrun lab down\` in its directory), or start a lab with free ports: \`pvrun lab up --state DIR --guests spec.yml\` (ports left out of the spec are chosen free)`;
+}
+
+/**
+ * Before "ready": each guest answers on its port with the host key the inventory pins (strict
+ * checking, the production connector: handshake and login, no command). Another process on the
+ * port is found here, not as "HOST KEY CHANGED" in the first run.
+ */
+async function confirmGuests(inventoryPath: string, names: string[]): Promise<Result<void, string>> {
+  const inv = loadInventories([inventoryPath]);
+  if (!inv.ok) return err(`lab inventory: ${inv.error.map((d) => d.message).join('; ')}`);
+  const problems = await Promise.all(names.map(async (name) => {
+    const host = inv.value.hosts[name];
+    if (!host) return `${name}: not in the lab inventory`;
+    const c = createConnector(host, { checkMode: true, resolveSecret: () => err('no secrets for lab guests') });
+    if (!c.ok) return c.error;
+    try {
+      const r = await c.value.connector.connect();
+      return r.ok ? undefined : `${name} (127.0.0.1:${host.connection.port ?? 22}) does not answer with its own host key or login: ${r.error.message}`;
+    } finally {
+      await c.value.connector.close();
+    }
+  }));
+  const bad = problems.filter((p): p is string => p !== undefined);
+  return bad.length ? err(`guests not confirmed: ${bad.join('; ')}`) : ok(undefined);
 }
 
 async function guestPowerOp(sim: XapiSimulator | undefined, uuid: string, op: 'clean_reboot' | 'clean_shutdown', log?: (l: string) => void): Promise<void> {
@@ -145,10 +208,10 @@ export function writeInventory(
   stateDir: string, xapiUrl: string, password: string, guests: GuestInfo[],
   windows?: { list: WindowsGuestInfo[]; port: number; knownHostsLine: string },
 ): string {
-  // Paths inside the working directory are written relative to it, so the inventory can be
-  // checked in (inventories/lab.yml) and used from the repository root.
+  // Paths inside the state directory are written relative to it: an inventory's paths are
+  // relative to the inventory file (src/load/inventory.ts), wherever pvrun is run from.
   const shown = (p: string): string => {
-    const r = relative(process.cwd(), p);
+    const r = relative(stateDir, p);
     return r === '' || r.startsWith('..') || isAbsolute(r) ? p : r;
   };
   const pwFile = join(stateDir, 'xapi-password');

@@ -113,9 +113,9 @@ export function createJunitReporter(path: string, redact: Redact, now: () => num
         }
         case 'max-fail-exceeded': {
           const s = suites.find((x) => x.name === e.play);
-          if (s) s.stopReason ??= e.limit === 0
-            ? `the play stopped after batch ${e.batch + 1}: ${e.failed} of ${e.total} host(s) failed (on_failure: stop)`
-            : `the play stopped after batch ${e.batch + 1}: ${e.failed} of ${e.total} host(s) failed (more than max_fail_percentage ${e.limit}%)`;
+          // limit 0: on_failure stop; 100: no max_fail_percentage, a batch where every host failed
+          const why = e.limit === 0 ? 'on_failure: stop' : e.limit >= 100 ? 'every host of the batch failed' : `more than max_fail_percentage ${e.limit}%`;
+          if (s) s.stopReason ??= `the play stopped after batch ${e.batch + 1}: ${e.failed} of ${e.total} host(s) failed (${why})`;
           break;
         }
         case 'interrupted': for (const s of suites) s.stopReason ??= 'the run was interrupted'; break;

@@ -72,7 +72,8 @@ describeUnless(skip)('a VM the run did not change inside is never reverted', () 
     const since = l.lab.sim.calls.length;
     let r: Awaited<ReturnType<typeof pvrun>>;
     try {
-      r = await pvrun([LINUX_TOOLS, '-i', l.inventory, '--limit', 'hk-01', '--state-dir', join(l.dir, 'pvrun')]);
+      // --skip-preflight: this tests the engine's own guest gate (a key changed after the preflight; issue 20)
+      r = await pvrun([LINUX_TOOLS, '-i', l.inventory, '--limit', 'hk-01', '--state-dir', join(l.dir, 'pvrun'), '--skip-preflight']);
     } finally {
       // the right key again (the lab rig's vmState reads the guest through this file too)
       writeFileSync(kh, original);
@@ -98,7 +99,8 @@ describeUnless(skip)('a VM the run did not change inside is never reverted', () 
     writeFileSync(invPath, stringify(inv));
     const before = await bootOf(l, 'hk-01');
     const since = l.lab.sim.calls.length;
-    const r = await pvrun([LINUX_TOOLS, '-i', invPath, '--limit', 'hk-01', '--state-dir', join(l.dir, 'pvrun')]);
+    // --skip-preflight: the engine's guest gate, behind the preflight (issue 20)
+    const r = await pvrun([LINUX_TOOLS, '-i', invPath, '--limit', 'hk-01', '--state-dir', join(l.dir, 'pvrun'), '--skip-preflight']);
     expect(r.out).toMatch(/hk-01 \[snapshot before the drivers change\] unreachable: the guest cannot be used, so nothing was changed on this host: auth-failed/);
     expect(recapOutcomes(r.out)).toEqual({ 'hk-01': 'unreachable' });
     expect(r.code).toBe(4);
