@@ -80,7 +80,7 @@ describeWithSshd('CI outputs for a canary failure', () => {
     const root = parseXml(xml);
     const [hostsSuite, stepsSuite] = root.children as [XmlEl, XmlEl];
     expect(hostsSuite.attrs).toMatchObject({ name: 'canary play', tests: '4', failures: '1', skipped: '3' });
-    const byHost = Object.fromEntries(hostsSuite.children.map((c) => [c.attrs['name'], c]));
+    const byHost: Record<string, XmlEl> = Object.fromEntries(hostsSuite.children.map((c) => [c.attrs['name'], c]));
     expect(Object.keys(byHost).sort()).toEqual(HOSTS);
     const fail = byHost['host-1']!.children.find((c) => c.name === 'failure')!;
     // the cause, not the cleanup step that failed after it
@@ -92,7 +92,7 @@ describeWithSshd('CI outputs for a canary failure', () => {
       expect(sk.attrs['message']).toBe('not started: the play stopped after batch 1: 1 of 1 host(s) failed (every host of the batch failed)');
     }
     expect(stepsSuite.attrs).toMatchObject({ name: 'canary play · steps', tests: '3', failures: '2' });
-    const steps = Object.fromEntries(stepsSuite.children.map((c) => [c.attrs['name'], c]));
+    const steps: Record<string, XmlEl> = Object.fromEntries(stepsSuite.children.map((c) => [c.attrs['name'], c]));
     expect(Object.keys(steps)).toEqual(['snapshot first', 'the installer', 'cleanup: a cleanup that fails too']);
     expect(steps['the installer']!.children[0]!.attrs['message']).toMatch(new RegExp(`^failed on host-1 \\[pb\\.yml:${lineOf(PLAYBOOK, '- name: the installer')}\\]: script exit 7`));
     expect(steps['snapshot first']!.children.map((c) => c.name)).toEqual(['system-out']);
