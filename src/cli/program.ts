@@ -31,6 +31,8 @@ export interface RecoverFlags {
   inventory: string[];
   limit?: string;
   stateDir?: string;
+  /** rollback only: every shard's run of this rollout */
+  rollout?: string;
   /** rollback only: find the run's snapshots by their XAPI markers (the journal may be gone) */
   fromPool: boolean;
   playbook?: string;
@@ -59,8 +61,8 @@ export type Invocation =
   | { cmd: 'schema'; flags: { write: boolean; docs?: boolean } }
   | { cmd: 'lab'; sub: string; args: string[] }
   | { cmd: 'demo'; flags: { keep: boolean } }
-  | { cmd: 'runs'; flags: { stateDir?: string } }
-  | { cmd: 'show'; run: string; flags: { stateDir?: string; verbose: number } }
+  | { cmd: 'runs'; flags: { stateDir?: string; stateDirs?: string[]; rollout?: string } }
+  | { cmd: 'show'; run: string; flags: { stateDir?: string; stateDirs?: string[]; rollout?: string; verbose: number } }
   | { cmd: 'rollback' | 'resume'; run: string; flags: RecoverFlags }
   | { cmd: 'snapshots'; sub: 'list' | 'prune'; flags: SnapshotFlags }
   | { cmd: 'playbooks'; sub: 'list' }
@@ -68,6 +70,13 @@ export type Invocation =
   | { cmd: 'version'; text: string };
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
+/** runs/show: --state-dir repeatable with --rollout (each shard's journals); the last one otherwise */
+const stateDirList = (v: string, prev: string[] | undefined): string[] => [...(prev ?? []), v];
+function rolloutDirs<F extends { stateDir?: string | string[] }>(f: F): Omit<F, 'stateDir'> & { stateDir?: string; stateDirs?: string[] } {
+  const { stateDir, ...rest } = f;
+  const list = stateDir === undefined ? [] : Array.isArray(stateDir) ? stateDir : [stateDir];
+  return { ...rest, ...(list.length ? { stateDir: list.at(-1)!, stateDirs: list } : {}) };
+}
 const positiveInt = (flag: string) => (v: string): number => {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 1) throw new CommanderError(5, 'pvrun.badFlag', `option '${flag}' wants a whole number ≥ 1, not '${v}'`);
@@ -165,21 +174,26 @@ export function parseArgs(argv: string[], writeErr: (s: string) => void): Invoca
     .action((flags) => { result = { cmd: 'inventory', flags }; });
 
   program.command('runs').description('the history of runs: id, playbook, inventory, start, duration, outcomes')
-    .option('--state-dir <dir>', 'where run journals are kept (default .pvrun, or $PVRUN_STATE_DIR)')
-    .action((flags: { stateDir?: string }) => { result = { cmd: 'runs', flags }; });
+    .option('--state-dir <dir>', 'where run journals are kept (default .pvrun, or $PVRUN_STATE_DIR); repeatable with --rollout', stateDirList)
+    .option('--rollout <id>', 'the shards of this rollout merged into one recap (--state-dir repeatable, or a folder of CI artifacts)')
+    .action((flags: { stateDir?: string[]; rollout?: string }) => { result = { cmd: 'runs', flags: rolloutDirs(flags) }; });
 
   program.command('show').description('one run per host and step, with timings and outputs (redacted)')
-    .argument('<run>', 'run id, a unique prefix of it, or `last`')
-    .option('--state-dir <dir>', 'where run journals are kept')
+    .argument('[run]', 'run id, a unique prefix of it, or `last`')
+    .option('--state-dir <dir>', 'where run journals are kept; repeatable with --rollout', stateDirList)
     .option('-v, --verbose', 'show step outputs', count, 0)
-    .action((run: string, flags: { stateDir?: string; verbose: number }) => { result = { cmd: 'show', run, flags }; });
+    .option('--rollout <id>', 'each shard of this rollout, then one merged recap (--state-dir repeatable, or a folder of CI artifacts)')
+    .action((run: string | undefined, flags: { stateDir?: string[]; verbose: number; rollout?: string }) => {
+      if (run === undefined && flags.rollout === undefined) throw new CommanderError(5, 'pvrun.badFlag', "show: give a run (id, prefix or 'last') or --rollout ID");
+      result = { cmd: 'show', run: run ?? '', flags: rolloutDirs(flags) };
+    });
 
   for (const [name, what] of [
     ['rollback', 'revert the hosts of a run to the snapshots it took, restore power state, run the cleanup'],
     ['resume', 'continue the hosts a run did not finish (finished hosts are left alone)'],
   ] as const) {
     const c = program.command(name).description(what)
-      .argument('<run>', 'run id, a unique prefix of it, or `last`')
+      .argument(name === 'rollback' ? '[run]' : '<run>', 'run id, a unique prefix of it, or `last`')
       .option('-i, --inventory <name|file>', 'inventory (default: the run\'s own); repeatable', collect, [])
       .option('-l, --limit <pattern>', 'only these hosts')
       .option('--state-dir <dir>', 'where run journals are kept')
@@ -190,7 +204,11 @@ export function parseArgs(argv: string[], writeErr: (s: string) => void): Invoca
       .option('-y, --yes', 'do not ask for confirmation')
       .option('-v, --verbose', 'more output', count, 0);
     if (name === 'rollback') c.option('--from-pool', 'find the run\'s snapshots by their markers on the pools (when the journal is gone)', false);
-    c.action((run: string, flags: RecoverFlags) => { result = { cmd: name, run, flags: { ...flags, fromPool: flags.fromPool ?? false } }; });
+    if (name === 'rollback') c.option('--rollout <id>', 'every shard\'s run of this rollout (journals under --state-dir, e.g. CI artifacts; or with --from-pool the shard markers on the pools)');
+    c.action((run: string | undefined, flags: RecoverFlags) => {
+      if (run === undefined && flags.rollout === undefined) throw new CommanderError(5, 'pvrun.badFlag', "rollback: give a run (id, prefix or 'last') or --rollout ID");
+      result = { cmd: name, run: run ?? '', flags: { ...flags, fromPool: flags.fromPool ?? false } };
+    });
   }
 
   const snaps = program.command('snapshots').description('snapshots pvrun made (found by their markers), with their disks');

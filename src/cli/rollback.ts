@@ -14,6 +14,8 @@ import { loadRun } from './runs.js';
 import { settleHosts } from './settle.js';
 import { runPlaybook } from './run.js';
 import type { HostRecap } from '../engine/events.js';
+import { rolloutRuns } from '../shard/merge.js';
+import { readPools, rolloutPrefix, parseMarker } from '../shard/coordinator.js';
 
 /** per play+host: what to undo; `cut` for a step cut short: the snapshot name its intent asked for (null: never asked) */
 type Targets = Map<string, { index: number; token: unknown; step?: string; cut?: string | null; cutMarkers?: Record<string, string> }[]>;
@@ -74,6 +76,7 @@ export function rollbackExit(recap: HostRecap[], engineCode: number): { code: nu
  */
 export async function rollbackCommand(given: string, flags: RecoverFlags, io: Io): Promise<number> {
   const dir = stateDir(flags.stateDir, io.cwd);
+  if (flags.rollout !== undefined) return rolloutRollback(flags.rollout, flags, io, dir);
   if (flags.fromPool) return fromPool(given, flags, io, dir);
   const r = loadRun(dir, given);
   if (!r.ok) {
@@ -234,4 +237,46 @@ async function rollbackTargetsFromMarkers(runId: string, playbook: string, perHo
     exit: rollbackExit,
   });
   return out.code;
+}
+
+/**
+ * `pvrun rollback --rollout ID`: every shard's run of the rollout, one after another — from their
+ * journals (found under --state-dir: one state directory, or a folder of CI artifacts), or with
+ * --from-pool from the rollout's markers on the pools (each shard's marker names its run), then
+ * each run's snapshots by their markers. The exit code is the worst of the runs'.
+ */
+async function rolloutRollback(id: string, flags: RecoverFlags, io: Io, dir: string): Promise<number> {
+  let runs: { run: string; dir: string }[];
+  if (flags.fromPool) {
+    const inv = loadInventoryArgs(flags.inventory, io);
+    if (!inv.ok) return inv.code;
+    const pools = poolSessions(inv.inventory, true, (m) => io.err.write(`pvrun: WARNING: ${m}\n`));
+    try {
+      const maps = await readPools(Object.keys(inv.inventory.hypervisors).sort(), async (p) => {
+        const c = await pools.client(p);
+        return c.ok ? { ok: true, value: c.value.view(true) } : c;
+      });
+      if (!maps.ok) { io.err.write(`pvrun rollback: ${maps.error}\n`); return EXIT.unreachable; }
+      const ids = new Set<string>();
+      const pre = rolloutPrefix(id);
+      for (const m of maps.value.values()) for (const [k, v] of Object.entries(m)) if (k.startsWith(pre)) { const r = parseMarker(v)['run']; if (r) ids.add(r); }
+      runs = [...ids].sort().map((run) => ({ run, dir }));
+    } finally {
+      await pools.closeAll();
+    }
+  } else {
+    runs = rolloutRuns(id, [dir]).map((s) => ({ run: s.history.runId, dir: s.dir }));
+  }
+  if (runs.length === 0) {
+    io.err.write(`pvrun rollback: no run of rollout '${id}' ${flags.fromPool ? 'in the markers of the inventory\'s pools' : `under ${dir} (the shards' state directories or CI artifacts; or --from-pool -i INVENTORY)`}\n`);
+    return EXIT.invalid;
+  }
+  let worst: number = EXIT.ok;
+  for (const r of runs) {
+    io.out.write(`== rollout ${id}: run ${r.run}\n`);
+    const { rollout: _r, ...rest } = flags;
+    const code = await rollbackCommand(r.run, { ...rest, stateDir: r.dir }, io);
+    if (code > worst) worst = code;
+  }
+  return worst;
 }

@@ -1,5 +1,7 @@
 import { existsSync } from 'node:fs';
-import { basename } from 'node:path';
+import { basename, resolve } from 'node:path';
+import { formatRecap } from '../report/recap.js';
+import { mergeRollout, rolloutRuns } from '../shard/merge.js';
 import { EXIT } from '../engine/exit-codes.js';
 import { stateDir } from '../journal/journal.js';
 import { findRunId, listRunIds, readJournal } from '../journal/read.js';
@@ -112,6 +114,50 @@ export function showCommand(given: string, flags: { stateDir?: string; verbose: 
     if (!x.finished && x.lastIntent) out.push(`  last intent: ${x.lastIntent.action} ${redactor.stringify(x.lastIntent.detail)} at ${x.lastIntent.time}`);
     if (x.recap?.attention) out.push(`  attention: ${x.recap.attention}`);
   }
+  io.out.write(redactor.redact(out.join('\n')) + '\n');
+  return EXIT.ok;
+}
+
+/**
+ * `pvrun runs --rollout ID` / `pvrun show --rollout ID`: the shards' journals (several
+ * --state-dir, or a folder of CI artifacts holding them) merged into one recap, as one process
+ * running the whole rollout would have printed it. `show` first prints each shard's run.
+ */
+export function rolloutCommand(id: string, flags: { stateDirs?: string[]; stateDir?: string; verbose?: number }, io: Io, detail: boolean): number {
+  const dirs = flags.stateDirs?.length ? flags.stateDirs : [stateDir(flags.stateDir, io.cwd)];
+  const roots = dirs.map((d) => resolve(io.cwd, d));
+  const runs = rolloutRuns(id, roots);
+  if (runs.length === 0) {
+    io.err.write(`pvrun: no run of rollout '${id}' in ${roots.join(', ')} (journals of runs started with --rollout ${id}, searched under each directory)\n`);
+    return EXIT.invalid;
+  }
+  for (const s of runs) loadRun(s.dir, s.history.runId, io.env); // the second guard on secrets, as for `runs`
+  const m = mergeRollout(runs);
+  const out: string[] = [];
+  if (detail) {
+    for (const s of runs) {
+      io.out.write(`== shard ${s.shard} (${s.dir})\n`);
+      showCommand(s.history.runId, { stateDir: s.dir, verbose: flags.verbose ?? 0 }, io);
+      io.out.write('\n');
+    }
+  }
+  out.push(`rollout ${id}: ${runs.length} shard run(s)`);
+  const rows: string[][] = [['SHARD', 'RUN', 'STATE DIR', 'STARTED', 'DURATION', 'HOSTS', 'STATUS']];
+  for (const s of runs) {
+    const h = s.history;
+    rows.push([s.shard + (h.check ? ' (check)' : ''), h.runId, s.dir, h.started ? h.started.replace('T', ' ').slice(0, 19) : '?',
+      h.durationMs !== undefined ? secs(h.durationMs) : '-', Object.entries(outcomeCounts(h)).map(([k, n]) => `${k}=${n}`).join(' ') || '-', status(h)]);
+  }
+  const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  out.push(...rows.map((r) => '  ' + r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(w[i]!))).join('  ')));
+  const starts = runs.map((s) => Date.parse(s.history.started ?? '')).filter(Number.isFinite);
+  const ends = runs.map((s) => Date.parse(s.history.sessions.at(-1)?.ended ?? s.history.ended ?? '')).filter(Number.isFinite);
+  const durationMs = starts.length && ends.length ? Math.max(...ends) - Math.min(...starts) : 0;
+  out.push('');
+  out.push(formatRecap(m.recap, { color: false, runId: `rollout ${id}`, durationMs, exitCode: m.exitCode, check: runs.every((s) => s.history.check) }));
+  for (const s of m.openShards) out.push(`UNFINISHED: shard ${s.shard} (run ${s.history.runId}) did not end: its process died or is still running; to finish its slice: pvrun resume ${s.history.runId} --state-dir ${s.dir}`);
+  for (const u of m.unfinished) out.push(`  ${u.host}: started by shard ${u.shard} (run ${u.run}), not finished`);
+  if (m.overlaps.length) out.push(`WARNING: hosts in two shards' journals (different --shard counts or inventories between jobs?): ${m.overlaps.join(', ')}`);
   io.out.write(redactor.redact(out.join('\n')) + '\n');
   return EXIT.ok;
 }
