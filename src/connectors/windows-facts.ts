@@ -74,6 +74,13 @@ try {
   }
 } catch { $errors += 'adapters: ' + $_.ToString() }
 
+# .NET Framework 4.x: the Release DWORD (394802 = 4.6.2, what the XCP-ng tools MSI requires)
+$dotnet = $null
+try {
+  $nd = Get-ItemProperty -LiteralPath 'HKLM:\SOFTWARE\Microsoft\NET Framework Setup\NDP\v4\Full' -ErrorAction Stop
+  if ($nd.Release) { $dotnet = [int]$nd.Release }
+} catch { }
+
 $pending = @()
 try {
   if (Test-Path -LiteralPath 'HKLM:\SOFTWARE\Microsoft\Windows\CurrentVersion\Component Based Servicing\RebootPending') { $pending += 'component-based-servicing' }
@@ -83,7 +90,7 @@ try {
 } catch { $errors += 'pending-reboot: ' + $_.ToString() }
 
 [ordered]@{ os = $os; pvDevices = $pv; services = $services; products = $products; adapters = $adapters
-            ghostAdapters = $ghosts; pendingReboot = $pending; errors = $errors }
+            ghostAdapters = $ghosts; pendingReboot = $pending; dotnetRelease = $dotnet; errors = $errors }
 `;
 
 export interface PvDevice { instanceId: string; friendlyName: string; class: string; present: boolean; status: string }
@@ -114,6 +121,11 @@ export interface WindowsFacts {
   pv: {
     /** the Xen platform PCI device (vendor 5853) */
     platformDevice: boolean;
+    /**
+     * the vendor device PCI\VEN_5853&DEV_C000 (the VM's has_vendor_device, "Manage Citrix PV
+     * drivers via Windows Update"): the XCP-ng tools MSI refuses to install while it is present
+     */
+    vendorDevice: boolean;
     xenbus: boolean;
     xenvif: boolean;
     /** the PV storage driver's devices */
@@ -126,6 +138,8 @@ export interface WindowsFacts {
   ghostAdapters: GhostAdapter[];
   pendingReboot: boolean;
   pendingRebootReasons: string[];
+  /** .NET Framework 4.x `Release` value (394802 = 4.6.2); null when no 4.x is installed */
+  dotnetRelease: number | null;
   /** sections the script could not read (the rest is still valid) */
   errors: string[];
 }
@@ -182,7 +196,7 @@ export function parseWindowsFacts(raw: unknown): Result<WindowsFacts, string> {
     },
     lastBootUpTime: os?.['lastBootUpTime'] ? str(os['lastBootUpTime']) : null,
     pv: {
-      platformDevice: present('PCI\\VEN_5853'), xenbus: present('XENBUS\\'), xenvif: present('XENVIF\\'),
+      platformDevice: present('PCI\\VEN_5853'), vendorDevice: present('PCI\\VEN_5853&DEV_C000'), xenbus: present('XENBUS\\'), xenvif: present('XENVIF\\'),
       xenvbd: present('XENVBD\\'), devices,
     },
     services: list(raw['services']).filter(isObj).map((s) => ({
@@ -195,6 +209,7 @@ export function parseWindowsFacts(raw: unknown): Result<WindowsFacts, string> {
     ghostAdapters: list(raw['ghostAdapters']).filter(isObj).map((g) => ({ instanceId: str(g['instanceId']), friendlyName: str(g['friendlyName']) })),
     pendingReboot: reasons.length > 0,
     pendingRebootReasons: reasons,
+    dotnetRelease: typeof raw['dotnetRelease'] === 'number' ? raw['dotnetRelease'] : null,
     errors: list(raw['errors']).map(str),
   });
 }

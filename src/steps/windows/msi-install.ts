@@ -2,25 +2,36 @@
  * msi-install: `msiexec /i X /qn /norestart /log F` with installer exit codes. 3010 and 1641 are
  * successes that need a reboot: they set `reboot_required`, which `windows-reboot` (and `reboot`
  * with when_required) honour. `product` makes the step idempotent and predictable in check mode.
+ *
+ * `release: true` installs the one MSI of the XCP-ng Windows tools release that
+ * `windows-tools-source` found, idempotent on both product names the tools have had
+ * ("XCP-ng Windows PV Drivers" up to v9.0, "XCP-ng Windows Guest Tools" from v9.1): the release's
+ * own product installed → nothing to do (with `version`, only when it meets the constraint); the
+ * older name installed under a v9.1+ release → upgrade (the MSI's RemoveExistingProducts replaces
+ * it); the newer name installed under a v9.0 release → nothing to do (the MSI refuses downgrades).
  */
 import { quotePs, quotePsArray } from '../../util/ps-quote.js';
 import { parseConstraint, satisfies } from '../../util/version.js';
 import { defineStep, type ApplyResult, type StepContext } from '../types.js';
 import { applyFail, MSI_CODES, planFail, ps, REBOOT_REQUIRED, tail, windowsFacts } from './common.js';
 import type { ToolsProduct } from '../../connectors/windows-facts.js';
-import { ok, type Result } from '../../util/result.js';
+import { err, ok, type Result } from '../../util/result.js';
 import type { StepFailure } from '../types.js';
+import { toolsRelease, type ToolsRelease } from './tools-source.js';
+import { TOOLS_PRODUCT_NAMES } from './tools-release.js';
 
 export interface MsiInstallArgs {
-  /** the .msi on the guest (e.g. on the tools CD: D:\XenDrivers-x64.msi) */
-  path: string;
+  /** the .msi on the guest (e.g. on the release ISO: D:\package\XenTools-x64.msi); with release: unset */
+  path?: string;
+  /** the MSI of the XCP-ng Windows tools release windows-tools-source found */
+  release?: boolean;
   /** PROPERTY=value pairs, e.g. { ALLOWDRIVERINSTALL: 'YES' } */
   properties?: Record<string, string>;
   /** verbose log on the guest; default %TEMP%\pvrun-<msi name>.log */
   log?: string;
   ok_codes?: number[];
-  /** installed-products name (substring, case-insensitive): when present, nothing to do */
-  product?: string;
+  /** installed-products name (substring, case-insensitive), or several: when one is present, nothing to do */
+  product?: string | string[];
   /** with product: a version constraint the installed one must meet, e.g. ">= 9.0" */
   version?: string;
   /** seconds; default 1800 */
@@ -29,14 +40,29 @@ export interface MsiInstallArgs {
 
 export const DEFAULT_OK_CODES = [0, 3010, 1641];
 
-export function findProduct(products: ToolsProduct[], name: string, version?: string): ToolsProduct | undefined {
+export function findProduct(products: ToolsProduct[], name: string | readonly string[], version?: string): ToolsProduct | undefined {
   const c = version ? parseConstraint(version) : undefined;
-  const n = name.toLowerCase();
-  return products.find((p) => p.name.toLowerCase().includes(n) && (!c || satisfies(p.version, c)));
+  const names = (typeof name === 'string' ? [name] : name).map((n) => n.toLowerCase());
+  return products.find((p) => names.some((n) => p.name.toLowerCase().includes(n)) && (!c || satisfies(p.version, c)));
+}
+
+/** Pure: with a release, whether what is installed already is it (or newer), and why. */
+export function releaseInstalled(products: ToolsProduct[], r: Pick<ToolsRelease, 'family'>, version?: string): { done: boolean; why: string } {
+  const tools = products.filter((p) => TOOLS_PRODUCT_NAMES.some((n) => p.name.toLowerCase() === n.toLowerCase()));
+  const own = tools.find((p) => p.name.toLowerCase() === r.family.product.toLowerCase());
+  const c = version ? parseConstraint(version) : undefined;
+  if (own) {
+    if (!c || satisfies(own.version, c)) return { done: true, why: `${own.name} ${own.version} is installed` };
+    return { done: false, why: `${own.name} ${own.version} is installed, not ${version}: would upgrade it` };
+  }
+  const other = tools[0];
+  if (!other) return { done: false, why: 'no XCP-ng Windows tools installed' };
+  if (r.family.xencleanContract) return { done: false, why: `${other.name} ${other.version} is installed: would upgrade it to the ${r.family.product} release` };
+  return { done: true, why: `${other.name} ${other.version} (newer than a ${r.family.releases} release) is installed: not downgrading` };
 }
 
 /** The install script: pure text, every value quoted. */
-export function msiScript(a: MsiInstallArgs): string {
+export function msiScript(a: MsiInstallArgs & { path: string }): string {
   const name = a.path.split(/[\\/]/).pop() ?? 'package.msi';
   const props = Object.entries(a.properties ?? {}).map(([k, v]) => `${k}=${v}`);
   return [
@@ -53,11 +79,30 @@ export function msiScript(a: MsiInstallArgs): string {
   ].join('\n');
 }
 
-async function alreadyInstalled(ctx: StepContext, a: MsiInstallArgs): Promise<Result<ToolsProduct | undefined, StepFailure>> {
-  if (!a.product) return ok(undefined);
+/** What to install: the path given, or the release's MSI. */
+function target(ctx: StepContext, a: MsiInstallArgs): Result<{ path: string; release?: ToolsRelease }, StepFailure> {
+  if (a.release) {
+    const r = toolsRelease(ctx);
+    if (!r) return err({ kind: 'step', message: 'no XCP-ng Windows tools release found: a windows-tools-source step must come first' });
+    return ok({ path: r.msi, release: r });
+  }
+  if (!a.path) return err({ kind: 'config', message: 'msi-install: give path, or release: true' });
+  return ok({ path: a.path });
+}
+
+/** Nothing to do, and why; or undefined. */
+async function alreadyInstalled(ctx: StepContext, a: MsiInstallArgs, release?: ToolsRelease): Promise<Result<string | undefined, StepFailure>> {
+  if (!a.product && !release) return ok(undefined);
   const f = await windowsFacts(ctx);
   if (!f.ok) return f;
-  return ok(findProduct(f.value.products, a.product, a.version));
+  if (release) {
+    const r = releaseInstalled(f.value.products, release, a.version);
+    if (r.done) return ok(r.why);
+    ctx.log(r.why);
+    return ok(undefined);
+  }
+  const p = findProduct(f.value.products, a.product!, a.version);
+  return ok(p ? `${p.name} ${p.version} is installed` : undefined);
 }
 
 export const msiInstallStep = defineStep<MsiInstallArgs>({
@@ -68,13 +113,14 @@ export const msiInstallStep = defineStep<MsiInstallArgs>({
   schema: {
     type: 'object',
     additionalProperties: false,
-    required: ['path'],
+    oneOf: [{ required: ['path'] }, { required: ['release'] }],
     properties: {
       path: { type: 'string', minLength: 1 },
+      release: { const: true, description: 'install the one MSI of the XCP-ng Windows tools release found by windows-tools-source (idempotent on both product names)' },
       properties: { type: 'object', propertyNames: { pattern: '^[A-Za-z_][A-Za-z0-9_.]*$' }, additionalProperties: { type: 'string' } },
       log: { type: 'string' },
       ok_codes: { type: 'array', items: { type: 'integer' }, default: DEFAULT_OK_CODES },
-      product: { type: 'string' },
+      product: { oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' }, minItems: 1 }] },
       version: { type: 'string' },
       timeout: { type: 'number', exclusiveMinimum: 0 },
     },
@@ -82,21 +128,26 @@ export const msiInstallStep = defineStep<MsiInstallArgs>({
   shorthand: (v) => ({ path: String(v) }),
 
   async plan(ctx, a) {
-    const have = await alreadyInstalled(ctx, a);
+    const t = target(ctx, a);
+    if (!t.ok) return planFail(t.error);
+    const have = await alreadyInstalled(ctx, a, t.value.release);
     if (!have.ok) return planFail(have.error);
-    if (have.value) return { kind: 'ok', summary: `${have.value.name} ${have.value.version} is installed` };
+    if (have.value) return { kind: 'ok', summary: have.value };
     const props = Object.entries(a.properties ?? {}).map(([k, v]) => ` ${k}=${v}`).join('');
+    const what = t.value.release ? ` (${t.value.release.family.product}, ${t.value.release.family.releases})` : '';
     return {
-      kind: 'change', summary: `would install ${a.path}${a.properties ? ` (${Object.keys(a.properties).join(', ')})` : ''}`,
-      diff: `+ msiexec /i ${a.path} /qn /norestart${a.log ? ` /log ${a.log}` : ''}${props}`,
+      kind: 'change', summary: `would install ${t.value.path}${what}${a.properties ? ` (${Object.keys(a.properties).join(', ')})` : ''}`,
+      diff: `+ msiexec /i ${t.value.path} /qn /norestart${a.log ? ` /log ${a.log}` : ''}${props}`,
     };
   },
 
   async apply(ctx, a): Promise<ApplyResult> {
-    const have = await alreadyInstalled(ctx, a);
+    const t = target(ctx, a);
+    if (!t.ok) return applyFail(t.error);
+    const have = await alreadyInstalled(ctx, a, t.value.release);
     if (!have.ok) return applyFail(have.error);
-    if (have.value) return { kind: 'ok', summary: `${have.value.name} ${have.value.version} is installed` };
-    const r = await ps(ctx, msiScript(a), { timeoutMs: (a.timeout ?? 1800) * 1000 });
+    if (have.value) return { kind: 'ok', summary: have.value };
+    const r = await ps(ctx, msiScript({ ...a, path: t.value.path }), { timeoutMs: (a.timeout ?? 1800) * 1000 });
     if (!r.ok) return applyFail(r.error);
     const code = r.value.exitCode;
     const log = /^log=(.*)$/m.exec(r.value.stdout)?.[1]?.trim();
@@ -104,10 +155,19 @@ export const msiInstallStep = defineStep<MsiInstallArgs>({
     const okCodes = a.ok_codes ?? DEFAULT_OK_CODES;
     if (code === null || !okCodes.includes(code)) {
       const why = code !== null && MSI_CODES[code] ? ` (${MSI_CODES[code]})` : '';
-      return { kind: 'failed', reason: `msiexec exit ${code}${why}; log: ${log ?? '?'}${r.value.stderr ? `: ${tail(r.value.stderr)}` : ''}`, data };
+      // the log's last lines say which launch condition or custom action refused
+      let logTail = '';
+      if (log) {
+        const l = await ps(ctx, `Get-Content -LiteralPath ${quotePs(log)} -Tail 4 -ErrorAction SilentlyContinue`, { readOnly: true, timeoutMs: 60_000, onOutput: () => {} });
+        if (l.ok && l.value.stdout.trim()) logTail = `; log says: ${l.value.stdout.trim().split(/\r?\n/).join(' | ')}`;
+      }
+      const hint = t.value.release && code === 1603
+        ? ' (the XCP-ng tools MSI ends 1603 when the vendor device is present, Citrix drivers are left, Windows is older than 10.0.14393 or .NET older than 4.6.2: windows-tools-preconditions checks these first)'
+        : '';
+      return { kind: 'failed', reason: `msiexec exit ${code}${why}${hint}; log: ${log ?? '?'}${logTail}${r.value.stderr ? `: ${tail(r.value.stderr)}` : ''}`, data };
     }
     const reboot = code === 3010 || code === 1641;
     if (reboot) ctx.state.set(REBOOT_REQUIRED, true);
-    return { kind: 'changed', summary: `installed ${a.path} (exit ${code}${reboot ? ', reboot required' : ''})`, data: { ...data, reboot_required: reboot } };
+    return { kind: 'changed', summary: `installed ${t.value.path} (exit ${code}${reboot ? ', reboot required' : ''})`, data: { ...data, reboot_required: reboot } };
   },
 });

@@ -8,6 +8,10 @@ import type { CheckPredicate, PredicateOutcome } from '../predicate-types.js';
 import type { StepFailure } from '../types.js';
 import { windowsFacts } from './common.js';
 import { findProduct } from './msi-install.js';
+import { TOOLS_PRODUCT_NAMES } from './tools-release.js';
+
+/** "XCP-ng Windows tools": either name the XCP-ng Windows tools have registered under */
+const TOOLS_ALIAS = /^xcp-ng windows tools$/i;
 
 const bad = (message: string): Result<PredicateOutcome, StepFailure> => err({ kind: 'config', message });
 
@@ -29,31 +33,32 @@ const pvDriversPresent: CheckPredicate = {
 
 const toolsInstalled: CheckPredicate = {
   key: 'tools_installed',
-  description: 'an installed product (name substring, case-insensitive), optionally with a version constraint: "XCP-ng Windows PV Drivers >= 9.0"',
+  description: 'an installed product (name substring, case-insensitive; several in a list), optionally with a version constraint: "XCP-ng Windows PV Drivers >= 9.0"; "XCP-ng Windows tools" means either "XCP-ng Windows PV Drivers" (up to v9.0) or "XCP-ng Windows Guest Tools" (from v9.1)',
   needs: 'guest',
   schema: {
     oneOf: [
       { type: 'string' },
-      { type: 'object', additionalProperties: false, required: ['product'], properties: { product: { type: 'string' }, version: { type: 'string' } } },
+      { type: 'object', additionalProperties: false, required: ['product'], properties: { product: { oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' }, minItems: 1 }] }, version: { type: 'string' } } },
     ],
   },
   async evaluate(ctx, expected) {
-    let product: string | undefined;
+    let product: string | string[] | undefined;
     let version: string | undefined;
     if (typeof expected === 'string') {
       const m = /^(.*?)\s*((?:>=|<=|==|!=|>|<).*)?$/.exec(expected.trim());
       product = m?.[1];
       version = m?.[2];
     } else if (typeof expected === 'object' && expected !== null) {
-      ({ product, version } = expected as { product?: string; version?: string });
+      ({ product, version } = expected as { product?: string | string[]; version?: string });
     }
-    if (!product) return bad(`tools_installed: cannot read ${JSON.stringify(expected)}`);
+    if (!product || product.length === 0) return bad(`tools_installed: cannot read ${JSON.stringify(expected)}`);
+    const names: readonly string[] = typeof product === 'string' ? (TOOLS_ALIAS.test(product.trim()) ? TOOLS_PRODUCT_NAMES : [product]) : product;
     if (version !== undefined && !parseConstraint(version)) return bad(`tools_installed: bad version constraint '${version}'`);
     const f = await windowsFacts(ctx);
     if (!f.ok) return f;
-    const hit = findProduct(f.value.products, product, version);
+    const hit = findProduct(f.value.products, names, version);
     const all = f.value.products.map((p) => `${p.name} ${p.version}`).join(', ');
-    return ok({ pass: hit !== undefined, actual: hit ? `${hit.name} ${hit.version}` : all ? `installed: ${all}` : 'no Xen/Citrix products installed', expected: `${product}${version ? ` ${version}` : ''}` });
+    return ok({ pass: hit !== undefined, actual: hit ? `${hit.name} ${hit.version}` : all ? `installed: ${all}` : 'no Xen/Citrix products installed', expected: `${names.join(' or ')}${version ? ` ${version}` : ''}` });
   },
 };
 

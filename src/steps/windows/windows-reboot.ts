@@ -78,7 +78,7 @@ async function waitForNewBoot(c: Connector, ctx: StepContext, before: string, a:
   return err({ kind: 'step', message: `${ctx.host.name} did not come back within reboot_timeout (${a.reboot_timeout ?? 1800}s); last: ${w.error.last}` });
 }
 
-async function rebootOnce(c: Connector, ctx: StepContext, a: WindowsRebootArgs): Promise<Result<{ before: string; after: string }, StepFailure>> {
+export async function rebootOnce(c: Connector, ctx: StepContext, a: WindowsRebootArgs): Promise<Result<{ before: string; after: string }, StepFailure>> {
   const before = await bootTime(c);
   if (!before.ok) return err({ kind: 'step', message: before.error });
   await ctx.intent({ action: 'windows-reboot', detail: { lastBootUpTime: before.value } });
