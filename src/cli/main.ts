@@ -2,18 +2,29 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from './program.js';
 import { EXIT } from '../engine/exit-codes.js';
-import { runCommand, validateCommand } from './run.js';
-import { preflightCommand } from './preflight.js';
-import { inventoryCommand } from './inventory.js';
-import { schemaCommand } from './schema.js';
-import { labCommand, demoCommand } from './lab.js';
-import { rolloutCommand, runsCommand, showCommand } from './runs.js';
-import { rollbackCommand } from './rollback.js';
-import { resumeCommand } from './resume.js';
-import { snapshotsCommand } from './snapshots.js';
+// Command modules load when their command runs: `pvrun --help` and `validate` do not load the
+// lab, the XAPI client or the connectors of commands they do not run (start-up, issue 17).
+const runCommand = async (...a: Parameters<typeof import('./run.js').runCommand>) => (await import('./run.js')).runCommand(...a);
+const validateCommand = async (...a: Parameters<typeof import('./run.js').validateCommand>) => (await import('./run.js')).validateCommand(...a);
+const preflightCommand = async (...a: Parameters<typeof import('./preflight.js').preflightCommand>) => (await import('./preflight.js')).preflightCommand(...a);
+const inventoryCommand = async (...a: Parameters<typeof import('./inventory.js').inventoryCommand>) => (await import('./inventory.js')).inventoryCommand(...a);
+const schemaCommand = async (...a: Parameters<typeof import('./schema.js').schemaCommand>) => (await import('./schema.js')).schemaCommand(...a);
+const labCommand = async (...a: Parameters<typeof import('./lab.js').labCommand>) => (await import('./lab.js')).labCommand(...a);
+const demoCommand = async (...a: Parameters<typeof import('./lab.js').demoCommand>) => (await import('./lab.js')).demoCommand(...a);
+const rolloutCommand = async (...a: Parameters<typeof import('./runs.js').rolloutCommand>) => (await import('./runs.js')).rolloutCommand(...a);
+const runsCommand = async (...a: Parameters<typeof import('./runs.js').runsCommand>) => (await import('./runs.js')).runsCommand(...a);
+const showCommand = async (...a: Parameters<typeof import('./runs.js').showCommand>) => (await import('./runs.js')).showCommand(...a);
+const rollbackCommand = async (...a: Parameters<typeof import('./rollback.js').rollbackCommand>) => (await import('./rollback.js')).rollbackCommand(...a);
+const resumeCommand = async (...a: Parameters<typeof import('./resume.js').resumeCommand>) => (await import('./resume.js')).resumeCommand(...a);
+const snapshotsCommand = async (...a: Parameters<typeof import('./snapshots.js').snapshotsCommand>) => (await import('./snapshots.js')).snapshotsCommand(...a);
 import { playbooksCommand } from './playbooks.js';
 import { inputLimitsFromEnv, setInputLimits } from '../load/read-file.js';
 import { redactor } from '../util/redact.js';
+import { resolvePlaybookArg } from './suggest-command.js';
+const listCommand = async (...a: Parameters<typeof import('./list.js').listCommand>) => (await import('./list.js')).listCommand(...a);
+import { completionScript } from './completion.js';
+import { PROMPTED_BECOME_PASSWORD, setPromptedSecret } from '../load/secrets.js';
+import { err, ok, type Result } from '../util/result.js';
 
 export interface Io {
   out: NodeJS.WriteStream;
@@ -31,10 +42,20 @@ const defaultIo = (): Io => ({ out: process.stdout, err: process.stderr, env: pr
  * reporters it creates). User errors never show a stack trace; a bug does, with a plea to report.
  */
 export async function main(argv: string[], io: Io = defaultIo()): Promise<number> {
-  const parsed = parseArgs(argv, (s) => io.err.write(s));
+  const parsed = parseArgs(argv, (s) => io.err.write(s), io.cwd);
   if ('usageError' in parsed) {
     io.err.write(`pvrun: ${parsed.usageError}\nRun 'pvrun --help' for usage.\n`);
     return EXIT.invalid;
+  }
+  // `pvrun linux-tools -i prod`: a playbook found in playbooks/ as -i finds inventories/NAME.yml
+  if ('playbook' in parsed) parsed.playbook = resolvePlaybookArg(parsed.playbook, io.cwd) ?? parsed.playbook;
+  if (parsed.cmd === 'run' && parsed.flags.askBecomePass) {
+    const asked = await askSecret('BECOME password: ', io);
+    if (!asked.ok) {
+      io.err.write(`pvrun: ${asked.error}\n`);
+      return asked.error === 'interrupted' ? EXIT.interrupted : EXIT.invalid;
+    }
+    setPromptedSecret(PROMPTED_BECOME_PASSWORD, asked.value);
   }
   const limits = inputLimitsFromEnv(io.env); // PVRUN_MAX_INPUT_BYTES / PVRUN_MAX_INPUT_DEPTH for every file read
   if (!limits.ok) { io.err.write(`pvrun: ${limits.message}\n`); return EXIT.invalid; }
@@ -46,13 +67,15 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
       case 'playbooks': return playbooksCommand(parsed.sub, io);
       case 'run': return await runCommand(parsed.playbook, parsed.flags, io);
       case 'validate': return await validateCommand(parsed.playbook, parsed.flags, io);
+      case 'list': return await listCommand(parsed.playbook, parsed.flags, parsed.what, io);
+      case 'completion': io.out.write(completionScript(parsed.shell, parsed.spec)); return EXIT.ok;
       case 'preflight': return await preflightCommand(parsed.playbook, parsed.flags, io);
       case 'inventory': return await inventoryCommand(parsed.flags, io);
       case 'schema': return await schemaCommand(parsed.flags, io);
       case 'lab': return await labCommand(parsed.sub, parsed.args, io);
       case 'demo': return await demoCommand(parsed.flags, io);
-      case 'runs': return parsed.flags.rollout ? rolloutCommand(parsed.flags.rollout, parsed.flags, io, false) : runsCommand(parsed.flags, io);
-      case 'show': return parsed.flags.rollout ? rolloutCommand(parsed.flags.rollout, parsed.flags, io, true) : showCommand(parsed.run, parsed.flags, io);
+      case 'runs': return await (parsed.flags.rollout ? rolloutCommand(parsed.flags.rollout, parsed.flags, io, false) : runsCommand(parsed.flags, io));
+      case 'show': return await (parsed.flags.rollout ? rolloutCommand(parsed.flags.rollout, parsed.flags, io, true) : showCommand(parsed.run, parsed.flags, io));
       case 'rollback': return await rollbackCommand(parsed.run, parsed.flags, io);
       case 'resume': return await resumeCommand(parsed.run, parsed.flags, io);
       case 'snapshots': return await snapshotsCommand(parsed.sub, parsed.flags, io);
@@ -70,6 +93,40 @@ const self = fileURLToPath(import.meta.url);
 if (process.argv[1] && realpathSync(process.argv[1]) === self) {
   quietOnClosedPipe();
   process.exitCode = await main(process.argv.slice(2));
+}
+
+/**
+ * A secret typed on the terminal without echo (-K). Without a terminal there is nobody to ask:
+ * an input error that says what to do instead.
+ */
+export function askSecret(prompt: string, io: Io): Promise<Result<string, string>> {
+  const input = (io.in ?? process.stdin) as NodeJS.ReadableStream & { isTTY?: boolean; setRawMode?: (raw: boolean) => unknown };
+  if (input.isTTY !== true || typeof input.setRawMode !== 'function') {
+    return Promise.resolve(err('-K/--ask-become-pass needs a terminal to ask on (stdin is not one); give the hosts connection.become_password: { env: NAME } or { file: path } instead'));
+  }
+  input.setRawMode(true); // no echo: raw before the prompt, so nothing typed early is echoed either
+  io.err.write(prompt);
+  input.resume();
+  return new Promise((done) => {
+    let typed = '';
+    const finish = (r: Result<string, string>): void => {
+      input.off('data', onData);
+      input.setRawMode?.(false);
+      input.pause();
+      io.err.write('\n');
+      done(r);
+    };
+    const onData = (chunk: Buffer | string): void => {
+      for (const ch of typeof chunk === 'string' ? chunk : chunk.toString('utf8')) {
+        if (ch === '\r' || ch === '\n') return finish(typed.length > 0 ? ok(typed) : err('no become password given'));
+        if (ch === '\u0003') return finish(err('interrupted'));
+        if (ch === '\u0004') return finish(typed.length > 0 ? ok(typed) : err('no become password given'));
+        if (ch === '\u007f' || ch === '\b') typed = typed.slice(0, -1);
+        else typed += ch;
+      }
+    };
+    input.on('data', onData);
+  });
 }
 
 /** `pvrun … | head`: the reader went away; stop quietly instead of dying on EPIPE. */

@@ -1,5 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { packageVersion } from './playbooks.js';
+import { mistypedCommand } from './suggest-command.js';
+import type { CliSpec } from './completion.js';
 
 /** Options of `pvrun <playbook>` (ansible-playbook's flags where they mean the same). */
 export interface RunFlags {
@@ -24,6 +26,13 @@ export interface RunFlags {
   rollout?: string;
   /** skip the preflight before batch 1 (docs/preflight.md) */
   skipPreflight?: boolean;
+  /** ansible-playbook's: print the plan's hosts / steps and exit (src/cli/list.ts) */
+  listHosts?: boolean;
+  listTasks?: boolean;
+  /** ansible-playbook's --syntax-check: what `pvrun validate` does */
+  syntaxCheck?: boolean;
+  /** -K: ask the become (sudo) password on the terminal, for hosts without become_password */
+  askBecomePass?: boolean;
 }
 
 /** `pvrun rollback|resume <run>` */
@@ -56,6 +65,8 @@ export interface SnapshotFlags {
 export type Invocation =
   | { cmd: 'run'; playbook: string; flags: RunFlags }
   | { cmd: 'validate'; playbook: string; flags: RunFlags }
+  | { cmd: 'list'; playbook: string; flags: RunFlags; what: { hosts: boolean; tasks: boolean } }
+  | { cmd: 'completion'; shell: 'bash' | 'zsh' | 'fish'; spec: CliSpec }
   | { cmd: 'preflight'; playbook: string; flags: RunFlags }
   | { cmd: 'inventory'; flags: { inventory: string[]; list: boolean; graph: boolean; fromPool?: string; missingTools: boolean; tag?: string; name?: string; yaml: boolean } }
   | { cmd: 'schema'; flags: { write: boolean; docs?: boolean } }
@@ -117,6 +128,11 @@ function addRunFlags(c: Command): Command {
     .option('-C, --check', 'rehearsal: read only, predict changes', false)
     .option('-D, --diff', 'show each step\'s planned change in detail', false)
     .option('--start-at-step <name>', 'start at the step with this name')
+    .option('--start-at-task <name>', 'the same as --start-at-step (ansible-playbook\'s name)')
+    .option('--list-hosts', 'print the hosts of each play, batch by batch, and exit (contacts nothing)')
+    .option('--list-tasks', 'print the steps of each play with their tags, and exit (contacts nothing)')
+    .option('--syntax-check', 'check the playbook and inventories, print the plan, and exit (as `pvrun validate`)')
+    .option('-K, --ask-become-pass', 'ask for the sudo (become) password on the terminal, for hosts without connection.become_password')
     .option('--json [file]', 'JSON-lines events to stdout, or to file')
     .option('--junit <file>', 'write a JUnit XML report')
     .option('--state-dir <dir>', 'where run journals are kept (default .pvrun, or $PVRUN_STATE_DIR)')
@@ -126,14 +142,55 @@ function addRunFlags(c: Command): Command {
     .option('--shard-by <host|pool>', 'slice by a hash of the host name (default) or by whole pools')
     .option('--rollout <id>', 'coordinate the shards of one rollout through the pools: canary, failure budget (e.g. the CI run id)')
     .option('--skip-preflight', 'do not check pools, VMs, keys and guests before batch 1 (docs/preflight.md)')
-    .option('-v, --verbose', 'more output (repeat for more)', count, 0);
+    .option('-v, --verbose', '-v step starts/ends and what changed; -vv also the commands run; -vvv everything (probe output, transport debug)', count, 0);
+}
+
+/** The run flags as the commands read them: --start-at-task folded into --start-at-step. */
+function runFlags(flags: RunFlags & { startAtTask?: string }): RunFlags {
+  const { startAtTask, ...rest } = flags;
+  if (startAtTask === undefined) return rest;
+  if (rest.startAtStep !== undefined && rest.startAtStep !== startAtTask) {
+    throw new CommanderError(5, 'pvrun.badFlag', `--start-at-task '${startAtTask}' and --start-at-step '${rest.startAtStep}' name different steps: give one`);
+  }
+  return { ...rest, startAtStep: startAtTask };
+}
+
+/** What a playbook invocation asks for: a run, the plan (validate, --syntax-check) or a listing. */
+function playbookInvocation(cmd: 'run' | 'validate' | 'preflight', playbook: string, raw: RunFlags): Invocation {
+  const flags = runFlags(raw);
+  if (flags.listHosts || flags.listTasks) return { cmd: 'list', playbook, flags, what: { hosts: flags.listHosts === true, tasks: flags.listTasks === true } };
+  if (flags.syntaxCheck) return { cmd: 'validate', playbook, flags };
+  return { cmd, playbook, flags };
+}
+
+/** The commands and flags of the program, for shell completion. */
+function cliSpec(program: Command): CliSpec {
+  const flagsOf = (c: Command): string[] => c.options.flatMap((o) => [o.short, o.long].filter((f): f is string => !!f));
+  const valued = new Set<string>();
+  const walk = (c: Command): void => {
+    for (const o of c.options) if (o.required || o.optional) for (const f of [o.short, o.long]) if (f) valued.add(f);
+    c.commands.forEach(walk);
+  };
+  walk(program);
+  // the lab parses its own arguments (lab.ts): its words are listed here
+  const LAB: Record<string, string[]> = { lab: ['up', 'down', 'status', 'xapi'] };
+  return {
+    root: flagsOf(program).filter((f) => f !== '--version').concat('--version'),
+    commands: program.commands.map((c) => ({
+      name: c.name(),
+      description: c.description(),
+      flags: [...new Set([...flagsOf(c), ...c.commands.flatMap(flagsOf), ...(c.name() === 'lab' ? ['--state', '--guests', '--port', '--save', '--tls'] : [])])],
+      subs: c.commands.map((s) => s.name()).concat(LAB[c.name()] ?? []),
+    })),
+    valued: [...valued, ...['--state', '--guests', '--port']].sort(),
+  };
 }
 
 /**
  * Parse argv into an Invocation. Usage errors come back as a CommanderError with exitCode 5;
  * nothing is printed here except through `writeErr`.
  */
-export function parseArgs(argv: string[], writeErr: (s: string) => void): Invocation | { usageError: string } {
+export function parseArgs(argv: string[], writeErr: (s: string) => void, cwd: string = process.cwd()): Invocation | { usageError: string } {
   let result: Invocation | undefined;
   let helpText = '';
   const program = new Command('pvrun')
@@ -153,14 +210,29 @@ export function parseArgs(argv: string[], writeErr: (s: string) => void): Invoca
       result = { cmd: 'help', text: program.helpInformation() + EXAMPLES + '\n' };
       return;
     }
-    result = { cmd: 'run', playbook, flags };
+    // `pvrun runz`: not a file and near a subcommand is a mistyped command (exit 5), not a playbook
+    const typo = mistypedCommand(playbook, cwd, program.commands.map((c) => c.name()));
+    if (typo) throw new CommanderError(5, 'pvrun.unknownCommand', typo);
+    result = playbookInvocation('run', playbook, flags);
   });
 
   addRunFlags(program.command('validate').description('check a playbook and its inventories, print the plan; contacts nothing').argument('<playbook>'))
-    .action((playbook: string, flags: RunFlags) => { result = { cmd: 'validate', playbook, flags }; });
+    .action((playbook: string, flags: RunFlags) => { result = playbookInvocation('validate', playbook, flags); });
 
   addRunFlags(program.command('preflight').description('check, read-only, every pool, VM, key and guest the playbook\'s hosts need (what a run does before batch 1); exit 4 unreachable, 5 bad input').argument('<playbook>'))
-    .action((playbook: string, flags: RunFlags) => { result = { cmd: 'preflight', playbook, flags }; });
+    .action((playbook: string, flags: RunFlags) => { result = playbookInvocation('preflight', playbook, flags); });
+
+  program.command('completion').description('print a shell completion script: subcommands, flags, playbook files, inventory names')
+    .argument('<shell>', 'bash, zsh or fish')
+    .addHelpText('after', `
+Install:
+  bash   pvrun completion bash > ~/.local/share/bash-completion/completions/pvrun   (or: source <(pvrun completion bash))
+  zsh    pvrun completion zsh > "\${fpath[1]}/_pvrun"
+  fish   pvrun completion fish > ~/.config/fish/completions/pvrun.fish`)
+    .action((shell: string) => {
+      if (shell !== 'bash' && shell !== 'zsh' && shell !== 'fish') throw new CommanderError(5, 'pvrun.badShell', `completion: unknown shell '${shell}': bash, zsh or fish`);
+      result = { cmd: 'completion', shell, spec: cliSpec(program) };
+    });
 
   program.command('inventory').description('show an inventory, or discover VMs on a pool')
     .option('-i, --inventory <name|file>', 'inventory name or file; repeatable', collect, [])

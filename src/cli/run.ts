@@ -1,6 +1,7 @@
 import { formatDiagnostics, type Diagnostic } from '../load/diagnostics.js';
 import { loadProject, validateOnly, type LoadProjectOptions, type Project } from '../load/project.js';
-import { inventorySecretRefs, resolveSecret, resolveSecrets } from '../load/secrets.js';
+import { inventorySecretRefs, resolveSecret, resolveSecrets, usePromptedBecomePassword } from '../load/secrets.js';
+import { formatValidation } from './list.js';
 import { redactor } from '../util/redact.js';
 import { EXIT } from '../engine/exit-codes.js';
 import type { HostRecap, RunEvent } from '../engine/events.js';
@@ -33,7 +34,7 @@ import { shardSetup } from '../shard/setup.js';
 
 const split = (s: string | undefined): string[] => (s ? [s] : []);
 
-function loadOptions(playbook: string, flags: RunFlags, io: Io, run: Record<string, unknown>): LoadProjectOptions {
+export function loadOptions(playbook: string, flags: RunFlags, io: Io, run: Record<string, unknown>): LoadProjectOptions {
   return {
     playbook,
     inventories: flags.inventory,
@@ -64,7 +65,7 @@ export async function validateCommand(playbook: string, flags: RunFlags, io: Io)
     return EXIT.invalid;
   }
   printDiagnostics(r.value.project.warnings, io);
-  io.out.write(r.value.text + '\n');
+  io.out.write(formatValidation(r.value.project) + '\n'); // the plan (hosts per batch, steps), then the counts
   return EXIT.ok;
 }
 
@@ -73,6 +74,7 @@ export async function validateCommand(playbook: string, flags: RunFlags, io: Io)
  * variable or file is an input error (exit 5) and every value is registered for redaction.
  */
 function resolveRunSecrets(project: Project): Result<void, Diagnostic[]> {
+  usePromptedBecomePassword(project.inventory); // -K
   const hosts = new Set(project.plays.flatMap((p) => p.hosts));
   const pools = new Set([...hosts].map((h) => project.inventory.hosts[h]?.vm?.pool).filter((p): p is string => !!p));
   const refs = inventorySecretRefs(project.inventory).filter((r) =>
@@ -155,6 +157,7 @@ export async function prepareRun(playbook: string, flags: RunFlags, io: Io, runI
       return err(EXIT.invalid);
     }
     project = again.value;
+    usePromptedBecomePassword(project.inventory); // -K, for the hosts found on the pools too
   }
   const registry = builtinRegistry();
   const plays = toEnginePlays(project, registry).map((p) => ({ ...p, forks: flags.forks ?? p.forks }));

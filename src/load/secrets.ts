@@ -36,7 +36,7 @@ export function resolveSecret(ref: unknown, opts: ResolveSecretOptions = {}): Re
   }
   let value: string;
   if ('env' in ref) {
-    const v = (opts.env ?? process.env)[ref.env];
+    const v = prompted.get(ref.env) ?? (opts.env ?? process.env)[ref.env];
     if (v === undefined) return err(diagnostic(pos, `environment variable '${ref.env}' is not set${forWhat}`));
     if (v === '') return err(diagnostic(pos, `environment variable '${ref.env}' is empty${forWhat}`));
     value = v;
@@ -53,6 +53,23 @@ export function resolveSecret(ref: unknown, opts: ResolveSecretOptions = {}): Re
   }
   (opts.redactor ?? processRedactor).add(value);
   return ok(value);
+}
+
+/**
+ * Secrets typed at a prompt (`-K`): referenced as `{ env: NAME }` but kept in memory, never put
+ * in the environment (child processes would inherit them); registered for redaction at once.
+ */
+export const PROMPTED_BECOME_PASSWORD = 'PVRUN_BECOME_PASSWORD';
+const prompted = new Map<string, string>();
+export function setPromptedSecret(name: string, value: string): void {
+  prompted.set(name, value);
+  processRedactor.add(value);
+}
+
+/** -K: hosts without a become_password of their own use the prompted one (as ansible-playbook -K). */
+export function usePromptedBecomePassword(inv: Inventory): void {
+  if (!prompted.has(PROMPTED_BECOME_PASSWORD)) return;
+  for (const h of Object.values(inv.hosts)) h.connection.become_password ??= { env: PROMPTED_BECOME_PASSWORD };
 }
 
 /** Resolve several references, collecting every problem. */
