@@ -27,6 +27,7 @@ _pvrun_names() { # $1: directory; prints the .yml/.yaml names in it without exte
 _pvrun_files() { # $1: the word; YAML/INI files and directories
   local f
   while IFS= read -r f; do
+    [[ \${f##*/} == .* && \${1##*/} != .* ]] && continue # hidden, unless asked for
     if [[ -d $f ]]; then printf '%s/\\n' "$f"; else case $f in *.yml|*.yaml|*.ini) printf '%s\\n' "$f" ;; esac; fi
   done < <(compgen -f -- "$1")
 }
