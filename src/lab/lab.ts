@@ -5,7 +5,7 @@
  * or powers off from inside.
  */
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
-import { isAbsolute, join, relative, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { stringify } from 'yaml';
 import { LabGuests, type GuestInfo } from './guest/index.js';
@@ -208,12 +208,10 @@ export function writeInventory(
   stateDir: string, xapiUrl: string, password: string, guests: GuestInfo[],
   windows?: { list: WindowsGuestInfo[]; port: number; knownHostsLine: string },
 ): string {
-  // Paths inside the state directory are written relative to it: an inventory's paths are
-  // relative to the inventory file (src/load/inventory.ts), wherever pvrun is run from.
-  const shown = (p: string): string => {
-    const r = relative(stateDir, p);
-    return r === '' || r.startsWith('..') || isAbsolute(r) ? p : r;
-  };
+  // Absolute paths: the inventory works from any directory and as a copy elsewhere (tests edit
+  // copies). The checked-in inventories/lab.yml writes them relative to itself instead
+  // (../.lab/…): an inventory's relative paths are relative to its file (src/load/inventory.ts).
+  const shown = (p: string): string => resolve(p);
   const pwFile = join(stateDir, 'xapi-password');
   writeFileSync(pwFile, password + '\n', { mode: 0o600 });
   chmodSync(pwFile, 0o600);
