@@ -115,7 +115,8 @@ Commands:
   down [--state DIR]                     stop it and remove its guests
   xapi [--port P] [--state FILE] [--save] [--tls]   only the XAPI simulator, in the foreground
 
-After 'pvrun lab up': pvrun <playbook> -i .lab/inventory.yml (see docs/lab.md)`;
+After 'pvrun lab up': pvrun playbooks/linux-tools.yml -i lab (inventories/lab.yml), or -i .lab/inventory.yml;
+ports taken: exit 4, nothing started (see docs/lab.md)`;
 
 function addRunFlags(c: Command): Command {
   return c
