@@ -15,6 +15,7 @@ import type { Result } from '../../src/util/result.js';
 import { createPsRemoting } from '../../src/connectors/powershell/create.js';
 import { PwshPool } from '../../src/connectors/powershell/pool.js';
 import { describeWindows, PWSH, startPwshSshd, windowsHost } from './harness.js';
+import { buildRelease, LAB_RELEASES, type BuiltRelease } from '../../src/lab/windows/releases.js';
 import { runStep, stepContext } from './step-context.js';
 
 const noSecrets = (): Result<string, string> => ({ ok: false, error: 'none' });
@@ -23,6 +24,11 @@ const predicate = (key: string) => windowsPredicates.find((p) => p.key === key)!
 describeWindows('Windows procedure on a lab guest (ssh-powershell + PvrunLab)', { sshd: true }, () => {
   let sshd: SshdHandle;
   const opened: SshPowerShellConnector[] = [];
+  // the real tools come as a release package (one MSI per release, XenClean under package\XenClean\)
+  let r90: BuiltRelease;
+  let r91: BuiltRelease;
+  /** a guest whose CD drive D: holds a release, with the vendor device off (the MSI refuses otherwise) */
+  const ready = (rel: BuiltRelease, o: Parameters<typeof seedWindowsState>[0] = {}): WindowsLabState => ({ ...seedWindowsState({ vendorDevice: false, ...o }), cdrom: rel.root });
 
   function guest(name: string, state: WindowsLabState, checkMode = false) {
     const g: WindowsLabGuest = createWindowsLabGuest(mkdtempSync(join(tmpdir(), `pvrun-win-${name}-`)), PWSH!, state);
@@ -33,19 +39,24 @@ describeWindows('Windows procedure on a lab guest (ssh-powershell + PvrunLab)', 
     return { g, host, conn: r.value.connector };
   }
 
-  beforeAll(async () => { sshd = await startSshd(); });
+  beforeAll(async () => {
+    sshd = await startSshd();
+    const d = mkdtempSync(join(tmpdir(), 'pvrun-win-rel-'));
+    r90 = buildRelease(join(d, 'r90'), LAB_RELEASES['9.0'], PWSH!);
+    r91 = buildRelease(join(d, 'r91'), LAB_RELEASES['9.1'], PWSH!);
+  });
   afterAll(async () => {
     await Promise.all(opened.map((c) => c.close()));
     await sshd?.stop();
   });
 
   it('check mode: predicts the procedure and changes nothing on the guest', async () => {
-    const { g, host, conn } = guest('check', seedWindowsState(), true);
+    const { g, host, conn } = guest('check', ready(r90), true);
     const before = JSON.stringify(g.read());
     const ctx = stepContext(host, conn, { check: true });
     const cap = await runStep(nicMigrateStep, ctx, { action: 'capture' });
     expect(cap.plan).toMatchObject({ kind: 'ok', summary: expect.stringContaining('00:16:3e:5a:01:02 10.20.30.40/24') });
-    expect((await runStep(msiInstallStep, ctx, { path: 'D:\\XenDrivers-x64.msi', product: 'XCP-ng Windows PV Drivers' })).plan.kind).toBe('change');
+    expect((await runStep(msiInstallStep, ctx, { path: 'D:\\package\\XenDrivers-x64.msi', product: 'XCP-ng Windows PV Drivers' })).plan.kind).toBe('change');
     expect((await runStep(windowsRebootStep, ctx, { when_required: true })).plan.kind).toBe('change');
     // the rehearsal of restore sees the captured settings still on the emulated NIC and says what
     // the real run will move
@@ -58,7 +69,7 @@ describeWindows('Windows procedure on a lab guest (ssh-powershell + PvrunLab)', 
   });
 
   it('ghost NIC: a static IP left on the hidden adapter ends up on the new PV adapter, the ghost is gone', async () => {
-    const { g, host, conn } = guest('ghost', seedWindowsState());
+    const { g, host, conn } = guest('ghost', ready(r90));
     const ctx = stepContext(host, conn);
     expect((await predicate('pv_drivers_present').evaluate(ctx, true, { fresh: true }))).toMatchObject({ ok: true, value: { pass: false } });
 
@@ -66,7 +77,7 @@ describeWindows('Windows procedure on a lab guest (ssh-powershell + PvrunLab)', 
     expect(cap.apply).toMatchObject({ kind: 'ok', summary: 'captured 1 static adapter(s)' });
     expect(ctx.intents).toContainEqual({ action: 'nic-capture', detail: { adapters: [expect.objectContaining({ mac: '00:16:3e:5a:01:02', addresses: [{ ip: '10.20.30.40', prefix: 24 }], gateways: ['10.20.30.1'], dns: ['10.20.30.2', '10.20.30.3'] })] } });
 
-    const inst = await runStep(msiInstallStep, ctx, { path: 'D:\\XenDrivers-x64.msi', product: 'XCP-ng Windows PV Drivers' });
+    const inst = await runStep(msiInstallStep, ctx, { path: 'D:\\package\\XenDrivers-x64.msi', product: 'XCP-ng Windows PV Drivers' });
     expect(inst.apply).toMatchObject({ kind: 'changed', data: { exit_code: 3010, reboot_required: true } });
     expect(ctx.state.get('reboot_required')).toBe(true);
 
@@ -122,17 +133,19 @@ describeWindows('Windows procedure on a lab guest (ssh-powershell + PvrunLab)', 
     expect(ctx.state.get('reboot_required')).toBeUndefined();
   });
 
-  it('Citrix clean-up: removes the tools and asks for a reboot; already clean is ok; refusal fails with the reason', async () => {
-    const { g, host, conn } = guest('citrix', seedWindowsState({ citrix: true }));
+  // the real XenClean (v9.1+) without -onboard removes every PV product and returns 0; 64/65/66
+  // exist only with -onboard (win-pv-drivers XenClean Program.cs, ExitCode.cs)
+  it('Citrix clean-up: the release XenClean removes the tools and asks for a reboot; clean is ok; a failing XenClean fails with the reason', async () => {
+    const { g, host, conn } = guest('citrix', ready(r91, { citrix: true }));
     const ctx = stepContext(host, conn);
-    const r = await runStep(citrixCleanupStep, ctx, {});
+    const xc = { path: 'D:\\package\\XenClean\\XenClean.exe' };
+    const r = await runStep(citrixCleanupStep, ctx, xc);
     expect(r.plan).toMatchObject({ kind: 'change', summary: expect.stringContaining('Citrix VM Tools 7.2.0.1555') });
     expect(r.apply).toMatchObject({ kind: 'changed', data: { exit_code: 0, reboot_required: true } });
     expect(g.read().products).toEqual([]);
-    expect((await runStep(citrixCleanupStep, ctx, {})).plan.kind).toBe('ok');
-    expect(await citrixCleanupStep.apply(ctx, {}, { kind: 'change', summary: '' })).toMatchObject({ kind: 'ok', data: { exit_code: 65 } });
-    const s = g.read(); s.xenclean = { exitCode: 66 }; g.write(s);
-    expect(await citrixCleanupStep.apply(ctx, {}, { kind: 'change', summary: '' })).toMatchObject({ kind: 'failed', reason: expect.stringContaining('refused') });
+    expect((await runStep(citrixCleanupStep, ctx, xc)).plan.kind).toBe('ok');
+    const s = g.read(); s.xenclean = { exitCode: 1 }; g.write(s);
+    expect(await citrixCleanupStep.apply(ctx, xc, { kind: 'change', summary: '' })).toMatchObject({ kind: 'failed', reason: expect.stringContaining('XenClean failed (exit 1') });
   });
 
   it('windows-reboot follows the reboots drivers ask for, up to max_followups', async () => {
@@ -183,7 +196,8 @@ describeWindows('Windows procedure on a lab guest through psremoting (SSH transp
   });
 
   it('ghost NIC end to end: capture, install (3010), reboot, restore', async () => {
-    const g = createWindowsLabGuest(mkdtempSync(join(tmpdir(), 'pvrun-winpsr-')), PWSH!, seedWindowsState({ ip: '172.16.5.5' }));
+    const rel = buildRelease(join(mkdtempSync(join(tmpdir(), 'pvrun-winpsr-rel-')), 'r90'), LAB_RELEASES['9.0'], PWSH!);
+    const g = createWindowsLabGuest(mkdtempSync(join(tmpdir(), 'pvrun-winpsr-')), PWSH!, { ...seedWindowsState({ ip: '172.16.5.5', vendorDevice: false }), cdrom: rel.root });
     const host = windowsHost(sshd, 'psremoting', 'psr-ghost');
     const r = createPsRemoting(host, { resolveSecret: noSecrets, pool, sessionInit: g.sessionInit });
     if (!r.ok) throw new Error(r.error);
@@ -191,7 +205,7 @@ describeWindows('Windows procedure on a lab guest through psremoting (SSH transp
     try {
       const ctx = stepContext(host, conn);
       expect((await runStep(nicMigrateStep, ctx, { action: 'capture' })).apply).toMatchObject({ kind: 'ok', summary: 'captured 1 static adapter(s)' });
-      expect((await runStep(msiInstallStep, ctx, { path: 'D:\\XenDrivers-x64.msi' })).apply).toMatchObject({ kind: 'changed', data: { exit_code: 3010 } });
+      expect((await runStep(msiInstallStep, ctx, { path: 'D:\\package\\XenDrivers-x64.msi' })).apply).toMatchObject({ kind: 'changed', data: { exit_code: 3010 } });
       expect((await runStep(windowsRebootStep, ctx, { when_required: true })).apply).toMatchObject({ kind: 'changed', data: { reboots: 1 } });
       expect((await runStep(nicMigrateStep, ctx, { action: 'restore' })).apply).toMatchObject({ kind: 'changed' });
       const s = g.read();

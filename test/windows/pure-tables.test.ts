@@ -91,7 +91,9 @@ describe('nic-migrate planning', () => {
 
 describe('installer and clean-up codes', () => {
   it.each([
-    [0, 'changed'], [3, 'changed'], [64, 'ok'], [65, 'ok'], [66, 'failed'], [1, 'failed'], [2, 'failed'], [null, 'failed'], [1234, 'failed'],
+    // the real contract (v9.1+, without -onboard): 0 cleaned, 3 not run yet (reboot, run again);
+    // 64/65/66 only exist with -onboard, which pvrun does not pass
+    [0, 'cleaned'], [3, 'reboot-then-again'], [64, 'failed'], [65, 'failed'], [66, 'failed'], [1, 'failed'], [2, 'failed'], [null, 'failed'], [1234, 'failed'],
   ])('XenClean exit %s → %s', (code, kind) => expect(xenCleanOutcome(code).kind).toBe(kind));
 
   it('msi script quotes every value', () => {

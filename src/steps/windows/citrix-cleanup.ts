@@ -80,9 +80,9 @@ export const citrixCleanupStep = defineStep<CitrixCleanupArgs>({
     type: 'object',
     additionalProperties: false,
     properties: {
-      path: { type: 'string', minLength: 1 },
-      timeout: { type: 'number', exclusiveMinimum: 0 },
-      reboot_timeout: { type: 'number', exclusiveMinimum: 0 },
+      path: { type: 'string', minLength: 1, description: "XenClean.exe on the guest (default: package\\XenClean\\XenClean.exe of the release windows-tools-source found)" },
+      timeout: { type: 'number', exclusiveMinimum: 0, description: 'seconds for each XenClean run (default 900)' },
+      reboot_timeout: { type: 'number', exclusiveMinimum: 0, description: 'seconds for the reboot XenClean asks for with exit 3 (default 1800)' },
     },
   },
   shorthand: (v) => (v === null || v === true ? {} : { path: String(v) }),

@@ -24,7 +24,10 @@ export async function ps(ctx: StepContext, script: string, opts: ExecOptions = {
   const c = await connector(ctx);
   if (!c.ok) return c;
   const o: ExecOptions = { ...opts };
-  o.onOutput ??= (_s, chunk) => { for (const l of chunk.replace(/\r?\n$/, '').split(/\r?\n/)) ctx.log(l); };
+  // as src/steps/guest/common.ts: the script at -vv, a read-only probe's output at -vvv
+  ctx.log(`PS> ${script}`, 2);
+  const level = opts.readOnly ? 3 : 1;
+  o.onOutput ??= (_s, chunk) => { for (const l of chunk.replace(/\r?\n$/, '').split(/\r?\n/)) ctx.log(l, level); };
   const r = await c.value.exec(script, o);
   return r.ok ? r : err({ kind: 'guest', failure: r.error });
 }

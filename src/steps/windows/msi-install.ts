@@ -120,7 +120,7 @@ export const msiInstallStep = defineStep<MsiInstallArgs>({
       properties: { type: 'object', propertyNames: { pattern: '^[A-Za-z_][A-Za-z0-9_.]*$' }, additionalProperties: { type: 'string' } },
       log: { type: 'string' },
       ok_codes: { type: 'array', items: { type: 'integer' }, default: DEFAULT_OK_CODES },
-      product: { oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' }, minItems: 1 }] },
+      product: { oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' }, minItems: 1 }], description: 'installed-products name (substring, case-insensitive), or a list of names: when one is present, nothing to do' },
       version: { type: 'string' },
       timeout: { type: 'number', exclusiveMinimum: 0 },
     },
