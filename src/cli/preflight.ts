@@ -1,4 +1,3 @@
-import { EXIT } from '../engine/exit-codes.js';
 import { newRunId } from '../journal/run-id.js';
 import type { Io } from './main.js';
 import type { RunFlags } from './program.js';
@@ -12,6 +11,5 @@ import { prepareRun, runPreflight } from './run.js';
 export async function preflightCommand(playbook: string, flags: RunFlags, io: Io): Promise<number> {
   const prepared = await prepareRun(playbook, flags, io, newRunId());
   if (!prepared.ok) return prepared.error;
-  const { code } = await runPreflight(prepared.value, flags, io);
-  return code === EXIT.ok ? EXIT.ok : code;
+  return (await runPreflight(prepared.value, flags, io)).code;
 }

@@ -13,7 +13,7 @@ import { lockRun } from '../journal/lock.js';
 import { newRunId } from '../journal/run-id.js';
 import { createJsonReporter } from '../report/json.js';
 import { createPlainReporter } from '../report/plain.js';
-import { createTtyReporter } from '../report/tty.js';
+import { createTtyReporter, humanDisplay } from '../report/tty.js';
 import { fanout, type Reporter } from '../report/types.js';
 import { err, ok, type Result } from '../util/result.js';
 import type { Io } from './main.js';
@@ -32,42 +32,10 @@ import { resolve as resolvePath } from 'node:path';
 import { resolveInventoryArg } from '../load/inventory.js';
 import { shardSetup } from '../shard/setup.js';
 
-const split = (s: string | undefined): string[] => (s ? [s] : []);
-
-export function loadOptions(playbook: string, flags: RunFlags, io: Io, run: Record<string, unknown>): LoadProjectOptions {
-  return {
-    playbook,
-    inventories: flags.inventory,
-    extraVars: flags.extraVars,
-    ...(flags.limit ? { limit: flags.limit } : {}),
-    tags: split(flags.tags),
-    skipTags: split(flags.skipTags),
-    ...(flags.startAtStep ? { startAtStep: flags.startAtStep } : {}),
-    registry: builtinRegistry(),
-    cwd: io.cwd,
-    run,
-    check: flags.check,
-  };
-}
-
-function printDiagnostics(ds: Diagnostic[], io: Io): void {
-  if (!ds.length) return;
-  io.err.write(formatDiagnostics(ds) + '\n');
-  // under GitHub Actions, bad input is annotated at its file and line too (stdout: the runner reads it)
-  if (io.env['GITHUB_ACTIONS'] === 'true') io.out.write(diagnosticAnnotations(ds, (s) => redactor.redact(s)));
-}
-
-/** `pvrun validate`: load everything, print diagnostics or the plan. Contacts nothing. */
-export async function validateCommand(playbook: string, flags: RunFlags, io: Io): Promise<number> {
-  const r = validateOnly(loadOptions(playbook, flags, io, { id: 'validate', check: flags.check, playbook }));
-  if (!r.ok) {
-    printDiagnostics(r.error, io);
-    return EXIT.invalid;
-  }
-  printDiagnostics(r.value.project.warnings, io);
-  io.out.write(formatValidation(r.value.project) + '\n'); // the plan (hosts per batch, steps), then the counts
-  return EXIT.ok;
-}
+// loadOptions, printDiagnostics and validateCommand live in validate.ts, which `pvrun validate`
+// loads without this file's run machinery (start-up, issue 17)
+import { loadOptions, printDiagnostics } from './validate.js';
+export { loadOptions, validateCommand } from './validate.js';
 
 /**
  * Every secret the run will need, resolved before anything is contacted, so a missing
@@ -84,9 +52,10 @@ function resolveRunSecrets(project: Project): Result<void, Diagnostic[]> {
 }
 
 function humanReporter(flags: RunFlags, io: Io): Reporter {
-  const tty = io.out.isTTY === true && !io.env['CI'] && !io.env['NO_COLOR'];
-  const opts = { verbose: flags.verbose > 0, diff: flags.diff, redact: (s: string) => redactor.redact(s), check: flags.check };
-  return tty ? createTtyReporter(io.out, opts) : createPlainReporter(io.out, { ...opts, color: false });
+  // colour by the terminal's colour support (FORCE_COLOR, NO_COLOR, TERM), live progress by whether it is a terminal (src/report/tty.ts)
+  const { live, color } = humanDisplay(io.out, io.env);
+  const opts = { verbose: flags.verbose, diff: flags.diff, redact: (s: string) => redactor.redact(s), check: flags.check, color };
+  return live ? createTtyReporter(io.out, opts) : createPlainReporter(io.out, opts);
 }
 
 /** Secrets for the transports; every value was already resolved (and registered) up front. */
@@ -171,7 +140,8 @@ export async function prepareRun(playbook: string, flags: RunFlags, io: Io, runI
 export async function runPreflight(prepared: Prepared, flags: RunFlags, io: Io, opts: { quietOk?: boolean } = {}): Promise<{ code: number; report: PreflightReport }> {
   const report = await preflight({
     inventory: prepared.project.inventory, plays: prepared.plays, resolveSecret: secretResolver,
-    warn: (m) => io.err.write(`pvrun: warning: ${redactor.redact(m)}\n`),
+    // in a run, the run itself tells these (as warning events) once it starts
+    warn: (m) => { if (!opts.quietOk) io.err.write(`pvrun: warning: ${redactor.redact(m)}\n`); },
     ...(flags.forks ? { forks: flags.forks } : {}),
   });
   const code = preflightExitCode(report);
