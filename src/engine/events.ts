@@ -62,7 +62,9 @@ export type RunEvent =
   | { type: 'batch-end'; play: string; index: number; failed: number; total: number; time: string }
   | { type: 'host-start'; host: string; time: string }
   | { type: 'step-start'; host: string; step: string; stepType: string; index: number; phase: StepPhase; time: string }
-  | { type: 'step-output'; host: string; step: string; stream: 'stdout' | 'stderr' | 'log'; text: string }
+  | { type: 'step-output'; host: string; step: string; stream: 'stdout' | 'stderr' | 'log'; text: string;
+      /** the -v level that shows it: 1 (absent) a step's own words and the output of commands that change things, 2 the command lines run, 3 the output of read-only probes */
+      level?: 2 | 3 }
   | { type: 'step-result'; host: string; step: string; stepType: string; index: number; phase: StepPhase; status: StepStatus; summary: string; diff?: string; durationMs: number; time: string;
       /** the step changed the host and can be undone: its undo token (JSON), journaled for `pvrun rollback` / `resume` */
       undo?: unknown }

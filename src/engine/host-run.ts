@@ -223,7 +223,7 @@ export class HostRun {
         return r;
       },
       vm: () => services.vm(this.host),
-      log: (line) => this.opts.emit({ type: 'step-output', host: this.host.name, step: stepName, stream: 'log', text: line }),
+      log: (line, level) => this.opts.emit({ type: 'step-output', host: this.host.name, step: stepName, stream: 'log', text: line, ...(level === 2 || level === 3 ? { level } : {}) }),
       intent: async (intent) => {
         this.opts.emit({ type: 'intent', host: this.host.name, step: stepName, action: intent.action, detail: intent.detail, time: this.now() });
         await services.intent?.(this.host.name, stepName, intent);

@@ -18,8 +18,13 @@ export function indentRest(text: string): string {
   return text.trimEnd().split('\n').join('\n    | ');
 }
 
-/** One line per event worth reading, for a human; the TTY reporter reuses it for its log part. */
-export function formatEventLine(e: RunEvent, opts: { color: boolean; verbose: boolean; diff: boolean }): string | undefined {
+/**
+ * One line per event worth reading, for a human; the TTY reporter reuses it for its log part.
+ * `verbose` is the number of -v: 0 step results, rollbacks, batches; 1 (-v) also host and step
+ * starts and the output of commands that change things; 2 (-vv) also every command line run and
+ * the write-ahead intents; 3 (-vvv) everything, the output of read-only probes included.
+ */
+export function formatEventLine(e: RunEvent, opts: { color: boolean; verbose: number; diff: boolean }): string | undefined {
   const c = pc.createColors(opts.color);
   switch (e.type) {
     case 'run-start':
@@ -29,18 +34,18 @@ export function formatEventLine(e: RunEvent, opts: { color: boolean; verbose: bo
     case 'play-start': return c.bold(`PLAY ${e.play} (${e.hosts.length} hosts)`);
     case 'batch-start': return `BATCH ${e.index + 1}: ${e.hosts.join(', ')}`;
     case 'batch-end': return e.failed > 0 ? c.red(`batch ${e.index + 1} done: ${e.failed}/${e.total} failed`) : undefined;
-    case 'step-start': return opts.verbose ? c.dim(`${e.host} [${e.step}] start`) : undefined;
+    case 'step-start': return opts.verbose >= 1 ? c.dim(`${e.host} [${e.phase === 'cleanup' ? 'cleanup: ' : ''}${e.step}] start`) : undefined;
     case 'step-result': {
       const line = `${e.host} [${e.phase === 'cleanup' ? 'cleanup: ' : ''}${e.step}] ${statusPaint(c, e.status)}: ${indentRest(e.summary)} ${c.dim(`(${(e.durationMs / 1000).toFixed(1)}s)`)}`;
       return opts.diff && e.diff ? `${line}\n${e.diff.split('\n').map((l) => `    ${l}`).join('\n')}` : line;
     }
-    case 'step-output': return opts.verbose ? c.dim(`${e.host} [${e.step}] ${e.stream}: ${e.text.replace(/\n$/, '')}`) : undefined;
-    case 'intent': return opts.verbose ? c.dim(`${e.host} [${e.step}] intent ${e.action} ${JSON.stringify(e.detail)}`) : undefined;
+    case 'step-output': return opts.verbose >= (e.level ?? 1) ? c.dim(`${e.host} [${e.step}] ${e.stream}: ${e.text.replace(/\n$/, '')}`) : undefined;
+    case 'intent': return opts.verbose >= 2 ? c.dim(`${e.host} [${e.step}] intent ${e.action} ${JSON.stringify(e.detail)}`) : undefined;
     case 'rollback-start': return c.magenta(`${e.host} ROLLBACK: ${indentRest(e.reason)}`);
     case 'rollback-step': return `${e.host} [rollback ${e.step}] ${e.ok ? c.green('ok') : c.red('FAILED')}: ${e.summary}`;
     case 'rollback-end': return e.ok ? c.magenta(`${e.host} rollback complete`) : c.bold(c.red(`${e.host} ROLLBACK FAILED`));
     case 'host-end': return undefined;
-    case 'host-start': return opts.verbose ? c.dim(`${e.host} start`) : undefined;
+    case 'host-start': return opts.verbose >= 1 ? c.dim(`${e.host} start`) : undefined;
     case 'max-fail-exceeded':
       return c.red(`play '${e.play}': batch ${e.batch + 1} had ${e.failed}/${e.total} failed, over max_fail_percentage ${e.limit}: no further batches`);
     case 'interrupted':
@@ -51,8 +56,8 @@ export function formatEventLine(e: RunEvent, opts: { color: boolean; verbose: bo
   }
 }
 
-/** Plain timestamped lines: not a TTY, or CI / NO_COLOR set. */
-export function createPlainReporter(out: NodeJS.WritableStream, opts: { color: boolean; verbose: boolean; diff: boolean; redact: Redact; check: boolean }): Reporter {
+/** Plain timestamped lines: no live progress (not a terminal, TERM=dumb, CI); coloured when humanDisplay says so. */
+export function createPlainReporter(out: NodeJS.WritableStream, opts: { color: boolean; verbose: number; diff: boolean; redact: Redact; check: boolean }): Reporter {
   return {
     event(raw) {
       // redacted as a value first (the intent's detail and a step's diff are serialised below),

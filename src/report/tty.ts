@@ -1,32 +1,112 @@
+import { WriteStream } from 'node:tty';
 import { createLogUpdate } from 'log-update';
 import pc from 'picocolors';
-import type { RunEvent } from '../engine/events.js';
+import type { HostOutcome, RunEvent } from '../engine/events.js';
 import { formatEventLine } from './plain.js';
 import { formatRecap } from './recap.js';
 import { redactValueWith } from '../util/redact.js';
 import type { Redact, Reporter } from './types.js';
 
+/**
+ * How a human sees a run, decided once per run, the two questions apart:
+ * - colour: Node's own support detection (`tty.WriteStream#getColorDepth`, whose conventions
+ *   supports-color shares): FORCE_COLOR first (`0`/`false` off, `''`/`1`/`true`/`2`/`3` on, even
+ *   on a pipe), then NO_COLOR / NODE_DISABLE_COLORS / TERM=dumb off, then what the terminal
+ *   (TERM, COLORTERM, CI vendor) supports; a pipe without FORCE_COLOR has none;
+ * - live progress (a region redrawn in place): a terminal that can move its cursor (TERM is not
+ *   `dumb`) and not CI. NO_COLOR turns colour off, never the live progress.
+ */
+export function humanDisplay(out: { isTTY?: boolean }, env: NodeJS.ProcessEnv): { live: boolean; color: boolean } {
+  const forced = env['FORCE_COLOR'] !== undefined;
+  // With FORCE_COLOR, NO_COLOR does not matter (Node would also print a warning about it).
+  const probe = forced ? Object.fromEntries(Object.entries(env).filter(([k]) => k !== 'NO_COLOR' && k !== 'NODE_DISABLE_COLORS')) : env;
+  const depth = WriteStream.prototype.getColorDepth.call({} as WriteStream, probe);
+  const tty = out.isTTY === true;
+  return {
+    color: (tty || forced) && depth >= 4,
+    live: tty && env['TERM'] !== 'dumb' && !env['CI'],
+  };
+}
+
+const SPINNER = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
+
+/** 0:24, 12:05, 1:02:03 */
+export function clock(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const ss = String(s % 60).padStart(2, '0');
+  return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${ss}` : `${m}:${ss}`;
+}
+
 interface Running {
   step: string;
   since: number;
+  /** what the host is doing: its steps, its rollback, or its cleanup steps */
+  phase: 'main' | 'rollback' | 'cleanup';
+}
+
+/** The counters of the progress line, from the hosts that ended. */
+export interface Tally { ok: number; changed: number; failed: number; rolledBack: number }
+
+export function tallyOutcome(t: Tally, o: HostOutcome): void {
+  switch (o) {
+    case 'ok': case 'skipped': t.ok++; break;
+    case 'changed': t.changed++; break;
+    case 'rolled-back': t.rolledBack++; break;
+    case 'failed': case 'unreachable': case 'needs-attention': t.failed++; break;
+  }
+}
+
+/**
+ * `batch 2/3 · 3/8 done · ok 2 · changed 1 · failed 0 · rolled back 0 · 0:24 · ETA ~0:40`.
+ * The ETA is the rate so far (hosts done per second over the run) applied to the hosts left;
+ * none before the first host is done.
+ */
+export function progressLine(p: { play?: string; batch: number; batches: number; done: number; total: number; tally: Tally; elapsedMs: number }): string {
+  const left = p.total - p.done;
+  const eta = p.done === 0 ? 'ETA …' : left === 0 ? 'ETA 0:00' : `ETA ~${clock((p.elapsedMs / p.done) * left)}`;
+  return [
+    ...(p.play ? [p.play] : []),
+    ...(p.batch > 0 ? [`batch ${p.batch}/${p.batches}`] : []), // none before the first batch starts
+    `${p.done}/${p.total} done`,
+    `ok ${p.tally.ok}`, `changed ${p.tally.changed}`, `failed ${p.tally.failed}`, `rolled back ${p.tally.rolledBack}`,
+    clock(p.elapsedMs), eta,
+  ].join(' · ');
 }
 
 /**
  * Live progress on a terminal: finished steps scroll as lines, and below them a region redrawn
- * in place (log-update) shows the current batch and each running host with its current step.
+ * in place (log-update): a spinner and the progress line, then each running host with its
+ * current step, marked when it is rolling back or running its cleanup steps.
  */
-export function createTtyReporter(out: NodeJS.WriteStream, opts: { verbose: boolean; diff: boolean; redact: Redact; check: boolean }): Reporter {
-  const c = pc.createColors(true);
+export function createTtyReporter(out: NodeJS.WriteStream, opts: { verbose: number; diff: boolean; redact: Redact; check: boolean; color?: boolean; now?: () => number }): Reporter {
+  const color = opts.color ?? true;
+  const c = pc.createColors(color);
+  const now = opts.now ?? Date.now;
   const live = createLogUpdate(out, { showCursor: true });
   const running = new Map<string, Running>();
-  let batch = '';
+  const tally: Tally = { ok: 0, changed: 0, failed: 0, rolledBack: 0 };
+  let plays = 0;
+  let play = '';
+  let batch = 0;
+  let batches = 0;
   let done = 0;
   let total = 0;
+  let started = now();
+  let tick = 0;
 
   const render = (): void => {
-    const now = Date.now();
-    const lines = [c.bold(`${batch}  ${done}/${total} hosts done`)];
-    for (const [host, r] of running) lines.push(`  ${c.cyan('⟳')} ${host}  ${r.step}  ${c.dim(`${((now - r.since) / 1000).toFixed(0)}s`)}`);
+    const t = now();
+    const spin = c.cyan(SPINNER[tick % SPINNER.length]!);
+    const head = progressLine({ ...(plays > 1 ? { play } : {}), batch, batches, done, total, tally, elapsedMs: t - started });
+    const lines = [`${spin} ${c.bold(head)}`];
+    for (const [host, r] of running) {
+      const secs = c.dim(`${((t - r.since) / 1000).toFixed(0)}s`);
+      if (r.phase === 'rollback') lines.push(`  ${c.magenta('↺')} ${host}  ${c.magenta('ROLLING BACK')}  ${r.step}  ${secs}`);
+      else if (r.phase === 'cleanup') lines.push(`  ${c.yellow('⌫')} ${host}  ${c.yellow('cleanup:')} ${r.step}  ${secs}`);
+      else lines.push(`  ${c.cyan('⟳')} ${host}  ${r.step}  ${secs}`);
+    }
     live(opts.redact(lines.join('\n')));
   };
   const print = (text: string): void => {
@@ -34,28 +114,36 @@ export function createTtyReporter(out: NodeJS.WriteStream, opts: { verbose: bool
     out.write(opts.redact(text) + '\n');
     render();
   };
-  const timer = setInterval(render, 250);
+  const timer = setInterval(() => { tick++; render(); }, 250);
   timer.unref();
 
   return {
     event(raw: RunEvent) {
       const e = redactValueWith(raw, opts.redact); // as a value before formatting, the text again when printed
       switch (e.type) {
-        case 'run-start': total = e.plays.reduce((n, p) => n + p.hosts, 0); break;
-        case 'batch-start': batch = `${e.play} — batch ${e.index + 1}`; break;
-        case 'host-start': running.set(e.host, { step: 'starting', since: Date.now() }); break;
-        case 'step-start': running.set(e.host, { step: e.step, since: Date.now() }); break;
-        case 'rollback-start': running.set(e.host, { step: 'rolling back', since: Date.now() }); break;
-        case 'host-end': running.delete(e.host); done++; break;
+        case 'run-start': total = e.plays.reduce((n, p) => n + p.hosts, 0); plays = e.plays.length; started = now(); break;
+        case 'play-start': play = e.play; batches = e.batches.length; batch = 0; break;
+        case 'batch-start': batch = e.index + 1; break;
+        case 'host-start': running.set(e.host, { step: 'starting', since: now(), phase: 'main' }); break;
+        case 'step-start': {
+          const was = running.get(e.host);
+          // cleanup after a rollback stays marked as cleanup; a step of the host's own is its step
+          running.set(e.host, { step: e.step, since: now(), phase: e.phase === 'cleanup' ? 'cleanup' : was?.phase === 'rollback' ? 'rollback' : 'main' });
+          break;
+        }
+        case 'rollback-start': running.set(e.host, { step: '', since: now(), phase: 'rollback' }); break;
+        case 'rollback-step': { const r = running.get(e.host); if (r) r.step = e.step; break; }
+        case 'rollback-end': running.set(e.host, { step: '', since: now(), phase: 'cleanup' }); break;
+        case 'host-end': running.delete(e.host); done++; tallyOutcome(tally, e.recap.outcome); break;
         case 'run-end':
           clearInterval(timer);
           live.clear();
           live.done();
-          out.write(opts.redact(formatRecap(e.recap, { color: true, runId: e.runId, durationMs: e.durationMs, exitCode: e.exitCode, check: opts.check })) + '\n');
+          out.write(opts.redact(formatRecap(e.recap, { color, runId: e.runId, durationMs: e.durationMs, exitCode: e.exitCode, check: opts.check })) + '\n');
           return;
         default: break;
       }
-      const line = formatEventLine(e, { color: true, verbose: opts.verbose, diff: opts.diff });
+      const line = formatEventLine(e, { color, verbose: opts.verbose, diff: opts.diff });
       if (line !== undefined) print(line);
       else render();
     },

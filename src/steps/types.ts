@@ -42,8 +42,8 @@ export interface StepContext {
   guest(): Promise<Result<Connector, StepFailure>>;
   /** the host's VM on its pool */
   vm(): Promise<Result<VmHandle, StepFailure>>;
-  /** verbose output (-v) */
-  log(line: string): void;
+  /** verbose output: shown from -v (level 1, the default), -vv (2: command lines) or -vvv (3: probe output) */
+  log(line: string, level?: 1 | 2 | 3): void;
   /** journal a write-ahead intent; resolves once it is on disk */
   intent(intent: Intent): Promise<void>;
 }

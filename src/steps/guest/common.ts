@@ -45,7 +45,11 @@ export async function run(ctx: StepContext, command: string, opts: ExecOptions =
 
 export async function exec(c: Connector, ctx: StepContext, command: string, opts: ExecOptions = {}): Promise<Result<ExecResult, StepFailure>> {
   const o: ExecOptions = { ...opts };
-  o.onOutput ??= (_s, chunk) => { for (const l of chunk.replace(/\n$/, '').split('\n')) ctx.log(l); };
+  // -v: output of commands that change things; -vv: every command line; -vvv: probe output too
+  // (a probe such as the mount table is read-only and long: 159 lines for one unmount)
+  ctx.log(`$ ${command}`, 2);
+  const level = opts.readOnly ? 3 : 1;
+  o.onOutput ??= (_s, chunk) => { for (const l of chunk.replace(/\n$/, '').split('\n')) ctx.log(l, level); };
   const r = await c.exec(command, o);
   return r.ok ? r : err({ kind: 'guest', failure: r.error });
 }
