@@ -174,11 +174,15 @@ describeUnless(skip)('one rollout over 4 shard processes (lab)', () => {
   it('a shard SIGKILLed mid-rollout: the others go on and report it stale; resume of that shard finishes its slice', async () => {
     const s1 = shard(1, 'R3', ['-e', 'tag=r3', '-e', 'sleep=8']);
     await until('shard 1 to claim the canary', () => poolConfig()['pvrun.rollout.R3.canary'] !== undefined);
-    const rest = [2, 3, 4].map((i) => shard(i, 'R3', ['-e', 'tag=r3', '-e', 'sleep=8']));
-    const victim = rest[1]!; // shard 3
+    const victim = shard(3, 'R3', ['-e', 'tag=r3', '-e', 'sleep=8']);
     await until('shard 3 to be inside its first host\'s work step', () => events(victim.state).some((e) => e.type === 'step-start' && (e as { step: string }).step === 'work'));
     victim.child.kill('SIGKILL');
-    const [r1, r2, r3, r4] = await Promise.all([s1, ...rest].map((s) => s.done));
+    // shards 2 and 4 come up once its heartbeat (every 1 s here) is older than 4 beats: they must call it stale
+    const killedAt = Date.now();
+    await victim.done;
+    await new Promise((r) => setTimeout(r, Math.max(0, killedAt + 5000 - Date.now())));
+    const rest = [2, 4].map((i) => shard(i, 'R3', ['-e', 'tag=r3', '-e', 'sleep=8']));
+    const [r1, r3, r2, r4] = await Promise.all([s1, victim, ...rest].map((s) => s.done));
     expect(r3!.signal).toBe('SIGKILL');
     for (const r of [r1!, r2!, r4!]) expect(r.code, r.out).toBe(0);
     // they saw its heartbeat stop, and said how to finish its slice
