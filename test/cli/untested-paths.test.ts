@@ -405,7 +405,8 @@ describeUnless(labSkipReason())('pvrun lab up / status / down (a detached lab, o
 
     const up = await lab('up', ['--guests', join(dir, 'guests.yml')]);
     expect(up.code, up.out + up.err).toBe(0);
-    const m = /^lab up \(pid (\d+)\): XAPI (http:\/\/127\.0\.0\.1:\d+)\S*\ninventory: (\S+)\n {2}pvrun playbooks\/linux-tools\.yml -i \3\n$/.exec(up.out);
+    // issue 20: ready only once every guest answered with its own host key, and it says so
+    const m = /^lab up \(pid (\d+)\): XAPI (http:\/\/127\.0\.0\.1:\d+); every guest answered with its own host key\ninventory: (\S+)\n {2}pvrun playbooks\/linux-tools\.yml -i \3\n$/.exec(up.out);
     expect(m, up.out).not.toBeNull();
     pid = Number(m![1]);
     expect(alive(pid)).toBe(true);
