@@ -22,14 +22,23 @@ function bash(spec: CliSpec): string {
 #      or: source <(pvrun completion bash)
 _pvrun_names() { # $1: directory; prints the .yml/.yaml names in it without extension
   local f
+  [[ -n \${ZSH_VERSION-} ]] && setopt localoptions nullglob # zsh (bashcompinit): no error on no match
   for f in "$1"/*.yml "$1"/*.yaml; do [[ -f $f ]] || continue; f=\${f##*/}; printf '%s\\n' "\${f%.*}"; done
 }
-_pvrun_files() { # $1: the word; YAML/INI files and directories
+_pvrun_match() { # $1: the word; then the candidates: those that start with it (bash and zsh alike)
+  local cur=$1 w all
+  shift
+  all="$*"
+  eval "set -- \${all//$'\\n'/ }" # one word per name, whatever separated them
+  for w in "$@"; do [[ $w == "$cur"* ]] && printf '%s\n' "$w"; done
+}
+_pvrun_files() { # $1: the word; YAML/INI files and directories that start with it (no hidden ones unless asked)
   local f
-  while IFS= read -r f; do
-    [[ \${f##*/} == .* && \${1##*/} != .* ]] && continue # hidden, unless asked for
-    if [[ -d $f ]]; then printf '%s/\\n' "$f"; else case $f in *.yml|*.yaml|*.ini) printf '%s\\n' "$f" ;; esac; fi
-  done < <(compgen -f -- "$1")
+  [[ -n \${ZSH_VERSION-} ]] && setopt localoptions nullglob
+  for f in "$1"*; do
+    [[ -e $f ]] || continue
+    if [[ -d $f ]]; then printf '%s/\n' "$f"; else case $f in *.yml|*.yaml|*.ini) printf '%s\n' "$f" ;; esac; fi
+  done
 }
 _pvrun() {
   local cur=\${COMP_WORDS[COMP_CWORD]} prev=\${COMP_WORDS[COMP_CWORD-1]}
@@ -44,7 +53,7 @@ _pvrun() {
   done
   COMPREPLY=()
   case " ${q(INVENTORY_FLAGS)} " in *" $prev "*)
-    COMPREPLY=($(compgen -W "$(_pvrun_names inventories)" -- "$cur") $(_pvrun_files "$cur")); return 0 ;;
+    COMPREPLY=($(_pvrun_match "$cur" "$(_pvrun_names inventories)") $(_pvrun_files "$cur")); return 0 ;;
   esac
   case " ${q(FILE_FLAGS)} " in *" $prev "*)
     COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
@@ -55,15 +64,15 @@ _pvrun() {
 ${cases}
   esac
   if [[ $cur == -* ]]; then
-    COMPREPLY=($(compgen -W "$flags --help" -- "$cur"))
+    COMPREPLY=($(_pvrun_match "$cur" "$flags --help"))
   elif [[ -z $cmd ]]; then
-    COMPREPLY=($(compgen -W "${q(spec.commands.map((c) => c.name))} $(_pvrun_names playbooks)" -- "$cur") $(_pvrun_files "$cur"))
+    COMPREPLY=($(_pvrun_match "$cur" "${q(spec.commands.map((c) => c.name))} $(_pvrun_names playbooks)") $(_pvrun_files "$cur"))
   elif [[ -n $subs && -z $sub ]]; then
-    COMPREPLY=($(compgen -W "$subs" -- "$cur"))
+    COMPREPLY=($(_pvrun_match "$cur" "$subs"))
   else
     case $cmd in
-      validate|preflight) [[ -z $sub ]] && COMPREPLY=($(compgen -W "$(_pvrun_names playbooks)" -- "$cur") $(_pvrun_files "$cur")) ;;
-      completion) [[ -z $sub ]] && COMPREPLY=($(compgen -W "bash zsh fish" -- "$cur")) ;;
+      validate|preflight) [[ -z $sub ]] && COMPREPLY=($(_pvrun_match "$cur" "$(_pvrun_names playbooks)") $(_pvrun_files "$cur")) ;;
+      completion) [[ -z $sub ]] && COMPREPLY=($(_pvrun_match "$cur" "bash zsh fish")) ;;
     esac
   fi
   return 0

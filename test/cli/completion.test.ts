@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../harness/cli.js';
+import { describeUnless, requireBinary } from '../harness/require.js';
 
 const env = { ...process.env, CI: 'true', NO_COLOR: '1' };
 let dir: string;
@@ -78,23 +79,55 @@ describe('pvrun completion bash, in a real bash', () => {
   });
 });
 
-describe('zsh and fish scripts', () => {
-  it('zsh: a #compdef file that reuses the bash logic through bashcompinit', async () => {
+describeUnless(requireBinary('zsh', 'apt-get install zsh'))('pvrun completion zsh, in a real zsh', () => {
+  let zshScript: string;
+  beforeAll(async () => {
     const r = await runCli(['completion', 'zsh'], { env });
     expect(r.code).toBe(0);
     expect(r.out.startsWith('#compdef pvrun\n')).toBe(true);
-    expect(r.out).toContain('bashcompinit');
-    expect(r.out).toContain('_pvrun()');
+    zshScript = join(dir, '_pvrun');
+    writeFileSync(zshScript, r.out);
   });
+  /** the bash function as zsh's bashcompinit wrapper runs it (ksharrays: arrays from 0) */
+  const zcomplete = (...words: string[]): string[] => {
+    const quoted = words.map((w) => `'${w.replace(/'/g, `'\\''`)}'`).join(' ');
+    const out = execFileSync('zsh', ['-f', '-c', `autoload -U compinit && compinit -u -D; source "$1"; setopt ksharrays; COMP_WORDS=(pvrun ${quoted}); COMP_CWORD=${words.length}; _pvrun; print -l -- "\${COMPREPLY[@]}"`, 'zsh', zshScript],
+      { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    return out.split('\n').filter((l) => l !== '').sort();
+  };
+  it('completes commands, inventory names, flags and sub-words as bash does', () => {
+    expect(zcomplete('sn')).toEqual(['snapshots']);
+    expect(zcomplete('linux-tools', '-i', '')).toEqual(['inventories/', 'playbooks/', 'prod', 'site/', 'staging']);
+    expect(zcomplete('validate', '--list-')).toEqual(['--list-hosts', '--list-tasks']);
+    expect(zcomplete('snapshots', '')).toEqual(['list', 'prune']);
+    expect(zcomplete('')).toEqual(complete(''));
+  });
+});
 
-  it('fish: complete lines for subcommands, flags and inventory names', async () => {
+describeUnless(requireBinary('fish', 'apt-get install fish'))('pvrun completion fish, in a real fish', () => {
+  let fishScript: string;
+  beforeAll(async () => {
     const r = await runCli(['completion', 'fish'], { env });
     expect(r.code).toBe(0);
-    expect(r.out).toContain('complete -c pvrun -n "not __fish_seen_subcommand_from');
-    expect(r.out).toContain('-l list-hosts');
-    expect(r.out).toContain('(__pvrun_names inventories)');
+    fishScript = join(dir, 'pvrun.fish');
+    writeFileSync(fishScript, r.out);
   });
+  /** `complete -C`: what fish offers for a command line (candidates, without their descriptions) */
+  const fcomplete = (line: string): string[] => {
+    const out = execFileSync('fish', ['--no-config', '-c', `source $argv[1]; complete -C $argv[2]`, fishScript, line], { cwd: dir, encoding: 'utf8' });
+    return out.split('\n').filter((l) => l !== '').map((l) => l.split('\t')[0]!).sort();
+  };
+  it('completes commands, inventory names, flags and sub-words', () => {
+    expect(fcomplete('pvrun sn')).toEqual(['snapshots']);
+    expect(fcomplete('pvrun -i ')).toEqual(expect.arrayContaining(['prod', 'staging']));
+    expect(fcomplete('pvrun validate --list-')).toEqual(['--list-hosts', '--list-tasks']);
+    expect(fcomplete('pvrun snapshots ')).toEqual(['list', 'prune']);
+    expect(fcomplete('pvrun completion ')).toEqual(['bash', 'fish', 'zsh']);
+    expect(fcomplete('pvrun lin')).toEqual(['linux-tools']);
+  });
+});
 
+describe('completion: usage', () => {
   it('an unknown shell is a usage error, exit 5', async () => {
     const r = await runCli(['completion', 'powershell'], { env });
     expect(r.code).toBe(5);
