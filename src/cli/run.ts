@@ -30,7 +30,7 @@ import { writeFileSync } from 'node:fs';
 import { confirmRun } from './confirm.js';
 import { resolve as resolvePath } from 'node:path';
 import { resolveInventoryArg } from '../load/inventory.js';
-import { shardSetup } from '../shard/setup.js';
+import { shardChoice, shardSetup } from '../shard/setup.js';
 
 // loadOptions, printDiagnostics and validateCommand live in validate.ts, which `pvrun validate`
 // loads without this file's run machinery (start-up, issue 17)
@@ -155,6 +155,9 @@ export async function runPreflight(prepared: Prepared, flags: RunFlags, io: Io, 
 
 export async function runPlaybook(playbook: string, flags: RunFlags, io: Io, cont?: Continuation): Promise<RunOutcome> {
   const runId = cont?.runId ?? newRunId();
+  // --shard/--rollout values are checked before anything is loaded or contacted
+  const sc = shardChoice(flags, io.env);
+  if (!sc.ok) { io.err.write(`pvrun: ${sc.error}\n`); return { code: EXIT.invalid, runId }; }
   const prepared = await prepareRun(playbook, flags, io, runId);
   if (!prepared.ok) return { code: prepared.error, runId };
   const { project } = prepared.value;
