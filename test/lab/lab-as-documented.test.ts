@@ -76,8 +76,9 @@ describeUnless(skip)('the lab as documented', () => {
     expect(r.code).toBe(2); // legacy-01's installer fails by design (the lab's fault)
   }, 600_000);
 
-  it('the generated inventory works from another directory: its paths are relative to it', async () => {
-    // process.cwd() is the repository, not `work`: the key, known_hosts and password are found next to the file
+  it('the generated inventory works from another directory too (its paths are absolute)', async () => {
+    // process.cwd() is the repository, not `work`. (The run above, with -i lab, read
+    // inventories/lab.yml's ../.lab/… paths relative to that file while process.cwd() was the repository.)
     expect(process.cwd()).not.toBe(work);
     const r = await runCli(['preflight', join(ROOT, 'playbooks', 'linux-tools.yml'), '-i', join(work, '.lab', 'inventory.yml')]);
     expect(r.code, r.out + r.err).toBe(0);
