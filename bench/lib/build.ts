@@ -5,7 +5,7 @@
  * work in progress elsewhere in the tree has type errors; those are reported, not fatal.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
@@ -31,7 +31,11 @@ export async function build(log: (s: string) => void): Promise<void> {
     const out = String((e as { stdout?: string }).stdout ?? e);
     log(`build: tsc reported type errors (emitted anyway):\n${out.split('\n').slice(0, 10).join('\n')}`);
   }
-  for (const f of [PVRUN_JS, FLOOR_JS, FAKE_SSHD_JS]) {
+  // --version reads the package root's package.json (src/cli/playbooks.ts), here bench/.build/
+  copyFileSync(join(REPO, 'package.json'), join(BUILD, 'package.json'));
+  // the precompiled schema validators, as `npm run build` makes them (src/load/gen-validators.ts)
+  await execFileP(process.execPath, [join(BUILD, 'src', 'load', 'gen-validators.js')], { cwd: REPO });
+  for (const f of [PVRUN_JS, FLOOR_JS, FAKE_SSHD_JS, join(BUILD, 'src', 'load', 'validators.gen.cjs')]) {
     if (!existsSync(f)) throw new Error(`build: ${f} was not produced`);
   }
   log(`build: compiled into bench/.build in ${((Date.now() - t0) / 1000).toFixed(1)} s`);

@@ -7,7 +7,7 @@ import { splitBatches } from '../engine/batches.js';
 import { formatSummary, validateOnly, type Project } from '../load/project.js';
 import { formatDiagnostics } from '../load/diagnostics.js';
 import { EXIT } from '../engine/exit-codes.js';
-import { loadOptions } from './run.js';
+import { loadOptions } from './validate.js';
 import type { Io } from './main.js';
 import type { RunFlags } from './program.js';
 import type { StepSpec } from '../model/playbook.js';

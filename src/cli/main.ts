@@ -5,7 +5,7 @@ import { EXIT } from '../engine/exit-codes.js';
 // Command modules load when their command runs: `pvrun --help` and `validate` do not load the
 // lab, the XAPI client or the connectors of commands they do not run (start-up, issue 17).
 const runCommand = async (...a: Parameters<typeof import('./run.js').runCommand>) => (await import('./run.js')).runCommand(...a);
-const validateCommand = async (...a: Parameters<typeof import('./run.js').validateCommand>) => (await import('./run.js')).validateCommand(...a);
+const validateCommand = async (...a: Parameters<typeof import('./validate.js').validateCommand>) => (await import('./validate.js')).validateCommand(...a);
 const preflightCommand = async (...a: Parameters<typeof import('./preflight.js').preflightCommand>) => (await import('./preflight.js')).preflightCommand(...a);
 const inventoryCommand = async (...a: Parameters<typeof import('./inventory.js').inventoryCommand>) => (await import('./inventory.js')).inventoryCommand(...a);
 const schemaCommand = async (...a: Parameters<typeof import('./schema.js').schemaCommand>) => (await import('./schema.js')).schemaCommand(...a);

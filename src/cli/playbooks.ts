@@ -4,9 +4,12 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseDocument } from 'yaml';
+import { createRequire } from 'node:module';
 import { EXIT } from '../engine/exit-codes.js';
 import type { Io } from './main.js';
+
+// yaml loads when playbooks are listed, not with --help/--version (program.ts imports this file; issue 17)
+const parseDocument = (...a: Parameters<typeof import('yaml').parseDocument>) => (createRequire(import.meta.url)('yaml') as typeof import('yaml')).parseDocument(...a);
 
 /** The root of the pvrun package (where package.json, playbooks/ and schema/ are). */
 export const PACKAGE_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');

@@ -7,6 +7,7 @@ import type { SourcePos } from '../model/source.js';
 import type { Result } from '../util/result.js';
 import { err, ok } from '../util/result.js';
 import { newAjv } from './ajv.js';
+import { validatorFor } from './validators.js';
 import type { ValidateFunction } from './ajv.js';
 import { ajvToDiagnostics } from './ajv-errors.js';
 import type { Diagnostic } from './diagnostics.js';
@@ -28,7 +29,8 @@ const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is
 const members = (v: unknown): string[] => (isMap(v) ? Object.keys(v) : strings(v));
 
 let validator: ValidateFunction | undefined;
-const validate = (): ValidateFunction => (validator ??= newAjv().compile(buildInventorySchema()));
+// precompiled at build time when the schema is unchanged (src/load/validators.ts)
+const validate = (): ValidateFunction => (validator ??= validatorFor('inventory', buildInventorySchema(), () => newAjv()));
 
 /** Where an entry was defined (for positions and for "also defined at"). */
 interface Origin { src: YamlSource; path: Path }

@@ -13,7 +13,9 @@ import { hasErrors, sortDiagnostics } from './diagnostics.js';
 import { describeType, parseDuration } from './duration.js';
 import { parseWhen } from './predicate.js';
 import { readUserFile } from './read-file.js';
-import { buildPlaybookSchema, STEP_COMMON_KEYS, TEMPLATE_PATTERN } from './schema.js';
+import { buildInventorySchema, buildPlaybookSchema, STEP_COMMON_KEYS, TEMPLATE_PATTERN } from './schema.js';
+import { validatorFor } from './validators.js';
+import type { JsonSchema } from '../steps/types.js';
 import { parseSerial } from './serial.js';
 import { checkTemplateSyntax } from './template.js';
 import { diagAt, diagInScalar, locate, parseYaml } from './yaml-doc.js';
@@ -25,20 +27,42 @@ export const DEFAULT_RETRY_DELAY_MS = 5000;
 
 interface Validators {
   playbook: ValidateFunction;
-  args: Map<string, ValidateFunction>;
+  /** a step type's argument validator, made at first use (src/load/validators.ts) */
+  args: { get(type: string): ValidateFunction | undefined };
 }
 const cache = new WeakMap<StepRegistry, Validators>();
 
 export function validatorsFor(registry: StepRegistry): Validators {
   let v = cache.get(registry);
   if (!v) {
-    const ajv = newAjv();
+    let ajv: ReturnType<typeof newAjv> | undefined;
+    const ajvOf = () => (ajv ??= newAjv());
     const args = new Map<string, ValidateFunction>();
-    for (const [type, st] of registry.steps) args.set(type, ajv.compile(st.schema));
-    v = { playbook: ajv.compile(buildPlaybookSchema(registry, 'loader')), args };
+    v = {
+      playbook: validatorFor('playbook', buildPlaybookSchema(registry, 'loader'), ajvOf),
+      args: {
+        get(type) {
+          let f = args.get(type);
+          if (!f) {
+            const st = registry.steps.get(type);
+            if (!st) return undefined;
+            f = validatorFor(`step:${type}`, st.schema, ajvOf);
+            args.set(type, f);
+          }
+          return f;
+        },
+      },
+    };
     cache.set(registry, v);
   }
   return v;
+}
+
+/** Every schema the loader validates with, by key (what the build precompiles: gen-validators.ts). */
+export function loaderSchemas(registry: StepRegistry): Record<string, JsonSchema> {
+  const out: Record<string, JsonSchema> = { playbook: buildPlaybookSchema(registry, 'loader'), inventory: buildInventorySchema() };
+  for (const [type, st] of registry.steps) out[`step:${type}`] = st.schema;
+  return out;
 }
 
 /** A loaded playbook plus what later stages need to locate problems in it. */

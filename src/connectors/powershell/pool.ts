@@ -11,7 +11,7 @@
  * (New-PSSession) is the exception: it is synchronous inside the worker, so the hosts of one worker
  * connect one after another (docs/windows.md gives the numbers).
  */
-import { LocalPwsh } from './local-pwsh.js';
+import type { LocalPwsh } from './local-pwsh.js';
 import type { ConnectorFailure } from '../types.js';
 import { oneLine, quotePs } from '../../util/ps-quote.js';
 import { WORKER_SCRIPT } from './worker-script.js';
@@ -137,6 +137,8 @@ export class PwshWorker {
     this.starting ??= (async () => {
       // LocalPwsh: node-powershell with its command framing fixed (stray output of the ssh
       // clients under New-PSSession could stall an invocation forever; see local-pwsh.ts)
+      // loaded here, not at start-up: runs without PowerShell hosts never load node-powershell
+      const { LocalPwsh } = await import('./local-pwsh.js');
       const ps = new LocalPwsh({
         executable: this.opts.executable,
         throwOnInvocationError: false,

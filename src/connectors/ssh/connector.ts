@@ -7,7 +7,7 @@
 import { connect as netConnect, type Socket } from 'node:net';
 import { readFile } from 'node:fs/promises';
 import type { Duplex } from 'node:stream';
-import { Client, type ClientChannel, type ConnectConfig } from './ssh2.js';
+import { newClient, type Client, type ClientChannel, type ConnectConfig } from './ssh2.js';
 import type { Connector, ConnectorFailure, ExecOptions, ExecResult } from '../types.js';
 import { err, ok, type Result } from '../../util/result.js';
 import { quoteShell } from '../../util/shell-quote.js';
@@ -33,6 +33,8 @@ export interface SshConnectorOptions {
    * a KILL signal request and close the channel.
    */
   remoteShell?: 'posix' | 'raw';
+  /** ssh2's protocol debug lines (-vvv) */
+  debug?: (line: string) => void;
   /**
    * Exported as PVRUN_RUN into every command (posix shell only). Children inherit it, so a later
    * pvrun process (resume after a crash) can find commands this one left running on the guest
@@ -240,6 +242,7 @@ export class SshConnector implements Connector {
       keepaliveCountMax: 3,
       algorithms: { serverHostKey: preferredHostKeyAlgorithms(khText, name) as never },
       hostVerifier,
+      ...(this.opts.debug ? { debug: this.opts.debug } : {}),
     };
     if (creds.privateKey) config.privateKey = creds.privateKey;
     if (creds.passphrase !== undefined) config.passphrase = creds.passphrase;
@@ -251,7 +254,7 @@ export class SshConnector implements Connector {
     }
 
     return new Promise((resolve) => {
-      const client = new Client();
+      const client = newClient();
       let lastError: Ssh2Error | undefined;
       let settled = false;
       const fail = (f: ConnectorFailure) => {

@@ -62,9 +62,36 @@ export function hostFieldMatches(field: string, name: string): boolean {
   return matched;
 }
 
-/** Keys recorded for `name` in known_hosts text (cert-authority lines are not host keys). */
-export function keysFor(text: string, name: string): KnownKey[] {
-  const out: KnownKey[] = [];
+interface ParsedLine extends KnownKey {
+  /** the host field, matched by hostFieldMatches (patterns compiled once per text, below) */
+  matches(name: string): boolean;
+}
+
+/** One host pattern, compiled: a plain name is compared, only wildcards build a RegExp. */
+function patternMatcher(field: string): (name: string) => boolean {
+  if (field.startsWith('|1|')) return (name) => hostFieldMatches(field, name);
+  const pats = field.split(',').map((raw) => {
+    const negated = raw.startsWith('!');
+    const pat = negated ? raw.slice(1) : raw;
+    const test: (n: string) => boolean = /[*?]/.test(pat)
+      ? ((re) => (n: string) => re.test(n))(globToRegExp(pat))
+      : ((lower) => (n: string) => n.toLowerCase() === lower)(pat.toLowerCase());
+    return { negated, test };
+  });
+  return (name) => {
+    let matched = false;
+    for (const p of pats) {
+      if (p.test(name)) {
+        if (p.negated) return false;
+        matched = true;
+      }
+    }
+    return matched;
+  };
+}
+
+function parseLines(text: string): ParsedLine[] {
+  const out: ParsedLine[] = [];
   for (const line0 of text.split('\n')) {
     const line = line0.trim();
     if (!line || line.startsWith('#')) continue;
@@ -77,8 +104,31 @@ export function keysFor(text: string, name: string): KnownKey[] {
     }
     const [field, type, b64] = parts;
     if (!field || !type || !b64) continue;
-    if (hostFieldMatches(field, name)) out.push({ type, b64, revoked });
+    out.push({ type, b64, revoked, matches: patternMatcher(field) });
   }
+  return out;
+}
+
+/**
+ * Parsed known_hosts texts, most recent last. Every connection of a run looks its host up in the
+ * same file (twice: algorithms, then the key): parsing it once instead of per lookup keeps a
+ * 1,000-host run from doing 2,000 parses of a 1,000-line file (issue 17; BENCHMARKS.md hot spot 5).
+ */
+const parsedTexts = new Map<string, ParsedLine[]>();
+function parsed(text: string): ParsedLine[] {
+  let p = parsedTexts.get(text);
+  if (!p) {
+    p = parseLines(text);
+    if (parsedTexts.size >= 8) parsedTexts.delete(parsedTexts.keys().next().value!);
+    parsedTexts.set(text, p);
+  }
+  return p;
+}
+
+/** Keys recorded for `name` in known_hosts text (cert-authority lines are not host keys). */
+export function keysFor(text: string, name: string): KnownKey[] {
+  const out: KnownKey[] = [];
+  for (const l of parsed(text)) if (l.matches(name)) out.push({ type: l.type, b64: l.b64, revoked: l.revoked });
   return out;
 }
 
@@ -111,6 +161,8 @@ export function preferredHostKeyAlgorithms(text: string, name: string): string[]
   return [...first, ...DEFAULT_ALGOS.filter((a) => !first.includes(a))];
 }
 
+// Read at every lookup on purpose: timestamps are too coarse to tell a rewritten file from the
+// one read before, and a key check must see the file as it is. Parsing is what is cached (by text).
 export function readKnownHosts(path: string): string {
   try {
     return readFileSync(path, 'utf8');

@@ -1,10 +1,16 @@
 import { readFileSync } from 'node:fs';
 import type { TLSSocket } from 'node:tls';
-import { Agent, buildConnector, request } from 'undici';
+import { createRequire } from 'node:module';
+import type { Agent, buildConnector } from 'undici';
 import type { HypervisorFailure } from '../types.js';
 import type { Result } from '../../util/result.js';
 import { err, ok } from '../../util/result.js';
 import { fromJsonRpcError } from './errors.js';
+
+// undici (~110 files) is required at first use: runs without a pool and `pvrun validate` never
+// load it (start-up, issue 17)
+let undiciMod: typeof import('undici') | undefined;
+const undici = (): typeof import('undici') => (undiciMod ??= createRequire(import.meta.url)('undici') as typeof import('undici'));
 
 export interface TlsOptions {
   /** PEM CA bundle path: verify the chain against it (instead of the system store) */
@@ -49,7 +55,7 @@ export function makeAgent(opts: TransportOptions): Result<{ agent: Agent; warnin
   if (pin !== undefined && pin.length !== 64) {
     return err({ kind: 'tls', message: `fingerprint must be a SHA-256 (64 hex digits), got ${pin.length} digits` });
   }
-  const base = buildConnector({
+  const base = undici().buildConnector({
     timeout,
     ...(ca ? { ca } : {}),
     rejectUnauthorized: !(tls.insecure || pin),
@@ -70,7 +76,7 @@ export function makeAgent(opts: TransportOptions): Result<{ agent: Agent; warnin
       callback(null, socket);
     });
   };
-  return ok({ agent: new Agent({ connect, connectTimeout: timeout, keepAliveTimeout: 30_000 }), warnings });
+  return ok({ agent: new (undici().Agent)({ connect, connectTimeout: timeout, keepAliveTimeout: 30_000 }), warnings });
 }
 
 function isTlsError(e: unknown): boolean {
@@ -104,7 +110,7 @@ export async function jsonRpc(
   const timer = AbortSignal.timeout(timeoutMs);
   const sig = signal ? AbortSignal.any([signal, timer]) : timer;
   try {
-    const res = await request(new URL('/jsonrpc', url), {
+    const res = await undici().request(new URL('/jsonrpc', url), {
       method: 'POST',
       dispatcher: agent,
       headers: { 'content-type': 'application/json' },
