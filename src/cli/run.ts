@@ -237,6 +237,8 @@ export async function runPlaybook(playbook: string, flags: RunFlags, io: Io, con
     intent: (host, step, intent) => journal.intent(host, step, intent),
     runId,
     ...(cont?.leftoversOf ? { leftoversOf: cont.leftoversOf } : {}),
+    // -vvv: transport debug, as step output of level 3 (redacted and journaled like any output)
+    ...(flags.verbose >= 3 ? { debug: (host: string, line: string) => emit({ type: 'step-output', host, step: 'ssh transport', stream: 'log', text: line, level: 3 }) } : {}),
   });
   const scheduler = new Scheduler({
     runId, playbook, inventories: flags.inventory, check: flags.check, diff: flags.diff, verbose: flags.verbose > 0,

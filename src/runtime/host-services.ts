@@ -31,6 +31,8 @@ export interface RuntimeOptions {
    * the commands it left running there (src/runtime/orphans.ts) before any step runs.
    */
   leftoversOf?: ReadonlySet<string>;
+  /** -vvv: the guest transport's protocol debug lines, per host (ssh2's `debug`) */
+  debug?: (host: string, line: string) => void;
 }
 
 /**
@@ -77,6 +79,7 @@ export class RuntimeServices implements HostServices {
       checkMode: this.opts.check, resolveSecret: this.opts.resolveSecret,
       pwshPool: () => (this.pwsh ??= new PwshPool()),
       ...(this.opts.runId ? { runTag: runTag(this.opts.runId, this.nonce) } : {}),
+      ...(this.opts.debug ? { debug: (line: string) => this.opts.debug!(host.name, line) } : {}),
     });
     if (!c.ok) return err({ kind: 'config', message: c.error });
     for (const w of c.value.warnings) this.warnOnce(w);

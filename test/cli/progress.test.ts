@@ -177,6 +177,9 @@ describeWithSshd('-v levels over a real sshd', () => {
     expect(mountLines(v2)).toEqual([]);
     const v3 = await out('-vvv');
     expect(mountLines(v3).length).toBeGreaterThan(3);
+    // and the SSH transport's own debug lines (ssh2's), at -vvv only
+    expect(v3.some((l) => l.startsWith('g1 [ssh transport] log: '))).toBe(true);
+    expect([...v1, ...v2].some((l) => l.includes('[ssh transport]'))).toBe(false);
     expect(v3.length).toBeGreaterThan(v2.length);
   });
 });
