@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Lab, labPorts, portsInUse, portsTakenMessage, PORTS_TAKEN } from '../lab/lab.js';
 import { findPwsh } from '../lab/windows/lab-windows.js';
-import { DEMO_LAB, DEMO_XAPI_PORT, demoLabFreePorts } from '../lab/demo-definition.js';
+import { DEMO_LAB, DEMO_WINDOWS, DEMO_XAPI_PORT, demoLabFreePorts } from '../lab/demo-definition.js';
 import { parseLabDefinition, type LabDefinition } from '../lab/guest/definition.js';
 import { runSimulatorCli } from '../lab/xapi-sim/cli.js';
 import { INSTALL_FAULT_LEFTOVER } from '../lab/iso/tools-scripts.js';
@@ -167,7 +167,7 @@ export async function demoCommand(flags: { keep: boolean }, io: Io): Promise<num
   if (!pwsh) io.out.write('(pwsh not found: the demo runs without its Windows-like guest)\n');
   const lab = await Lab.start({
     // free ports: the demo writes its own inventory, and must not clash with a running `lab up`
-    stateDir: dir, definition: demoLabFreePorts(), ...(pwsh ? { windows: [{ name: 'win-01' }] } : {}),
+    stateDir: dir, definition: demoLabFreePorts(), ...(pwsh ? { windows: DEMO_WINDOWS } : {}),
     log: (l) => io.err.write(`lab: ${l}\n`),
   });
   if (!lab.ok) { io.err.write(`pvrun demo: ${lab.error}\n`); return 1; }
@@ -182,8 +182,8 @@ export async function demoCommand(flags: { keep: boolean }, io: Io): Promise<num
     io.out.write('\n');
     let code = r.code;
     if (lab.value.windows) {
-      io.out.write('Now the Windows-like VM: playbooks/windows-tools.yml (Windows Update driver switch turned off first)\n\n');
-      const w = await runPlaybook(join(PKG_ROOT, 'playbooks', 'windows-tools.yml'), { ...runFlags, extraVars: ['switch_off_windows_update_drivers=true'] }, io);
+      io.out.write('Now the Windows-like VM: playbooks/windows-tools.yml with the XCP-ng Windows tools release ISO the lab built (vendor device turned off first)\n\n');
+      const w = await runPlaybook(join(PKG_ROOT, 'playbooks', 'windows-tools.yml'), runFlags, io);
       io.out.write('\n');
       code = Math.max(code, w.code);
     }

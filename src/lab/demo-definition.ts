@@ -27,3 +27,11 @@ export const DEMO_XAPI_PORT = 22100;
 export function demoLabFreePorts(): LabDefinition {
   return { guests: DEMO_LAB.guests.map(({ port: _port, ...g }) => g) };
 }
+
+/**
+ * The demo's Windows-like VM (needs pwsh): it gets the vendor device on (the default for new
+ * VMs) and the XCP-ng Windows tools from the v9.1 release package the lab builds in the real
+ * layout (its ISO, `windows_tools_iso` in the lab inventory); windows-tools.yml turns the vendor
+ * device off, installs XenTools-x64.msi, and ends PVHVM with the agent reporting.
+ */
+export const DEMO_WINDOWS: { name: string; release: '9.0' | '9.1' | '9.2' }[] = [{ name: 'win-01', release: '9.1' }];

@@ -96,7 +96,7 @@ function Get-ItemProperty {
   }
   if ($p -eq 'HKLM:\SOFTWARE\Microsoft\Windows NT\CurrentVersion') { return [pscustomobject]@{ EditionID = $s.os.edition } }
   if ($p -eq 'HKLM:\SOFTWARE\Microsoft\NET Framework Setup\NDP\v4\Full') {
-    if (-not $s.dotnetRelease) { throw "Cannot find path '$p' because it does not exist." }
+    if (-not $s.dotnetRelease) { Write-Error "Cannot find path '$p' because it does not exist."; return }
     return [pscustomobject]@{ Release = [int]$s.dotnetRelease }
   }
   $vals = Get-LabRegistryValues $s $p
@@ -105,7 +105,8 @@ function Get-ItemProperty {
     $v = if (@($s.pendingReboot) -contains 'pending-file-rename') { @('\??\C:\Windows\x.sys') } else { $null }
     return [pscustomobject]@{ PendingFileRenameOperations = $v }
   }
-  throw "Cannot find path '$p' because it does not exist."
+  # as the real cmdlet: a non-terminating error (-ErrorAction SilentlyContinue hides it)
+  Write-Error "Cannot find path '$p' because it does not exist."
 }
 
 # values written under a registry key (Set-ItemProperty below), as name -> value
@@ -321,6 +322,8 @@ function msiexec.exe {
     if ($lab -and -not $lab.pvrunLabMsi) { $lab = $null }
   }
   if (-not $lab) { Invoke-LabPackage $s $name $msi $log; return }
+  # another installation holds the Windows Installer mutex (e.g. Windows Update): 1618
+  if ($s.msiBusy) { Write-MsiLog $log 'MSI (s): Another installation is already in progress.'; Write-LabState $s; Set-Exit 1618; return }
 
   $why = Get-LabMsiRefusal $s
   if ($why) { Write-MsiLog $log "MSI (s): $why`r`nMSI (s): Product: $($lab.product.name) -- Installation failed."; Write-LabState $s; Set-Exit 1603; return }

@@ -47,6 +47,8 @@ export interface WindowsLabState {
   dotnetRelease?: number;
   /** the VM's has_vendor_device at this boot: the vendor device PCI\VEN_5853&DEV_C000 is present */
   vendorDevice?: boolean;
+  /** another installation is running: msiexec ends 1618 */
+  msiBusy?: boolean;
   /** the inserted ISO's content (a directory on the lab host), seen as drive D: */
   cdrom?: string | null;
   /** registry values under HKLM:\SOFTWARE (policies the onboarding sets), path\name → value */
