@@ -12,6 +12,8 @@
  * Every problem is a value located at the host's or pool's inventory definition.
  */
 import pLimit from 'p-limit';
+import { existsSync } from 'node:fs';
+import { expandHome } from '../connectors/ssh/options.js';
 import { createConnector } from '../connectors/factory.js';
 import { PwshPool } from '../connectors/powershell/pool.js';
 import type { ConnectorFailure } from '../connectors/types.js';
@@ -155,6 +157,14 @@ export async function preflight(opts: PreflightOptions): Promise<PreflightReport
         return;
       }
       for (const w of c.value.warnings) warn(w);
+      // a known_hosts file named in the inventory that is not there: every host key would be
+      // "unknown" under strict checking; that is the inventory's mistake (5), not the guest's (4)
+      const kh = host.connection.known_hosts;
+      if ((host.connection.type === 'ssh' || host.connection.type === 'ssh-powershell') && kh && (host.connection.host_key_checking ?? 'strict') === 'strict' && !existsSync(expandHome(kh))) {
+        await c.value.connector.close();
+        problems.push({ severity: 'invalid', subject: 'host', name: host.name, ...at, check: 'config', message: `known_hosts file ${kh}: no such file (host_key_checking: strict)`, hosts: [host.name] });
+        return;
+      }
       try {
         counts.handshakes++;
         const r = await c.value.connector.connect();

@@ -142,6 +142,14 @@ describeWithSshd('preflight: every pool, VM, key and guest before anything chang
     expect(r.runs).toEqual([]);
   }, 120_000);
 
+  it('a known_hosts file that is not there (strict): exit 5, bad input rather than an unknown key', async () => {
+    const inv = inventory('no-kh', { knownHosts: join(dir, 'no_such_known_hosts') });
+    const r = await run(inv.path);
+    expect(r.code, r.text).toBe(5);
+    expect(r.err).toContain(`host host-a (${inv.path}:${inv.line['host-a']}:3): config: known_hosts file ${join(dir, 'no_such_known_hosts')}: no such file`);
+    expect(r.mutating).toEqual([]);
+  }, 120_000);
+
   it('a wrong host key: exit 4, HOST KEY CHANGED for the host, nothing changed', async () => {
     const inv = inventory('wrong-hk', { knownHosts: wrongKnownHosts });
     const before = snapshots();
