@@ -2,6 +2,7 @@
  * Everything the engine does is told as events; it never prints. Reporters (src/report) and the
  * journal (src/journal) consume them. Events are plain JSON (they are written as JSON lines).
  */
+import { redactJsonText, redactValueWith } from '../util/redact.js';
 
 export type StepStatus =
   | 'ok'
@@ -80,3 +81,18 @@ export type RunEvent =
 export type StepPhase = 'main' | 'cleanup';
 
 export type EventSink = (e: RunEvent) => void;
+
+/**
+ * An event as redacted JSON text, made once per event and redactor: the journal and the `--json`
+ * reporter write the same text instead of each redacting and serialising the event again
+ * (controller CPU per exec, issue 17). Same passes as `Redactor.stringify`: structured redaction
+ * of every string and key before serialising, then the late string-only pass over the text.
+ */
+const jsonCache = new WeakMap<RunEvent, { redact: (s: string) => string; text: string }>();
+export function eventJson(e: RunEvent, redact: (s: string) => string): string {
+  const hit = jsonCache.get(e);
+  if (hit && hit.redact === redact) return hit.text;
+  const text = redactJsonText(JSON.stringify(redactValueWith(e, redact)), redact);
+  jsonCache.set(e, { redact, text });
+  return text;
+}

@@ -1,6 +1,6 @@
 import { closeSync, fstatSync, fsync, fsyncSync, mkdirSync, openSync, readSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { RunEvent } from '../engine/events.js';
+import { eventJson, type RunEvent } from '../engine/events.js';
 import type { Intent } from '../steps/types.js';
 import type { Redact } from '../report/types.js';
 import { redactJsonText, redactValueWith } from '../util/redact.js';
@@ -64,7 +64,12 @@ export class Journal {
     if (this.fd === undefined) return;
     // Redacted as a value, then serialised, then the late string-only pass over the JSON text:
     // the journal never holds a secret in any form, and stays valid JSON whatever the secret is.
-    writeSync(this.fd, redactJsonText(JSON.stringify(redactValueWith(rec, this.redact)), this.redact) + '\n');
+    this.writeLine(redactJsonText(JSON.stringify(redactValueWith(rec, this.redact)), this.redact), sync);
+  }
+
+  private writeLine(json: string, sync: boolean): void {
+    if (this.fd === undefined) return;
+    writeSync(this.fd, json + '\n');
     this.written++;
     // durable shortly; whoever must wait for it (an intent) awaits flush()
     if (sync) void this.flush();
@@ -113,7 +118,8 @@ export class Journal {
     if (e.type === 'intent') return; // written (and fsynced) by intent() before the action
     // A step's result carries its undo token: on disk before the next step starts changing things.
     const sync = e.type === 'run-end' || e.type === 'host-end' || e.type === 'rollback-end' || (e.type === 'step-result' && e.undo !== undefined);
-    this.write({ kind: 'event', event: e }, sync);
+    // the event's redacted JSON is made once and shared with the --json reporter (eventJson)
+    this.writeLine(`{"kind":"event","event":${eventJson(e, this.redact)}}`, sync);
   }
 
   /** Write-ahead: resolves when the record is on disk; only then may the action start. */

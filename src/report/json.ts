@@ -1,5 +1,5 @@
 import { createWriteStream } from 'node:fs';
-import { redactJsonText, redactValueWith } from '../util/redact.js';
+import { eventJson } from '../engine/events.js';
 import type { Redact, Reporter } from './types.js';
 
 /**
@@ -12,7 +12,8 @@ export function createJsonReporter(target: NodeJS.WritableStream | string, redac
   const out = typeof target === 'string' ? createWriteStream(target, { flags: 'w' }) : target;
   return {
     event(e) {
-      out.write(redactJsonText(JSON.stringify(redactValueWith(e, redact)), redact) + '\n');
+      // the same redacted text the journal writes, made once per event (src/engine/events.ts)
+      out.write(eventJson(e, redact) + '\n');
     },
     close: () => new Promise<void>((resolve) => {
       if (typeof target === 'string') (out as ReturnType<typeof createWriteStream>).end(() => resolve());
