@@ -101,12 +101,19 @@ export function createTtyReporter(out: NodeJS.WriteStream, opts: { verbose: numb
     const spin = c.cyan(SPINNER[tick % SPINNER.length]!);
     const head = progressLine({ ...(plays > 1 ? { play } : {}), batch, batches, done, total, tally, elapsedMs: t - started });
     const lines = [`${spin} ${c.bold(head)}`];
-    for (const [host, r] of running) {
+    // a region taller than the terminal cannot be redrawn in place: hosts rolling back first,
+    // then cleanup, then the others, as many as fit, and how many more there are
+    const order = { rollback: 0, cleanup: 1, main: 2 } as const;
+    const all = [...running].sort((a, b) => order[a[1].phase] - order[b[1].phase]);
+    const room = Math.max(1, (out.rows || 24) - 4);
+    const shown = all.length > room ? all.slice(0, room - 1) : all;
+    for (const [host, r] of shown) {
       const secs = c.dim(`${((t - r.since) / 1000).toFixed(0)}s`);
       if (r.phase === 'rollback') lines.push(`  ${c.magenta('↺')} ${host}  ${c.magenta('ROLLING BACK')}  ${r.step}  ${secs}`);
       else if (r.phase === 'cleanup') lines.push(`  ${c.yellow('⌫')} ${host}  ${c.yellow('cleanup:')} ${r.step}  ${secs}`);
       else lines.push(`  ${c.cyan('⟳')} ${host}  ${r.step}  ${secs}`);
     }
+    if (shown.length < all.length) lines.push(c.dim(`  … and ${all.length - shown.length} more running`));
     live(opts.redact(lines.join('\n')));
   };
   const print = (text: string): void => {

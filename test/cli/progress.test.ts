@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { WriteStream } from 'node:tty';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { XapiSimulator } from '../../src/lab/xapi-sim/index.js';
-import { humanDisplay, progressLine } from '../../src/report/tty.js';
+import { createTtyReporter, humanDisplay, progressLine } from '../../src/report/tty.js';
 import { runCli } from '../harness/cli.js';
 import { FakeTerminal } from '../harness/terminal.js';
 import { describeWithSshd, startSshd, type SshdHandle } from '../harness/sshd.js';
@@ -48,6 +48,27 @@ describe('colour and live progress are two decisions', () => {
     expect(progressLine({ batch: 2, batches: 3, done: 3, total: 8, tally: { ok: 2, changed: 1, failed: 0, rolledBack: 0 }, elapsedMs: 24_000 }))
       .toBe('batch 2/3 · 3/8 done · ok 2 · changed 1 · failed 0 · rolled back 0 · 0:24 · ETA ~0:40');
     expect(progressLine({ batch: 1, batches: 1, done: 0, total: 2, tally: { ok: 0, changed: 0, failed: 0, rolledBack: 0 }, elapsedMs: 3_000 })).toMatch(/ · 0:03 · ETA …$/);
+  });
+});
+
+describe('a live region taller than the terminal', () => {
+  it('shows the hosts rolling back first, as many as fit, and how many more run', async () => {
+    const term = new FakeTerminal(100, 10);
+    const rep = createTtyReporter(term as unknown as NodeJS.WriteStream, { verbose: 0, diff: false, redact: (x) => x, check: false, color: false });
+    const time = new Date().toISOString();
+    const hosts = Array.from({ length: 20 }, (_, i) => `h${String(i + 1).padStart(2, '0')}`);
+    rep.event({ type: 'run-start', runId: 'r', playbook: 'p.yml', inventories: [], check: false, time, plays: [{ name: 'p', hosts: 20, batches: [20] }] });
+    rep.event({ type: 'play-start', play: 'p', index: 0, hosts, batches: [hosts], time });
+    rep.event({ type: 'batch-start', play: 'p', index: 0, hosts, time });
+    for (const h of hosts) rep.event({ type: 'host-start', host: h, time });
+    rep.event({ type: 'rollback-start', host: 'h17', reason: 'x failed', time });
+    await rep.close();
+    const screen = term.frames.at(-1)!.split('\n').filter((l) => l.trim() !== '');
+    expect(screen.length).toBeLessThanOrEqual(10);
+    const region = screen.slice(screen.findIndex((l) => l.includes(' · 0/20 done · ')));
+    expect(region[1]).toMatch(/^ {2}↺ h17 {2}ROLLING BACK/);
+    expect(region.at(-1)).toBe('  … and 15 more running');
+    expect(region.length).toBe(1 + 5 + 1);
   });
 });
 
