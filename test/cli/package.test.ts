@@ -126,7 +126,7 @@ describe('the packed and globally installed package', () => {
 describeUnless(labSkipReason())('pvrun demo from the installed package', () => {
   it('runs end to end and exits 2 (one VM rolled back, as designed: docs/lab.md)', async () => {
     const r = await run(pvrunBin, ['demo'], work, 540_000);
-    // the demo lab listens on fixed ports (src/lab/demo-definition.ts): another lab on them fails it
+    // the demo lab takes free ports (src/lab/demo-definition.ts, demoLabFreePorts): a running lab cannot clash with it
     expect(r.out, `${r.out}\n${r.err}`).toMatch(/^\s+legacy-01\s+rolled-back\s+ok=/m);
     expect(r.out).toMatch(/^\s+web-01\s+changed\s+ok=/m);
     expect(r.out).toMatch(/demo finished in [\d.]+s \(exit code 2\)/);
