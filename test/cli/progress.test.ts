@@ -5,12 +5,13 @@
  * -v levels. Real runs: the CLI against the XAPI simulator over HTTP (VM steps), and over a real
  * sshd on 127.0.0.1 (guest steps), rendered into the terminal harness.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WriteStream } from 'node:tty';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { XapiSimulator } from '../../src/lab/xapi-sim/index.js';
+import { newAjv } from '../../src/load/ajv.js';
 import { createTtyReporter, humanDisplay, progressLine } from '../../src/report/tty.js';
 import { runCli } from '../harness/cli.js';
 import { FakeTerminal } from '../harness/terminal.js';
@@ -202,5 +203,15 @@ describeWithSshd('-v levels over a real sshd', () => {
     expect(v3.some((l) => l.startsWith('g1 [ssh transport] log: '))).toBe(true);
     expect([...v1, ...v2].some((l) => l.includes('[ssh transport]'))).toBe(false);
     expect(v3.length).toBeGreaterThan(v2.length);
+  });
+
+  it('--json events with a level validate against schema/events.schema.json', async () => {
+    const r = await runCli([pb, '-i', inv, '--state-dir', join(dir, 'state'), '--json', '-vvv'], { cwd: dir, env: baseEnv({ CI: 'true' }) });
+    expect(r.code, r.err).toBe(0);
+    const events = r.out.trim().split('\n').map((l) => JSON.parse(l) as { type: string; level?: number });
+    expect(new Set(events.filter((e) => e.type === 'step-output').map((e) => e.level ?? 1))).toEqual(new Set([1, 2, 3]));
+    const validate = newAjv().compile(JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', 'schema', 'events.schema.json'), 'utf8')) as object);
+    const bad = events.filter((e) => !validate(e)).map((e) => `${JSON.stringify(e).slice(0, 120)} ${JSON.stringify(validate.errors)}`);
+    expect(bad).toEqual([]);
   });
 });
