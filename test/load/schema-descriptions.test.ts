@@ -70,6 +70,38 @@ describe('schema descriptions', () => {
   });
 });
 
+describe('the hand-written tables in docs/ list the same keys as the schemas', () => {
+  /** the backquoted keys in the first column of the table(s) between two headings */
+  const tableKeys = (file: string, from: string, to: string): string[] => {
+    const text = readFileSync(join(ROOT, 'docs', file), 'utf8');
+    const part = text.slice(text.indexOf(from), text.indexOf(to, text.indexOf(from) + from.length));
+    return part.split('\n').filter((l) => l.startsWith('| `')).flatMap((l) => [...l.split('|')[1]!.matchAll(/`([a-z_]+)(?::[^`]*)?`/g)].map((m) => m[1]!)).sort();
+  };
+  const keysOf = (schema: Record<string, unknown>, title: string): string[] => {
+    let found: string[] | undefined;
+    const walk = (n: unknown): void => {
+      if (found || typeof n !== 'object' || n === null) return;
+      const o = n as Record<string, unknown>;
+      if (o.title === title && o.properties) { found = Object.keys(o.properties as object).sort(); return; }
+      Object.values(o).forEach(walk);
+    };
+    walk(schema);
+    return found!;
+  };
+  const playbook = published('playbook.schema.json');
+  const inventory = published('inventory.schema.json');
+  it('playbook.md: play keys and the steps\' common keys', () => {
+    expect(tableKeys('playbook.md', '## Play keys', '### serial')).toEqual(keysOf(playbook, 'play'));
+    const stepTypes = Object.keys((playbook.$defs as Record<string, unknown>)).filter((k) => k.startsWith('step_')).map((k) => k.slice(5));
+    expect(tableKeys('playbook.md', '## Steps', 'Errors:')).toEqual(keysOf(playbook, 'step').filter((k) => !stepTypes.includes(k)));
+  });
+  it('inventory.md: groups, hosts, connection', () => {
+    expect(tableKeys('inventory.md', '## connection', 'Settings merge')).toEqual(keysOf(inventory, 'connection'));
+    expect(tableKeys('inventory.md', '## hosts', '## connection')).toEqual(keysOf(inventory, 'host'));
+    expect(tableKeys('inventory.md', '## groups', '- `all` always exists')).toEqual(keysOf(inventory, 'group'));
+  });
+});
+
 // ── durations ─────────────────────────────────────────────────────────────────────────────────
 const ACCEPTED = ['250ms', '30s', '5m', '1h', '7d', '2w', '1h30m', '1w2d3h4m5s6ms', '1.5h', '0.5s', '90', '2.5', '0', '0s', ' 5m ', '\t10s', '5m\n', '01m', '10ms5s'];
 const REJECTED = ['', ' ', 'abc', '5 m', '5mm', '5M', '5S', '1y', '-5s', '-5', '1e3', '1e3s', 'ms', 's', '.5s', '5.s', '5.', '1h 30m', '1,5h', '5sec', '5 minutes', 'm5', '1h-30m', '５s'];
