@@ -4,7 +4,7 @@
  * hash puts 2 on each shard.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, openSync, readFileSync, readdirSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -37,9 +37,10 @@ const PLAYBOOK = `
   serial: [1]
   max_fail_percentage: 10
   on_failure: rollback
+  vars: { keep: false, tag: untagged, sleep: 0 }   # defaults: rollback --from-pool loads the playbook without the run's -e
   steps:
     - name: snapshot
-      snapshot: { keep: false }
+      snapshot: { keep: "{{ vars.keep }}" }
     - name: work
       run-script:
         script: "date +%s.%N >> /var/tmp/{{ vars.tag }}.log; if [ -e /var/tmp/fail-me ]; then exit 1; fi; sleep {{ vars.sleep }}"
@@ -203,4 +204,27 @@ describeUnless(skip)('one rollout over 4 shard processes (lab)', () => {
     expect(after.out).toMatch(/RECAP {2}run rollout R3 .* exit 0/);
     for (const h of [...slice(1), ...slice(2), ...slice(4), slice(3)[1]!]) expect(await guestLog(h, 'r3'), h).toHaveLength(1);
   }, 300_000);
+
+  it('rollback --rollout reverts every shard\'s hosts: from the journals (CI artifacts), and from the pool markers', async () => {
+    const env = { ...process.env, CI: '1' };
+    const run4 = async (id: string, tag: string): Promise<Shard[]> => {
+      const shards = [1, 2, 3, 4].map((i) => shard(i, id, ['-e', `tag=${tag}`, '-e', 'sleep=0', '-e', 'keep=true']));
+      for (const r of await Promise.all(shards.map((x) => x.done))) expect(r.code, r.out).toBe(0);
+      for (const h of HOSTS) expect(await guestLog(h, tag), h).toHaveLength(1);
+      return shards;
+    };
+    await run4('R4', 'r4');
+    const rb = await cli(['rollback', '--rollout', 'R4', '--state-dir', work, '-y'], env, ROOT);
+    expect(rb.code, rb.out + rb.err).toBe(0);
+    expect(rb.out.match(/== rollout R4: run /g)).toHaveLength(4);
+    for (const h of HOSTS) expect(await guestLog(h, 'r4'), h).toEqual([]);
+
+    // the journals are gone (the artifacts expired): the rollout's keys name the runs, the snapshots' markers the rest
+    const r5 = await run4('R5', 'r5');
+    for (const x of r5) rmSync(x.state, { recursive: true, force: true });
+    const rbp = await cli(['rollback', '--rollout', 'R5', '--from-pool', '-i', lab.inventoryPath, '--playbook', pb, '--state-dir', join(work, 'rb5'), '-y'], env, ROOT);
+    expect(rbp.code, rbp.out + rbp.err).toBe(0);
+    expect(rbp.out.match(/== rollout R5: run /g)).toHaveLength(4);
+    for (const h of HOSTS) expect(await guestLog(h, 'r5'), h).toEqual([]);
+  }, 400_000);
 });
