@@ -5,6 +5,7 @@
  *   npm run bench -- --quick               small sizes, fewer runs (for development)
  *   npm run bench -- workload connector    only these suites
  *   npm run bench -- workload --sizes 50x10x50 --runs 7 --no-ansible
+ *   npm run bench -- workload --contenders pvrun,floor,pvrun-base --baseline /tmp/old/dist/cli/main.js
  *
  * Suites: workload (pvrun vs ansible-playbook vs the ssh2 floor on real sshd), scale (1,000
  * hosts on a lightweight ssh2 endpoint), engine (loading/planning; per host-step overhead),
@@ -43,6 +44,8 @@ interface Args {
   runs?: number;
   sizes?: [number, number, number][];
   noAnsible: boolean;
+  contenders?: string[];
+  baseline?: string;
 }
 
 function parse(argv: string[]): Args | string {
@@ -51,6 +54,12 @@ function parse(argv: string[]): Args | string {
     const x = argv[i]!;
     if (x === '--quick') a.quick = true;
     else if (x === '--no-ansible') a.noAnsible = true;
+    else if (x === '--contenders') a.contenders = (argv[++i] ?? '').split(',').filter(Boolean);
+    else if (x === '--baseline') {
+      const b = argv[++i];
+      if (!b) return '--baseline needs the path of another build\'s dist/cli/main.js';
+      a.baseline = b;
+    }
     else if (x === '--runs') {
       const n = Number(argv[++i]);
       if (!Number.isInteger(n) || n < 1) return '--runs needs a positive integer';
@@ -71,7 +80,7 @@ function parse(argv: string[]): Args | string {
 async function main(): Promise<number> {
   const args = parse(process.argv.slice(2));
   if (typeof args === 'string') {
-    const help = 'usage: npm run bench -- [--quick] [--runs N] [--sizes NxKxF,…] [--no-ansible] [suite…]\n' +
+    const help = 'usage: npm run bench -- [--quick] [--runs N] [--sizes NxKxF,…] [--no-ansible] [--contenders a,b,…] [--baseline main.js] [suite…]\n' +
       `suites: ${Object.keys(SUITES).join(', ')}\n`;
     if (args === 'help') { process.stdout.write(help); return 0; }
     process.stderr.write(`bench: ${args}\n${help}`);
@@ -95,7 +104,7 @@ async function main(): Promise<number> {
     for (const s of args.suites) {
       const before = loadavg();
       log(`suite ${s}: start`);
-      const ctx: SuiteContext = { quick: args.quick, noAnsible: args.noAnsible, log, tmp: join(tmp, s), ...(args.runs ? { runs: args.runs } : {}), ...(args.sizes ? { sizes: args.sizes } : {}) };
+      const ctx: SuiteContext = { quick: args.quick, noAnsible: args.noAnsible, log, tmp: join(tmp, s), ...(args.runs ? { runs: args.runs } : {}), ...(args.sizes ? { sizes: args.sizes } : {}), ...(args.contenders ? { contenders: args.contenders } : {}), ...(args.baseline ? { baseline: args.baseline } : {}) };
       mkdirSync(ctx.tmp, { recursive: true });
       try {
         results.push(await SUITES[s]!(ctx));

@@ -7,6 +7,10 @@ export interface SuiteContext {
   sizes?: [number, number, number][];
   /** --no-ansible */
   noAnsible: boolean;
+  /** --contenders a,b,…: only these workload contenders */
+  contenders?: string[];
+  /** --baseline PATH: another build of pvrun's main.js, run as contender `pvrun-base` (before/after) */
+  baseline?: string;
   log: (line: string) => void;
   /** scratch directory for this bench run (removed at the end) */
   tmp: string;

@@ -6,6 +6,8 @@
 import { execFile, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { loadavg } from 'node:os';
+import { spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import { startFarm, type Farm } from '../lib/farm.js';
 import { CpuGroup, measure, type Measured } from '../lib/measure.js';
@@ -16,7 +18,8 @@ import type { FloorSpec } from '../floor.js';
 
 const execFileP = promisify(execFile);
 
-type Contender = 'pvrun' | 'pvrun-tmpfs' | 'floor' | 'floor-3exec' | 'ansible-command' | 'ansible-raw';
+type Contender = 'pvrun' | 'pvrun-tmpfs' | 'pvrun-nopreflight' | 'pvrun-base' | 'floor' | 'floor-3exec' | 'ansible-command' | 'ansible-raw';
+const ALL: Contender[] = ['pvrun', 'pvrun-tmpfs', 'pvrun-nopreflight', 'pvrun-base', 'floor', 'floor-3exec', 'ansible-command', 'ansible-raw'];
 
 interface Cell {
   contender: Contender;
@@ -34,6 +37,10 @@ interface SizeResult {
   k: number;
   f: number;
   cells: Cell[];
+  /** execve seen at the farm's sshds per host-step (strace), by contender; login shell included */
+  execvePerStep: Partial<Record<Contender, number>>;
+  /** load average (1, 5, 15 min) when the size started and ended */
+  load: { before: number[]; after: number[] };
 }
 
 export const ANSIBLE_PLAYBOOK = '/usr/bin/ansible-playbook';
@@ -111,17 +118,23 @@ function writeInputs(dir: string, farm: Farm, n: number, k: number, f: number): 
   writeFileSync(join(dir, 'raw.yml'), `- hosts: bench\n  gather_facts: false\n  strategy: free\n  tasks:\n${rawTasks}`);
 }
 
-async function runOnce(c: Contender, dir: string, f: number, runNo: number): Promise<Measured> {
+async function runOnce(c: Contender, dir: string, f: number, runNo: number, baseline?: string): Promise<Measured> {
   const out = join(dir, `${c}-${runNo}.out`);
   const errF = join(dir, `${c}-${runNo}.err`);
   const timeoutMs = 900_000;
   switch (c) {
     case 'pvrun':
-    case 'pvrun-tmpfs': {
-      // pvrun-tmpfs: the run journal on /dev/shm, where fsync costs nothing (diagnostic only)
-      const state = c === 'pvrun' ? join(dir, `pvrun-state-${runNo}`) : join('/dev/shm', `pvbench-state-${process.pid}-${runNo}`);
+    case 'pvrun-tmpfs':
+    case 'pvrun-nopreflight':
+    case 'pvrun-base': {
+      // pvrun-tmpfs: the run journal on /dev/shm, where fsync costs nothing (diagnostic only);
+      // pvrun-nopreflight: --skip-preflight (the preflight opens its own connection to every
+      // host before batch 1); pvrun-base: another build (--baseline), for before/after
+      const state = c === 'pvrun-tmpfs' ? join('/dev/shm', `pvbench-state-${process.pid}-${runNo}`) : join(dir, `${c}-state-${runNo}`);
+      const js = c === 'pvrun-base' ? baseline! : PVRUN_JS;
+      const extra = c === 'pvrun-nopreflight' ? ['--skip-preflight'] : [];
       try {
-        return await measure([process.execPath, PVRUN_JS, join(dir, 'pvrun.yml'), '-i', join(dir, 'inventory.yml'), '-f', String(f), '--json', '--state-dir', state],
+        return await measure([process.execPath, js, join(dir, 'pvrun.yml'), '-i', join(dir, 'inventory.yml'), '-f', String(f), '--json', '--state-dir', state, ...extra],
           { stdoutFile: out, stderrFile: errF, timeoutMs, cwd: dir, env: { ...process.env, CI: 'true' } });
       } finally {
         rmSync(state, { recursive: true, force: true });
@@ -154,7 +167,14 @@ export async function workloadSuite(ctx: SuiteContext): Promise<SuiteResult> {
   const sizes: [number, number, number][] = ctx.sizes ?? (ctx.quick ? [[10, 10, 10], [20, 10, 20]] : [[20, 10, 20], [50, 10, 50], [100, 10, 50]]);
   const runs = ctx.runs ?? (ctx.quick ? 2 : 5);
   let ansibleSkip: string | undefined = ctx.noAnsible ? 'disabled with --no-ansible' : await ensureAnsible(ctx.log);
-  const contenders: Contender[] = ['pvrun', 'floor', 'floor-3exec', ...(existsSync('/dev/shm') ? (['pvrun-tmpfs'] as const) : []), ...(ansibleSkip ? [] : (['ansible-command', 'ansible-raw'] as const))];
+  const wanted = ctx.contenders as Contender[] | undefined;
+  const bad = wanted?.filter((c) => !ALL.includes(c));
+  if (bad?.length) throw new Error(`unknown contender(s) ${bad.join(', ')} (known: ${ALL.join(', ')})`);
+  if (wanted?.includes('pvrun-base') && !ctx.baseline) throw new Error('contender pvrun-base needs --baseline <main.js of another build>');
+  if (wanted && !wanted.some((c) => c.startsWith('ansible'))) ansibleSkip ??= 'not among --contenders';
+  const contenders: Contender[] = wanted
+    ? wanted.filter((c) => !(c.startsWith('ansible') && ansibleSkip))
+    : ['pvrun', 'floor', 'floor-3exec', ...(existsSync('/dev/shm') ? (['pvrun-tmpfs'] as const) : []), ...(ansibleSkip ? [] : (['ansible-command', 'ansible-raw'] as const))];
   const ansVer = ansibleSkip ? undefined : await ansibleVersion();
   if (ansibleSkip) ctx.log(`workload: ansible-playbook skipped: ${ansibleSkip}`);
   const maxN = Math.max(...sizes.map((s) => s[0]));
@@ -166,13 +186,14 @@ export async function workloadSuite(ctx: SuiteContext): Promise<SuiteResult> {
     for (const [n, k, f] of sizes) {
       const dir = join(ctx.tmp, `w-${n}-${k}-${f}`);
       writeInputs(dir, farm, n, k, f);
+      const load0 = loadavg();
       const raw = new Map<Contender, { runs: Measured[]; server: number[]; failures: string[] }>(contenders.map((c) => [c, { runs: [], server: [], failures: [] }]));
       for (let r = 0; r <= runs; r++) {
         // rotate the order each round so no contender always follows another
         const order = contenders.map((_, i) => contenders[(i + r) % contenders.length]!);
         for (const c of order) {
           const s0 = farmCpu.read();
-          const m = await runOnce(c, dir, f, r);
+          const m = await runOnce(c, dir, f, r, ctx.baseline);
           const s1 = farmCpu.read();
           const label = r === 0 ? 'warm-up' : `run ${r}/${runs}`;
           ctx.log(`W(${n},${k},${f}) ${label} ${c}: wall ${fmt(m.wallS)} s, cpu ${fmt(m.cpuS)} s, rss ${fmt(m.peakRssBytes / MiB, 0)} MiB, exit ${m.exitCode}`);
@@ -187,8 +208,15 @@ export async function workloadSuite(ctx: SuiteContext): Promise<SuiteResult> {
           slot.server.push(s1 - s0);
         }
       }
+      // what the hosts execute per step: one more run of each pvrun build and of the floor, traced
+      const execvePerStep: SizeResult['execvePerStep'] = {};
+      for (const c of contenders.filter((x) => x === 'pvrun' || x === 'pvrun-base' || x === 'floor')) {
+        const execs = await countExecve(farm.pids(), () => runOnce(c, dir, f, runs + 1, ctx.baseline), ctx.log);
+        if (execs !== undefined) execvePerStep[c] = execs / (n * k);
+        ctx.log(`W(${n},${k},${f}) execve at the hosts, ${c}: ${execs ?? 'n/a'}${execs !== undefined ? ` (${fmt(execs / (n * k))} per host-step)` : ''}`);
+      }
       results.push({
-        n, k, f,
+        n, k, f, execvePerStep, load: { before: load0, after: loadavg() },
         cells: contenders.map((c) => {
           const s = raw.get(c)!;
           return {
@@ -228,14 +256,81 @@ function render(results: SizeResult[], runs: number, ansibleSkip: string | undef
     const ar = get('ansible-raw');
     const f3 = get('floor-3exec');
     const pt = get('pvrun-tmpfs');
+    const pb = get('pvrun-base');
+    const pn = get('pvrun-nopreflight');
     const r = (a: Spread | undefined, b: Spread | undefined) => (a && b ? fmt(a.median / b.median) : 'n/a');
-    ratioRows.push([`(${s.n},${s.k},${s.f})`, r(pv?.wall, fl?.wall), r(pv?.cpu, fl?.cpu), r(pv?.wall, f3?.wall), r(pt?.wall, fl?.wall), r(ac?.wall, pv?.wall), r(ac?.cpu, pv?.cpu), r(ar?.wall, pv?.wall), r(ar?.cpu, pv?.cpu)]);
+    const ex = (c: Contender) => (s.execvePerStep[c] !== undefined ? fmt(s.execvePerStep[c]!) : 'n/a');
+    ratioRows.push([`(${s.n},${s.k},${s.f})`, r(pv?.wall, fl?.wall), r(pv?.cpu, fl?.cpu), ex('pvrun'), ex('floor'), r(pb?.wall, fl?.wall), r(pb?.cpu, fl?.cpu), ex('pvrun-base'), r(pn?.wall, fl?.wall), r(pn?.cpu, fl?.cpu), r(pv?.wall, f3?.wall), r(pt?.wall, fl?.wall), r(ac?.wall, pv?.wall), r(ac?.cpu, pv?.cpu), r(ar?.wall, pv?.wall), r(ar?.cpu, pv?.cpu),
+      `${s.load.before.map((x) => x.toFixed(1)).join('/')} → ${s.load.after.map((x) => x.toFixed(1)).join('/')}`]);
   }
   out.push('');
   out.push('Ratios of medians:');
   out.push('');
-  out.push(table(['W(N,K,F)', 'pvrun/floor wall', 'pvrun/floor CPU', 'pvrun/floor-3exec wall', 'pvrun-tmpfs/floor wall', 'ansible-command/pvrun wall', 'ansible-command/pvrun CPU', 'ansible-raw/pvrun wall', 'ansible-raw/pvrun CPU'], ratioRows));
+  out.push(table(['W(N,K,F)', 'pvrun/floor wall', 'pvrun/floor CPU', 'pvrun execve per step', 'floor execve per step', 'pvrun-base/floor wall', 'pvrun-base/floor CPU', 'pvrun-base execve per step', 'pvrun-nopreflight/floor wall', 'pvrun-nopreflight/floor CPU', 'pvrun/floor-3exec wall', 'pvrun-tmpfs/floor wall', 'ansible-command/pvrun wall', 'ansible-command/pvrun CPU', 'ansible-raw/pvrun wall', 'ansible-raw/pvrun CPU', 'load 1/5/15 min (size start → end)'], ratioRows));
+  out.push('', '*execve per step*: every execve the farm\'s sshds and their children made during one extra run, over hosts × steps (strace -f attached to the sshds; sshd\'s own re-exec per connection left out; the login shell counts, so the floor\'s `true` is 1).');
   const fails = results.flatMap((s) => s.cells.flatMap((c) => c.failures.map((f) => `- (${s.n},${s.k},${s.f}) ${c.contender}: ${f}`)));
   if (fails.length) out.push('', 'Failed runs:', '', ...fails);
   return out.join('\n');
+}
+
+/**
+ * execve made by the farm's sshds and everything they start while `run` runs: strace -f attached
+ * to the listening sshds (new connections are forked from them), sshd's own re-exec per
+ * connection left out. undefined without strace (or without permission to trace).
+ */
+async function countExecve(pids: number[], run: () => Promise<unknown>, log: (s: string) => void): Promise<number | undefined> {
+  const out = join('/tmp', `pvbench-strace-${process.pid}-${Date.now()}`);
+  const st = spawn('strace', ['-f', '-e', 'trace=execve', '-e', 'signal=none', '-o', out, ...pids.flatMap((p) => ['-p', String(p)])], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const ok = await new Promise<boolean>((resolve) => {
+    st.once('error', () => resolve(false));
+    st.once('exit', () => resolve(false));
+    // "Process N attached" for every sshd before the run starts
+    let buf = '';
+    st.stderr!.setEncoding('utf8');
+    st.stderr!.on('data', (d: string) => { buf += d; if ((buf.match(/attached/g) ?? []).length >= pids.length) resolve(true); });
+    setTimeout(() => resolve(false), 30_000);
+  });
+  if (!ok) {
+    if (st.exitCode === null) st.kill();
+    log('execve count: strace is not available or cannot attach; skipped');
+    return undefined;
+  }
+  try {
+    await run();
+  } finally {
+    const exited = new Promise((r) => st.once('exit', r));
+    st.kill('SIGINT');
+    await exited;
+  }
+  try {
+    return successfulExecs(readFileSync(out, 'utf8')).filter((e) => e.path !== '/usr/sbin/sshd').length;
+  } finally {
+    rmSync(out, { force: true });
+  }
+}
+
+/**
+ * The execve calls in `strace -f` output that succeeded. With several processes traced, a call
+ * can be split over two lines (`PID execve("…", … <unfinished ...>` … `PID <... execve resumed>…) = 0`).
+ */
+export function successfulExecs(text: string): { pid: number; path: string }[] {
+  const out: { pid: number; path: string }[] = [];
+  const pending = new Map<number, string>();
+  for (const line of text.split('\n')) {
+    const start = /^(\d+)\s+execve\("([^"]+)"/.exec(line);
+    if (start) {
+      const pid = Number(start[1]);
+      if (/<unfinished \.\.\.>\s*$/.test(line)) pending.set(pid, start[2]!);
+      else if (/\)\s+= 0$/.test(line.trim())) out.push({ pid, path: start[2]! });
+      continue;
+    }
+    const resumed = /^(\d+)\s+<\.\.\. execve resumed>.*\)\s+= (-?\d+)/.exec(line);
+    if (resumed) {
+      const pid = Number(resumed[1]);
+      const path = pending.get(pid);
+      pending.delete(pid);
+      if (path !== undefined && resumed[2] === '0') out.push({ pid, path });
+    }
+  }
+  return out;
 }
