@@ -109,7 +109,7 @@ export function createTtyReporter(out: NodeJS.WriteStream, opts: { verbose: numb
     const shown = all.length > room ? all.slice(0, room - 1) : all;
     for (const [host, r] of shown) {
       const secs = c.dim(`${((t - r.since) / 1000).toFixed(0)}s`);
-      if (r.phase === 'rollback') lines.push(`  ${c.magenta('↺')} ${host}  ${c.magenta('ROLLING BACK')}  ${r.step}  ${secs}`);
+      if (r.phase === 'rollback') lines.push(`  ${c.magenta('↺')} ${host}  ${c.magenta('ROLLING BACK')}${r.step ? `  (undid ${r.step})` : ''}  ${secs}`);
       else if (r.phase === 'cleanup') lines.push(`  ${c.yellow('⌫')} ${host}  ${c.yellow('cleanup:')} ${r.step}  ${secs}`);
       else lines.push(`  ${c.cyan('⟳')} ${host}  ${r.step}  ${secs}`);
     }
