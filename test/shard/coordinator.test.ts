@@ -51,8 +51,12 @@ describe('rollout coordinator (simulator, production client)', () => {
     const order: string[] = [];
     const gates = cs.map(async (c, i) => { const g = await c.gate(batch(0, [hosts[i * 2]!])); order.push(`go:${i + 1}`); return g; });
     // the owner's gate returns at once; the others' only after its result
-    await new Promise((r) => setTimeout(r, 300));
-    const claimed = Number((await poolMap())['pvrun.rollout.r-canary.canary']!.match(/shard=(\d)/)![1]);
+    let claimed = 0;
+    for (let t = 0; t < 200 && !order.includes(`go:${claimed}`); t++) {
+      await new Promise((r) => setTimeout(r, 50));
+      claimed = Number((await poolMap())['pvrun.rollout.r-canary.canary']?.match(/shard=(\d)/)?.[1] ?? 0);
+    }
+    await new Promise((r) => setTimeout(r, 200)); // a few of the waiting shards' polls (every 20 ms)
     expect(order).toEqual([`go:${claimed}`]);
     await cs[claimed - 1]!.done(batch(0, [hosts[(claimed - 1) * 2]!]), [recap(hosts[(claimed - 1) * 2]!, 'changed')]);
     expect((await Promise.all(gates)).every((g) => g.go)).toBe(true);
@@ -103,6 +107,22 @@ describe('rollout coordinator (simulator, production client)', () => {
     const stale = w.filter((m) => m.includes('has not reported'));
     expect(stale).toHaveLength(1);
     expect(stale[0]).toMatch(/shard 2\/4 \(run run-2\) has not reported for 300s .*pvrun resume run-2/);
+  });
+
+  it('a canary shard that stops before its result stops the waiting shards; a new process of that shard (resume) runs the canary again', async () => {
+    const owner = coord('r-dead', 1);
+    expect(await owner.gate(batch(0, ['h1']))).toEqual({ go: true });
+    const waiting = coord('r-dead', 2).gate(batch(0, ['h3']));
+    await owner.finish('stopped');
+    expect(await waiting).toMatchObject({ go: false, reason: expect.stringMatching(/shard 1 \(the canary\) stopped before its canary batch finished: stopping; `pvrun resume run-1` runs it again/) });
+    // the resumed process of shard 1: the claim is its own, so its first batch is the canary again
+    const again = coord('r-dead', 1);
+    const other = coord('r-dead', 3);
+    expect(await again.gate(batch(0, ['h1']))).toEqual({ go: true });
+    const w3 = other.gate(batch(0, ['h5']));
+    await again.done(batch(0, ['h1']), [recap('h1', 'changed')]);
+    expect(await w3).toEqual({ go: true });
+    expect((await poolMap())['pvrun.rollout.r-dead.canary.result']).toBe('ok');
   });
 
   it('check mode reads the markers, reports them, never writes and never waits', async () => {
