@@ -388,8 +388,8 @@ function pnputil.exe {
 # without -noReboot it schedules one); 3: the clean-up did not run yet: reboot, then run it again;
 # 64 ready / 65 already onboarded / 66 denied only with -onboard. v9.0's XenClean has no flags
 # and no exit-code contract: here it removes the Citrix products and always ends 0.
-# state.xenclean.exitCode forces a v9.1+ outcome (1 error, 2 cancelled); notRunUntilReboot gives 3
-# until the next boot.
+# state.xenclean.exitCode forces a v9.1+ outcome (1 error, 2 cancelled); notRunUntilReboot: its
+# first run answers 3, and it runs after the next boot.
 function Invoke-LabXenClean {
   param([string]$Release, [object[]]$Arguments)
   $s = Read-LabState
@@ -416,6 +416,8 @@ function Invoke-LabXenClean {
   }
   if ($s.xenclean -and $s.xenclean.exitCode) { "Cleanup FAILED"; Write-LabState $s; Set-Exit ([int]$s.xenclean.exitCode); return }
   if ($s.xenclean -and $s.xenclean.notRunUntilReboot) {
+    # answered 3 once: the next boot lets it run
+    $s.xenclean.answered3 = $true
     'A restart is pending: restart the machine, then run XenClean again.'
     Write-LabState $s; Set-Exit 3; return
   }
@@ -480,7 +482,7 @@ function script:Invoke-LabBoot($s) {
   $s.bootCount = [int]$s.bootCount + 1
   $s.pendingReboot = @()
   $s.shutdownScheduled = $false
-  if ($s.xenclean) { $s.xenclean.notRunUntilReboot = $false }
+  if ($s.xenclean -and $s.xenclean.answered3) { $s.xenclean.notRunUntilReboot = $false; $s.xenclean.answered3 = $false }
   # the vendor device is there exactly when the VM's has_vendor_device was on at this boot
   $s.devices = @(@($s.devices) | Where-Object { $_.instanceId -notlike 'PCI\VEN_5853&DEV_C000*' })
   if ($s.vendorDevice) { $s.devices = @($s.devices) + @{ instanceId = 'PCI\VEN_5853&DEV_C000&SUBSYS_C0005853&REV_01\3&267A616A&0&20'; friendlyName = 'PCI Device'; class = 'System'; present = $true } }

@@ -38,11 +38,11 @@ export interface WindowsLabState {
    */
   packages: Record<string, LabPackage>;
   /**
-   * XenClean's behaviour: `exitCode` forces one (1 error, 2 cancelled); `notRunUntilReboot`: it
-   * answers 3 ("did not run yet: reboot, then run again", win-pv-drivers XenClean `Program.cs:62-85`)
-   * until the next boot.
+   * XenClean's behaviour: `exitCode` forces one (1 error, 2 cancelled); `notRunUntilReboot`: its
+   * first run answers 3 ("did not run yet: reboot, then run again", win-pv-drivers XenClean
+   * `Program.cs:62-85`), and it runs after the next boot (`answered3` until then).
    */
-  xenclean?: { exitCode?: number; notRunUntilReboot?: boolean };
+  xenclean?: { exitCode?: number; notRunUntilReboot?: boolean; answered3?: boolean };
   /** .NET Framework 4.x `Release` (HKLM:\SOFTWARE\Microsoft\NET Framework Setup\NDP\v4\Full); 394802 = 4.6.2 */
   dotnetRelease?: number;
   /** the VM's has_vendor_device at this boot: the vendor device PCI\VEN_5853&DEV_C000 is present */

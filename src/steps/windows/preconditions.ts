@@ -86,10 +86,9 @@ export const windowsPreconditionsStep = defineStep<PreconditionsArgs>({
     if (problems.length > 0) {
       return { kind: 'fail', reason: `the XCP-ng Windows tools cannot be installed: ${problems.map((p, i) => `(${i + 1}) ${p}`).join('; ')}` };
     }
-    return {
-      kind: 'ok',
-      summary: `Windows ${f.value.os.version}, ${dotnetVersion(f.value.dotnetRelease)}, ${vendorOn ? 'vendor device on' : 'no vendor device'}${notes.length ? ` (${notes.join('; ')})` : ''}, ${f.value.products.some((p) => CITRIX.test(p.publisher) || CITRIX.test(p.name)) ? 'Citrix drivers to migrate' : 'no Citrix drivers'}`,
-    };
+    const vendor = notes.find((n) => n.startsWith('vendor device')) ?? 'no vendor device';
+    const citrix = notes.find((n) => n.startsWith('Citrix')) ?? 'no Citrix drivers';
+    return { kind: 'ok', summary: `Windows ${f.value.os.version}, ${dotnetVersion(f.value.dotnetRelease)}, ${vendor}, ${citrix}` };
   },
 
   async apply() {
