@@ -14,6 +14,7 @@ import { XapiSimulator } from '../../src/lab/xapi-sim/index.js';
 import { freePort } from '../../src/lab/sshd.js';
 import { describeWithSshd, startSshd, type SshdHandle } from '../harness/sshd.js';
 import { runCli } from '../harness/cli.js';
+import { validateJunit } from '../ci/junit-schema.js';
 
 const UUID_A = '0a0a0a0a-1111-4111-8111-000000000001';
 const UUID_B = '0b0b0b0b-2222-4222-8222-000000000002';
@@ -188,6 +189,7 @@ describeWithSshd('preflight: every pool, VM, key and guest before anything chang
     expect(r.code, r.text).toBe(4);
     expect(r.out).toContain(`::error file=${inv.path},line=${inv.line['pb']},col=3,title=pvrun preflight%3A pool pb unreachable::login: `);
     const xml = readFileSync(junit, 'utf8');
+    expect(validateJunit(xml)).toEqual([]);
     expect(xml).toMatch(/<testcase name="host-b"[^>]*>\s*<failure message="preflight: pool pb/);
     expect(xml).toMatch(/<testcase name="host-a"[^>]*>\s*<skipped message="not started: preflight found 1 problem/);
   }, 120_000);
