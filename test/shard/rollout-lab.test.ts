@@ -227,4 +227,21 @@ describeUnless(skip)('one rollout over 4 shard processes (lab)', () => {
     expect(rbp.out.match(/== rollout R5: run /g)).toHaveLength(4);
     for (const h of HOSTS) expect(await guestLog(h, 'r5'), h).toEqual([]);
   }, 400_000);
+
+  it('--check --rollout: the shard rehearses its slice and reports the rollout\'s markers; nothing is written to the pool', async () => {
+    const env = { ...process.env, CI: '1' };
+    // a rollout with markers on the pool (R1 ran in the first test; run one here if this test runs alone)
+    if (poolConfig()['pvrun.rollout.RC.canary'] === undefined) {
+      const rs = [1, 2, 3, 4].map((i) => shard(i, 'RC', ['-e', 'tag=rc', '-e', 'sleep=0']));
+      for (const r of await Promise.all(rs.map((x) => x.done))) expect(r.code, r.out).toBe(0);
+    }
+    const before = lab.sim.calls.length;
+    const r = await cli([pb, '-i', lab.inventoryPath, '--check', '--shard', '2/4', '--rollout', 'RC', '--state-dir', join(work, 'check')], env, ROOT);
+    expect(r.code, r.out + r.err).toBe(0);
+    expect(r.out).toMatch(/rollout RC \(check mode: read only, no claim, no wait\): canary: shard \d ok; failures: 0; shards: 1 done, 2 done, 3 done, 4 done/);
+    expect(recapLines(r.out).map((l) => l.trim().split(/\s+/)[0])).toEqual(slice(2));
+    const calls = lab.sim.calls.slice(before);
+    expect(calls.some((c) => c.method === 'pool.get_other_config')).toBe(true);
+    expect(calls.filter((c) => !c.readOnly).map((c) => c.method)).toEqual([]);
+  }, 300_000);
 });
