@@ -14,6 +14,7 @@ const demoCommand = async (...a: Parameters<typeof import('./lab.js').demoComman
 const rolloutCommand = async (...a: Parameters<typeof import('./runs.js').rolloutCommand>) => (await import('./runs.js')).rolloutCommand(...a);
 const runsCommand = async (...a: Parameters<typeof import('./runs.js').runsCommand>) => (await import('./runs.js')).runsCommand(...a);
 const showCommand = async (...a: Parameters<typeof import('./runs.js').showCommand>) => (await import('./runs.js')).showCommand(...a);
+const reportCommand = async (...a: Parameters<typeof import('./report.js').reportCommand>) => (await import('./report.js')).reportCommand(...a);
 const rollbackCommand = async (...a: Parameters<typeof import('./rollback.js').rollbackCommand>) => (await import('./rollback.js')).rollbackCommand(...a);
 const resumeCommand = async (...a: Parameters<typeof import('./resume.js').resumeCommand>) => (await import('./resume.js')).resumeCommand(...a);
 const snapshotsCommand = async (...a: Parameters<typeof import('./snapshots.js').snapshotsCommand>) => (await import('./snapshots.js')).snapshotsCommand(...a);
@@ -76,6 +77,7 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
       case 'demo': return await demoCommand(parsed.flags, io);
       case 'runs': return await (parsed.flags.rollout ? rolloutCommand(parsed.flags.rollout, parsed.flags, io, false) : runsCommand(parsed.flags, io));
       case 'show': return await (parsed.flags.rollout ? rolloutCommand(parsed.flags.rollout, parsed.flags, io, true) : showCommand(parsed.run, parsed.flags, io));
+      case 'report': return await reportCommand(parsed.run, parsed.flags, io);
       case 'rollback': return await rollbackCommand(parsed.run, parsed.flags, io);
       case 'resume': return await resumeCommand(parsed.run, parsed.flags, io);
       case 'snapshots': return await snapshotsCommand(parsed.sub, parsed.flags, io);

@@ -16,6 +16,8 @@ export interface RunFlags {
   startAtStep?: string;
   json?: string | boolean;
   junit?: string;
+  /** write the run's HTML report to this file at the end (src/cli/report.ts) */
+  html?: string;
   verbose: number;
   stateDir?: string;
   confirm?: boolean;
@@ -73,6 +75,7 @@ export type Invocation =
   | { cmd: 'lab'; sub: string; args: string[] }
   | { cmd: 'demo'; flags: { keep: boolean } }
   | { cmd: 'runs'; flags: { stateDir?: string; stateDirs?: string[]; rollout?: string } }
+  | { cmd: 'report'; run: string; flags: { stateDir?: string; output?: string } }
   | { cmd: 'show'; run: string; flags: { stateDir?: string; stateDirs?: string[]; rollout?: string; verbose: number } }
   | { cmd: 'rollback' | 'resume'; run: string; flags: RecoverFlags }
   | { cmd: 'snapshots'; sub: 'list' | 'prune'; flags: SnapshotFlags }
@@ -136,6 +139,7 @@ function addRunFlags(c: Command): Command {
     .option('-K, --ask-become-pass', 'ask for the sudo (become) password on the terminal, for hosts without connection.become_password')
     .option('--json [file]', 'JSON-lines events to stdout, or to file')
     .option('--junit <file>', 'write a JUnit XML report')
+    .option('--html <file>', 'write the run\'s HTML report at the end (as `pvrun report`)')
     .option('--state-dir <dir>', 'where run journals are kept (default .pvrun, or $PVRUN_STATE_DIR)')
     .option('--confirm', 'ask before changing anything, whatever the number of hosts (interactive runs)')
     .option('-y, --yes', 'do not ask for confirmation (asked on a terminal above $PVRUN_CONFIRM_OVER hosts, default 10)')
@@ -260,6 +264,12 @@ Install:
       if (run === undefined && flags.rollout === undefined) throw new CommanderError(5, 'pvrun.badFlag', "show: give a run (id, prefix or 'last') or --rollout ID");
       result = { cmd: 'show', run: run ?? '', flags: rolloutDirs(flags) };
     });
+
+  program.command('report').description('a run as one self-contained HTML file: recap, timeline per VM, step outputs (redacted)')
+    .argument('<run>', 'run id, a unique prefix of it, or `last`')
+    .option('-o, --output <file>', 'write the report to this file (default: stdout)')
+    .option('--state-dir <dir>', 'where run journals are kept (default .pvrun, or $PVRUN_STATE_DIR)')
+    .action((run: string, flags: { stateDir?: string; output?: string }) => { result = { cmd: 'report', run, flags }; });
 
   for (const [name, what] of [
     ['rollback', 'revert the hosts of a run to the snapshots it took, restore power state, run the cleanup'],

@@ -66,7 +66,10 @@ const secretResolver = (ref: SecretRef): Result<string, string> => {
 
 /** `pvrun <playbook> -i <inventory>`: the whole run. */
 export async function runCommand(playbook: string, flags: RunFlags, io: Io): Promise<number> {
-  return (await runPlaybook(playbook, flags, io)).code;
+  const r = await runPlaybook(playbook, flags, io);
+  // --html: the report from the journal, when the run got as far as writing one
+  if (flags.html && r.recap) (await import('./report.js')).reportAfterRun(stateDir(flags.stateDir, io.cwd), r.runId, flags.html, io);
+  return r.code;
 }
 
 export interface RunOutcome {

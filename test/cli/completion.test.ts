@@ -46,9 +46,9 @@ describe('pvrun completion bash, in a real bash', () => {
   });
 
   it('first word: subcommands, playbook names from playbooks/, YAML files and directories', () => {
-    expect(complete('')).toEqual(['completion', 'demo', 'inventory', 'lab', 'linux-tools', 'playbooks', 'playbooks/', 'preflight', 'resume', 'rollback', 'runs',
+    expect(complete('')).toEqual(['completion', 'demo', 'inventory', 'lab', 'linux-tools', 'playbooks', 'playbooks/', 'preflight', 'report', 'resume', 'rollback', 'runs',
       'schema', 'show', 'site/', 'inventories/', 'snapshots', 'validate', 'windows'].sort());
-    expect(complete('r')).toEqual(['resume', 'rollback', 'runs']);
+    expect(complete('r')).toEqual(['report', 'resume', 'rollback', 'runs']);
     expect(complete('site/')).toEqual(['site/rollout.yml']);
   });
 
