@@ -1,4 +1,7 @@
+import { renameSync, writeFileSync } from 'node:fs';
+import { relative, resolve } from 'node:path';
 import type { Inventory } from '../model/inventory.js';
+import { inventoryToPvrunYaml } from '../load/inventory-convert.js';
 import { loadInventories, resolveInventoryArg } from '../load/inventory.js';
 import { formatDiagnostics, type Diagnostic } from '../load/diagnostics.js';
 import { EXIT } from '../engine/exit-codes.js';
@@ -14,6 +17,9 @@ export interface InventoryFlags {
   tag?: string;
   name?: string;
   yaml: boolean;
+  /** write the loaded inventory in pvrun's own format (src/load/inventory-convert.ts), to stdout or `output` */
+  convert?: boolean;
+  output?: string;
 }
 
 /** Resolve every `-i` and load them; diagnostics are printed here, exit 5 on any error. */
@@ -46,12 +52,37 @@ export async function inventoryCommand(flags: InventoryFlags, io: Io): Promise<n
   const loaded = loadInventoryArgs(flags.inventory, io);
   if (!loaded.ok) return loaded.code;
   const inv = loaded.inventory;
+  if (flags.output !== undefined && !flags.convert) {
+    io.err.write('pvrun inventory: -o/--output goes with --convert\n');
+    return EXIT.invalid;
+  }
+  if (flags.convert) return convert(inv, loaded.files, flags.output, io);
   if (flags.fromPool) return discoverCommand(inv, { ...flags, fromPool: flags.fromPool }, io);
   if (flags.graph) {
     io.out.write(graph(inv) + '\n');
     return EXIT.ok;
   }
   io.out.write(JSON.stringify(list(inv), null, 2) + '\n');
+  return EXIT.ok;
+}
+
+/** `--convert [-o FILE]`: pvrun's own format; the file is written whole or not at all. */
+function convert(inv: Inventory, files: string[], output: string | undefined, io: Io): number {
+  const text = inventoryToPvrunYaml(inv, { sources: files.map((f) => relative(io.cwd, f) || f) });
+  if (output === undefined) { io.out.write(text); return EXIT.ok; }
+  const path = resolve(io.cwd, output);
+  if (files.some((f) => resolve(io.cwd, f) === path)) {
+    io.err.write(`pvrun inventory: -o ${output} is one of the inventories read; write the converted inventory to another file\n`);
+    return EXIT.invalid;
+  }
+  try {
+    writeFileSync(`${path}.tmp-${process.pid}`, text);
+    renameSync(`${path}.tmp-${process.pid}`, path);
+  } catch (e) {
+    io.err.write(`pvrun inventory: cannot write ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}\n`);
+    return EXIT.invalid;
+  }
+  io.err.write(`pvrun inventory: wrote ${path}\n`);
   return EXIT.ok;
 }
 

@@ -70,7 +70,7 @@ export type Invocation =
   | { cmd: 'list'; playbook: string; flags: RunFlags; what: { hosts: boolean; tasks: boolean } }
   | { cmd: 'completion'; shell: 'bash' | 'zsh' | 'fish'; spec: CliSpec }
   | { cmd: 'preflight'; playbook: string; flags: RunFlags }
-  | { cmd: 'inventory'; flags: { inventory: string[]; list: boolean; graph: boolean; fromPool?: string; missingTools: boolean; tag?: string; name?: string; yaml: boolean } }
+  | { cmd: 'inventory'; flags: { inventory: string[]; list: boolean; graph: boolean; fromPool?: string; missingTools: boolean; tag?: string; name?: string; yaml: boolean; convert?: boolean; output?: string } }
   | { cmd: 'schema'; flags: { write: boolean; docs?: boolean } }
   | { cmd: 'lab'; sub: string; args: string[] }
   | { cmd: 'demo'; flags: { keep: boolean } }
@@ -248,6 +248,8 @@ Install:
     .option('--tag <tag>', 'only VMs with this XAPI tag')
     .option('--name <glob>', 'only VMs whose name matches')
     .option('--yaml', 'print an inventory fragment instead of a table', false)
+    .option('--convert', 'write the inventory (Ansible YAML/INI, or several files merged) in pvrun\'s own format', false)
+    .option('-o, --output <file>', 'with --convert: write to this file instead of stdout')
     .action((flags) => { result = { cmd: 'inventory', flags }; });
 
   program.command('runs').description('the history of runs: id, playbook, inventory, start, duration, outcomes')
