@@ -42,6 +42,9 @@ export const XAPI_METHODS: Readonly<Record<string, MethodSpec>> = {
   'pool.remove_from_other_config': { params: [S, 'pool ref', 'string'] },
   ...getters('host', ['address', 'name_label']),
   'host.get_by_name_label': { params: [S, 'string'] },
+  // pinning across the pool (client.ts learnPoolCertificates): each host's own certificate
+  'host.get_server_certificate': { params: [S, 'host ref'] },
+  ...getters('Certificate', ['type', 'host', 'fingerprint']),
 
   ...getters('VM', [
     'power_state', 'allowed_operations', 'VBDs', 'snapshots', 'other_config', 'has_vendor_device',

@@ -32,11 +32,45 @@ export function normaliseFingerprint(fp: string): string {
 }
 
 /**
+ * The certificates one pool's client trusts, when pinning (see docs/xapi.md "Pinning across the
+ * pool"). The inventory's pin vouches for the host it names; each host of an XAPI pool has its
+ * own certificate (XA doc/content/xapi/internals/certificates.md: xapi-ssl.pem "identifies a
+ * host"), so the set grows with what a trusted source vouches for: the master's thumbprint a
+ * pinned member sends on redirect (`x-xenapi-response-host-certificate-thumbprint`, XA
+ * api_server.ml:84-105, xapi_globs.ml:1111-1119), and the pool's own host certificates read over a
+ * session that was itself verified (`Certificate.fingerprint`, XA ocaml/idl/datamodel_certificate.ml;
+ * or `host.get_server_certificate`). Nothing a host presents on its own is ever added.
+ */
+export class PinSet {
+  /** fingerprint → why it is trusted (shown in messages) */
+  private readonly pins = new Map<string, string>();
+
+  constructor(readonly inventoryPin: string) {
+    this.pins.set(inventoryPin, 'pinned in the inventory');
+  }
+
+  has(fp: string): boolean {
+    return this.pins.has(normaliseFingerprint(fp));
+  }
+
+  add(fp: string, why: string): boolean {
+    const n = normaliseFingerprint(fp);
+    if (n.length !== 64 || this.pins.has(n)) return false;
+    this.pins.set(n, why);
+    return true;
+  }
+
+  get size(): number {
+    return this.pins.size;
+  }
+}
+
+/**
  * Build the undici dispatcher for one pool. A fingerprint pin replaces chain verification: the
  * pool's self-signed certificate would fail it anyway, so we accept any chain and then compare the
- * leaf's SHA-256 with the pin before a single byte of the request is sent.
+ * leaf's SHA-256 with the pool's pin set before a single byte of the request is sent.
  */
-export function makeAgent(opts: TransportOptions): Result<{ agent: Agent; warnings: string[] }, HypervisorFailure> {
+export function makeAgent(opts: TransportOptions): Result<{ agent: Agent; warnings: string[]; pins?: PinSet }, HypervisorFailure> {
   const tls = opts.tls ?? {};
   const warnings: string[] = [];
   const timeout = opts.connectTimeoutMs ?? 10_000;
@@ -55,20 +89,28 @@ export function makeAgent(opts: TransportOptions): Result<{ agent: Agent; warnin
   if (pin !== undefined && pin.length !== 64) {
     return err({ kind: 'tls', message: `fingerprint must be a SHA-256 (64 hex digits), got ${pin.length} digits` });
   }
+  const pins = pin ? new PinSet(pin) : undefined;
   const base = undici().buildConnector({
     timeout,
     ...(ca ? { ca } : {}),
     rejectUnauthorized: !(tls.insecure || pin),
+    // undici caches TLS sessions per host name, not per port or certificate: a resumed session
+    // shows no peer certificate to compare, and the hosts of a pool may share one name. With a
+    // pin every connection does a full handshake, so every certificate is seen and checked.
+    ...(pin ? { maxCachedSessions: 0 } : {}),
   });
   const connect: buildConnector.connector = (options, callback) => {
     base(options, (error, socket) => {
       if (error || !socket) return callback(error ?? new Error('no socket'), null);
-      if (pin && options.protocol === 'https:') {
+      if (pins && options.protocol === 'https:') {
         const cert = (socket as TLSSocket).getPeerCertificate();
         const got = normaliseFingerprint(cert.fingerprint256 ?? '');
-        if (got !== pin) {
+        if (!pins.has(got)) {
           socket.destroy();
-          const e = new Error(`certificate fingerprint mismatch: pinned ${pin}, server presented ${got}`);
+          const where = `${options.hostname}${options.port ? `:${options.port}` : ''}`;
+          const e = new Error(pins.size === 1
+            ? `certificate fingerprint mismatch: pinned ${pin}, server ${where} presented ${got}`
+            : `certificate fingerprint mismatch: server ${where} presented ${got}, which is neither the pinned certificate (${pin}) nor one of the ${pins.size - 1} the pool vouched for`);
           (e as Error & { code: string }).code = 'PVRUN_TLS_PIN_MISMATCH';
           return callback(e, null);
         }
@@ -76,7 +118,7 @@ export function makeAgent(opts: TransportOptions): Result<{ agent: Agent; warnin
       callback(null, socket);
     });
   };
-  return ok({ agent: new (undici().Agent)({ connect, connectTimeout: timeout, keepAliveTimeout: 30_000 }), warnings });
+  return ok({ agent: new (undici().Agent)({ connect, connectTimeout: timeout, keepAliveTimeout: 30_000 }), warnings, ...(pins ? { pins } : {}) });
 }
 
 function isTlsError(e: unknown): boolean {
@@ -105,6 +147,7 @@ export async function jsonRpc(
   params: unknown[],
   timeoutMs: number,
   signal?: AbortSignal,
+  http?: { headers?: Record<string, string>; onHeaders?: (h: Record<string, string | string[] | undefined>) => void },
 ): Promise<Result<unknown, HypervisorFailure>> {
   const id = nextId++;
   const timer = AbortSignal.timeout(timeoutMs);
@@ -113,11 +156,12 @@ export async function jsonRpc(
     const res = await undici().request(new URL('/jsonrpc', url), {
       method: 'POST',
       dispatcher: agent,
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', ...http?.headers },
       body: JSON.stringify({ jsonrpc: '2.0', method, params, id }),
       signal: sig,
     });
     const text = await res.body.text();
+    http?.onHeaders?.(res.headers);
     if (res.statusCode !== 200) {
       return err({ kind: 'transport', message: `${method}: HTTP ${res.statusCode} from ${url}: ${text.slice(0, 200)}` });
     }

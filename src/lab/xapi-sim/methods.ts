@@ -11,6 +11,8 @@ export interface CallCtx {
   model: SimModel;
   sessions: Sessions;
   stopping: () => boolean;
+  /** the PEM certificate a host serves (the server knows the listeners) */
+  serverCertificate?: (hostRef: string) => string;
 }
 
 export interface SimMethod {
@@ -127,6 +129,12 @@ export const SIM_METHODS: Readonly<Record<string, SimMethod>> = {
 
   ...getters('pool', false),
   ...getters('host', true),
+  // XA ocaml/idl/datamodel_host.ml get_server_certificate: the host's xapi-ssl.pem certificate
+  'host.get_server_certificate': {
+    params: [S, 'host ref'], mutating: false,
+    handler: (c, [h]) => { c.model.need('host', h); return c.serverCertificate?.(String(h)) ?? ''; },
+  },
+  ...getters('Certificate', false),
   ...getters('VM', true),
   ...getters('VM_metrics', false),
   ...getters('VM_guest_metrics', false),

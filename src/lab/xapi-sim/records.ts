@@ -87,6 +87,14 @@ export function hostRecord(p: Partial<Rec> = {}): Rec {
   };
 }
 
+/** XA ocaml/idl/datamodel_certificate.ml: uuid, name, type, host, not_before, not_after, fingerprint (SHA-256) */
+export function certificateRecord(p: Partial<Rec> = {}): Rec {
+  return {
+    uuid: undefined, name: '', type: 'host', host: NULL_REF, not_before: EPOCH, not_after: EPOCH, fingerprint: '',
+    ...p,
+  };
+}
+
 export function taskRecord(p: Partial<Rec> = {}): Rec {
   return {
     uuid: undefined, name_label: '', name_description: '', allowed_operations: ['cancel'], current_operations: {},
@@ -107,4 +115,5 @@ export const FIELDS: Record<string, string[]> = {
   pool: Object.keys(poolRecord()),
   host: Object.keys(hostRecord()),
   task: Object.keys(taskRecord()),
+  Certificate: Object.keys(certificateRecord()),
 };

@@ -3,13 +3,15 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createServer as createHttps } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Socket } from 'node:net';
+import { X509Certificate } from 'node:crypto';
 import type { GuestReport, SimHooks } from '../sim-hooks.js';
 import type { FaultRule, FaultState } from './fault.js';
 import { XapiFault, matches } from './fault.js';
 import type { CallCtx } from './methods.js';
 import { SIM_METHODS } from './methods.js';
 import { SimModel } from './model.js';
-import { taskRecord } from './records.js';
+import { certificateRecord, taskRecord } from './records.js';
+import { selfSignedCert } from './tls.js';
 import { parseMethodCall, xmlFailure, xmlSuccess } from './xmlrpc.js';
 import type { SimDefinition } from './seed.js';
 import { Sessions } from './sessions.js';
@@ -22,8 +24,19 @@ export interface SimulatorOptions {
   /** default: the simulator reports each VM's tools state after boot, unless hooks are given */
   autoGuestReports?: boolean;
   port?: number;
-  /** serve HTTPS with this key/cert (see selfSignedCert) */
+  /** serve HTTPS with this key/cert (see selfSignedCert): the first master's certificate */
   tls?: { key: string; cert: string };
+  /**
+   * the member's own certificate (each XAPI host has its own xapi-ssl.pem, XA
+   * doc/content/xapi/internals/certificates.md); default: a fresh self-signed one when tls is set
+   */
+  memberTls?: { key: string; cert: string };
+  /**
+   * answer `x-xenapi-request-host-certificate-thumbprint: sha-256:master` with the master's
+   * thumbprint (XA ocaml/xapi/api_server.ml:84-105, xapi_globs.ml:1111-1119); false: a pool
+   * before that mechanism. Default true.
+   */
+  thumbprintHeader?: boolean;
   sessionTtlMs?: number;
   bootDelayMs?: number;
   guestReportDelayMs?: number;
@@ -35,7 +48,7 @@ export interface CallLogEntry {
   params: unknown[];
   /** the method only reads (by the simulator's own method table) */
   readOnly: boolean;
-  /** which host answered */
+  /** which host answered (its role at the time) */
   host: 'master' | 'member';
   /** XAPI error code when it failed */
   error?: string;
@@ -45,16 +58,20 @@ export interface CallLogEntry {
 }
 
 /**
- * A pool behind real HTTP(S) listeners on 127.0.0.1: the master answers XAPI JSON-RPC at
- * POST /jsonrpc; a member host answers every call with HOST_IS_SLAVE naming the master.
+ * A pool of two hosts behind real HTTP(S) listeners on 127.0.0.1, each with its own certificate:
+ * the master answers XAPI JSON-RPC at POST /jsonrpc; the member answers every call with
+ * HOST_IS_SLAVE naming the master. `failover()` swaps the roles (the master moves).
  */
 export class XapiSimulator {
   readonly model: SimModel;
   readonly sessions: Sessions;
   readonly calls: CallLogEntry[] = [];
   private readonly faults: FaultState[] = [];
-  private master?: Server;
-  private member?: Server;
+  /** listeners of host 0 (the first master) and host 1 (the first member) */
+  private servers: (Server | undefined)[] = [];
+  private hostCerts: ({ key: string; cert: string } | undefined)[] = [];
+  /** which listener is the master now */
+  private masterIdx = 0;
   private readonly sockets = new Set<Socket>();
   private stopping = false;
   private readonly opts: SimulatorOptions;
@@ -73,14 +90,55 @@ export class XapiSimulator {
   }
 
   async start(): Promise<void> {
-    this.master = await this.listen('master', this.opts.port ?? 0);
-    this.member = await this.listen('member', 0);
+    const tls = this.opts.tls;
+    this.hostCerts = tls ? [tls, this.opts.memberTls ?? selfSignedCert()] : [undefined, undefined];
+    this.servers = [await this.listen(0, this.opts.port ?? 0), await this.listen(1, 0)];
     this.model.store.mod('host', this.model.memberRef, { address: '127.0.0.1' });
+    const hosts = [this.model.masterRef, this.model.memberRef];
+    for (let i = 0; i < 2; i++) {
+      const c = this.hostCerts[i];
+      if (!c) continue;
+      // one `host` Certificate record per host (XA ocaml/idl/datamodel_certificate.ml); a restart
+      // from a saved state replaces the old ones (fresh certificates)
+      for (const [ref, r] of this.model.store.table('Certificate')) if (r.host === hosts[i]) this.model.store.del('Certificate', ref);
+      const x = new X509Certificate(c.cert);
+      this.model.store.add('Certificate', certificateRecord({
+        type: 'host', host: hosts[i], fingerprint: x.fingerprint256,
+        not_before: xapiDate(Date.parse(x.validFrom)), not_after: xapiDate(Date.parse(x.validTo)),
+      }));
+    }
   }
 
-  private listen(role: 'master' | 'member', port: number): Promise<Server> {
-    const handler = (req: IncomingMessage, res: ServerResponse) => void this.handle(role, req, res);
-    const server = this.opts.tls ? createHttps({ key: this.opts.tls.key, cert: this.opts.tls.cert }, handler) : createHttp(handler);
+  /** the certificate (PEM) host 0 or 1 serves: `host.get_server_certificate` */
+  serverCertificate(hostRef: string): string {
+    // model.masterRef is host 0 (the first master), memberRef host 1, whatever the roles now
+    const i = hostRef === this.model.masterRef ? 0 : hostRef === this.model.memberRef ? 1 : -1;
+    return this.hostCerts[i]?.cert ?? '';
+  }
+
+  /** SHA-256 fingerprints of the hosts' certificates: [host 0, host 1] */
+  get fingerprints(): string[] {
+    return this.hostCerts.map((c) => (c ? new X509Certificate(c.cert).fingerprint256 : ''));
+  }
+
+  /**
+   * The master moves to the other host (HA failover or pool.designate_new_master): the old master
+   * answers HOST_IS_SLAVE from now on, naming the new one; `pool.master` follows.
+   */
+  failover(): void {
+    this.masterIdx = 1 - this.masterIdx;
+    this.model.store.mod('pool', this.model.poolRef, { master: this.masterIdx === 0 ? this.model.masterRef : this.model.memberRef });
+    for (const s of this.sockets) s.destroy();
+  }
+
+  private roleOf(idx: number): 'master' | 'member' {
+    return idx === this.masterIdx ? 'master' : 'member';
+  }
+
+  private listen(idx: number, port: number): Promise<Server> {
+    const handler = (req: IncomingMessage, res: ServerResponse) => void this.handle(this.roleOf(idx), req, res);
+    const c = this.opts.tls ? (idx === 0 ? this.opts.tls : this.hostCerts[1]!) : undefined;
+    const server = c ? createHttps({ key: c.key, cert: c.cert }, handler) : createHttp(handler);
     server.on(this.opts.tls ? 'secureConnection' : 'connection', (s: Socket) => {
       this.sockets.add(s);
       s.on('close', () => this.sockets.delete(s));
@@ -99,14 +157,14 @@ export class XapiSimulator {
     return this.opts.tls ? 'https' : 'http';
   }
 
-  /** the pool master's URL */
+  /** the pool master's URL (after failover(): the new master's) */
   get url(): string {
-    return `${this.scheme}://127.0.0.1:${this.portOf(this.master)}`;
+    return `${this.scheme}://127.0.0.1:${this.portOf(this.servers[this.masterIdx])}`;
   }
 
   /** a pool member: logging in there answers HOST_IS_SLAVE */
   get memberUrl(): string {
-    return `${this.scheme}://127.0.0.1:${this.portOf(this.member)}`;
+    return `${this.scheme}://127.0.0.1:${this.portOf(this.servers[1 - this.masterIdx])}`;
   }
 
   async stop(): Promise<void> {
@@ -114,7 +172,7 @@ export class XapiSimulator {
     this.model.store.wakeAll();
     this.model.dispose();
     for (const s of this.sockets) s.destroy();
-    await Promise.all([this.master, this.member].map((s) => new Promise<void>((r) => (s ? s.close(() => r()) : r()))));
+    await Promise.all(this.servers.map((s) => new Promise<void>((r) => (s ? s.close(() => r()) : r()))));
   }
 
   // ---------- test & lab API ----------
@@ -198,6 +256,14 @@ export class XapiSimulator {
       res.writeHead(req.method === 'POST' ? 404 : 405).end();
       return;
     }
+    // XA api_server.ml:84-105: a client asking for the master's certificate thumbprint
+    // (`sha-256:master` / `sha-1:master`, xapi_globs.ml:1111-1119) gets it in a response header
+    const ask = req.headers['x-xenapi-request-host-certificate-thumbprint'];
+    const masterCert = this.hostCerts[this.masterIdx];
+    if ((this.opts.thumbprintHeader ?? true) && masterCert && (ask === 'sha-256:master' || ask === 'sha-1:master')) {
+      const x = new X509Certificate(masterCert.cert);
+      res.setHeader('x-xenapi-response-host-certificate-thumbprint', ask === 'sha-256:master' ? x.fingerprint256 : x.fingerprint);
+    }
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const text = Buffer.concat(chunks).toString('utf8');
@@ -271,7 +337,7 @@ export class XapiSimulator {
   private async dispatch(role: 'master' | 'member', method: string, params: unknown[]): Promise<unknown> {
     if (role === 'member') {
       // a member refuses everything; it names the master (host:port here, the sim's pool lives on one IP)
-      throw new XapiFault('HOST_IS_SLAVE', [`127.0.0.1:${this.portOf(this.master)}`]);
+      throw new XapiFault('HOST_IS_SLAVE', [`127.0.0.1:${this.portOf(this.servers[this.masterIdx])}`]);
     }
     const isAsync = method.startsWith('Async.');
     const base = isAsync ? method.slice(6) : method;
@@ -286,7 +352,10 @@ export class XapiSimulator {
       return '';
     }
     this.sessions.check(params[0]);
-    const ctx: CallCtx = { model: this.model, sessions: this.sessions, stopping: () => this.stopping };
+    const ctx: CallCtx = {
+      model: this.model, sessions: this.sessions, stopping: () => this.stopping,
+      serverCertificate: (h) => this.serverCertificate(h),
+    };
     const args = params.slice(1);
     if (!isAsync) return spec.handler(ctx, args);
     return this.startTask(method, ctx, () => spec.handler(ctx, args));

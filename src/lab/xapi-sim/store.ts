@@ -7,7 +7,7 @@ export const NULL_REF = 'OpaqueRef:NULL';
  * The classes the simulator models, spelled as XAPI spells them. VIF and network only hold
  * records loaded from real pools (seed.ts loadRecordedRecords); no method serves them yet.
  */
-export const SIM_CLASSES = ['pool', 'host', 'VM', 'VM_metrics', 'VM_guest_metrics', 'VBD', 'VDI', 'SR', 'VIF', 'network', 'task'] as const;
+export const SIM_CLASSES = ['pool', 'host', 'VM', 'VM_metrics', 'VM_guest_metrics', 'VBD', 'VDI', 'SR', 'VIF', 'network', 'task', 'Certificate'] as const;
 export type SimClass = (typeof SIM_CLASSES)[number];
 
 export interface SimEvent {
