@@ -158,8 +158,13 @@ async function up(dir: string, shownDir: string, guestsPath: string | undefined,
  * recap and the story of the failed VM, then the lab torn down. Everything it writes stays
  * under .lab/demo.
  */
-export async function demoCommand(flags: { keep: boolean }, io: Io): Promise<number> {
+export async function demoCommand(flags: { keep: boolean; yes?: boolean }, io: Io): Promise<number> {
   const dir = resolve(io.cwd, '.lab', 'demo');
+  // the Debian packages the lab needs (and pwsh), installed after saying which; or what to run, exit 5
+  const { ensureDemoPrereqs, terminalAsker } = await import('../lab/install-prereqs.js');
+  const asker = terminalAsker(io.in ?? process.stdin, io.err);
+  const pre = await ensureDemoPrereqs({ env: io.env, out: (s) => io.out.write(s), yes: flags.yes === true, uid: process.geteuid?.() ?? 0, ...(asker ? { ask: asker } : {}) });
+  if (!pre.ok) { io.err.write(`pvrun demo: ${pre.message}`); return 5; }
   io.out.write('pvrun demo: starting a lab (XAPI simulator + 8 Linux container guests + 1 Windows-like guest)…\n');
   const started = Date.now();
   // The Windows-like guest needs pwsh; without it the demo is Linux only, and says so.

@@ -73,7 +73,7 @@ export type Invocation =
   | { cmd: 'inventory'; flags: { inventory: string[]; list: boolean; graph: boolean; fromPool?: string; missingTools: boolean; tag?: string; name?: string; yaml: boolean; convert?: boolean; output?: string } }
   | { cmd: 'schema'; flags: { write: boolean; docs?: boolean } }
   | { cmd: 'lab'; sub: string; args: string[] }
-  | { cmd: 'demo'; flags: { keep: boolean } }
+  | { cmd: 'demo'; flags: { keep: boolean; yes?: boolean } }
   | { cmd: 'runs'; flags: { stateDir?: string; stateDirs?: string[]; rollout?: string } }
   | { cmd: 'report'; run: string; flags: { stateDir?: string; output?: string } }
   | { cmd: 'show'; run: string; flags: { stateDir?: string; stateDirs?: string[]; rollout?: string; verbose: number } }
@@ -335,7 +335,8 @@ Install:
 
   program.command('demo').description('start a lab, run playbooks/linux-tools.yml against it, tear it down')
     .option('--keep', 'leave the lab running afterwards', false)
-    .action((flags: { keep: boolean }) => { result = { cmd: 'demo', flags }; });
+    .option('-y, --yes', 'install the Debian packages (and pwsh) the lab needs without asking (as root on Debian/Ubuntu; CI=true does not ask either)')
+    .action((flags: { keep: boolean; yes?: boolean }) => { result = { cmd: 'demo', flags }; });
 
   try {
     program.parse(argv, { from: 'user' });

@@ -27,7 +27,7 @@ export const REQUIRED_TOOLS: Record<string, string> = {
   dpkg: 'dpkg',
 };
 
-const PATH_DIRS = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
+export const PATH_DIRS = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
 
 export function findTool(name: string): string | undefined {
   for (const d of PATH_DIRS) {
