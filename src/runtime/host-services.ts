@@ -13,8 +13,12 @@ import { err, ok, type Result } from '../util/result.js';
 import { randomBytes } from 'node:crypto';
 import { describeLeftovers, runTag, waitForLeftovers } from './orphans.js';
 
-/** how long a resumed run waits for a killed process's commands (an install's default timeout) */
-const LEFTOVER_WAIT_MS = 30 * 60_000;
+/**
+ * How long a resumed run waits for a killed process's commands. Bounded and then only a warning:
+ * a daemon a command started outside systemd (which gives services a clean environment) carries
+ * the tag for ever, and must not hold the host back for good.
+ */
+const LEFTOVER_WAIT_MS = 10 * 60_000;
 
 export interface RuntimeOptions {
   inventory: Inventory;
@@ -105,10 +109,10 @@ export class RuntimeServices implements HostServices {
     });
     if (!w.ok) {
       if (w.error.kind === 'probe') return err({ kind: 'guest', failure: w.error.failure });
-      return err({ kind: 'step', message: `${host.name}: commands the killed pvrun process started are still running after ${LEFTOVER_WAIT_MS / 60_000} min: ${describeLeftovers(w.error.leftovers)}; nothing was re-run on this host. Wait for them or stop them, then resume again` });
+      this.opts.warn(`${host.name}: commands the killed pvrun process started are still running after ${LEFTOVER_WAIT_MS / 60_000} min: ${describeLeftovers(w.error.leftovers)}; going on (a step may meet their locks; a daemon started outside systemd keeps the tag)`);
     }
     this.leftoversChecked.add(host.name);
-    if (w.value.kind === 'waited') this.opts.warn(`${host.name}: the killed process's commands ended after ${(w.value.ms / 1000).toFixed(1)} s; going on`);
+    if (w.ok && w.value.kind === 'waited') this.opts.warn(`${host.name}: the killed process's commands ended after ${(w.value.ms / 1000).toFixed(1)} s; going on`);
     return ok(undefined);
   }
 

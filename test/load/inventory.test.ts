@@ -25,7 +25,7 @@ describe('inventory', () => {
   });
 
   it('hypervisors, vm selectors, dynamic groups', () => {
-    expect(inv.hypervisors['pool-b']).toMatchObject({ url: 'https://xcp-b.example.net', username: { env: 'PVRUN_TEST_XAPI_USER' }, password: { file: 'secrets/pool-b.pw' }, tls: { insecure: true } });
+    expect(inv.hypervisors['pool-b']).toMatchObject({ url: 'https://xcp-b.example.net', username: { env: 'PVRUN_TEST_XAPI_USER' }, password: { file: 'test/fixtures/valid/secrets/pool-b.pw' } /* relative to the inventory file (issue 20) */, tls: { insecure: true } });
     expect(inv.hosts['web-2']!.vm).toEqual({ pool: 'pool-a', uuid: '0f3e1c2a-5b6d-4e7f-8a9b-0c1d2e3f4a5b' });
     const d = load('hypervisors:\n  p:\n    url: https://x\n    username: root\n    password: { env: P }\ngroups:\n  untooled:\n    source: xapi\n    pool: p\n    filters: { missing_tools: true, tag: rollout }\n');
     expect(d.ok && d.value.inventory.groups.untooled!.source).toEqual({ kind: 'xapi', pool: 'p', missing_tools: true, tag: 'rollout' });

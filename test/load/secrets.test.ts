@@ -48,7 +48,7 @@ describe('secrets', () => {
     expect(inventorySecretRefs(inv.value).map((r) => `${r.pos.line}:${r.pos.col} ${r.what} ${JSON.stringify(r.ref)}`)).toEqual([
       '2:3 password of hypervisor \'pool-a\' {"env":"PVRUN_TEST_XAPI_PASSWORD"}',
       '7:3 username of hypervisor \'pool-b\' {"env":"PVRUN_TEST_XAPI_USER"}',
-      '7:3 password of hypervisor \'pool-b\' {"file":"secrets/pool-b.pw"}',
+      '7:3 password of hypervisor \'pool-b\' {"file":"test/fixtures/valid/secrets/pool-b.pw"}',
     ]);
   });
 });
