@@ -28,8 +28,13 @@ export interface VmFacts {
   ips: string[];
   /** the address to reach the guest at (chooseAddress), or null: none usable reported */
   address: string | null;
-  /** guest metrics were written during the current boot (only then are they about this boot) */
+  /** the guest reported into guest metrics during the current boot (only then are they about this boot) */
   metrics_fresh: boolean;
+  /**
+   * the guest has reported something (drivers, agent version, OS, addresses). Every running VM
+   * has a guest metrics object, made empty at each boot (XA xapi_xenops.ml:2013-2034,
+   * 2379-2388): an empty one is "nothing reported yet", like none at all.
+   */
   has_guest_metrics: boolean;
   allowed_operations: string[];
   start_time: string | null;
@@ -150,12 +155,21 @@ export function chooseAddress(networks: Record<string, unknown> | undefined): st
   return guestAddresses(networks).find((a) => !a.linkLocal)?.address ?? null;
 }
 
+const nonEmpty = (m: unknown) => typeof m === 'object' && m !== null && Object.keys(m).length > 0;
+
+/** The guest has written something into this guest metrics object (not the empty one made at boot). */
+export function guestReported(gm: Partial<GuestMetricsRecord>): boolean {
+  return gm.PV_drivers_detected === true || nonEmpty(gm.PV_drivers_version) || nonEmpty(gm.os_version) || nonEmpty(gm.networks);
+}
+
 /** Pure: facts from the three records (also used by discovery over get_all_records). */
 export function factsFromRecords(ref: string, vm: VmRecord, m: VmMetricsRecord | undefined, gm: GuestMetricsRecord | undefined): VmFacts {
   const start = parseXapiDate(m?.start_time);
   const updated = parseXapiDate(gm?.last_updated);
-  // Metrics survive a halt and a revert; only a write later than this boot's start is about this boot.
-  const fresh = vm.power_state === 'Running' && start !== undefined && updated !== undefined && updated > start;
+  const reported = gm !== undefined && guestReported(gm);
+  // Metrics survive a halt and a revert; only a write later than this boot's start is about this
+  // boot, and the empty object XAPI makes at boot is no report yet, whatever its last_updated.
+  const fresh = vm.power_state === 'Running' && reported && start !== undefined && updated !== undefined && updated > start;
   const pv = gm?.PV_drivers_detected === true;
   const addrs = guestAddresses(gm?.networks);
   const domainType = effectiveDomainType(vm);
@@ -174,7 +188,7 @@ export function factsFromRecords(ref: string, vm: VmRecord, m: VmMetricsRecord |
     ips: [...addrs.filter((a) => !a.linkLocal), ...addrs.filter((a) => a.linkLocal)].map((a) => a.address),
     address: addrs.find((a) => !a.linkLocal)?.address ?? null,
     metrics_fresh: fresh,
-    has_guest_metrics: gm !== undefined,
+    has_guest_metrics: reported,
     allowed_operations: vm.allowed_operations ?? [],
     start_time: m?.start_time ?? null,
     guest_metrics_updated: gm?.last_updated ?? null,

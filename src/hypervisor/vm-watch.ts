@@ -21,7 +21,20 @@ export class VmWatch {
   /** when the records were last brought up to date (Date.now()) */
   syncedAt = 0;
 
+  /**
+   * the hint the watch was opened with (the VmHandle's), kept current: XAPI makes a new guest
+   * metrics object at every boot (xen-api xapi_xenops.ml:2379-2388), so after a reboot the next
+   * watch opened from the handle would otherwise start from a stale ref and need a second call
+   */
+  private hint: MetricsHint | undefined;
+
   private constructor(private readonly x: XapiCaller, readonly ref: string) {}
+
+  private keepHint(): void {
+    if (!this.hint) return;
+    this.hint.metrics = this.vm.metrics;
+    this.hint.guestMetrics = this.vm.guest_metrics;
+  }
 
   /**
    * Open a watch: one `event.from` on the VM and, when `hint` names its metrics objects (the
@@ -31,6 +44,7 @@ export class VmWatch {
    */
   static async open(x: XapiCaller, ref: string, hint?: MetricsHint): Promise<Result<VmWatch, HypervisorFailure>> {
     const w = new VmWatch(x, ref);
+    w.hint = hint;
     const r = await w.reload(hint);
     return r.ok ? ok(w) : r;
   }
@@ -51,6 +65,7 @@ export class VmWatch {
     this.gm = undefined;
     for (const e of v.value.events) if (e.ref !== this.ref) this.apply(e.class, e.ref, e.operation, e.snapshot);
     if (this.metricSubs().join() === hinted.join()) return ok(undefined);
+    this.keepHint();
     return this.loadMetrics();
   }
 
@@ -113,6 +128,7 @@ export class VmWatch {
       this.apply(e.class, e.ref, e.operation, e.snapshot);
     }
     if (`${this.vm.metrics}|${this.vm.guest_metrics}` !== before) {
+      this.keepHint();
       const m = await this.loadMetrics();
       if (!m.ok) return m;
     }

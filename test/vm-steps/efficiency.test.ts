@@ -76,7 +76,9 @@ describe('XAPI calls per VM', () => {
     expect(counts['login+resolve']).toBeLessThanOrEqual(3);
     expect(counts['snapshot']).toBeLessThanOrEqual(7); // facts 1, Async + event.from (1–2) + task.destroy, get_record + set_other_config
     expect(counts['attach-iso']).toBeLessThanOrEqual(5); // CD lookup 2, tools ISO 2, VBD.insert
-    expect(counts['verify (3 predicates)']).toBeLessThanOrEqual(3);
+    // 3 reads + 1: the host's watch, opened before the reboot, follows the VM to the guest metrics
+    // object XAPI makes new at every boot (xen-api xapi_xenops.ml:2379-2388; issue 13)
+    expect(counts['verify (3 predicates)']).toBeLessThanOrEqual(4);
     expect(counts['detach-iso']).toBeLessThanOrEqual(2); // VBD.get_record by the remembered ref, VBD.eject
     expect(counts['snapshot delete']).toBeLessThanOrEqual(11);
     // tasks are waited for on event.from, never polled; insert/eject are plain calls

@@ -5,6 +5,7 @@ import type { HypervisorFailure, XapiErrorValue } from '../types.js';
  * `VM_BAD_POWER_STATE: vm=OpaqueRef:…, expected=halted, actual=running` instead of a bare list.
  */
 const PARAM_NAMES: Record<string, { params: string[]; text: string }> = {
+  // expected: every allowed state, ", "-joined (XA xapi_vm_lifecycle.ml:286-295)
   VM_BAD_POWER_STATE: { params: ['vm', 'expected', 'actual'], text: 'the VM is not in the power state this operation needs' },
   HANDLE_INVALID: { params: ['class', 'handle'], text: 'the object does not exist (any more)' },
   UUID_INVALID: { params: ['class', 'uuid'], text: 'no object has this uuid' },
@@ -12,10 +13,14 @@ const PARAM_NAMES: Record<string, { params: string[]; text: string }> = {
   SESSION_AUTHENTICATION_FAILED: { params: ['user', 'reason'], text: 'wrong user name or password' },
   HOST_IS_SLAVE: { params: ['master_address'], text: 'this host is a pool member; log in to the pool master' },
   OPERATION_NOT_ALLOWED: { params: ['reason'], text: 'XAPI does not allow this operation now' },
-  OTHER_OPERATION_IN_PROGRESS: { params: ['class', 'object', 'operation_ref', 'operation'], text: 'another operation on the object is running' },
+  // ["VM"; ref; op; op_ref] (FIDELITY.md, XA xapi_vm_lifecycle.ml report_concurrent_operations_error)
+  OTHER_OPERATION_IN_PROGRESS: { params: ['class', 'object', 'operation', 'operation_ref'], text: 'another operation on the object is running' },
   VM_LACKS_FEATURE: { params: ['vm'], text: 'the guest lacks the feature (no PV drivers / agent); use a hard operation' },
   VM_IS_TEMPLATE: { params: ['vm'], text: 'the operation is not valid for a template' },
-  VM_REVERT_FAILED: { params: ['vm', 'snapshot'], text: 'reverting the VM to the snapshot failed' },
+  // raised as [snapshot; vm] (XA xapi_vm_snapshot.ml revert / create_vm_from_snapshot)
+  VM_REVERT_FAILED: { params: ['snapshot', 'vm'], text: 'reverting the VM to the snapshot failed' },
+  REVERT_ONLY_ALLOWED_ON_SNAPSHOT: { params: [], text: 'only a snapshot can be reverted to' },
+  VM_IS_SNAPSHOT: { params: ['vm', 'operation'], text: 'the operation is not valid for a snapshot' },
   SR_FULL: { params: ['requested', 'maximum'], text: 'the storage repository is full' },
   SR_OPERATION_NOT_SUPPORTED: { params: ['sr'], text: 'the storage repository does not support this operation' },
   VBD_NOT_EMPTY: { params: ['vbd'], text: 'the CD drive already holds a disc' },

@@ -29,8 +29,6 @@ export interface SimDump {
 /** Simulator-only state of a VM: what its guest would report, and boot bookkeeping. */
 interface VmSim {
   report: GuestReport;
-  /** the guest reported PV drivers for the current boot: clean_* operations are allowed */
-  featuresUp: boolean;
   bootSeq: number;
   bootDelayMs?: number;
   guestReportDelayMs?: number;
@@ -118,7 +116,7 @@ export class SimModel {
       resident_on: running ? this.masterRef : NULL_REF,
     }));
     const uuid = String(s.get('VM', vm)!.uuid);
-    this.vmSim.set(uuid, { report, featuresUp: running && report.pvDriversDetected, bootSeq: 0 });
+    this.vmSim.set(uuid, { report, bootSeq: 0 });
     for (let i = 0; i < (def.disks ?? 1); i++) {
       const vdi = this.addVdi(this.localSr, vdiRecord({ name_label: `${def.name} disk ${i}` }));
       this.addVbd(vm, vdi, { type: 'Disk', userdevice: String(i), bootable: i === 0, mode: 'RW' });
@@ -130,6 +128,9 @@ export class SimModel {
     if (report.pvDriversDetected || report.agentVersion) {
       // metrics from the current boot if running, from an earlier boot if halted
       this.writeGuestMetrics(vm, report, running ? now : now - 7_000_000);
+    } else if (running) {
+      // every running VM has a guest metrics object, tools or not (XA ocaml/xapi/xapi_xenops.ml:2013-2034, 2168)
+      this.newGuestMetrics(vm, now - 3_600_000);
     }
     this.refreshAllowed(vm);
     return vm;
@@ -191,7 +192,7 @@ export class SimModel {
     const uuid = String(this.need('VM', vmRef).uuid);
     let v = this.vmSim.get(uuid);
     if (!v) {
-      v = { report: { pvDriversDetected: false, agentVersion: null }, featuresUp: false, bootSeq: 0 };
+      v = { report: { pvDriversDetected: false, agentVersion: null }, bootSeq: 0 };
       this.vmSim.set(uuid, v);
     }
     return v;
@@ -206,17 +207,23 @@ export class SimModel {
     else if (r.power_state === 'Halted') ops = ['start', 'start_on', 'snapshot', 'clone', 'copy', 'export', 'destroy', 'make_into_template'];
     else if (r.power_state === 'Running') {
       ops = ['hard_shutdown', 'hard_reboot', 'pause', 'snapshot', 'suspend', 'pool_migrate'];
-      // clean operations need the guest to cooperate: PV drivers present in this boot
-      if (this.sim(vm).featuresUp) ops.push('clean_shutdown', 'clean_reboot', 'shutdown');
+      // clean operations need the guest to cooperate (cleanOpAllowed: XAPI's rule)
+      if (this.cleanOpAllowed(vm, 'clean_shutdown')) ops.push('clean_shutdown', 'shutdown');
+      if (this.cleanOpAllowed(vm, 'clean_reboot')) ops.push('clean_reboot');
     } else ops = ['hard_shutdown', 'hard_reboot'];
     this.store.mod('VM', vm, { allowed_operations: ops });
   }
 
   /** @internal simulator operations (storage-ops.ts) use it */
   async exclusive<T>(vm: string, op: string, f: () => Promise<T>): Promise<T> {
-    if (this.busy.has(vm)) throw new XapiFault('OTHER_OPERATION_IN_PROGRESS', ['VM', vm]);
+    if (this.busy.has(vm)) {
+      // ["VM"; ref; the operation in progress; its task ref] (XA xapi_vm_lifecycle.ml
+      // report_concurrent_operations_error; FIDELITY.md "XAPI semantics the simulator must share")
+      const [opRef, running] = Object.entries((this.store.get('VM', vm)?.current_operations ?? {}) as Record<string, string>)[0] ?? ['', ''];
+      throw new XapiFault('OTHER_OPERATION_IN_PROGRESS', ['VM', vm, running, opRef]);
+    }
     this.busy.add(vm);
-    this.store.mod('VM', vm, { current_operations: { [randomUUID()]: op } });
+    this.store.mod('VM', vm, { current_operations: { [`OpaqueRef:${randomUUID()}`]: op } });
     try {
       return await f();
     } finally {
@@ -225,21 +232,46 @@ export class SimModel {
     }
   }
 
-  private assertPower(vm: string, expected: string[]): Rec {
+  /** @internal the power state constraint, checked first as XAPI does (xapi_vm_lifecycle.ml check_operation_error) */
+  assertPower(vm: string, expected: string[], op: string): Rec {
     const r = this.need('VM', vm);
+    // a snapshot is a template too: XA xapi_vm_lifecycle.ml check_snapshot → VM_IS_SNAPSHOT [ref; op]
+    if (r.is_a_snapshot) throw new XapiFault('VM_IS_SNAPSHOT', [vm, op]);
     if (r.is_a_template) throw new XapiFault('VM_IS_TEMPLATE', [vm]);
-    if (r.is_a_snapshot || r.is_control_domain) throw new XapiFault('OPERATION_NOT_ALLOWED', [`${r.is_a_snapshot ? 'snapshot' : 'control domain'}: power operations are not allowed`]);
+    if (r.is_control_domain) throw new XapiFault('OPERATION_NOT_ALLOWED', ['Operations on domain 0 are not allowed']);
     if (!expected.includes(String(r.power_state))) {
-      throw new XapiFault('VM_BAD_POWER_STATE', [vm, lower(expected[0]), lower(r.power_state)]);
+      // every allowed state, ", "-joined (XA xapi_vm_lifecycle.ml:286-295 report_power_state_error)
+      throw new XapiFault('VM_BAD_POWER_STATE', [vm, expected.map(lower).join(', '), lower(r.power_state)]);
     }
     return r;
   }
 
   // ---------- power ----------
 
-  /** the API refuses clean operations unless the guest's PV drivers announced the feature this boot */
+  /**
+   * XAPI's rule for clean shutdown/reboot (XA ocaml/xapi/xapi_vm_lifecycle.ml:196-231,794-799):
+   * allowed when the guest agent reports a version (PV_drivers_version), or the guest advertises
+   * the feature in its guest metrics' `other` (`feature-shutdown` / `feature-reboot`), or the VM
+   * booted PV. Read from the records, as XAPI does: the guest metrics are new at each boot, so a
+   * freshly booted guest has none of them until it reports.
+   */
+  cleanOpAllowed(vm: string, op: 'clean_shutdown' | 'clean_reboot'): boolean {
+    const r = this.store.get('VM', vm);
+    if (!r) return false;
+    const m = this.store.get('VM_metrics', String(r.metrics));
+    if (m?.current_domain_type === 'pv') return true;
+    const gm = this.store.get('VM_guest_metrics', String(r.guest_metrics));
+    if (!gm) return false;
+    const version = (gm.PV_drivers_version ?? {}) as Record<string, string>;
+    if (Object.keys(version).length > 0) return true;
+    const other = (gm.other ?? {}) as Record<string, string>;
+    return other[op === 'clean_shutdown' ? 'feature-shutdown' : 'feature-reboot'] === '1';
+  }
+
   assertCleanAllowed(vm: string, op: PowerOp): void {
-    if ((op === 'clean_reboot' || op === 'clean_shutdown') && !this.sim(vm).featuresUp) {
+    // XAPI checks the power state before the PV drivers (xapi_vm_lifecycle.ml check_operation_error)
+    this.assertPower(vm, op === 'start' ? ['Halted'] : ['Running', 'Paused'], op);
+    if ((op === 'clean_reboot' || op === 'clean_shutdown') && !this.cleanOpAllowed(vm, op)) {
       throw new XapiFault('VM_LACKS_FEATURE', [vm]);
     }
   }
@@ -250,7 +282,7 @@ export class SimModel {
    */
   async powerOp(vm: string, op: PowerOp): Promise<void> {
     const needRunning = op !== 'start';
-    this.assertPower(vm, needRunning ? ['Running', 'Paused'] : ['Halted']);
+    this.assertPower(vm, needRunning ? ['Running', 'Paused'] : ['Halted'], op);
     const v = this.sim(vm);
     if ((op === 'clean_reboot' || op === 'clean_shutdown') && v.cleanHangs) {
       // XAPI lets a hard operation interrupt a clean one that the guest does not honour
@@ -276,7 +308,6 @@ export class SimModel {
   halt(vm: string): void {
     const v = this.sim(vm);
     clearTimeout(v.timer);
-    v.featuresUp = false;
     v.bootSeq++;
     const r = this.store.get('VM', vm)!;
     this.store.mod('VM', vm, { power_state: 'Halted', domid: -1, resident_on: NULL_REF });
@@ -288,14 +319,17 @@ export class SimModel {
   private async boot(vm: string, began = Date.now()): Promise<void> {
     const v = this.sim(vm);
     clearTimeout(v.timer);
-    v.featuresUp = false;
     const seq = ++v.bootSeq;
     await sleep(v.bootDelayMs ?? this.opts.bootDelayMs ?? 0);
     const r = this.store.get('VM', vm)!;
     this.store.mod('VM', vm, { power_state: 'Running', domid: this.nextDomid++, resident_on: this.masterRef });
+    const startTime = Math.min(began, Date.now());
     this.store.mod('VM_metrics', String(r.metrics), {
-      start_time: xapiDate(Math.min(began, Date.now())), current_domain_type: r.domain_type, last_updated: xapiDate(),
+      start_time: xapiDate(startTime), current_domain_type: r.domain_type, last_updated: xapiDate(),
     });
+    // the guest metrics of the last boot are destroyed and new ones (new ref) made for this one
+    // (XA ocaml/xapi/xapi_xenops.ml:2379-2388): nothing the guest reported before survives
+    this.newGuestMetrics(vm, startTime);
     for (const vbd of this.refs(r.VBDs)) this.store.mod('VBD', vbd, { currently_attached: true });
     this.refreshAllowed(vm);
     if (this.autoReports) {
@@ -310,10 +344,18 @@ export class SimModel {
 
   /** what the guest reports for the current boot (hypervisor: PV frontends; agent: the rest) */
   report(vm: string, rep: GuestReport): void {
-    const v = this.sim(vm);
-    v.featuresUp = rep.pvDriversDetected;
     this.writeGuestMetrics(vm, rep, Date.now());
     this.refreshAllowed(vm);
+  }
+
+  /** a new, empty guest metrics object for a domain that starts (XA xapi_xenops.ml:2013-2034) */
+  newGuestMetrics(vm: string, at: number): string {
+    const s = this.store;
+    const old = String(s.get('VM', vm)!.guest_metrics);
+    const gm = s.add('VM_guest_metrics', guestMetricsRecord({ last_updated: xapiDate(at) }));
+    s.mod('VM', vm, { guest_metrics: gm });
+    if (old !== NULL_REF) s.del('VM_guest_metrics', old);
+    return gm;
   }
 
   private writeGuestMetrics(vm: string, rep: GuestReport, at: number): void {
@@ -384,9 +426,7 @@ export class SimModel {
     this.isoSr = d.refs.isoSr;
     this.vmSim.clear();
     for (const [uuid, report] of Object.entries(d.reports)) {
-      const ref = this.store.byUuid('VM', uuid);
-      const running = ref ? this.store.get('VM', ref)!.power_state === 'Running' : false;
-      this.vmSim.set(uuid, { report, featuresUp: running && report.pvDriversDetected, bootSeq: 0 });
+      this.vmSim.set(uuid, { report, bootSeq: 0 });
     }
     this.snapReports.clear();
     for (const [k, v] of Object.entries(d.snapReports)) this.snapReports.set(k, v);

@@ -11,7 +11,7 @@ export function vmRecord(p: Partial<Rec> = {}): Rec {
     uuid: undefined, name_label: '', name_description: '', power_state: 'Halted',
     allowed_operations: [], current_operations: {},
     is_a_template: false, is_default_template: false, is_control_domain: false,
-    is_a_snapshot: false, snapshot_of: NULL_REF, snapshots: [], snapshot_time: EPOCH,
+    is_a_snapshot: false, snapshot_of: NULL_REF, snapshots: [], snapshot_time: EPOCH, snapshot_metadata: '',
     parent: NULL_REF, children: [],
     resident_on: NULL_REF, VBDs: [], VIFs: [], metrics: NULL_REF, guest_metrics: NULL_REF,
     other_config: {}, tags: [], domain_type: 'hvm', has_vendor_device: false,

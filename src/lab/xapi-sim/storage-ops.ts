@@ -5,10 +5,26 @@ import { NULL_REF, xapiDate } from './store.js';
 
 /**
  * Storage-side XAPI operations of the simulator: CD insert/eject, snapshot, revert, destroy.
- * Their semantics follow real XAPI (see docs/xapi.md): snapshots are Halted records with copied
- * disks; revert leaves the VM Halted with cloned disks, rebuilt CD VBDs (new refs), the old
- * has_vendor_device and stale guest metrics; VM.destroy keeps disks.
+ * Their semantics follow real XAPI (see docs/xapi.md): snapshots are Halted templates with copied
+ * disks and the VM's record in snapshot_metadata; revert leaves the VM Halted with cloned disks,
+ * rebuilt CD VBDs (new refs), every field back from snapshot_metadata, new VM_metrics and a stale
+ * copy of the snapshot's guest metrics; VM.destroy keeps disks.
  */
+
+/**
+ * Fields revert does not take from snapshot_metadata (XA ocaml/xapi/xapi_vm_snapshot.ml
+ * `do_not_copy`, in :492-620), plus what the simulator rebuilds itself (metrics, snapshot fields).
+ */
+const REVERT_DO_NOT_COPY = new Set([
+  'uuid', 'power_state', 'parent', 'current_operations', 'allowed_operations', 'guest_metrics', 'resident_on',
+  'domid', 'snapshots', 'tags', 'VBDs', 'VIFs', 'metrics', 'children',
+  'is_a_snapshot', 'is_a_template', 'snapshot_of', 'snapshot_time', 'snapshot_metadata',
+]);
+
+/** the VM's record as the snapshot keeps it (XAPI: `snapshot_metadata`, the VM serialised at snapshot time) */
+function metadataOf(vm: Record<string, unknown>): string {
+  return JSON.stringify(vm);
+}
 
 const lower = (s: unknown) => String(s).toLowerCase();
 
@@ -42,19 +58,21 @@ export async function ejectCd(m: SimModel, vbd: string): Promise<void> {
 
 export async function snapshotVm(m: SimModel, vm: string, name: string, ignoreVdis: string[]): Promise<string> {
   const r = m.need('VM', vm);
-  if (r.is_a_template) throw new XapiFault('VM_IS_TEMPLATE', [vm]);
   if (r.is_a_snapshot || r.is_control_domain) throw new XapiFault('OPERATION_NOT_ALLOWED', ['cannot snapshot a snapshot or a control domain']);
+  if (r.is_a_template) throw new XapiFault('VM_IS_TEMPLATE', [vm]);
   return m.exclusive(vm, 'snapshot', async () => {
     const s = m.store;
     const metrics = s.add('VM_metrics', vmMetricsRecord({ ...structuredClone(s.get('VM_metrics', String(r.metrics)) ?? {}), uuid: undefined }));
     const gmSrc = s.get('VM_guest_metrics', String(r.guest_metrics));
     const gm = gmSrc ? s.add('VM_guest_metrics', { ...structuredClone(gmSrc), uuid: undefined }) : NULL_REF;
-    // the snapshot record is Halted, whatever the VM's power state
+    // the snapshot record is a Halted template, whatever the VM's power state, and keeps the VM's
+    // record in snapshot_metadata (XA ocaml/xapi/xapi_vm_clone.ml:201-208,341,432-441)
     const snap = s.add('VM', vmRecord({
       name_label: name, name_description: String(r.name_description), power_state: 'Halted',
-      is_a_snapshot: true, snapshot_of: vm, snapshot_time: xapiDate(), domain_type: r.domain_type,
+      is_a_snapshot: true, is_a_template: true, snapshot_of: vm, snapshot_time: xapiDate(), domain_type: r.domain_type,
+      HVM_boot_policy: r.HVM_boot_policy, platform: structuredClone(r.platform),
       has_vendor_device: r.has_vendor_device, other_config: structuredClone(r.other_config), tags: [...m.refs(r.tags)],
-      metrics, guest_metrics: gm, parent: r.parent,
+      metrics, guest_metrics: gm, parent: r.parent, snapshot_metadata: metadataOf(r),
     }));
     for (const vbd of m.refs(r.VBDs)) {
       const b = s.get('VBD', vbd)!;
@@ -69,7 +87,8 @@ export async function snapshotVm(m: SimModel, vm: string, name: string, ignoreVd
       } else if (b.type === 'Disk') continue;
       m.addVbd(snap, vdi, { type: b.type, userdevice: b.userdevice, mode: b.mode, bootable: b.bootable, currently_attached: false });
     }
-    s.mod('VM', vm, { snapshots: [...m.refs(r.snapshots), snap] });
+    // the VM's parent becomes the snapshot (XA xapi_vm_clone.ml:408-414)
+    s.mod('VM', vm, { snapshots: [...m.refs(r.snapshots), snap], parent: snap });
     m.refreshAllowed(snap);
     const snapUuid = String(s.get('VM', snap)!.uuid);
     m.snapReports.set(snapUuid, structuredClone(m.sim(vm).report));
@@ -78,15 +97,46 @@ export async function snapshotVm(m: SimModel, vm: string, name: string, ignoreVd
   });
 }
 
+/**
+ * The snapshot's VM is gone: XAPI makes it again from the snapshot, with the uuid in its
+ * snapshot_metadata (XA message_forwarding.ml:2462-2472 → xapi_vm_snapshot.ml
+ * create_vm_from_snapshot); the revert then proceeds on it.
+ */
+function recreateVm(m: SimModel, snap: string, sn: Record<string, unknown>): string {
+  const s = m.store;
+  let meta: Record<string, unknown> = {};
+  try {
+    meta = JSON.parse(String(sn.snapshot_metadata || '{}')) as Record<string, unknown>;
+  } catch {
+    throw new XapiFault('VM_REVERT_FAILED', [snap, String(sn.snapshot_of)]);
+  }
+  const metrics = s.add('VM_metrics', vmMetricsRecord({ install_time: xapiDate() }));
+  const vm = s.add('VM', vmRecord({
+    ...(typeof meta.uuid === 'string' ? { uuid: meta.uuid } : {}),
+    name_label: String(meta.name_label ?? sn.name_label), metrics, power_state: 'Halted',
+  }));
+  for (const other of s.table('VM').values()) {
+    if (other.is_a_snapshot && other.snapshot_of === sn.snapshot_of) other.snapshot_of = vm;
+  }
+  s.mod('VM', vm, { snapshots: [...s.table('VM')].filter(([, r]) => r.is_a_snapshot && r.snapshot_of === vm).map(([ref]) => ref) });
+  // disks: an empty VBD per snapshot disk, filled with clones below like any revert
+  for (const b of m.refs(sn.VBDs).map((x) => s.get('VBD', x)).filter((x) => x?.type === 'Disk')) {
+    m.addVbd(vm, NULL_REF, { type: 'Disk', userdevice: b!.userdevice, mode: b!.mode, bootable: b!.bootable, empty: true });
+  }
+  return vm;
+}
+
 export async function revertVm(m: SimModel, snap: string): Promise<void> {
   const sn = m.need('VM', snap);
-  if (!sn.is_a_snapshot) throw new XapiFault('OPERATION_NOT_ALLOWED', ['VM.revert needs a snapshot']);
-  const vm = String(sn.snapshot_of);
-  const r = m.store.get('VM', vm);
-  if (!r) throw new XapiFault('VM_REVERT_FAILED', [vm, snap]);
+  // XA xapi_vm_lifecycle.ml check_operation_error: `revert` on a non-snapshot
+  if (!sn.is_a_snapshot) throw new XapiFault('REVERT_ONLY_ALLOWED_ON_SNAPSHOT', []);
+  let vm = String(sn.snapshot_of);
+  if (!m.store.get('VM', vm)) vm = recreateVm(m, snap, sn);
+  const r = m.store.get('VM', vm)!;
   await m.exclusive(vm, 'revert', async () => {
     const s = m.store;
     const uuid = String(r.uuid);
+    // hard shutdown first (XA message_forwarding.ml:2462-2472)
     if (r.power_state !== 'Halted') {
       await m.opts.hooks?.onPowerOp?.(uuid, 'hard_shutdown');
       m.halt(vm);
@@ -101,14 +151,15 @@ export async function revertVm(m: SimModel, snap: string): Promise<void> {
       }
       const from = snapVbds.find((x) => x.type === 'Disk' && x.userdevice === b.userdevice);
       if (!from) continue;
-      const src = s.get('VDI', String(from.VDI))!;
+      const src = s.get('VDI', String(from.VDI));
+      if (!src) throw new XapiFault('VM_REVERT_FAILED', [snap, vm]);
       const old = String(b.VDI);
       const fresh = m.addVdi(String(src.SR), vdiRecord({
         ...structuredClone(src), uuid: undefined, VBDs: [vbd], is_a_snapshot: false, snapshot_of: NULL_REF,
         snapshots: [], snapshot_time: s.get('VDI', old)?.snapshot_time ?? src.snapshot_time,
         name_label: s.get('VDI', old)?.name_label ?? src.name_label,
       }));
-      s.mod('VBD', vbd, { VDI: fresh });
+      s.mod('VBD', vbd, { VDI: fresh, empty: false });
       const oldRec = s.get('VDI', old);
       if (oldRec) {
         s.mod('VDI', old, { VBDs: [] });
@@ -130,8 +181,27 @@ export async function revertVm(m: SimModel, snap: string): Promise<void> {
     const oldGm = String(r.guest_metrics);
     const snapGm = s.get('VM_guest_metrics', String(sn.guest_metrics));
     const gm = snapGm ? s.add('VM_guest_metrics', { ...structuredClone(snapGm), uuid: undefined }) : NULL_REF;
-    s.mod('VM', vm, { has_vendor_device: sn.has_vendor_device, guest_metrics: gm, parent: snap });
+    s.mod('VM', vm, { guest_metrics: gm, parent: snap });
     if (oldGm !== NULL_REF) s.del('VM_guest_metrics', oldGm);
+    // every field from snapshot_metadata but XAPI's do_not_copy (other_config, platform,
+    // has_vendor_device, name, VCPUs …: XA xapi_vm_snapshot.ml:492-620 revert_vm_fields); a
+    // snapshot without metadata (pre-MNR) gives its own record's fields instead
+    let meta: Record<string, unknown>;
+    try {
+      meta = sn.snapshot_metadata ? JSON.parse(String(sn.snapshot_metadata)) as Record<string, unknown> : structuredClone(sn);
+    } catch {
+      throw new XapiFault('VM_REVERT_FAILED', [snap, vm]);
+    }
+    if (!sn.snapshot_metadata) delete meta.name_label;
+    const fields = Object.fromEntries(Object.entries(meta).filter(([k]) => !REVERT_DO_NOT_COPY.has(k) && k in r));
+    s.mod('VM', vm, fields);
+    // VM_metrics replaced by a new object (XA xapi_vm_snapshot.ml:658-665)
+    const oldMetrics = String(r.metrics);
+    const metrics = s.add('VM_metrics', vmMetricsRecord({
+      install_time: String(s.get('VM_metrics', oldMetrics)?.install_time ?? xapiDate()), last_updated: xapiDate(),
+    }));
+    s.mod('VM', vm, { metrics });
+    if (oldMetrics !== NULL_REF) s.del('VM_metrics', oldMetrics);
     const saved = m.snapReports.get(String(sn.uuid));
     if (saved) m.sim(vm).report = structuredClone(saved);
     m.refreshAllowed(vm);
