@@ -117,7 +117,8 @@ export async function prepareRun(playbook: string, flags: RunFlags, io: Io, runI
     return err(EXIT.invalid);
   }
   // Dynamic groups (source: xapi): the files are valid; now ask the pools who is in them.
-  const dyn = await materializeDynamicGroups(project.inventory, stateDir(flags.stateDir, io.cwd), runId, secretResolver);
+  const dyn = await materializeDynamicGroups(project.inventory, stateDir(flags.stateDir, io.cwd), runId, secretResolver,
+    (m) => io.err.write(`pvrun: warning: ${redactor.redact(m)}\n`));
   if (!dyn.ok) {
     io.err.write(`pvrun: ${redactor.redact(String(dyn.error))}\n`);
     return err(EXIT.unreachable);
