@@ -42,7 +42,14 @@ export function leftoverProbe(runId: string, selfNonce: string): string {
     `  v=$({ tr '\\000' '\\n' < "$p/environ"; } 2>/dev/null | grep '^PVRUN_RUN=') || continue`,
     `  case $v in`,
     `    ${quoteShell(`PVRUN_RUN=${runTag(runId, selfNonce)}`)}) continue ;;`,
-    `    ${quoteShell(`PVRUN_RUN=${runId}/`)}*) printf '%s %s\\n' "\${p#/proc/}" "$({ tr '\\000' ' ' < "$p/cmdline"; } 2>/dev/null | cut -c1-160)" ;;`,
+    `    ${quoteShell(`PVRUN_RUN=${runId}/`)}*)`,
+    // a daemon a command started (setsid) leads its own session with the tag in its environ, and
+    // its children share that session: not a command of the run. A command's own shell has the
+    // tag only from its exports (not in its exec-time environ), so its session leader is untagged.
+    `      st=$(cat "$p/stat" 2>/dev/null) || continue; st=\${st##*) }; set -- $st; sid=$4`,
+    `      [ "$sid" = "\${p#/proc/}" ] && continue`,
+    `      { tr '\\000' '\\n' < "/proc/$sid/environ"; } 2>/dev/null | grep -q '^PVRUN_RUN=' && continue`,
+    `      printf '%s %s\\n' "\${p#/proc/}" "$({ tr '\\000' ' ' < "$p/cmdline"; } 2>/dev/null | cut -c1-160)" ;;`,
     `  esac`,
     `done; true`,
   ].join('\n');

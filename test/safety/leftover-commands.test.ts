@@ -53,6 +53,8 @@ describe('leftover commands: the probe (a real shell, no lab)', () => {
     const other = sleeper('20261205T001000Z-ffff/dead');
     // a quoting attack in the tag of another run must not match or break the probe
     const odd = sleeper("20261205T001000Z-ab12'; echo pwned; '/x");
+    // a daemon the killed run's installer started (its own session, tag in its environ): not waited for
+    const daemon = spawn('setsid', ['sleep', '20'], { env: { ...process.env, PVRUN_RUN: '20261205T001000Z-ab12/dead' }, stdio: 'ignore' });
     try {
       await new Promise((r) => setTimeout(r, 200));
       const out = await new Promise<string>((res) => {
@@ -66,7 +68,7 @@ describe('leftover commands: the probe (a real shell, no lab)', () => {
       expect(out).not.toContain('pwned');
       expect(parseLeftovers(out)[0]!.command).toBe('sleep 20');
     } finally {
-      for (const c of [old, mine, other, odd]) c.kill();
+      for (const c of [old, mine, other, odd, daemon]) c.kill();
     }
   });
 });
