@@ -51,27 +51,22 @@ is_enabled() {
 }
 offline() { [ -n "\${PVRUN_LAB_OFFLINE:-}" ]; }
 
-# Real systemd starts every unit (sysv-generated ones too) with the manager's environment, never
-# the invoker's: systemd.exec(5), "Environment Variables in Spawned Processes" (systemd
-# src/core/execute.c builds the environment from the manager's and the unit's only). So a
-# service started by an installer does not carry the installer's variables (e.g. PVRUN_RUN).
-clean_env() { env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 "$@"; }
 do_start() {
   u=$(norm "$1")
   f=$(unit_file "$u") || { echo "Failed to start $u: Unit $u not found." >&2; return 5; }
   if offline; then echo "Running in chroot, ignoring command 'start'" >&2; return 0; fi
   if ss=$(sysv_script "$u"); then
     sysv_active "$u" && return 0
-    clean_env "$ss" start </dev/null >>"$STATE/$u.log" 2>&1 || { echo "Job for $u failed because the control process exited with error code." >&2; return 1; }
+    "$ss" start </dev/null >>"$STATE/$u.log" 2>&1 || { echo "Job for $u failed because the control process exited with error code." >&2; return 1; }
     touch "$STATE/$u.sysv-active"; date +%s > "$STATE/$u.since"
     return 0
   fi
   main_pid "$u" >/dev/null && return 0
-  exec_lines "$f" ExecStartPre | while IFS= read -r c; do clean_env sh -c "$c" </dev/null >>"$STATE/$u.log" 2>&1; done
+  exec_lines "$f" ExecStartPre | while IFS= read -r c; do sh -c "$c" </dev/null >>"$STATE/$u.log" 2>&1; done
   c=$(exec_lines "$f" ExecStart | head -n 1)
   [ -n "$c" ] || { echo "Failed to start $u: no ExecStart=" >&2; return 1; }
   # not a process group leader here, so setsid does not fork: $! is the daemon itself
-  clean_env setsid sh -c "exec $c" </dev/null >>"$STATE/$u.log" 2>&1 &
+  setsid sh -c "exec $c" </dev/null >>"$STATE/$u.log" 2>&1 &
   echo $! > "$STATE/$u.pid"
   date +%s > "$STATE/$u.since"
   return 0
