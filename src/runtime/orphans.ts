@@ -16,7 +16,7 @@
  * leftovers. Linux guests only (Windows: not done, see docs/ci.md "resume").
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Connector, ConnectorFailure } from '../connectors/types.js';
+import { isUnreachable, type Connector, type ConnectorFailure } from '../connectors/types.js';
 import { err, ok, type Result } from '../util/result.js';
 import { quoteShell } from '../util/shell-quote.js';
 
@@ -102,7 +102,18 @@ export async function waitForLeftovers(c: Connector, o: OrphanWaitOptions): Prom
   let first: Leftover[] | undefined;
   for (;;) {
     const r = await probe(c, o);
-    if (!r.ok) return err({ kind: 'probe', failure: r.error });
+    if (!r.ok) {
+      // the leftover may have been a reboot the killed process asked for: the guest goes away
+      // under the probe. Wait for it to come back (capped backoff) and look again.
+      if (!isUnreachable(r.error) && r.error.kind !== 'timeout' && r.error.kind !== 'channel-refused') return err({ kind: 'probe', failure: r.error });
+      let back = false;
+      for (let delay = 500; !back && Date.now() < Math.min(o.deadline, start + 5 * 60_000); delay = Math.min(delay * 2, 5000)) {
+        await sleep(delay);
+        back = (await c.reconnect()).ok;
+      }
+      if (!back) return err({ kind: 'probe', failure: r.error });
+      continue;
+    }
     if (r.value.length === 0) return ok(first ? { kind: 'waited', ms: Date.now() - start, leftovers: first } : { kind: 'none' });
     if (!first) {
       first = r.value;
