@@ -84,10 +84,10 @@ export async function resumeCommand(given: string, flags: RecoverFlags, io: Io):
       return narrowed;
     },
     resume: (play, host) => points.get(key(play, host)),
-    // The wait for leftovers (src/runtime/orphans.ts) is not switched on yet: with it, a resume
+    // The wait for leftovers (src/runtime/orphans.ts) is opt-in (PVRUN_WAIT_LEFTOVERS=1): with it, a resume
     // after a kill during a reboot failed the host in the crash test (seed 75963, kill 10), and
     // the cause was not found before the session ended. The tag is on every command already.
-    ...(process.env['PVRUN_WAIT_LEFTOVERS'] === '1' ? { leftoversOf: leftovers } : {}),
+    leftoversOf: leftovers,
   });
   return out.code;
 }

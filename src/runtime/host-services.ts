@@ -87,7 +87,13 @@ export class RuntimeServices implements HostServices {
     });
     if (!c.ok) return err({ kind: 'config', message: c.error });
     for (const w of c.value.warnings) this.warnOnce(w);
-    const r = await c.value.connector.connect();
+    let r = await c.value.connector.connect();
+    // a host the killed process was working on may be mid-reboot (it asked for one): its sshd
+    // refuses or resets for a while; retry like every wait for a guest does
+    for (let delay = 500, until = Date.now() + 120_000; !r.ok && this.opts.leftoversOf?.has(host.name) && (r.error.kind === 'unreachable' || r.error.kind === 'connection-lost') && Date.now() < until; delay = Math.min(delay * 2, 5000)) {
+      await new Promise((res) => setTimeout(res, delay));
+      r = await c.value.connector.connect();
+    }
     if (!r.ok) return err({ kind: 'guest', failure: r.error });
     const left = await this.awaitLeftovers(host, c.value.connector);
     if (!left.ok) {
@@ -100,6 +106,8 @@ export class RuntimeServices implements HostServices {
   /** Once per host of `leftoversOf`: wait for the killed process's commands to end. */
   private async awaitLeftovers(host: HostSpec, c: Connector): Promise<Result<void, StepFailure>> {
     const runId = this.opts.runId;
+    // opt-in for now: src/cli/resume.ts
+    if (process.env['PVRUN_WAIT_LEFTOVERS'] !== '1') return ok(undefined);
     if (!runId || !this.opts.leftoversOf?.has(host.name) || this.leftoversChecked.has(host.name) || c.kind !== 'ssh') return ok(undefined);
     const user = host.connection.user;
     const w = await waitForLeftovers(c, {
