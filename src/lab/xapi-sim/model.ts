@@ -298,6 +298,10 @@ export class SimModel {
       // The domain starts when the operation does: a guest that boots and reports during the
       // hook (the lab's guests do) reports after start_time, as on real Xen.
       const began = Date.now();
+      // a new domain gets new, empty guest metrics (new ref) when it is made (XA
+      // xapi_xenops.ml:2379-2388), before the guest can report: a guest that reports during the
+      // hook (the lab's) writes into the new object
+      if (op !== 'clean_shutdown' && op !== 'hard_shutdown') this.newGuestMetrics(vm, began);
       await this.opts.hooks?.onPowerOp?.(uuid, op);
       if (op === 'clean_shutdown' || op === 'hard_shutdown') this.halt(vm);
       else await this.boot(vm, began);
@@ -327,9 +331,7 @@ export class SimModel {
     this.store.mod('VM_metrics', String(r.metrics), {
       start_time: xapiDate(startTime), current_domain_type: r.domain_type, last_updated: xapiDate(),
     });
-    // the guest metrics of the last boot are destroyed and new ones (new ref) made for this one
-    // (XA ocaml/xapi/xapi_xenops.ml:2379-2388): nothing the guest reported before survives
-    this.newGuestMetrics(vm, startTime);
+
     for (const vbd of this.refs(r.VBDs)) this.store.mod('VBD', vbd, { currently_attached: true });
     this.refreshAllowed(vm);
     if (this.autoReports) {
