@@ -80,7 +80,7 @@ export class Scheduler {
         })));
         const done = results.filter((r): r is HostRecap => r !== undefined);
         for (const r of done) {
-          recaps.set(r.host, merge(recaps.get(r.host), r));
+          recaps.set(r.host, mergeHostRecap(recaps.get(r.host), r));
           if (countsAsFailed(r)) dropped.add(r.host);
         }
         const failed = done.filter(countsAsFailed).length;
@@ -119,7 +119,7 @@ export function exceeds(failed: number, total: number, maxFailPercentage: number
 }
 
 /** A host in several plays: counts add up; the later outcome wins unless the earlier was worse. */
-function merge(a: HostRecap | undefined, b: HostRecap): HostRecap {
+export function mergeHostRecap(a: HostRecap | undefined, b: HostRecap): HostRecap {
   if (!a) return b;
   return {
     ...b,

@@ -2,6 +2,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { HostRecap } from '../engine/events.js';
 import { exitCodeFor } from '../engine/exit-codes.js';
+import { mergeHostRecap } from '../engine/scheduler.js';
 import { runHistory, type RunHistory } from '../journal/history.js';
 import { listRunIds, readJournal } from '../journal/read.js';
 
@@ -53,18 +54,6 @@ export function rolloutRuns(id: string, roots: string[]): ShardRun[] {
   return [...seen.values()].sort((a, b) => shardNo(a) - shardNo(b) || (a.history.runId < b.history.runId ? -1 : 1));
 }
 
-/** as the scheduler folds a host over several plays: counts add up, the later outcome wins unless the earlier was worse */
-function fold(a: HostRecap | undefined, b: HostRecap): HostRecap {
-  if (!a) return b;
-  return {
-    ...b,
-    ok: a.ok + b.ok, changed: a.changed + b.changed, failed: a.failed + b.failed,
-    skipped: a.skipped + b.skipped, unreachable: a.unreachable + b.unreachable,
-    rolled_back: a.rolled_back || b.rolled_back,
-    outcome: b.outcome === 'ok' && a.outcome === 'changed' ? 'changed' : b.outcome,
-  };
-}
-
 export interface MergedRollout {
   runs: ShardRun[];
   /** one line per host, by host name, as one process's recap (the latest session's outcome) */
@@ -90,7 +79,7 @@ export function mergeRollout(runs: ShardRun[]): MergedRollout {
       const o = owner.get(x.host);
       if (o !== undefined && o !== s.history.runId) overlaps.add(x.host);
       owner.set(x.host, s.history.runId);
-      if (x.recap) perHost.set(x.host, fold(perHost.get(x.host), x.recap));
+      if (x.recap) perHost.set(x.host, mergeHostRecap(perHost.get(x.host), x.recap));
       else if (x.started) unfinished.push({ host: x.host, shard: s.shard, run: s.history.runId, dir: s.dir });
     }
     for (const [h, r] of perHost) byHost.set(h, { ...r, shard: s.shard, run: s.history.runId });
