@@ -84,9 +84,9 @@ export async function resumeCommand(given: string, flags: RecoverFlags, io: Io):
       return narrowed;
     },
     resume: (play, host) => points.get(key(play, host)),
-    // hosts the killed process worked on: their connect retries (mid-reboot), and, opt-in with
-    // PVRUN_WAIT_LEFTOVERS=1, the wait for its leftover commands (src/runtime/orphans.ts) — opt-in
-    // until it has run through more full CI runs than this session allowed.
+    // hosts the killed process worked on: their connect retries (mid-reboot), and the wait for
+    // its leftover commands (src/runtime/orphans.ts): an installer still holding its lock, a
+    // reboot it asked for that has not happened yet (PVRUN_WAIT_LEFTOVERS=0 skips the wait)
     leftoversOf: leftovers,
   });
   return out.code;

@@ -53,6 +53,8 @@ export class HostRun {
   /** a second SIGINT: the step it came during, and the step whose apply it cut short */
   private abortedStep: string | undefined;
   private cutShort: string | undefined;
+  /** resumed: the index of the step cut short while applying (HostResume.gatePassed) */
+  private gatePassed: number | undefined;
   /** the guest connection was opened and verified (host key, login) before the first change */
   private guestGatePassed = false;
   /**
@@ -86,6 +88,7 @@ export class HostRun {
     const resume = this.opts.resume?.(this.play.name, this.host.name);
     if (resume) {
       this.restoreApplied(resume);
+      this.gatePassed = resume.gatePassed;
       this.guestChangesUnknown = resume.appliesKnown !== true && resume.applied.length > 0;
     }
     if (resume?.rollback !== undefined) failure = { step: '(rollback)', reason: resume.rollback, unreachable: false };
@@ -326,9 +329,14 @@ export class HostRun {
       const dep = this.predictedRef(whenPaths);
       if (dep) return this.unknown(spec.register, `depends on the result of '${dep}', which check mode did not run`);
     }
-    const whenFail = await this.loadFacts(whenPaths);
+    const resumedGate = mainIndex !== undefined && mainIndex === this.gatePassed;
+    if (resumedGate) {
+      this.gatePassed = undefined;
+      if (spec.when.length > 0) this.opts.emit({ type: 'step-output', host: this.host.name, step: spec.name, stream: 'log', text: 'resumed: this step was cut short while applying; its `when` held then and is not evaluated again' });
+    }
+    const whenFail = resumedGate ? undefined : await this.loadFacts(whenPaths);
     if (whenFail) return this.failed(spec, describeFailure(whenFail), isUnreachableFailure(whenFail));
-    const w = evaluateWhen(spec.when, this.scope());
+    const w = resumedGate ? { pass: true as const } : evaluateWhen(spec.when, this.scope());
     if (!w.pass) {
       register('skipped', `skipped: ${w.why}`);
       return { status: 'skipped', summary: `skipped: ${w.why}`, fatal: false };

@@ -101,4 +101,11 @@ export interface HostResume {
    * point. Absent (e.g. rebuilt from snapshot markers): unknown, and rollback reverts.
    */
   appliesKnown?: boolean;
+  /**
+   * The main step the earlier process was applying when it was cut short: its `when` held then,
+   * so it is run again without evaluating `when` anew — facts gathered now may already show its
+   * half-done change (a reboot cut short after the installer ran: `tools.installed` is now true,
+   * and the reboot the killed process asked for would land in a later step).
+   */
+  gatePassed?: number;
 }

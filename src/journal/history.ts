@@ -216,7 +216,10 @@ export function resumePoint(x: HostHistory): HostResume | 'done' | undefined {
     return { startIndex: Number.MAX_SAFE_INTEGER, applied, ...known };
   }
   if (!last) return { startIndex: 0, applied, ...known };
-  if (last.status === undefined) return { startIndex: last.index, applied, ...known };
+  if (last.status === undefined) {
+    const applying = x.open?.applyStarted === true && x.open.index === last.index;
+    return { startIndex: last.index, applied, ...known, ...(applying ? { gatePassed: last.index } : {}) };
+  }
   // a skipped step is planned again too: it may have been a skip-host whose host-end was lost
   const done = last.status === 'ok' || last.status === 'changed';
   return { startIndex: done ? last.index + 1 : last.index, applied, ...known };

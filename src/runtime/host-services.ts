@@ -106,8 +106,8 @@ export class RuntimeServices implements HostServices {
   /** Once per host of `leftoversOf`: wait for the killed process's commands to end. */
   private async awaitLeftovers(host: HostSpec, c: Connector): Promise<Result<void, StepFailure>> {
     const runId = this.opts.runId;
-    // opt-in for now: src/cli/resume.ts
-    if (process.env['PVRUN_WAIT_LEFTOVERS'] !== '1') return ok(undefined);
+    // on by default; PVRUN_WAIT_LEFTOVERS=0 turns it off (a guest where the probe itself misbehaves)
+    if (process.env['PVRUN_WAIT_LEFTOVERS'] === '0') return ok(undefined);
     if (!runId || !this.opts.leftoversOf?.has(host.name) || this.leftoversChecked.has(host.name) || c.kind !== 'ssh') return ok(undefined);
     const user = host.connection.user;
     const w = await waitForLeftovers(c, {

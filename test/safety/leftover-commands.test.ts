@@ -105,9 +105,8 @@ describeUnless(skip)('leftover commands after a SIGKILL (lab)', () => {
     const still = await guestExec(lab, 'lo-01', 'test -e /var/tmp/pvrun-test.installed && echo installed || echo running');
     expect(still.stdout.trim()).toBe('running');
 
-    // the wait is opt-in for now (src/cli/resume.ts says why)
-    process.env['PVRUN_WAIT_LEFTOVERS'] = '1';
-    const rs = await cli(['resume', 'last', '--state-dir', state, '-i', lab.inventoryPath], { ...process.env, CI: '1' }, ROOT).finally(() => { delete process.env['PVRUN_WAIT_LEFTOVERS']; });
+    // the wait is on by default (PVRUN_WAIT_LEFTOVERS=0 would turn it off)
+    const rs = await cli(['resume', 'last', '--state-dir', state, '-i', lab.inventoryPath], { ...process.env, CI: '1' }, ROOT);
     const text = rs.out + rs.err;
     expect(rs.code, text).toBe(0);
     expect(text).toMatch(/lo-01: waiting for \d+ command\(s\) the killed pvrun process left running to finish: pid \d+ \(.*flock/);

@@ -1,0 +1,78 @@
+/**
+ * Issue 11 (CI on stop 22 ended "resume exit 2" in the crash test): the rollout was SIGKILLed in
+ * linux-tools.yml's `reboot` step, after it had asked the guest to reboot (`sleep 1; shutdown -r
+ * now`, detached) and before the guest went down. `pvrun resume` then gathered facts afresh, saw
+ * `facts.guest.tools.installed` true (the installer had run), skipped the reboot by its `when`,
+ * and the reboot the killed process had asked for landed in a later step: "verify inside the
+ * guest: connection lost", a failed host, a rollback.
+ *
+ * Now a step cut short while applying is run again without evaluating its `when` anew (it held
+ * when the killed process started it: HostResume.gatePassed), and resume first waits for the
+ * commands the killed process left running on the guest (src/runtime/orphans.ts): here the
+ * detached reboot trigger.
+ *
+ * Deterministic: the kill happens as soon as the journal holds the reboot step's intent for the
+ * one guest; the resume starts at once, in this process, well inside the trigger's one second.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, openSync, readFileSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import type { Lab } from '../../src/lab/lab.js';
+import { describeUnless } from '../harness/require.js';
+import { cli, guestExec, labSkipReason, startLab, vmState } from '../ci/lab-rig.js';
+
+const ROOT = resolve(import.meta.dirname, '..', '..');
+const PLAYBOOK = join(ROOT, 'playbooks', 'linux-tools.yml');
+
+function journalText(state: string): string {
+  try {
+    const runs = join(state, 'runs');
+    const f = readdirSync(runs).find((n) => n.endsWith('.jsonl'));
+    return f ? readFileSync(join(runs, f), 'utf8') : '';
+  } catch { return ''; }
+}
+
+const skip = labSkipReason();
+describeUnless(skip)('resume after a kill inside the reboot step (lab)', () => {
+  let lab: Lab;
+  let work: string;
+  beforeAll(async () => {
+    lab = await startLab({ guests: [{ name: 'rb-01', distro: 'debian', version: '12' }] });
+    work = mkdtempSync(join(tmpdir(), 'pvrun-cut-reboot-'));
+  }, 300_000);
+  afterAll(async () => { await lab?.stop(); });
+
+  it('the cut reboot is finished, not skipped by a `when` that now reads the installed tools; resume exits 0', async () => {
+    const state = join(work, 'state');
+    const log = join(work, 'run.log');
+    const bootBefore = (await guestExec(lab, 'rb-01', 'cat /proc/sys/kernel/random/boot_id')).stdout.trim();
+    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'cli', 'main.ts'), PLAYBOOK, '-i', lab.inventoryPath, '--state-dir', state], {
+      cwd: ROOT, stdio: ['ignore', openSync(log, 'a'), openSync(log, 'a')], env: { ...process.env, CI: '1' },
+    });
+    const exited = new Promise<string | null>((res) => child.on('exit', (_c, sig) => res(sig)));
+    // the reboot step journals its intent (with the boot id) right before it sends the trigger;
+    // the trigger waits a second before `shutdown`, so a kill now leaves the reboot pending
+    const rebootIntent = /"kind":"intent","host":"rb-01","step":"reboot","action":"reboot"/;
+    let killed = false;
+    for (let i = 0; i < 30_000 && !killed; i++) {
+      if (rebootIntent.test(journalText(state))) { child.kill('SIGKILL'); killed = true; } else await new Promise((r) => setTimeout(r, 5));
+      if (child.exitCode !== null) break;
+    }
+    expect(killed, readFileSync(log, 'utf8').slice(-3000)).toBe(true);
+    expect(await exited).toBe('SIGKILL');
+
+    const rs = await cli(['resume', 'last', '--state-dir', state], { ...process.env, CI: '1' }, ROOT);
+    const text = rs.out + rs.err;
+    expect(rs.code, text).toBe(0);
+    // the reboot step ran again instead of being skipped by its `when`
+    expect(journalText(state)).not.toMatch(/"type":"step-result","host":"rb-01","step":"reboot","stepType":"reboot",[^\n]*"status":"skipped"/);
+    const s = await vmState(lab, 'rb-01');
+    expect(s, text).toEqual({ power: 'Running', cdEmpty: true, pvrunSnapshots: 1, toolsOnDisk: true });
+    const bootAfter = (await guestExec(lab, 'rb-01', 'cat /proc/sys/kernel/random/boot_id')).stdout.trim();
+    expect(bootAfter).not.toBe(bootBefore);
+    // and the journal agrees: the resumed session's reboot step ended changed
+    expect(journalText(state)).toMatch(/"type":"step-result","host":"rb-01","step":"reboot","stepType":"reboot",[^\n]*"status":"changed"/);
+  }, 600_000);
+});
