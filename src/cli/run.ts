@@ -239,6 +239,7 @@ export async function runPlaybook(playbook: string, flags: RunFlags, io: Io, con
     resolveSecret: secretResolver,
     warn: (message) => emit({ type: 'warning', message, time: new Date().toISOString() }),
     intent: (host, step, intent) => journal.intent(host, step, intent),
+    factsSeen: (host, namespace, values) => journal.facts(host, namespace, values),
     runId,
     ...(cont?.leftoversOf ? { leftoversOf: cont.leftoversOf } : {}),
     // -vvv: transport debug, as step output of level 3 (redacted and journaled like any output)

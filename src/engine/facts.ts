@@ -18,11 +18,33 @@ export class HostFacts implements FactCache {
     private readonly ctx: () => StepContext,
   ) {}
 
+  /** Gathered now, bypassing (and not changing) the cache: a resumed cut step's guard. */
+  async fresh(namespaces: string[]): Promise<Result<Record<string, Record<string, unknown>>, StepFailure>> {
+    const out: Record<string, Record<string, unknown>> = {};
+    for (const ns of namespaces) {
+      const r = await this.services.facts(ns, this.host, this.ctx());
+      if (!r.ok) return r;
+      out[ns] = r.value;
+    }
+    return { ok: true, value: out };
+  }
+
+  /** Facts an earlier process of the run had read (pvrun resume): current until dropped. */
+  seed(facts: Record<string, Record<string, unknown>>): void {
+    for (const [ns, values] of Object.entries(facts)) {
+      this.loaded[ns] = values;
+      this.cache.set(ns, Promise.resolve({ ok: true as const, value: values }));
+    }
+  }
+
   get(namespace: string): Promise<Result<Record<string, unknown>, StepFailure>> {
     let p = this.cache.get(namespace);
     if (!p) {
       p = this.services.facts(namespace, this.host, this.ctx()).then((r) => {
-        if (r.ok) this.loaded[namespace] = r.value;
+        if (r.ok) {
+          this.loaded[namespace] = r.value;
+          this.services.factsSeen?.(this.host.name, namespace, r.value);
+        }
         else this.cache.delete(namespace); // a failed gather is retried by the next reader
         return r;
       });
@@ -33,9 +55,11 @@ export class HostFacts implements FactCache {
 
   invalidate(namespace?: string): void {
     if (namespace === undefined) {
+      if (this.cache.size > 0) this.services.factsSeen?.(this.host.name, '*', undefined);
       this.cache.clear();
       for (const k of Object.keys(this.loaded)) delete this.loaded[k];
     } else {
+      if (this.cache.has(namespace)) this.services.factsSeen?.(this.host.name, namespace, undefined);
       this.cache.delete(namespace);
       delete this.loaded[namespace];
     }

@@ -89,6 +89,7 @@ export class HostRun {
     if (resume) {
       this.restoreApplied(resume);
       this.gatePassed = resume.gatePassed;
+      if (resume.facts) this.facts.seed(resume.facts);
       this.guestChangesUnknown = resume.appliesKnown !== true && resume.applied.length > 0;
     }
     if (resume?.rollback !== undefined) failure = { step: '(rollback)', reason: resume.rollback, unreachable: false };
@@ -329,14 +330,25 @@ export class HostRun {
       const dep = this.predictedRef(whenPaths);
       if (dep) return this.unknown(spec.register, `depends on the result of '${dep}', which check mode did not run`);
     }
-    const resumedGate = mainIndex !== undefined && mainIndex === this.gatePassed;
-    if (resumedGate) {
-      this.gatePassed = undefined;
-      if (spec.when.length > 0) this.opts.emit({ type: 'step-output', host: this.host.name, step: spec.name, stream: 'log', text: 'resumed: this step was cut short while applying; its `when` held then and is not evaluated again' });
+    // resumed at the step the killed process was applying (HostResume.gatePassed): a reboot is
+    // finished whatever `when` says now; any other step's `when` reads facts gathered now, so a
+    // guard sees what the cut apply already did (the other steps read the run's own facts)
+    const cut = mainIndex !== undefined && mainIndex === this.gatePassed;
+    if (cut) this.gatePassed = undefined;
+    const again = cut && step.type.resumeCutApply === 'again';
+    if (cut && spec.when.length > 0) {
+      this.opts.emit({ type: 'step-output', host: this.host.name, step: spec.name, stream: 'log',
+        text: again ? 'resumed: this step was cut short while applying; it runs again (its `when` held when it started)' : 'resumed: this step was cut short while applying; its `when` reads facts gathered now' });
     }
-    const whenFail = resumedGate ? undefined : await this.loadFacts(whenPaths);
+    let scope = this.scope();
+    let whenFail: StepFailure | undefined;
+    if (cut && !again) {
+      const fresh = await this.facts.fresh(factNamespaces(whenPaths));
+      if (fresh.ok) scope = { ...scope, facts: { ...this.facts.loaded, ...fresh.value } };
+      else whenFail = fresh.error;
+    } else if (!again) whenFail = await this.loadFacts(whenPaths);
     if (whenFail) return this.failed(spec, describeFailure(whenFail), isUnreachableFailure(whenFail));
-    const w = resumedGate ? { pass: true as const } : evaluateWhen(spec.when, this.scope());
+    const w = again ? { pass: true as const } : evaluateWhen(spec.when, scope);
     if (!w.pass) {
       register('skipped', `skipped: ${w.why}`);
       return { status: 'skipped', summary: `skipped: ${w.why}`, fatal: false };

@@ -45,6 +45,8 @@ export interface HostServices {
   facts(namespace: string, host: HostSpec, ctx: StepContext): Promise<Result<Record<string, unknown>, StepFailure>>;
   /** durable write-ahead record; resolves when flushed */
   intent?(host: string, step: string, intent: Intent): Promise<void>;
+  /** facts read (`values`) or dropped (undefined; namespace '*': all), for the journal */
+  factsSeen?(host: string, namespace: string, values: Record<string, unknown> | undefined): void;
   /** release the host's connections when it is done */
   release?(host: HostSpec): Promise<void>;
 }
@@ -108,4 +110,11 @@ export interface HostResume {
    * and the reboot the killed process asked for would land in a later step).
    */
   gatePassed?: number;
+  /**
+   * Facts the earlier process had read (and no step had dropped since), by namespace: the resumed
+   * host reads these until a step that changes the machine drops them, as the killed process
+   * would have; facts gathered afresh could decide a later `when` differently (the installer's
+   * own change showing as `tools.installed` before the reboot that was to follow it).
+   */
+  facts?: Record<string, Record<string, unknown>>;
 }

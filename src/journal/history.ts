@@ -27,6 +27,8 @@ export interface HostHistory {
   /** the step the last process was in when it stopped writing (no result) */
   open?: StepHistory;
   lastIntent?: { step: string; action: string; detail: Record<string, unknown>; time: string };
+  /** facts the run had read and not dropped since, by namespace (journal 'facts' records) */
+  facts: Record<string, Record<string, unknown>>;
   rollback: 'none' | 'started' | 'ok' | 'failed';
   /** what each rollback did, in order (over every session) */
   rollbackSteps: { step: string; ok: boolean; summary: string; time: string }[];
@@ -63,7 +65,7 @@ export function runHistory(runId: string, records: JournalRecord[], truncated = 
     const key = `${play}\u0000${name}`;
     let x = byKey.get(key);
     if (!x) {
-      x = { play, host: name, steps: [], applied: [], rollback: 'none', rollbackSteps: [], finished: false };
+      x = { play, host: name, steps: [], applied: [], facts: {}, rollback: 'none', rollbackSteps: [], finished: false };
       byKey.set(key, x);
       h.hosts.push(x);
     }
@@ -91,6 +93,13 @@ export function runHistory(runId: string, records: JournalRecord[], truncated = 
         const x = cur(r.host);
         x.lastIntent = { step: r.step, action: r.action, detail: r.detail, time: r.time };
         if (r.action === 'step.apply' && x.open && x.open.step === r.step) x.open.applyStarted = true;
+        break;
+      }
+      case 'facts': {
+        const x = cur(r.host);
+        if (r.values) x.facts[r.namespace] = r.values;
+        else if (r.namespace === '*') x.facts = {};
+        else delete x.facts[r.namespace];
         break;
       }
       case 'event':
@@ -208,7 +217,8 @@ export function resumePoint(x: HostHistory): HostResume | 'done' | undefined {
   const applied = x.applied.map((a) => ({ index: a.index, token: a.token }));
   // the fold lists every apply that started (failed and cut-short ones too): rollback can tell
   // whether the guest was changed after the restore point
-  const known = { appliesKnown: true } as const;
+  // the facts the killed process had read: a `when` after the cut reads what it would have read
+  const known = { appliesKnown: true, ...(Object.keys(x.facts).length ? { facts: x.facts } : {}) } as const;
   const main = x.steps.filter((s) => s.phase === 'main');
   const last = main.at(-1);
   if (x.open?.phase === 'cleanup' || x.steps.at(-1)?.phase === 'cleanup') {

@@ -34,7 +34,13 @@ export type JournalRecord =
   /** a later process working on the same run: `pvrun resume` or `pvrun rollback` */
   | { kind: 'session'; runId: string; mode: 'resume' | 'rollback'; pid: number; time: string }
   | { kind: 'event'; event: RunEvent }
-  | { kind: 'intent'; host: string; step: string; action: string; detail: Record<string, unknown>; time: string };
+  | { kind: 'intent'; host: string; step: string; action: string; detail: Record<string, unknown>; time: string }
+  /**
+   * Facts the host's run read (`values`), or dropped (no `values`; namespace '*': all) after a
+   * step changed the machine. Resume restores what was current at the cut, so a `when` reads
+   * what the killed process read (src/journal/history.ts).
+   */
+  | { kind: 'facts'; host: string; namespace: string; values?: Record<string, unknown>; time: string };
 
 /**
  * The run journal: append-only JSON lines in <state>/runs/<runId>.jsonl. Writes are synchronous
@@ -120,6 +126,11 @@ export class Journal {
     const sync = e.type === 'run-end' || e.type === 'host-end' || e.type === 'rollback-end' || (e.type === 'step-result' && e.undo !== undefined);
     // the event's redacted JSON is made once and shared with the --json reporter (eventJson)
     this.writeLine(`{"kind":"event","event":${eventJson(e, this.redact)}}`, sync);
+  }
+
+  /** Facts read or dropped (JournalRecord 'facts'). Not synced: lost ones mean fresh facts on resume. */
+  facts(host: string, namespace: string, values: Record<string, unknown> | undefined): void {
+    this.write({ kind: 'facts', host, namespace, ...(values ? { values } : {}), time: new Date().toISOString() }, false);
   }
 
   /** Write-ahead: resolves when the record is on disk; only then may the action start. */

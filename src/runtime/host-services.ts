@@ -28,6 +28,8 @@ export interface RuntimeOptions {
   warn: (message: string) => void;
   /** journal a write-ahead intent; resolves once it is durable */
   intent?: (host: string, step: string, intent: Intent) => void | Promise<void>;
+  /** facts read or dropped, for the journal (HostServices.factsSeen) */
+  factsSeen?: (host: string, namespace: string, values: Record<string, unknown> | undefined) => void;
   /** tags every guest command with the run (PVRUN_RUN), so a later process can find leftovers */
   runId?: string;
   /**
@@ -101,6 +103,10 @@ export class RuntimeServices implements HostServices {
       return left;
     }
     return ok(c.value.connector);
+  }
+
+  factsSeen(host: string, namespace: string, values: Record<string, unknown> | undefined): void {
+    this.opts.factsSeen?.(host, namespace, values);
   }
 
   /** Once per host of `leftoversOf`: wait for the killed process's commands to end. */

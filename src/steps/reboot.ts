@@ -78,6 +78,7 @@ async function waitForNewBoot(
 
 export const rebootStep = defineStep<RebootArgs>({
   type: 'reboot',
+  resumeCutApply: 'again',
   description: 'Reboot the guest (from inside, or through the hypervisor) and wait until it is back',
   needs: 'guest',
   touchesGuest: true,

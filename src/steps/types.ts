@@ -88,6 +88,13 @@ export interface StepType<A = Record<string, unknown>> {
   /** true for snapshot-like steps: their presence makes `on_failure` default to rollback */
   readonly makesRestorePoint?: boolean;
   /**
+   * `pvrun resume` of a step cut short while applying: 'again' runs it again whatever its `when`
+   * says now (it held when the killed process started it; repeating a reboot is safe, skipping one
+   * the killed process had triggered is not). Unset: its `when` is evaluated on facts gathered
+   * now, so a guard like `tools.installed == false` sees an install the cut step finished.
+   */
+  readonly resumeCutApply?: 'again';
+  /**
    * apply() changes the guest's own state (files, packages, services, mounts, its running OS).
    * Decides the rollback: only a guest-side apply after the restore point needs the VM reverted
    * to it; otherwise the hypervisor steps are undone and the running VM is left alone.

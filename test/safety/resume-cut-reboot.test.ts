@@ -39,7 +39,7 @@ describeUnless(skip)('resume after a kill inside the reboot step (lab)', () => {
   let lab: Lab;
   let work: string;
   beforeAll(async () => {
-    lab = await startLab({ guests: [{ name: 'rb-01', distro: 'debian', version: '12' }] });
+    lab = await startLab({ guests: [{ name: 'rb-01', distro: 'debian', version: '12' }, { name: 'rb-02', distro: 'debian', version: '12' }] });
     work = mkdtempSync(join(tmpdir(), 'pvrun-cut-reboot-'));
   }, 300_000);
   afterAll(async () => { await lab?.stop(); });
@@ -48,7 +48,7 @@ describeUnless(skip)('resume after a kill inside the reboot step (lab)', () => {
     const state = join(work, 'state');
     const log = join(work, 'run.log');
     const bootBefore = (await guestExec(lab, 'rb-01', 'cat /proc/sys/kernel/random/boot_id')).stdout.trim();
-    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'cli', 'main.ts'), PLAYBOOK, '-i', lab.inventoryPath, '--state-dir', state], {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'cli', 'main.ts'), PLAYBOOK, '-i', lab.inventoryPath, '--limit', 'rb-01', '--state-dir', state], {
       cwd: ROOT, stdio: ['ignore', openSync(log, 'a'), openSync(log, 'a')], env: { ...process.env, CI: '1' },
     });
     const exited = new Promise<string | null>((res) => child.on('exit', (_c, sig) => res(sig)));
@@ -74,5 +74,41 @@ describeUnless(skip)('resume after a kill inside the reboot step (lab)', () => {
     expect(bootAfter).not.toBe(bootBefore);
     // and the journal agrees: the resumed session's reboot step ended changed
     expect(journalText(state)).toMatch(/"type":"step-result","host":"rb-01","step":"reboot","stepType":"reboot",[^\n]*"status":"changed"/);
+  }, 600_000);
+
+  /**
+   * Killed after the installer ran and before the reboot: the facts a resume gathers afresh show
+   * the tools installed, and every later `when: tools.installed == false` (unmount, eject, reboot)
+   * would skip: the tools installed, never rebooted into. Resume now reads the facts the killed
+   * process had read (journal 'facts' records) until a step drops them.
+   */
+  it('killed between the installer and the reboot: resume reads the run\'s own facts, so the reboot still happens', async () => {
+    const state = join(work, 'state-2');
+    const log = join(work, 'run-2.log');
+    const bootBefore = (await guestExec(lab, 'rb-02', 'cat /proc/sys/kernel/random/boot_id')).stdout.trim();
+    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'cli', 'main.ts'), PLAYBOOK, '-i', lab.inventoryPath, '--limit', 'rb-02', '--state-dir', state], {
+      cwd: ROOT, stdio: ['ignore', openSync(log, 'a'), openSync(log, 'a')], env: { ...process.env, CI: '1' },
+    });
+    const exited = new Promise<string | null>((res) => child.on('exit', (_c, sig) => res(sig)));
+    const installed = /"type":"step-result","host":"rb-02","step":"run the installer",[^\n]*"status":"changed"/;
+    let killed = false;
+    for (let i = 0; i < 30_000 && !killed; i++) {
+      if (installed.test(journalText(state))) { child.kill('SIGKILL'); killed = true; } else await new Promise((r) => setTimeout(r, 5));
+      if (child.exitCode !== null) break;
+    }
+    expect(killed, readFileSync(log, 'utf8').slice(-3000)).toBe(true);
+    expect(await exited).toBe('SIGKILL');
+    // the journal holds the facts the run read, with the tools not installed yet
+    expect(journalText(state)).toMatch(/"kind":"facts","host":"rb-02","namespace":"guest","values":\{[^\n]*"installed":false/);
+
+    const rs = await cli(['resume', 'last', '--state-dir', state], { ...process.env, CI: '1' }, ROOT);
+    const text = rs.out + rs.err;
+    expect(rs.code, text).toBe(0);
+    const j = journalText(state);
+    expect(j, text).toMatch(/"type":"step-result","host":"rb-02","step":"reboot","stepType":"reboot",[^\n]*"status":"changed"/);
+    expect(j).not.toMatch(/"type":"step-result","host":"rb-02","step":"reboot","stepType":"reboot",[^\n]*"status":"skipped"/);
+    expect(await vmState(lab, 'rb-02'), text).toEqual({ power: 'Running', cdEmpty: true, pvrunSnapshots: 1, toolsOnDisk: true });
+    const bootAfter = (await guestExec(lab, 'rb-02', 'cat /proc/sys/kernel/random/boot_id')).stdout.trim();
+    expect(bootAfter).not.toBe(bootBefore);
   }, 600_000);
 });

@@ -100,6 +100,7 @@ export async function rebootOnce(c: Connector, ctx: StepContext, a: WindowsReboo
 
 export const windowsRebootStep = defineStep<WindowsRebootArgs>({
   type: 'windows-reboot',
+  resumeCutApply: 'again',
   description: 'Reboot a Windows guest and wait until it is back (new LastBootUpTime, ready for logon, test command), with follow-up reboots',
   needs: 'guest',
   touchesGuest: true,
