@@ -78,6 +78,18 @@ describeUnless(skip)('Windows tools releases in the lab (issue 14)', () => {
     }
   }, 400_000);
 
+  it('check mode with the release ISO not inserted yet: names the one MSI by the ISO\'s name, inserts nothing', async () => {
+    for (const [name, msi] of [['w90', 'XenDrivers-x64.msi'], ['w91', 'XenTools-x64.msi']] as const) {
+      const before = lab.windows!.raw(name);
+      lab.sim.calls.length = 0;
+      const r = await run(TOOLS, name, '--check');
+      expect(r.code, r.out + r.err).toBe(0);
+      expect(r.out).toMatch(new RegExp(`would insert XCP-ng Windows tools 9\\.[01]\\.\\d+\\.iso; by its name release 9\\.[01]\\.\\d+: its one MSI is ${msi.replace('.', '\\.')}`));
+      expect(mutatingCalls(lab)).toEqual([]);
+      expect(lab.windows!.raw(name)).toBe(before);
+    }
+  }, 400_000);
+
   it('rollout from the release ISOs (v9.0, v9.1): vendor device turned off by default, PVHVM with the agent reporting; a re-run changes nothing', async () => {
     const r = await run(TOOLS, 'w90:w91');
     expect(recapOutcomes(r.out), r.out + r.err).toEqual({ w90: 'changed', w91: 'changed' });

@@ -25,6 +25,22 @@ export const FAMILIES: readonly ReleaseFamily[] = [
   { msi: 'XenDrivers-x64.msi', product: 'XCP-ng Windows PV Drivers', releases: 'v9.0 or older', xencleanContract: false },
 ];
 
+/**
+ * The release family a name says it is (an ISO's name label, a file name): the first version in
+ * it, `9.1.200` or `v9.0`. Check mode cannot open an ISO that is not inserted (inserting it is the
+ * change), so this is how it names the one MSI it would look for; undefined when the name carries
+ * no version. Only a prediction: the step still looks on the inserted disc and reports what is there.
+ */
+export function familyFromName(name: string): { family: ReleaseFamily; version: string } | undefined {
+  const m = /(?:^|[^0-9.])v?(\d{1,2})\.(\d{1,3})(?:\.(\d{1,6}))?(?![0-9])/i.exec(name);
+  if (!m) return undefined;
+  const major = Number(m[1]);
+  const minor = Number(m[2]);
+  const version = [m[1], m[2], m[3]].filter((x) => x !== undefined).join('.');
+  const family = major > 9 || (major === 9 && minor >= 1) ? FAMILIES[0]! : FAMILIES[1]!;
+  return { family, version };
+}
+
 /** Both product names the XCP-ng Windows tools have registered under. */
 export const TOOLS_PRODUCT_NAMES: readonly string[] = FAMILIES.map((f) => f.product);
 

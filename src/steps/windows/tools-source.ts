@@ -21,7 +21,7 @@ import { err, ok, type Result } from '../../util/result.js';
 import { defineStep, type ApplyResult, type StepContext, type StepFailure } from '../types.js';
 import { applyFail, planFail, ps, psJson, tail } from './common.js';
 import { attachIsoStep } from '../vm/attach-iso.js';
-import { describeFound, FAMILIES, pickRelease, zipEntries, type FoundRelease, type ReleaseFamily } from './tools-release.js';
+import { describeFound, FAMILIES, familyFromName, pickRelease, zipEntries, type FoundRelease, type ReleaseFamily } from './tools-release.js';
 
 export interface ToolsSourceArgs {
   /** the release's ISO name (inserted by attach-iso before this step); '' = not this source */
@@ -228,7 +228,12 @@ export const windowsToolsSourceStep = defineStep<ToolsSourceArgs>({
       const ins = await attachIsoStep.plan(ctx, { iso: a.iso! });
       if (ins.kind === 'fail') return ins;
       if (ins.kind === 'change') {
-        return { kind: 'change', summary: `would ${ins.summary}, then look on it for the release's one MSI (XenTools-x64.msi: v9.1 or newer; XenDrivers-x64.msi: v9.0 or older)` };
+        // the disc cannot be read before it is inserted: its name is the best a rehearsal knows
+        const named = familyFromName(a.iso!);
+        const what = named
+          ? `by its name release ${named.version}: its one MSI is ${named.family.msi} (${named.family.product}, ${named.family.releases}); the inserted disc is searched for it`
+          : `its name gives no version: the release's one MSI (XenTools-x64.msi: v9.1 or newer; XenDrivers-x64.msi: v9.0 or older) is known once the disc is inserted`;
+        return { kind: 'change', summary: `would ${ins.summary}; ${what}` };
       }
       const r = await fromCd(ctx, a.iso!);
       if (!r.ok) return planFail(r.error);
