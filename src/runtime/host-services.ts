@@ -1,12 +1,12 @@
 import type { Connector } from '../connectors/types.js';
 import { createConnector } from '../connectors/factory.js';
-import { gatherGuestFacts } from '../connectors/linux-facts.js';
+import { gatherGuestFacts } from '../facts/linux.js';
 import { PwshPool } from '../connectors/powershell/pool.js';
-import { windowsFacts } from '../steps/windows/common.js';
+import { gatherWindowsFacts } from '../facts/windows.js';
 import type { HostServices } from '../engine/types.js';
 import { PoolSessions, type SecretResolver } from '../hypervisor/pool.js';
 import type { VmHandle } from '../hypervisor/types.js';
-import { readVmFacts } from '../hypervisor/vm-facts.js';
+import { gatherVmFacts } from '../facts/vm.js';
 import type { HostSpec, Inventory } from '../model/inventory.js';
 import type { Intent, StepContext, StepFailure } from '../steps/types.js';
 import { err, ok, type Result } from '../util/result.js';
@@ -142,14 +142,13 @@ export class RuntimeServices implements HostServices {
         const g = await ctx.guest();
         if (!g.ok) return g;
         // the transport tells the OS: PowerShell connectors reach Windows guests
-        const f = g.value.kind === 'ssh' ? await gatherGuestFacts(g.value, host) : await windowsFacts(ctx);
+        const f = g.value.kind === 'ssh' ? await gatherGuestFacts(g.value, host) : await gatherWindowsFacts(g.value, (line, level) => ctx.log(line, level));
         return f.ok ? ok(f.value as unknown as Record<string, unknown>) : f;
       }
       case 'vm': {
         const v = await ctx.vm();
         if (!v.ok) return v;
-        const f = await readVmFacts(v.value.xapi, v.value.ref);
-        return f.ok ? ok(f.value as unknown as Record<string, unknown>) : err({ kind: 'hypervisor', failure: f.error });
+        return gatherVmFacts(v.value.xapi, v.value.ref);
       }
       default:
         return err({ kind: 'config', message: `unknown fact namespace 'facts.${namespace}' (known: facts.guest, facts.vm)` });

@@ -4,7 +4,7 @@
  * id differs; then run a test command. The boot id source is the kernel's file unless the host
  * var `boot_id_path` says otherwise (the lab and the tests emulate reboots that way).
  */
-import { bootIdCommand } from '../connectors/linux-facts.js';
+import { bootIdCommand } from '../facts/linux.js';
 import type { Connector, ConnectorFailure } from '../connectors/types.js';
 import { rebootVm, type RebootMode } from '../hypervisor/vm-power.js';
 import { err, ok, type Result } from '../util/result.js';

@@ -3,7 +3,7 @@
  * through gatherGuestFacts and cached like the engine does, a state map, logs and intents kept.
  */
 import type { Connector } from '../../src/connectors/types.js';
-import { gatherGuestFacts } from '../../src/connectors/linux-facts.js';
+import { gatherGuestFacts } from '../../src/facts/linux.js';
 import type { HostSpec } from '../../src/model/inventory.js';
 import type { VmHandle } from '../../src/hypervisor/types.js';
 import { err, ok, type Result } from '../../src/util/result.js';

@@ -10,7 +10,7 @@ import { LabGuests, type GuestInfo } from '../../src/lab/guest/index.js';
 import { createConnector } from '../../src/connectors/factory.js';
 import type { SshConnector } from '../../src/connectors/ssh/connector.js';
 import type { HostSpec } from '../../src/model/inventory.js';
-import { asGuestFacts } from '../../src/connectors/linux-facts.js';
+import { asGuestFacts } from '../../src/facts/linux.js';
 import { mountStep } from '../../src/steps/guest/mount.js';
 import { unmountStep } from '../../src/steps/guest/unmount.js';
 import { packageStep } from '../../src/steps/guest/package.js';

@@ -8,7 +8,7 @@ import { serviceStep } from '../../src/steps/guest/service.js';
 import { guestPredicates } from '../../src/steps/guest/predicates.js';
 import { installCommand, namesFor, queryCommand, enableEpelCommand } from '../../src/steps/guest/package-manager.js';
 import { serviceActions, serviceCommand } from '../../src/steps/guest/services.js';
-import { asGuestFacts } from '../../src/connectors/linux-facts.js';
+import { asGuestFacts } from '../../src/facts/linux.js';
 import { makeCtx, runStep } from './ctx.js';
 import { startGuest, type TestGuest } from './guest.js';
 

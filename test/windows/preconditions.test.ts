@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { WindowsFacts } from '../../src/connectors/windows-facts.js';
+import type { WindowsFacts } from '../../src/facts/windows.js';
 import { preconditionProblems } from '../../src/steps/windows/preconditions.js';
 import { dotnetVersion, versionAtLeast } from '../../src/steps/windows/tools-release.js';
 import { startSshd, type SshdHandle } from '../../src/lab/sshd.js';

@@ -4,7 +4,7 @@ import { commandLine, MAX_COMMAND_CHARS, takeExitMarker } from '../../src/connec
 import { classifyOpenFailure } from '../../src/connectors/powershell/pool.js';
 import { sessionSpecOf } from '../../src/connectors/powershell/psremoting.js';
 import { decodeCommand } from '../../src/util/ps-quote.js';
-import { parseWindowsFacts, type WindowsFacts } from '../../src/connectors/windows-facts.js';
+import { parseWindowsFacts, type WindowsFacts } from '../../src/facts/windows.js';
 import { captureNics, describePlan, planNeedsChange, planNicRestore } from '../../src/steps/windows/nic-plan.js';
 import { xenCleanOutcome } from '../../src/steps/windows/citrix-cleanup.js';
 import { findProduct, msiScript } from '../../src/steps/windows/msi-install.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { normalizeMac, parseWindowsFacts } from '../../src/connectors/windows-facts.js';
+import { normalizeMac, parseWindowsFacts } from '../../src/facts/windows.js';
 
 const emulatedNic = {
   name: 'Ethernet', description: 'Realtek RTL8139C+ Fast Ethernet NIC', mac: '00-16-3E-AA-BB-01', ifIndex: 4,

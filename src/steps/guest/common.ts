@@ -3,7 +3,7 @@
  * turn failures into plan/apply results with the right `unreachable` flag.
  */
 import { isUnreachable, type Connector, type ExecOptions, type ExecResult } from '../../connectors/types.js';
-import { asGuestFacts, type GuestFacts } from '../../connectors/linux-facts.js';
+import { asGuestFacts, type GuestFacts } from '../../facts/linux.js';
 import { err, ok, type Result } from '../../util/result.js';
 import type { ApplyResult, JsonSchema, PlanResult, StepContext, StepFailure } from '../types.js';
 

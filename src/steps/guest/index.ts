@@ -14,4 +14,4 @@ export const guestSteps: StepType<any>[] = [runScriptStep, mountStep, unmountSte
 export const guestPredicates: CheckPredicate[] = predicates;
 
 export { rebootStep, mountStep, unmountStep, packageStep, serviceStep, runScriptStep };
-export { gatherGuestFacts } from '../../connectors/linux-facts.js';
+export { gatherGuestFacts } from '../../facts/linux.js';

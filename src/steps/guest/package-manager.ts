@@ -4,7 +4,7 @@
  * so a name can never be read as an option (`-oDPkg::Pre-Invoke::=…`). Shared by the package
  * step and the package_installed predicate.
  */
-import type { OsFamily, PackageManager } from '../../connectors/linux-facts.js';
+import type { OsFamily, PackageManager } from '../../facts/linux.js';
 import { quoteArgs, quoteShell } from '../../util/shell-quote.js';
 
 /**

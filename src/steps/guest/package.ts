@@ -8,7 +8,7 @@ import {
   enableEpelCommand, installCommand, invalidPackageName, namesFor, PACKAGE_NAME_DESCRIPTION, PACKAGE_NAME_PATTERN, parseQuery,
   queryCommand, removeCommand, type PackageNames,
 } from './package-manager.js';
-import type { GuestFacts } from '../../connectors/linux-facts.js';
+import type { GuestFacts } from '../../facts/linux.js';
 import { err, ok, type Result } from '../../util/result.js';
 import type { StepFailure } from '../types.js';
 

@@ -123,16 +123,6 @@ export function takePlanned<T>(ctx: StepContext, key: string, h: VmHandle): T | 
   return p && p.key === key && p.vm === h.ref && Date.now() - p.at <= PLANNED_MAX_AGE_MS ? (p.value as T) : undefined;
 }
 
-/** The `vm` fact namespace, for the engine's fact gatherer: `facts.vm.power_state`, … (shares the host's VmWatch) */
-export async function gatherVmFacts(ctx: StepContext): Promise<Result<Record<string, unknown>, StepFailure>> {
-  const h = await ctx.vm();
-  if (!h.ok) return h;
-  const f = await vmFacts(ctx, h.value);
-  if (!f.ok) return err({ kind: 'hypervisor', failure: f.error });
-  const { metrics_ref: _m, guest_metrics_ref: _g, ...facts } = f.value;
-  return ok(facts as unknown as Record<string, unknown>);
-}
-
 /** `30s`, `5m`, `1h30m`, `7d`, `2w`, or a number of seconds → ms (the loader's parser). */
 export function parseDurationMs(v: unknown): number | undefined {
   const r = parseDuration(v);

@@ -11,4 +11,3 @@ import { vmSettingStep } from './vm-setting.js';
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export const vmSteps: StepType<any>[] = [snapshotStep, attachIsoStep, detachIsoStep, vmSettingStep, snapshotPruneStep];
 export const vmPredicates: CheckPredicate[] = predicates;
-export { gatherVmFacts } from './common.js';

@@ -3,7 +3,7 @@
  * facts (always fresh: they are cheap next to a driver change, and stale facts are how IPs get lost).
  */
 import { execJson } from '../../connectors/powershell/exec-json.js';
-import { parseWindowsFacts, WINDOWS_FACTS_SCRIPT, type WindowsFacts } from '../../connectors/windows-facts.js';
+import { gatherWindowsFacts, type WindowsFacts } from '../../facts/windows.js';
 import type { Connector, ExecOptions, ExecResult } from '../../connectors/types.js';
 import { err, ok, type Result } from '../../util/result.js';
 import type { StepContext, StepFailure } from '../types.js';
@@ -43,11 +43,11 @@ export async function psJson(ctx: StepContext, what: string, script: string, opt
   return ok(r.value.value);
 }
 
+/** The Windows facts (src/facts/windows.ts) through the step's connector. */
 export async function windowsFacts(ctx: StepContext): Promise<Result<WindowsFacts, StepFailure>> {
-  const raw = await psJson(ctx, 'reading Windows facts', WINDOWS_FACTS_SCRIPT, { readOnly: true, timeoutMs: 120_000 });
-  if (!raw.ok) return raw;
-  const f = parseWindowsFacts(raw.value);
-  return f.ok ? f : err({ kind: 'step', message: f.error });
+  const c = await connector(ctx);
+  if (!c.ok) return c;
+  return gatherWindowsFacts(c.value, (line, level) => ctx.log(line, level));
 }
 
 /** Windows' own names for the exit codes an installer run is likely to end with. */

@@ -14,7 +14,7 @@ import { quotePs, quotePsArray } from '../../util/ps-quote.js';
 import { parseConstraint, satisfies } from '../../util/version.js';
 import { defineStep, type ApplyResult, type StepContext } from '../types.js';
 import { applyFail, MSI_CODES, planFail, ps, REBOOT_REQUIRED, tail, windowsFacts } from './common.js';
-import type { ToolsProduct } from '../../connectors/windows-facts.js';
+import type { ToolsProduct } from '../../facts/windows.js';
 import { err, ok, type Result } from '../../util/result.js';
 import type { StepFailure } from '../types.js';
 import { toolsRelease, type ToolsRelease } from './tools-source.js';

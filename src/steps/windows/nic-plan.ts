@@ -5,7 +5,7 @@
  * adapter (XENVIF\*) with the same MAC and removes the hidden adapters. Pure functions here,
  * table-tested; the PowerShell that applies them is in nic-migrate.ts.
  */
-import type { NetAdapterFacts, WindowsFacts } from '../../connectors/windows-facts.js';
+import type { NetAdapterFacts, WindowsFacts } from '../../facts/windows.js';
 
 export interface CapturedNic {
   /** normalized 00:16:3e:… */

@@ -18,7 +18,7 @@ import { defineStep } from '../types.js';
 import { failureText, vmFacts, vmOf } from '../vm/common.js';
 import { planFail, windowsFacts } from './common.js';
 import { DOTNET_462, dotnetVersion, MIN_WINDOWS, versionAtLeast } from './tools-release.js';
-import type { WindowsFacts } from '../../connectors/windows-facts.js';
+import type { WindowsFacts } from '../../facts/windows.js';
 
 export interface PreconditionsArgs {
   /** the vendor device on: 'fix' (a later vm-setting step turns it off; default) or 'refuse' */

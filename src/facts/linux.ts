@@ -3,10 +3,10 @@
  * lines, and a pure parser of its output (table-tested without a guest).
  */
 import type { HostSpec } from '../model/inventory.js';
-import type { StepFailure } from '../steps/types.js';
+import type { Connector } from '../connectors/types.js';
 import { err, ok, type Result } from '../util/result.js';
 import { quoteShell } from '../util/shell-quote.js';
-import type { Connector } from './types.js';
+import type { FactFailure } from './failure.js';
 
 export type OsFamily = 'redhat' | 'debian' | 'suse' | 'alpine' | 'unknown';
 export type PackageManager = 'dnf' | 'yum' | 'apt' | 'zypper' | 'apk';
@@ -175,7 +175,7 @@ export function parseGuestFacts(output: string): GuestFacts {
 }
 
 /** Gather the facts over the connector (read-only, so it also runs in check mode). */
-export async function gatherGuestFacts(connector: Connector, host?: HostSpec): Promise<Result<GuestFacts, StepFailure>> {
+export async function gatherGuestFacts(connector: Connector, host?: HostSpec): Promise<Result<GuestFacts, FactFailure>> {
   const r = await connector.exec(factsScript(host), { readOnly: true, timeoutMs: 60_000 });
   if (!r.ok) return err({ kind: 'guest', failure: r.error });
   if (r.value.exitCode !== 0) {

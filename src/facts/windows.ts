@@ -6,7 +6,10 @@
  * NetTCPIP, DnsClient, PnpDevice, the registry), runs under Windows PowerShell 5.1 and pwsh 7,
  * and never stops at a missing piece: each section that fails is listed in `errors`.
  */
+import { execJson } from '../connectors/powershell/exec-json.js';
+import type { Connector } from '../connectors/types.js';
 import { err, ok, type Result } from '../util/result.js';
+import type { FactFailure } from './failure.js';
 
 export const WINDOWS_FACTS_SCRIPT = String.raw`
 $ErrorActionPreference = 'Stop'
@@ -212,4 +215,20 @@ export function parseWindowsFacts(raw: unknown): Result<WindowsFacts, string> {
     dotnetRelease: typeof raw['dotnetRelease'] === 'number' ? raw['dotnetRelease'] : null,
     errors: list(raw['errors']).map(str),
   });
+}
+
+/**
+ * Gather the facts over a PowerShell connector (read-only, so it also runs in check mode).
+ * `log` gets the script at -vv, as the Windows steps log theirs.
+ */
+export async function gatherWindowsFacts(c: Connector, log?: (line: string, level: 2 | 3) => void): Promise<Result<WindowsFacts, FactFailure>> {
+  log?.(`PS> ${WINDOWS_FACTS_SCRIPT}`, 2);
+  const r = await execJson(c, WINDOWS_FACTS_SCRIPT, { readOnly: true, timeoutMs: 120_000 });
+  if (!r.ok) return err({ kind: 'guest', failure: r.error });
+  // as the steps' tail() (src/steps/guest/common.ts): the last 400 characters
+  const tailOf = (s: string): string => { const t = s.trim(); return t.length > 400 ? `…${t.slice(-400)}` : t; };
+  if (r.value.exitCode !== 0) return err({ kind: 'step', message: `reading Windows facts failed (exit ${r.value.exitCode}): ${tailOf(r.value.stderr || r.value.stdout)}` });
+  if (r.value.parseError) return err({ kind: 'step', message: `reading Windows facts: ${r.value.parseError}` });
+  const f = parseWindowsFacts(r.value.value);
+  return f.ok ? f : err({ kind: 'step', message: f.error });
 }
