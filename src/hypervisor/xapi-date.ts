@@ -4,6 +4,10 @@
  */
 export function parseXapiDate(s: unknown): number | undefined {
   if (typeof s !== 'string') return undefined;
+  // seconds since the epoch, as a float ("1627478400."): a form the SDKs must read (xen-api
+  // component-test vector vm_special_value, ocaml/sdk-gen/component-test/spec/xapi-24)
+  const epoch = /^\s*(\d+)(\.\d*)?\s*$/.exec(s);
+  if (epoch) return Math.round(Number(epoch[1] + (epoch[2] && epoch[2] !== '.' ? epoch[2] : '')) * 1000);
   const m = /^(\d{4})-?(\d{2})-?(\d{2})T(\d{2}):?(\d{2}):?(\d{2})(\.\d+)?(Z|[+-]\d{2}:?\d{2})?$/.exec(s.trim());
   if (!m) return undefined;
   const frac = m[7] ? Math.round(Number(m[7]) * 1000) : 0;

@@ -51,9 +51,13 @@ export function xapiError(code: string, params: string[]): XapiErrorValue {
 export function fromJsonRpcError(e: unknown): XapiErrorValue {
   if (typeof e === 'object' && e !== null) {
     const o = e as { message?: unknown; data?: unknown };
-    const code = typeof o.message === 'string' ? o.message : 'UNKNOWN_ERROR';
-    const data = Array.isArray(o.data) ? o.data.map((x) => (typeof x === 'string' ? x : JSON.stringify(x))) : [];
-    return xapiError(code, data);
+    // not an XAPI error (xen-api's rpc_error vector: code "abcd", message a number): say what came
+    if (typeof o.message !== 'string') return xapiError('UNKNOWN_ERROR', [`malformed JSON-RPC error: ${JSON.stringify(e)}`]);
+    const str = (x: unknown) => (typeof x === 'string' ? x : JSON.stringify(x));
+    // `data` is the parameter list; a single parameter may come bare (xen-api's xapi_error vector:
+    // "data": "OpaqueRef:…"), which is one parameter, not none
+    const data = Array.isArray(o.data) ? o.data.map(str) : o.data === undefined || o.data === null ? [] : [str(o.data)];
+    return xapiError(o.message, data);
   }
   return xapiError('UNKNOWN_ERROR', [String(e)]);
 }

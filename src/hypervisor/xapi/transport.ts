@@ -136,6 +136,23 @@ function describe(e: unknown): string {
 
 let nextId = 1;
 
+const NON_FINITE = '\u0000pvrun-non-finite:';
+
+/**
+ * JSON, plus the bare `Infinity`, `-Infinity` and `NaN` a float field can carry (xen-api's
+ * component-test vector vm_special_value: `"HVM_shadow_multiplier": Infinity`, the way Python's
+ * json writes them): one such field must not lose the whole answer (every VM of a pool).
+ */
+export function parseJsonRpcBody(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    if (!/Infinity|NaN/.test(text)) throw e;
+    const marked = text.replace(/"(?:[^"\\]|\\.)*"|(-?Infinity|NaN)/g, (m, bare: string | undefined) => (bare ? JSON.stringify(NON_FINITE + bare) : m));
+    return JSON.parse(marked, (_k, v: unknown) => (typeof v === 'string' && v.startsWith(NON_FINITE) ? Number(v.slice(NON_FINITE.length)) : v));
+  }
+}
+
 /**
  * One JSON-RPC 2.0 exchange. Returns the `result` or the XAPI error as a value; a transport
  * failure (refused, reset, timeout, TLS) is a value too, so callers decide about retries.
@@ -167,7 +184,7 @@ export async function jsonRpc(
     }
     let body: unknown;
     try {
-      body = JSON.parse(text);
+      body = parseJsonRpcBody(text);
     } catch {
       return err({ kind: 'transport', message: `${method}: response is not JSON: ${text.slice(0, 200)}` });
     }
