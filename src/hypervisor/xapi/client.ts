@@ -46,6 +46,8 @@ export class XapiClient implements XapiCaller {
   readonly warnings: string[];
   private urlNow: string;
   private session: string | undefined;
+  /** set when a call followed the master to another host (failover): later refusals say so too */
+  private masterMoved = false;
   private loggingIn: Promise<Result<string, HypervisorFailure>> | undefined;
   private readonly agent: Agent;
   private readonly opts: XapiClientOptions;
@@ -220,7 +222,7 @@ export class XapiClient implements XapiCaller {
       if (s === undefined) {
         const l = await this.relogin(undefined);
         if (!l.ok) {
-          if (redirected && l.error.kind === 'tls') {
+          if ((redirected || this.masterMoved) && l.error.kind === 'tls') {
             return err({
               kind: 'tls',
               message: `the pool master moved to ${this.urlNow} (failover), and its certificate is not one the pool vouched for ` +
@@ -244,6 +246,7 @@ export class XapiClient implements XapiCaller {
       if (e.kind === 'xapi' && e.code === 'HOST_IS_SLAVE' && !redirected && e.params[0]) {
         // the master moved (pool failover): follow it once
         redirected = true;
+        this.masterMoved = true;
         this.urlNow = masterUrl(this.urlNow, e.params[0]);
         this.session = undefined;
         continue;
