@@ -44,6 +44,11 @@ export interface ExecResult {
 
 export interface Connector {
   readonly kind: 'ssh' | 'psremoting' | 'ssh-powershell';
+  /**
+   * The guest's OS family, declared by the connector (facts, the leftover probe and the Windows
+   * steps go by it), so a new transport says what it reaches instead of being inferred from `kind`.
+   */
+  readonly os: 'linux' | 'windows';
   /** host name as in the inventory, for messages */
   readonly host: string;
   connect(): Promise<Result<void, ConnectorFailure>>;

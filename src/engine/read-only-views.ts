@@ -12,6 +12,7 @@ import { err } from '../util/result.js';
 export function readOnlyConnector(c: Connector): Connector {
   return {
     kind: c.kind,
+    os: c.os,
     host: c.host,
     connect: () => c.connect(),
     exec: async (command: string, opts?: ExecOptions) => {

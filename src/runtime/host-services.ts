@@ -114,7 +114,7 @@ export class RuntimeServices implements HostServices {
     const runId = this.opts.runId;
     // on by default; PVRUN_WAIT_LEFTOVERS=0 turns it off (a guest where the probe itself misbehaves)
     if (process.env['PVRUN_WAIT_LEFTOVERS'] === '0') return ok(undefined);
-    if (!runId || !this.opts.leftoversOf?.has(host.name) || this.leftoversChecked.has(host.name) || c.kind !== 'ssh') return ok(undefined);
+    if (!runId || !this.opts.leftoversOf?.has(host.name) || this.leftoversChecked.has(host.name) || c.os !== 'linux') return ok(undefined);
     const user = host.connection.user;
     const w = await waitForLeftovers(c, {
       runId, selfNonce: this.nonce, become: user !== undefined && user !== 'root',
@@ -141,8 +141,8 @@ export class RuntimeServices implements HostServices {
       case 'guest': {
         const g = await ctx.guest();
         if (!g.ok) return g;
-        // the transport tells the OS: PowerShell connectors reach Windows guests
-        const f = g.value.kind === 'ssh' ? await gatherGuestFacts(g.value, host) : await gatherWindowsFacts(g.value, (line, level) => ctx.log(line, level));
+        // the connector declares the OS it reaches
+        const f = g.value.os === 'linux' ? await gatherGuestFacts(g.value, host) : await gatherWindowsFacts(g.value, (line, level) => ctx.log(line, level));
         return f.ok ? ok(f.value as unknown as Record<string, unknown>) : f;
       }
       case 'vm': {

@@ -24,7 +24,7 @@ describe('command predicates over the PowerShell transports obey the same rule',
   function psHost(check: boolean): { ctx: StepContext; calls: { cmd: string; opts: ExecOptions }[] } {
     const calls: { cmd: string; opts: ExecOptions }[] = [];
     const c = {
-      kind: 'ssh-powershell', host: 'win-01',
+      kind: 'ssh-powershell', os: 'windows', host: 'win-01',
       exec: async (cmd: string, opts: ExecOptions = {}) => { calls.push({ cmd, opts }); return ok({ exitCode: 0, signal: null, stdout: '', stderr: '' }); },
     } as unknown as Connector;
     const ctx = { check, log: () => undefined, signal: new AbortController().signal, guest: async () => ok(c) } as unknown as StepContext;

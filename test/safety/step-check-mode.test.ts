@@ -15,7 +15,7 @@ import { host, play, step } from '../engine/rig.js';
 function recordingWorld() {
   const writes: string[] = [];
   const connector: Connector = {
-    kind: 'ssh', host: 'h1',
+    kind: 'ssh', os: 'linux', host: 'h1',
     connect: async () => ok(undefined),
     exec: async (command, opts) => { if (!opts?.readOnly) writes.push(`exec:${command}`); return ok({ exitCode: 0, signal: null, stdout: '', stderr: '' }); },
     put: async (_s, path) => { writes.push(`put:${path}`); return ok(undefined); },

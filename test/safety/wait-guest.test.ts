@@ -16,7 +16,7 @@ import { retryTransient, waitForGuest } from '../../src/runtime/wait-guest.js';
 /** a connector whose connect/reconnect answers follow a script (then succeed) */
 function scripted(answers: (ConnectorFailure | 'ok')[]): Connector & { calls: number } {
   const c = {
-    kind: 'ssh' as const, host: 'g', calls: 0,
+    kind: 'ssh' as const, os: 'linux' as const, host: 'g', calls: 0,
     async connect(): Promise<Result<void, ConnectorFailure>> { return this.reconnect(); },
     async reconnect(): Promise<Result<void, ConnectorFailure>> {
       const a = answers[c.calls++] ?? 'ok';

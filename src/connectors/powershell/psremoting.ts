@@ -60,6 +60,7 @@ export function sessionSpecOf(name: string, conn: ConnectionSpec, o: Pick<PsRemo
 
 export class PsRemotingConnector implements Connector {
   readonly kind = 'psremoting' as const;
+  readonly os = 'windows' as const;
   /** unique per connector: two connectors to the same host keep separate sessions */
   private readonly key: string;
   private readonly worker: PwshWorker;

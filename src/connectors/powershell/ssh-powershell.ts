@@ -44,6 +44,7 @@ export function shortScript(s: string): string {
 
 export class SshPowerShellConnector implements Connector {
   readonly kind = 'ssh-powershell' as const;
+  readonly os = 'windows' as const;
   readonly host: string;
   private readonly executable: string;
 

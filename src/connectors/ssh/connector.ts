@@ -63,6 +63,7 @@ function shortCmd(c: string): string {
 
 export class SshConnector implements Connector {
   readonly kind = 'ssh' as const;
+  readonly os = 'linux' as const;
   private live: Live | undefined;
   private connecting: Promise<Result<Live, ConnectorFailure>> | undefined;
   private readonly sem: Semaphore;

@@ -14,7 +14,7 @@ export { applyFail, failureText, planFail, sleep, tail } from '../guest/common.j
 export async function connector(ctx: StepContext): Promise<Result<Connector, StepFailure>> {
   const g = await ctx.guest();
   if (!g.ok) return g;
-  if (g.value.kind === 'ssh') {
+  if (g.value.os !== 'windows') {
     return err({ kind: 'config', message: `${ctx.host.name}: Windows steps need a PowerShell connection (ssh-powershell or psremoting), not ssh` });
   }
   return ok(g.value);
