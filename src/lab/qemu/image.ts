@@ -26,7 +26,7 @@ import { describeFailure, run } from '../guest/exec.js';
 import { err, ok, type Result } from '../../util/result.js';
 
 /** Bumped whenever the recipe below changes: part of the cache key. */
-export const IMAGE_RECIPE = 4;
+export const IMAGE_RECIPE = 5;
 export const IMAGE_SUITE = 'bookworm';
 export const IMAGE_PACKAGES = ['linux-image-amd64', 'systemd-sysv', 'openssh-server', 'udev', 'kmod', 'iproute2', 'dbus'] as const;
 
@@ -227,7 +227,9 @@ export async function finishImage(root: string, work: string, times: Record<stri
     const used = await run('du', ['-sbx', root]);
     const bytes = Number(used.stdout.split(/\s/)[0]) || 600e6;
     const sizeMb = Math.ceil((bytes * 1.3) / 1048576) + 1024;
-    r = await step('mkfs.ext4', times, log, () => sh('mkfs.ext4 -d', 'mkfs.ext4', ['-q', '-F', '-L', 'pvrun-root', '-d', root, join(work, 'disk.raw'), `${sizeMb}M`]));
+    r = await step('mkfs.ext4', times, log, () => sh('mkfs.ext4 -d', 'mkfs.ext4', [
+      // inode tables and journal zeroed now: no ext4lazyinit writing to the disk after the first boot
+      '-q', '-F', '-L', 'pvrun-root', '-E', 'lazy_itable_init=0,lazy_journal_init=0', '-d', root, join(work, 'disk.raw'), `${sizeMb}M`]));
     if (!r.ok) return err(r.error);
     r = await step('qemu-img convert', times, log, () => sh('qemu-img convert', 'qemu-img', ['convert', '-f', 'raw', '-O', 'qcow2', join(work, 'disk.raw'), join(work, 'base.qcow2')]));
     if (!r.ok) return err(r.error);
@@ -263,8 +265,10 @@ function mask(root: string, unit: string): void {
 async function configure(root: string): Promise<Result<void, string>> {
   put(root, 'etc/hostname', 'pvrun-qemu\n');
   put(root, 'etc/hosts', '127.0.0.1 localhost\n127.0.1.1 pvrun-qemu\n::1 localhost ip6-localhost ip6-loopback\n');
-  // the root file system is the whole virtio disk; noatime: reads (check mode) do not write
-  put(root, 'etc/fstab', 'LABEL=pvrun-root / ext4 noatime,errors=remount-ro 0 1\ntmpfs /tmp tmpfs nosuid,nodev 0 0\n');
+  // the root file system is the whole virtio disk; noatime: reads (check mode) do not write.
+  // /var/log in memory: an SSH login writes wtmp/lastlog, so without it a read-only (check mode)
+  // run would change the disk through sshd's own accounting (docs/lab.md "QEMU guests")
+  put(root, 'etc/fstab', 'LABEL=pvrun-root / ext4 noatime,errors=remount-ro 0 1\ntmpfs /tmp tmpfs nosuid,nodev 0 0\ntmpfs /var/log tmpfs nosuid,nodev,mode=0755 0 0\n');
   // the NIC by its real name: whatever udev calls it (enp0s3 on QEMU's i440fx), matched by pattern
   put(root, 'etc/systemd/network/10-pvrun.network', '[Match]\nName=en* eth*\n\n[Network]\nDHCP=ipv4\n');
   enable(root, 'systemd-networkd.service');
