@@ -10,7 +10,8 @@
  *   <cache>/debs/            the downloaded .debs (a rebuild does not download them again)
  *
  * Recipe (docs/lab.md "QEMU guests"): mmdebstrap --variant=minbase with the kernel, systemd,
- * openssh-server, udev, kmod, iproute2 and dbus (systemd-logind: the ACPI power button of a clean shutdown); kernel modules trimmed to what a QEMU guest uses
+ * openssh-server, udev, kmod, iproute2, dbus (systemd-logind: the ACPI power button of a clean shutdown)
+ * and sudo (pvrun's `become: true` runs sudo even as root; a guest without it fails every such step); kernel modules trimmed to what a QEMU guest uses
  * (virtio, the CD: sr_mod/cdrom/isofs, ext4, networking) and the initramfs regenerated from them;
  * the NIC configured by systemd-networkd matching `en*` (its real name is enp0s…, found at boot);
  * a serial console (ttyS0); no root password (SSH with a key only).
@@ -26,9 +27,9 @@ import { describeFailure, run } from '../guest/exec.js';
 import { err, ok, type Result } from '../../util/result.js';
 
 /** Bumped whenever the recipe below changes: part of the cache key. */
-export const IMAGE_RECIPE = 5;
+export const IMAGE_RECIPE = 6;
 export const IMAGE_SUITE = 'bookworm';
-export const IMAGE_PACKAGES = ['linux-image-amd64', 'systemd-sysv', 'openssh-server', 'udev', 'kmod', 'iproute2', 'dbus'] as const;
+export const IMAGE_PACKAGES = ['linux-image-amd64', 'systemd-sysv', 'openssh-server', 'udev', 'kmod', 'iproute2', 'dbus', 'sudo'] as const;
 
 /** Host programs a build needs (Debian packages: mmdebstrap, e2fsprogs, qemu-utils). */
 export const IMAGE_TOOLS = ['mmdebstrap', 'mkfs.ext4', 'qemu-img', 'apt-cache'] as const;
