@@ -128,6 +128,19 @@ export class QemuGuests implements VmBackend {
     return vm.waitSsh(timeoutMs);
   }
 
+  /**
+   * Lab fault: the VM's next reboot from inside the guest never completes (any other start, as
+   * the one after a revert, is normal): `break=premount` makes the real initramfs
+   * (initramfs-tools) stop at its shell before mounting the root file system, sshd never starts
+   * (a bad `init=` would not do: initramfs-tools falls back to /sbin/init).
+   */
+  failNextReboot(nameOrUuid: string): boolean {
+    const vm = this.vm(nameOrUuid);
+    if (!vm) return false;
+    vm.nextRebootKernelArgs = 'break=premount';
+    return true;
+  }
+
   async destroy(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
