@@ -118,4 +118,27 @@ describeUnless(qemuSkipReason())('linux-tools.yml on QEMU guests (real kernel, r
     expect(rest.join('\n')).toMatch(/no packages found matching xe-guest-utilities/);
     expect(lab.sim.vm(BAD).rec['power_state']).toBe('Running');
   }, 1_200_000);
+
+  it('a reboot that never comes back (the boot stops in the initramfs) is detected by the timeout and reverted', async () => {
+    expect((await sh(BAD, `rm -f ${INSTALL_FAULT_FILE} && sync`)).code).toBe(0);
+    const statusBefore = (await sh(BAD, 'sha256sum /var/lib/dpkg/status')).out;
+    const consoleLog = join(dir, 'qemu', BAD, 'console.log');
+    const consoleBefore = readFileSync(consoleLog, 'utf8').length;
+    // the boot after the guest's next reboot gets break=premount: initramfs-tools stops at its shell
+    expect(lab.qemu!.failNextReboot(BAD)).toBe(true);
+    const r = await run('-l', BAD, '-e', 'reboot_timeout=90');
+    expect(recapOutcomes(r.out), r.out).toEqual({ [BAD]: 'rolled-back' });
+    expect(r.code).toBe(2);
+    expect(r.out).toMatch(new RegExp(`${BAD} \\[run the installer\\] changed`));
+    expect(r.out).toMatch(new RegExp(`${BAD} \\[reboot\\] unreachable: ${BAD} did not come back within reboot_timeout \\(90s\\)`));
+    expect(r.out).toMatch(/reverted to the snapshot \(the VM restarted from it\)/);
+    // the real kernel really booted and really stopped: its initramfs said why on the serial console
+    expect(readFileSync(consoleLog, 'utf8').slice(consoleBefore)).toMatch(/Spawning shell within the initramfs/);
+    await waitFor('the reverted guest to answer SSH', async () => (await lab.qemu!.waitReady(BAD, 5_000)).ok, 600_000);
+    const after = await sh(BAD, 'sha256sum /var/lib/dpkg/status; dpkg-query -W xe-guest-utilities 2>&1 || true');
+    const [status, pkg] = after.out.split('\n');
+    expect(status).toBe(statusBefore);
+    expect(pkg).toMatch(/no packages found matching xe-guest-utilities/);
+    expect(lab.sim.vm(BAD).rec['power_state']).toBe('Running');
+  }, 1_200_000);
 });
