@@ -113,8 +113,8 @@ Exit codes: 0 all ok · 2 hosts failed (rolled back or left per on_failure) · 3
 
 const LAB_HELP = `
 Commands:
-  up [--state DIR] [--guests spec.yml] [--qemu N]   start the lab in the background (default state: .lab);
-                                         --qemu N adds N QEMU guests (real Debian 12 VMs)
+  up [--state DIR] [--guests spec.yml]   start the lab in the background (default state: .lab)
+     [--qemu N]                          … with N QEMU guests as well (real Debian 12 VMs, docs/lab.md)
   status [--state DIR]                   is it running: XAPI URL, inventory, guests
   down [--state DIR]                     stop it and remove its guests
   xapi [--port P] [--state FILE] [--save] [--tls]   only the XAPI simulator, in the foreground
