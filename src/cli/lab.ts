@@ -8,6 +8,7 @@ import { findPwsh } from '../lab/windows/lab-windows.js';
 import { DEMO_LAB, DEMO_WINDOWS, DEMO_XAPI_PORT, demoLabFreePorts } from '../lab/demo-definition.js';
 import { parseLabDefinition, type LabDefinition } from '../lab/guest/definition.js';
 import { runSimulatorCli } from '../lab/xapi-sim/cli.js';
+import { ensureImage } from '../lab/qemu/image.js';
 import { INSTALL_FAULT_LEFTOVER } from '../lab/iso/tools-scripts.js';
 import { EXIT } from '../engine/exit-codes.js';
 import type { Io } from './main.js';
@@ -23,13 +24,19 @@ interface LabState {
   guests: { name: string; uuid: string; distro: string; port: number }[];
 }
 
-function parseOpts(args: string[]): { state: string; guests?: string; bad?: string } {
-  const out: { state: string; guests?: string; bad?: string } = { state: '.lab' };
+function parseOpts(args: string[]): { state: string; guests?: string; qemu?: number; bad?: string } {
+  const out: { state: string; guests?: string; qemu?: number; bad?: string } = { state: '.lab' };
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
     if (a === '--state' && args[i + 1]) out.state = args[++i]!;
     else if (a === '--guests' && args[i + 1]) out.guests = args[++i]!;
-    else out.bad = `unknown argument '${a}' (usage: pvrun lab up|down|status [--state DIR] [--guests spec.yml])`;
+    // QEMU guests (real Debian 12 VMs) besides the container guests: docs/lab.md "QEMU guests"
+    else if (a === '--qemu' && args[i + 1] !== undefined) {
+      const n = args[++i]!;
+      if (!/^\d{1,2}$/.test(n)) out.bad = `--qemu: a number of QEMU guests (0-99), not '${n}'`;
+      else out.qemu = Number(n);
+    }
+    else out.bad = `unknown argument '${a}' (usage: pvrun lab up|down|status [--state DIR] [--guests spec.yml] [--qemu N])`;
   }
   return out;
 }
@@ -70,12 +77,13 @@ export async function labCommand(sub: string, args: string[], io: Io): Promise<n
   if (sub === 'xapi') {
     return runSimulatorCli(args, { out: (l) => io.out.write(l + '\n'), err: (l) => io.err.write(l + '\n') });
   }
+  if (sub === 'image') return labImageCommand(args, io);
   const o = parseOpts(args);
   if (o.bad) { io.err.write(`pvrun: ${o.bad}\n`); return EXIT.invalid; }
   const dir = resolve(io.cwd, o.state);
   switch (sub) {
-    case 'serve': return serve(dir, o.state, o.guests, io);
-    case 'up': return up(dir, o.state, o.guests, io);
+    case 'serve': return serve(dir, o.state, o.guests, io, o.qemu ?? 0);
+    case 'up': return up(dir, o.state, o.guests, io, o.qemu ?? 0);
     case 'status': {
       const s = readState(dir);
       if (!s || !alive(s.pid)) { io.out.write(`no lab running in ${o.state}\n`); return 1; }
@@ -99,10 +107,10 @@ export async function labCommand(sub: string, args: string[], io: Io): Promise<n
 }
 
 /** Foreground lab until SIGTERM/SIGINT (what `lab up` runs in the background). */
-async function serve(dir: string, shownDir: string, guestsPath: string | undefined, io: Io): Promise<number> {
+async function serve(dir: string, shownDir: string, guestsPath: string | undefined, io: Io, qemu = 0): Promise<number> {
   const def = loadDefinition(guestsPath, io);
   if (!def) return EXIT.invalid;
-  const lab = await Lab.start({ stateDir: dir, definition: def, xapiPort: guestsPath ? 0 : DEMO_XAPI_PORT, log: (l) => io.err.write(`lab: ${l}\n`) });
+  const lab = await Lab.start({ stateDir: dir, definition: def, xapiPort: guestsPath ? 0 : DEMO_XAPI_PORT, log: (l) => io.err.write(`lab: ${l}\n`), ...(qemu ? { qemu } : {}) });
   if (!lab.ok) { io.err.write(`pvrun lab: ${lab.error}\n`); return lab.error.startsWith(PORTS_TAKEN) ? EXIT.unreachable : 1; }
   const state: LabState = {
     pid: process.pid, xapi: lab.value.sim.url, inventory: join(shownDir, 'inventory.yml'),
@@ -120,7 +128,7 @@ async function serve(dir: string, shownDir: string, guestsPath: string | undefin
 }
 
 /** Start `lab serve` detached, wait until it is ready, print the inventory to use. */
-async function up(dir: string, shownDir: string, guestsPath: string | undefined, io: Io): Promise<number> {
+async function up(dir: string, shownDir: string, guestsPath: string | undefined, io: Io, qemu = 0): Promise<number> {
   const s = readState(dir);
   if (s && alive(s.pid)) { io.out.write(`lab already running (pid ${s.pid}); inventory ${s.inventory}\n`); return 0; }
   // The fixed ports (the default lab's, or a spec's) checked before anything starts: taken, it is
@@ -131,11 +139,12 @@ async function up(dir: string, shownDir: string, guestsPath: string | undefined,
   if (taken.length) { io.err.write(`pvrun lab up: ${portsTakenMessage(taken)}\n`); return EXIT.unreachable; }
   mkdirSync(dir, { recursive: true });
   const log = openSync(join(dir, 'lab.log'), 'w');
-  const child = spawn(process.execPath, [...process.execArgv, join(PKG_ROOT, 'bin', 'pvrun.js'), 'lab', 'serve', '--state', shownDir, ...(guestsPath ? ['--guests', guestsPath] : [])], {
+  const child = spawn(process.execPath, [...process.execArgv, join(PKG_ROOT, 'bin', 'pvrun.js'), 'lab', 'serve', '--state', shownDir, ...(guestsPath ? ['--guests', guestsPath] : []), ...(qemu ? ['--qemu', String(qemu)] : [])], {
     cwd: io.cwd, detached: true, stdio: ['ignore', log, log],
   });
   child.unref();
-  for (let i = 0; i < 1200; i++) {
+  // QEMU guests: the image may be built first (minutes) and a TCG boot takes about a minute
+  for (let i = 0; i < (qemu ? 18_000 : 1200); i++) {
     const st = readState(dir);
     if (st && st.pid === child.pid) {
       // the default lab in the default place is what inventories/lab.yml describes (stable UUIDs, fixed ports)
@@ -209,4 +218,35 @@ export async function demoCommand(flags: { keep: boolean; yes?: boolean }, io: I
     if (flags.keep) io.out.write(`lab left running in ${dir} (--keep); stop it with Ctrl-C\n`);
     else await lab.value.stop();
   }
+}
+
+export const LAB_IMAGE_HELP = `Usage: pvrun lab image build [--force] [--cache DIR]
+
+Build the QEMU guest image (Debian 12 from Debian's packages with mmdebstrap: kernel, systemd,
+openssh-server), or reuse the one cached for the current package versions.
+  --force       rebuild even when cached
+  --cache DIR   the lab's cache directory (default: $PVRUN_LAB_CACHE, else ~/.cache/pvrun/lab)
+Needs root, mmdebstrap, e2fsprogs and qemu-utils (see docs/lab.md "QEMU guests").
+`;
+
+/** `pvrun lab image build`: the QEMU guest image, built or from the cache; prints where and how long. */
+async function labImageCommand(args: string[], io: Io): Promise<number> {
+  if (args.length === 0 || args.some((a) => a === '--help' || a === '-h')) { io.out.write(LAB_IMAGE_HELP); return args.length === 0 ? EXIT.invalid : 0; }
+  const [verb, ...rest] = args;
+  if (verb !== 'build') { io.err.write(`pvrun: unknown lab image command '${verb}' (build)\n${LAB_IMAGE_HELP}`); return EXIT.invalid; }
+  let force = false;
+  let cacheDir: string | undefined;
+  for (let i = 0; i < rest.length; i++) {
+    const a = rest[i];
+    if (a === '--force') force = true;
+    else if (a === '--cache' && rest[i + 1]) cacheDir = resolve(io.cwd, rest[++i]!);
+    else { io.err.write(`pvrun: unknown argument '${a}' (usage: pvrun lab image build [--force] [--cache DIR])\n`); return EXIT.invalid; }
+  }
+  const t0 = Date.now();
+  const img = await ensureImage({ force, ...(cacheDir ? { cacheDir } : {}), log: (l) => io.err.write(`image: ${l}\n`) });
+  if (!img.ok) { io.err.write(`pvrun lab image: ${img.error}\n`); return 1; }
+  const secs = Math.round((Date.now() - t0) / 1000);
+  io.out.write(`${img.value.built ? `built in ${secs}s` : 'cached'}: ${img.value.disk}\n  kernel ${img.value.kernel}\n  initrd ${img.value.initrd}\n`);
+  for (const [k, v] of Object.entries(img.value.versions)) io.out.write(`  ${k} ${v}\n`);
+  return 0;
 }

@@ -114,9 +114,11 @@ Exit codes: 0 all ok · 2 hosts failed (rolled back or left per on_failure) · 3
 const LAB_HELP = `
 Commands:
   up [--state DIR] [--guests spec.yml]   start the lab in the background (default state: .lab)
+     [--qemu N]                          … with N QEMU guests as well (real Debian 12 VMs, docs/lab.md)
   status [--state DIR]                   is it running: XAPI URL, inventory, guests
   down [--state DIR]                     stop it and remove its guests
   xapi [--port P] [--state FILE] [--save] [--tls]   only the XAPI simulator, in the foreground
+  image build [--force] [--cache DIR]    build (or reuse) the QEMU guest image (docs/lab.md "QEMU guests")
 
 After 'pvrun lab up': pvrun playbooks/linux-tools.yml -i lab (inventories/lab.yml), or -i .lab/inventory.yml;
 ports taken: exit 4, nothing started (see docs/lab.md)`;
@@ -178,13 +180,13 @@ function cliSpec(program: Command): CliSpec {
   };
   walk(program);
   // the lab parses its own arguments (lab.ts): its words are listed here
-  const LAB: Record<string, string[]> = { lab: ['up', 'down', 'status', 'xapi'] };
+  const LAB: Record<string, string[]> = { lab: ['up', 'down', 'status', 'xapi', 'image'] };
   return {
     root: flagsOf(program).filter((f) => f !== '--version').concat('--version'),
     commands: program.commands.map((c) => ({
       name: c.name(),
       description: c.description(),
-      flags: [...new Set([...flagsOf(c), ...c.commands.flatMap(flagsOf), ...(c.name() === 'lab' ? ['--state', '--guests', '--port', '--save', '--tls'] : [])])],
+      flags: [...new Set([...flagsOf(c), ...c.commands.flatMap(flagsOf), ...(c.name() === 'lab' ? ['--state', '--guests', '--port', '--save', '--tls', '--qemu', '--force', '--cache'] : [])])],
       subs: c.commands.map((s) => s.name()).concat(LAB[c.name()] ?? []),
     })),
     valued: [...valued, ...['--state', '--guests', '--port']].sort(),
@@ -322,7 +324,8 @@ Install:
     .action((sub: string, args: string[]) => {
       const wantsHelp = (a: string) => a === '--help' || a === '-h';
       // `lab xapi --help` is the simulator's own usage
-      if (wantsHelp(sub) || sub === 'help' || (sub !== 'xapi' && args.some(wantsHelp))) {
+      // `lab image --help` is the image command's own usage
+      if (wantsHelp(sub) || sub === 'help' || (sub !== 'xapi' && sub !== 'image' && args.some(wantsHelp))) {
         result = { cmd: 'help', text: lab.helpInformation() + LAB_HELP + '\n' };
         return;
       }

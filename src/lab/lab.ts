@@ -17,6 +17,8 @@ import { err, ok, type Result } from '../util/result.js';
 import { createServer } from 'node:net';
 import { loadInventories } from '../load/inventory.js';
 import { createConnector } from '../connectors/factory.js';
+import { QemuGuests } from './qemu/guests.js';
+import { routeHooks } from './vm-backend.js';
 
 export interface LabOptions {
   stateDir: string;
@@ -27,6 +29,8 @@ export interface LabOptions {
   windows?: Omit<WindowsGuestSpec, 'uuid'>[];
   /** diagnostics, one line each */
   log?: (line: string) => void;
+  /** QEMU guests (real Debian 12 VMs, src/lab/qemu), besides the definition's container guests */
+  qemu?: number;
 }
 
 export const LAB_POOL = 'lab';
@@ -38,6 +42,7 @@ export class Lab {
     readonly guests: LabGuests,
     readonly inventoryPath: string,
     readonly windows: WindowsLabGuests | undefined,
+    readonly qemu: QemuGuests | undefined = undefined,
   ) {}
 
   /**
@@ -73,6 +78,13 @@ export class Lab {
         return err(`Windows lab guests: ${e instanceof Error ? e.message : String(e)}`);
       }
     }
+    const qemu = await startQemuBackend(opts, stateDir, guests.value, () => sim);
+    if (!qemu.ok) {
+      await windows?.stop();
+      await guests.value.destroy();
+      return err(qemu.error);
+    }
+    const qemuList = qemu.value?.list() ?? [];
     const password = randomBytes(12).toString('hex');
     const def: SimDefinition = {
       pool: LAB_POOL,
@@ -88,56 +100,84 @@ export class Lab {
           name: w.name, uuid: w.uuid, os: 'Microsoft Windows Server 2022 Standard', power: 'Halted' as const,
           domainType: 'hvm' as const, tools: 'none' as const, hasVendorDevice: true,
         })),
+        ...qemuList.map((g) => ({
+          name: g.name, uuid: g.uuid, os: g.prettyName, power: 'Halted' as const,
+          domainType: 'hvm' as const, tools: 'none' as const, hasVendorDevice: false,
+        })),
       ],
       // the Windows tools releases the lab built, as ISOs in the ISO library
       ...(windows ? { isos: windows.isoNames() } : {}),
     };
-    sim = new XapiSimulator({ definition: def, hooks: combineHooks(guests.value, windows), autoGuestReports: false, port: opts.xapiPort ?? 0 });
+    sim = new XapiSimulator({ definition: def, hooks: routeHooks(qemu.value ? [qemu.value] : [], combineHooks(guests.value, windows)), autoGuestReports: false, port: opts.xapiPort ?? 0 });
     try {
       await sim.start();
     } catch (e) {
+      await qemu.value?.destroy();
       await guests.value.destroy();
       return err(`XAPI simulator: ${e instanceof Error ? e.message : String(e)}`);
     }
     // Boot every VM through XAPI so the simulator's records (start_time, metrics) match.
-    const names = [...list.map((g) => g.name), ...winSpecs.map((w) => w.name)];
+    const names = [...list.map((g) => g.name), ...winSpecs.map((w) => w.name), ...qemuList.map((g) => g.name)];
     const started = await Promise.all(names.map((n) => sim!.model.powerOp(sim!.vm(n).ref, 'start').then(() => undefined, (e: unknown) => `${n}: ${String(e)}`)));
     const failed = started.filter((s): s is string => s !== undefined);
     if (failed.length) {
       await sim.stop();
       await windows?.stop();
+      await qemu.value?.destroy();
       await guests.value.destroy();
       return err(`starting guests: ${failed.join('; ')}`);
     }
-    const ready = await Promise.all(list.filter((g) => !g.faults.sshDown).map((g) => guests.value.waitReady(g.name, 60_000)));
+    const ready = await Promise.all([
+      ...list.filter((g) => !g.faults.sshDown).map((g) => guests.value.waitReady(g.name, 60_000)),
+      // a TCG boot: about a minute on a loaded machine; ten allowed
+      ...qemuList.map((g) => qemu.value!.waitReady(g.uuid, 600_000).then((r) => (r.ok ? r : err({ message: r.error })))),
+    ]);
     const notReady = ready.filter((r) => !r.ok);
     if (notReady.length) {
       await sim.stop();
       await windows?.stop();
+      await qemu.value?.destroy();
       await guests.value.destroy();
       return err(`guests not ready: ${notReady.map((r) => (r.ok ? '' : r.error.message)).join('; ')}`);
     }
-    const inventoryPath = writeInventory(stateDir, sim.url, password, list, windows ? { list: windows.list(), port: windows.sshd.port, knownHostsLine: windows.sshd.knownHostsLine() } : undefined);
-    const keys = await confirmGuests(inventoryPath, list.filter((g) => !g.faults.sshDown).map((g) => g.name));
+    const inventoryPath = writeInventory(stateDir, sim.url, password, [...list, ...qemuList], windows ? { list: windows.list(), port: windows.sshd.port, knownHostsLine: windows.sshd.knownHostsLine() } : undefined);
+    const keys = await confirmGuests(inventoryPath, [...list.filter((g) => !g.faults.sshDown), ...qemuList].map((g) => g.name));
     if (!keys.ok) {
       await sim.stop();
       await windows?.stop();
+      await qemu.value?.destroy();
       await guests.value.destroy();
       return err(keys.error);
     }
-    return ok(new Lab(stateDir, sim, guests.value, inventoryPath, windows));
+    return ok(new Lab(stateDir, sim, guests.value, inventoryPath, windows, qemu.value));
   }
 
   list(): GuestInfo[] {
-    return this.guests.list();
+    return [...this.guests.list(), ...(this.qemu?.list() ?? [])];
   }
 
   /** Stop exactly what the lab started. */
   async stop(): Promise<void> {
     await this.sim.stop();
     await this.windows?.stop();
+    await this.qemu?.destroy();
     await this.guests.destroy();
   }
+}
+
+/** The QEMU backend when asked for (opts.qemu), reporting to the simulator as the containers do. */
+async function startQemuBackend(
+  opts: LabOptions, stateDir: string, guests: LabGuests, sim: () => XapiSimulator | undefined,
+): Promise<Result<QemuGuests | undefined, string>> {
+  if (!opts.qemu) return ok(undefined);
+  const q = await QemuGuests.create({
+    count: opts.qemu, stateDir, clientKeyPath: guests.clientKeyPath, toolsIsoPath: guests.toolsIsoPath,
+    onGuestReport: (uuid, report) => sim()?.setGuestReport(uuid, report),
+    onGuestInitiatedReboot: (uuid) => { void guestPowerOp(sim(), uuid, 'clean_reboot', opts.log); },
+    onGuestInitiatedShutdown: (uuid) => { void guestPowerOp(sim(), uuid, 'clean_shutdown', opts.log); },
+    ...(opts.log ? { log: opts.log } : {}),
+  });
+  return q.ok ? ok(q.value) : err(`QEMU guests: ${q.error}`);
 }
 
 /** The fixed ports a lab definition asks for (0 and absent: a free one is chosen). */

@@ -68,7 +68,7 @@ describe('pvrun completion bash, in a real bash', () => {
 
   it('sub-words: snapshots, lab, playbooks, completion', () => {
     expect(complete('snapshots', '')).toEqual(['list', 'prune']);
-    expect(complete('lab', '')).toEqual(['down', 'status', 'up', 'xapi']);
+    expect(complete('lab', '')).toEqual(['down', 'image', 'status', 'up', 'xapi']);
     expect(complete('completion', '')).toEqual(['bash', 'fish', 'zsh']);
   });
 

@@ -6,7 +6,7 @@
 import { quoteShell } from '../../util/shell-quote.js';
 import { defineStep, type StepFailure } from '../types.js';
 import { applyFail, becomeSchema, commandFailed, failureText, planFail, probe, run } from './common.js';
-import { mountProbeCommand, parseMountProbe, type MountProbe } from './mounts.js';
+import { CD_CANDIDATES, mountProbeCommand, parseMountProbe, type MountProbe } from './mounts.js';
 
 export interface MountArgs {
   /** default: /dev/cdrom, else /dev/sr0 */
@@ -73,7 +73,16 @@ export const mountStep = defineStep<MountArgs>({
     const cmd = `mkdir -p ${quoteShell(a.path)} && mount -o ${opts.join(',')}` +
       `${a.fstype ? ` -t ${quoteShell(a.fstype)}` : ''} ${quoteShell(d.device)} ${quoteShell(a.path)}`;
     await ctx.intent({ action: 'mount', detail: { device: d.device, path: a.path } });
-    const r = await run(ctx, cmd, { become: a.become === true, timeoutMs: 120_000 });
+    let r = await run(ctx, cmd, { become: a.become === true, timeoutMs: 120_000 });
+    // A CD inserted a moment ago (attach-iso): a real guest kernel may not have taken the new
+    // medium yet, and the first mount fails ("no medium found", "wrong fs type, bad superblock
+    // on /dev/sr0"). Seen on a real Debian 12 kernel in the lab's QEMU guests (issue 15,
+    // docs/lab.md); the container guests never showed it. Retried for up to 30 s.
+    for (let i = 0; i < 10 && r.ok && r.value.exitCode !== 0 && CD_CANDIDATES.includes(d.device)
+      && /no medium found|wrong fs type|medium not present/i.test(r.value.stderr + r.value.stdout); i++) {
+      await new Promise((res) => setTimeout(res, 3000));
+      r = await run(ctx, cmd, { become: a.become === true, timeoutMs: 120_000 });
+    }
     if (!r.ok) return applyFail(r.error);
     if (r.value.exitCode !== 0) return applyFail(commandFailed(`mount ${d.device} ${a.path}`, r.value));
     return { kind: 'changed', summary: `mounted ${d.device} on ${a.path}`, undo: { path: a.path, become: a.become === true } };
