@@ -8,12 +8,12 @@ import { findPwsh } from '../lab/windows/lab-windows.js';
 import { DEMO_LAB, DEMO_WINDOWS, DEMO_XAPI_PORT, demoLabFreePorts } from '../lab/demo-definition.js';
 import { parseLabDefinition, type LabDefinition } from '../lab/guest/definition.js';
 import { runSimulatorCli } from '../lab/xapi-sim/cli.js';
-import { ensureImage } from '../lab/qemu/image.js';
+import { ensureImage, QEMU_TOOL_PACKAGES } from '../lab/qemu/image.js';
 import { INSTALL_FAULT_LEFTOVER } from '../lab/iso/tools-scripts.js';
 import { EXIT } from '../engine/exit-codes.js';
 import type { Io } from './main.js';
 import { runPlaybook } from './run.js';
-import type { RunFlags } from './program.js';
+import type { DemoFlags, RunFlags } from './program.js';
 
 const PKG_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -167,21 +167,27 @@ async function up(dir: string, shownDir: string, guestsPath: string | undefined,
  * recap and the story of the failed VM, then the lab torn down. Everything it writes stays
  * under .lab/demo.
  */
-export async function demoCommand(flags: { keep: boolean; yes?: boolean }, io: Io): Promise<number> {
+export async function demoCommand(flags: DemoFlags, io: Io): Promise<number> {
   const dir = resolve(io.cwd, '.lab', 'demo');
   // the Debian packages the lab needs (and pwsh), installed after saying which; or what to run, exit 5
   const { ensureDemoPrereqs, terminalAsker } = await import('../lab/install-prereqs.js');
   const asker = terminalAsker(io.in ?? process.stdin, io.err);
-  const pre = await ensureDemoPrereqs({ env: io.env, out: (s) => io.out.write(s), yes: flags.yes === true, uid: process.geteuid?.() ?? 0, ...(asker ? { ask: asker } : {}) });
+  // --qemu: real Debian 12 VMs besides the containers (a bare --qemu is one)
+  const qemu = flags.qemu === true ? 1 : flags.qemu ?? 0;
+  const pre = await ensureDemoPrereqs({
+    env: io.env, out: (s) => io.out.write(s), yes: flags.yes === true, uid: process.geteuid?.() ?? 0, ...(asker ? { ask: asker } : {}),
+    ...(qemu ? { extraTools: QEMU_TOOL_PACKAGES } : {}),
+  });
   if (!pre.ok) { io.err.write(`pvrun demo: ${pre.message}`); return 5; }
-  io.out.write('pvrun demo: starting a lab (XAPI simulator + 8 Linux container guests + 1 Windows-like guest)…\n');
+  io.out.write(`pvrun demo: starting a lab (XAPI simulator + 8 Linux container guests + 1 Windows-like guest${qemu ? ` + ${qemu} QEMU VM${qemu > 1 ? 's' : ''}` : ''})…\n`);
+  if (qemu) io.out.write('  QEMU VMs: real Debian 12 kernels (TCG without KVM); their image is built from Debian\'s packages on first use and cached (minutes), each boot takes a minute or so\n');
   const started = Date.now();
   // The Windows-like guest needs pwsh; without it the demo is Linux only, and says so.
   const pwsh = findPwsh();
   if (!pwsh) io.out.write('(pwsh not found: the demo runs without its Windows-like guest)\n');
   const lab = await Lab.start({
     // free ports: the demo writes its own inventory, and must not clash with a running `lab up`
-    stateDir: dir, definition: demoLabFreePorts(), ...(pwsh ? { windows: DEMO_WINDOWS } : {}),
+    stateDir: dir, definition: demoLabFreePorts(), ...(pwsh ? { windows: DEMO_WINDOWS } : {}), ...(qemu ? { qemu } : {}),
     log: (l) => io.err.write(`lab: ${l}\n`),
   });
   if (!lab.ok) { io.err.write(`pvrun demo: ${lab.error}\n`); return 1; }
@@ -206,10 +212,11 @@ export async function demoCommand(flags: { keep: boolean; yes?: boolean }, io: I
       // Checked, not asserted: the lab can look at the VM's disk and power state directly.
       const vm = lab.value.sim.vm(h.host);
       const guest = lab.value.guests.info(h.host);
-      const leftover = guest ? existsSync(join(guest.upperDir, INSTALL_FAULT_LEFTOVER)) : true;
+      // a container guest's disk is a directory the lab can look into; a QEMU VM's is a qcow2 file
+      const leftover = guest ? existsSync(join(guest.upperDir, INSTALL_FAULT_LEFTOVER)) : undefined;
       io.out.write(`What happened to ${h.host}: ${h.reason?.split('\n')[0] ?? 'failed'}.\n` +
         `  pvrun reverted it to the snapshot taken before the change and restored its power state.\n` +
-        `  Now: power state ${String(vm.rec['power_state'])}; the file its failed installer left (${INSTALL_FAULT_LEFTOVER}) is ${leftover ? 'STILL THERE' : 'gone'}.\n`);
+        `  Now: power state ${String(vm.rec['power_state'])}${leftover === undefined ? '' : `; the file its failed installer left (${INSTALL_FAULT_LEFTOVER}) is ${leftover ? 'STILL THERE' : 'gone'}`}.\n`);
     }
     io.out.write(`\ndemo finished in ${((Date.now() - started) / 1000).toFixed(1)}s (exit code ${code})\n` +
       `The runs are in the journal: \`pvrun runs\` lists them, \`pvrun show last\` shows the last one per host and step.\n`);

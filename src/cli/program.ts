@@ -73,7 +73,7 @@ export type Invocation =
   | { cmd: 'inventory'; flags: { inventory: string[]; list: boolean; graph: boolean; fromPool?: string; missingTools: boolean; tag?: string; name?: string; yaml: boolean; convert?: boolean; output?: string } }
   | { cmd: 'schema'; flags: { write: boolean; docs?: boolean } }
   | { cmd: 'lab'; sub: string; args: string[] }
-  | { cmd: 'demo'; flags: { keep: boolean; yes?: boolean } }
+  | { cmd: 'demo'; flags: DemoFlags }
   | { cmd: 'runs'; flags: { stateDir?: string; stateDirs?: string[]; rollout?: string } }
   | { cmd: 'report'; run: string; flags: { stateDir?: string; output?: string } }
   | { cmd: 'show'; run: string; flags: { stateDir?: string; stateDirs?: string[]; rollout?: string; verbose: number } }
@@ -91,6 +91,14 @@ function rolloutDirs<F extends { stateDir?: string | string[] }>(f: F): Omit<F, 
   const list = stateDir === undefined ? [] : Array.isArray(stateDir) ? stateDir : [stateDir];
   return { ...rest, ...(list.length ? { stateDir: list.at(-1)!, stateDirs: list } : {}) };
 }
+export interface DemoFlags { keep: boolean; yes?: boolean; qemu?: number | true }
+
+/** `demo --qemu [n]`: 1 to 99 QEMU guests (a bare --qemu is 1) */
+const qemuCount = (v: string): number => {
+  if (!/^\d{1,2}$/.test(v) || Number(v) < 1) throw new CommanderError(5, 'pvrun.badFlag', `option '--qemu' wants a number of QEMU guests (1-99), not '${v}'`);
+  return Number(v);
+};
+
 const positiveInt = (flag: string) => (v: string): number => {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 1) throw new CommanderError(5, 'pvrun.badFlag', `option '${flag}' wants a whole number ≥ 1, not '${v}'`);
@@ -339,7 +347,8 @@ Install:
   program.command('demo').description('start a lab, run playbooks/linux-tools.yml against it, tear it down')
     .option('--keep', 'leave the lab running afterwards', false)
     .option('-y, --yes', 'install the Debian packages (and pwsh) the lab needs without asking (as root on Debian/Ubuntu; CI=true does not ask either)')
-    .action((flags: { keep: boolean; yes?: boolean }) => { result = { cmd: 'demo', flags }; });
+    .option('--qemu [n]', 'add N real Debian 12 VMs under QEMU (default 1; builds their image on first use, minutes; docs/lab.md)', qemuCount)
+    .action((flags: DemoFlags) => { result = { cmd: 'demo', flags }; });
 
   try {
     program.parse(argv, { from: 'user' });

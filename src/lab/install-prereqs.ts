@@ -30,6 +30,8 @@ export interface PrereqOptions {
   osRelease?: string;
   /** where pwsh is (default: PATH and ~/.dotnet/tools, as the lab looks) */
   findPwsh?: () => string | undefined;
+  /** more tools to require, tool → Debian package (`demo --qemu`: QEMU and the image tools) */
+  extraTools?: Record<string, string>;
 }
 
 export type PrereqResult = { ok: true; installed: string[] } | { ok: false; message: string };
@@ -48,9 +50,10 @@ export function onPath(name: string, env: NodeJS.ProcessEnv): string | undefined
 }
 
 /** The lab's tools that are not there, and the Debian packages that provide them (sorted, once each). */
-export function missingLabPackages(dirs: string[] = LAB_TOOL_DIRS): { tools: string[]; packages: string[] } {
-  const tools = Object.keys(REQUIRED_TOOLS).filter((t) => !dirs.some((d) => existsSync(join(d, t))));
-  return { tools, packages: [...new Set(tools.map((t) => REQUIRED_TOOLS[t]!))].sort() };
+export function missingLabPackages(dirs: string[] = LAB_TOOL_DIRS, extra: Record<string, string> = {}): { tools: string[]; packages: string[] } {
+  const all: Record<string, string> = { ...REQUIRED_TOOLS, ...extra };
+  const tools = Object.keys(all).filter((t) => !dirs.some((d) => existsSync(join(d, t))));
+  return { tools, packages: [...new Set(tools.map((t) => all[t]!))].sort() };
 }
 
 /** Debian, Ubuntu or a derivative (os-release ID or ID_LIKE), from /etc/os-release's text. */
@@ -86,7 +89,7 @@ async function confirm(question: string, o: PrereqOptions): Promise<'yes' | 'no'
 export async function ensureDemoPrereqs(o: PrereqOptions): Promise<PrereqResult> {
   const installed: string[] = [];
   const dirs = o.toolDirs ?? LAB_TOOL_DIRS;
-  const { tools, packages } = missingLabPackages(dirs);
+  const { tools, packages } = missingLabPackages(dirs, o.extraTools);
   if (packages.length > 0) {
     const cmd = `apt-get install -y --no-install-recommends ${packages.join(' ')}`;
     o.out(`pvrun demo: the lab needs ${tools.join(', ')}: Debian packages ${packages.join(' ')}\n`);
@@ -107,7 +110,7 @@ export async function ensureDemoPrereqs(o: PrereqOptions): Promise<PrereqResult>
     if (up !== 0) o.out(`pvrun demo: apt-get update exited ${up}; trying the install anyway\n`);
     const code = await runCommand(apt, ['install', '-y', '--no-install-recommends', ...packages], aptEnv, o.out);
     if (code !== 0) return by(`apt-get install exited ${code}`);
-    const still = missingLabPackages(dirs);
+    const still = missingLabPackages(dirs, o.extraTools);
     if (still.tools.length > 0) return by(`apt-get install ran, but ${still.tools.join(', ')} ${still.tools.length === 1 ? 'is' : 'are'} still missing`);
     installed.push(...packages);
   }

@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findTool, REQUIRED_TOOLS } from '../../src/lab/guest/prereqs.js';
 import { ensureDemoPrereqs, missingLabPackages, PWSH_INSTALL, type PrereqOptions } from '../../src/lab/install-prereqs.js';
+import { QEMU_TOOL_PACKAGES } from '../../src/lab/qemu/image.js';
 import { describeUnless, firstReason, requireBinary } from '../harness/require.js';
 import { ensureTestUsers, testUsersSkipReason } from '../harness/users.js';
 import { REPO } from '../e2e/harness.js';
@@ -78,6 +79,18 @@ describeUnless(skip)('pvrun demo: the lab\'s packages installed after saying whi
     ]);
     expect(r).toEqual({ ok: true, installed: ['openssh-server', 'xorriso'] });
     expect(missingLabPackages([m.bin]).tools).toEqual([]);
+  });
+
+  it('demo --qemu also installs QEMU and the image tools; a tool still missing after the install is said, exit 5 path', async () => {
+    const m = machine();
+    const { r, out } = await step(m, { env: { ...m.env, CI: 'true' }, extraTools: QEMU_TOOL_PACKAGES });
+    const install = lines(m.log).find((l) => l.startsWith('install '))!;
+    for (const p of ['mmdebstrap', 'openssh-server', 'qemu-system-x86', 'qemu-utils', 'xorriso']) expect(install.split(' ')).toContain(p);
+    expect(out.split('\n')[0]).toMatch(/^pvrun demo: the lab needs .*qemu-system-x86_64/);
+    // the fake apt-get puts only sshd and xorriso on the machine: QEMU is still missing
+    expect(r.ok).toBe(false);
+    expect(r.ok ? '' : r.message).toMatch(/still missing/);
+    expect(r.ok ? '' : r.message).toMatch(/qemu-system-x86_64/);
   });
 
   it('on a terminal it asks: no installs nothing and says what to run; yes (or Enter) installs', async () => {

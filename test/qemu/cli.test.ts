@@ -35,3 +35,21 @@ it('bad input: an unknown image verb or argument, a --qemu that is not a number:
     rmSync(cache, { recursive: true, force: true });
   }
 });
+
+it('demo --qemu: a count that is not 1-99 is exit 5 with the flag named, before anything is installed or started', async () => {
+  const cwd = mkdtempSync(join(tmpdir(), 'pvrun-qemu-demo-'));
+  try {
+    for (const bad of ['two', '0', '100', '-1']) {
+      const r = await runCli(['demo', `--qemu=${bad}`], { cwd });
+      expect(r.code, `--qemu=${bad}`).toBe(5);
+      expect(r.err).toMatch(/option '--qemu' wants a number of QEMU guests \(1-99\)/);
+      expect(r.err).not.toMatch(/\n\s+at /);
+      expect(existsSync(join(cwd, '.lab'))).toBe(false);
+    }
+    const h = await runCli(['demo', '--help']);
+    expect(h.code).toBe(0);
+    expect(h.out).toMatch(/--qemu \[n\]/);
+  } finally {
+    rmSync(cwd, { recursive: true, force: true });
+  }
+});

@@ -34,6 +34,11 @@ export const IMAGE_PACKAGES = ['linux-image-amd64', 'systemd-sysv', 'openssh-ser
 /** Host programs a build needs (Debian packages: mmdebstrap, e2fsprogs, qemu-utils). */
 export const IMAGE_TOOLS = ['mmdebstrap', 'mkfs.ext4', 'qemu-img', 'apt-cache'] as const;
 
+/** What QEMU guests need on the controller, tool → the Debian 12 package that provides it (`pvrun demo --qemu` installs them). */
+export const QEMU_TOOL_PACKAGES: Record<string, string> = {
+  'qemu-system-x86_64': 'qemu-system-x86', 'qemu-img': 'qemu-utils', mmdebstrap: 'mmdebstrap', 'mkfs.ext4': 'e2fsprogs', 'apt-cache': 'apt', setpriv: 'util-linux',
+};
+
 /** The virtio-serial port the guest's xenstore bridge writes to (see vm.ts, docs/lab.md). */
 export const XENSTORE_PORT_NAME = 'org.pvrun.xenstore';
 /** Where the emulated agent (the ISO's xe-daemon) writes its facts in the guest. */

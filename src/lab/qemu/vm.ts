@@ -117,6 +117,8 @@ export class QemuVm {
 
   get name(): string { return this.opts.name; }
   get running(): boolean { return this.proc !== undefined; }
+  /** The QEMU process id while it runs */
+  get pid(): number | undefined { return this.proc?.pid; }
   get cd(): string | undefined { return this.cdIso; }
 
   private log(l: string): void { this.opts.log?.(`${this.opts.name}: ${l}`); }
@@ -152,7 +154,11 @@ export class QemuVm {
     this.expectExit = false;
     this.lastShutdownReason = '';
     this.bootId = '';
-    const p = spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    // setpriv --pdeathsig KILL (util-linux; it execs QEMU, so p.pid is QEMU's): a lab process
+    // that dies without stopping its VMs (SIGKILL, a crash, a killed test worker) takes its
+    // QEMU processes with it instead of leaving them running on the machine, as the container
+    // guests do (src/lab/guest/guest.ts).
+    const p = spawn('setpriv', ['--pdeathsig', 'KILL', '--', 'qemu-system-x86_64', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     p.stderr!.setEncoding('utf8').on('data', (s: string) => { stderr = (stderr + s).slice(-4000); });
     this.proc = p;
