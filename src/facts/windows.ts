@@ -225,7 +225,7 @@ export async function gatherWindowsFacts(c: Connector, log?: (line: string, leve
   log?.(`PS> ${WINDOWS_FACTS_SCRIPT}`, 2);
   const r = await execJson(c, WINDOWS_FACTS_SCRIPT, { readOnly: true, timeoutMs: 120_000 });
   if (!r.ok) return err({ kind: 'guest', failure: r.error });
-  // as the steps' tail() (src/steps/guest/common.ts): the last 400 characters
+  // as the steps' tail() (src/steps/linux/common.ts): the last 400 characters
   const tailOf = (s: string): string => { const t = s.trim(); return t.length > 400 ? `…${t.slice(-400)}` : t; };
   if (r.value.exitCode !== 0) return err({ kind: 'step', message: `reading Windows facts failed (exit ${r.value.exitCode}): ${tailOf(r.value.stderr || r.value.stdout)}` });
   if (r.value.parseError) return err({ kind: 'step', message: `reading Windows facts: ${r.value.parseError}` });

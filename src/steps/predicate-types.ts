@@ -4,7 +4,7 @@ import type { JsonSchema, StepContext, StepFailure } from './types.js';
 /**
  * One predicate usable in `check:` and `verify:` steps, e.g. `power_state: Running` (VM side)
  * or `package_installed: xe-guest-utilities` (guest side). Predicate sets are contributed by
- * src/steps/vm/predicates.ts and src/steps/guest/predicates.ts.
+ * src/steps/vm/predicates.ts and src/steps/linux/predicates.ts.
  */
 export interface CheckPredicate {
   key: string;

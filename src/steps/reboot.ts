@@ -9,7 +9,7 @@ import type { Connector, ConnectorFailure } from '../connectors/types.js';
 import { rebootVm, type RebootMode } from '../hypervisor/vm-power.js';
 import { err, ok, type Result } from '../util/result.js';
 import { quoteShell } from '../util/shell-quote.js';
-import { applyFail, failureText, tail } from './guest/common.js';
+import { applyFail, failureText, tail } from './linux/common.js';
 import { classifyGuestFailure, waitForGuest } from '../runtime/wait-guest.js';
 import { defineStep, type ApplyResult, type StepContext, type StepFailure } from './types.js';
 

@@ -1,7 +1,7 @@
 import type { StepType } from './types.js';
 import type { CheckPredicate } from './predicate-types.js';
 import { vmSteps, vmPredicates } from './vm/index.js';
-import { guestSteps, guestPredicates } from './guest/index.js';
+import { linuxSteps, linuxPredicates } from './linux/index.js';
 import { makeCheckStep, makeVerifyStep } from './check.js';
 import { windowsSteps, windowsPredicates } from './windows/index.js';
 
@@ -32,7 +32,7 @@ let builtin: StepRegistry | undefined;
 
 /** Every step type pvrun ships. */
 export function builtinRegistry(): StepRegistry {
-  const predicates = [...vmPredicates, ...guestPredicates, ...windowsPredicates];
-  builtin ??= makeRegistry([...vmSteps, ...guestSteps, ...windowsSteps, makeCheckStep(predicates), makeVerifyStep(predicates)], predicates);
+  const predicates = [...vmPredicates, ...linuxPredicates, ...windowsPredicates];
+  builtin ??= makeRegistry([...vmSteps, ...linuxSteps, ...windowsSteps, makeCheckStep(predicates), makeVerifyStep(predicates)], predicates);
   return builtin;
 }

@@ -182,7 +182,7 @@ describeWithSshd('-v levels over a real sshd', () => {
     expect(r.code, r.out + r.err).toBe(0);
     return r.out.split('\n').map((l) => l.replace(/^\d\d:\d\d:\d\d /, ''));
   };
-  // the probe prints `mount=<source> <target>` per line of /proc/self/mounts (src/steps/guest/mounts.ts)
+  // the probe prints `mount=<source> <target>` per line of /proc/self/mounts (src/steps/linux/mounts.ts)
   const mountLines = (ls: string[]) => ls.filter((l) => /^g1 \[unmount\] log: mount=\S+ \//.test(l));
 
   it('-v: starts and what changed, not the mount table; -vv: the commands too; -vvv: everything', async () => {

@@ -14,9 +14,9 @@ import { FakeTerminal } from '../harness/terminal.js';
 import { describeWithSshd, startSshd, type SshdHandle } from '../harness/sshd.js';
 import { describeUnless, firstReason, requireBinary } from '../harness/require.js';
 import { connectorFor, knownHostsFor } from '../ssh/helpers.js';
-import { startGuest, type TestGuest } from '../guest-steps/guest.js';
-import { makeCtx, runStep } from '../guest-steps/ctx.js';
-import { runScriptStep } from '../../src/steps/guest/run-script.js';
+import { startGuest, type TestGuest } from '../steps/linux/guest.js';
+import { makeCtx, runStep } from '../steps/linux/ctx.js';
+import { runScriptStep } from '../../src/steps/linux/run-script.js';
 import { XapiSimulator } from '../../src/lab/xapi-sim/index.js';
 import { labSkipReason } from '../lab/helpers.js';
 

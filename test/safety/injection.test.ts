@@ -17,8 +17,8 @@ import { sshExec } from '../lab/helpers.js';
 import { loadProject } from '../../src/load/project.js';
 import { quotingContexts, render } from '../../src/load/template.js';
 import { builtinRegistry } from '../../src/steps/registry.js';
-import { installCommand, queryCommand, removeCommand } from '../../src/steps/guest/package-manager.js';
-import { serviceCommand, serviceProbeCommand } from '../../src/steps/guest/services.js';
+import { installCommand, queryCommand, removeCommand } from '../../src/steps/linux/package-manager.js';
+import { serviceCommand, serviceProbeCommand } from '../../src/steps/linux/services.js';
 
 const HOSTILE = `a b'; touch /tmp/injected; echo '$(touch /tmp/injected2)`;
 

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { labSkipReason, pvrun, recapOutcomes, startLab, type StartedLab } from '../e2e/harness.js';
 import { sshExec } from '../lab/helpers.js';
-import { runScriptStep } from '../../src/steps/guest/run-script.js';
+import { runScriptStep } from '../../src/steps/linux/run-script.js';
 import { err } from '../../src/util/result.js';
 import type { StepContext } from '../../src/steps/types.js';
 

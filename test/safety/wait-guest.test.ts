@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { XapiSimulator } from '../../src/lab/xapi-sim/index.js';
 import { vmSettingStep } from '../../src/steps/vm/vm-setting.js';
-import { makeCtx } from '../vm-steps/ctx.js';
+import { makeCtx } from '../steps/vm/ctx.js';
 import type { Connector, ConnectorFailure } from '../../src/connectors/types.js';
 import type { StepFailure } from '../../src/steps/types.js';
 import { err, ok, type Result } from '../../src/util/result.js';

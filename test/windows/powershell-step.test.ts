@@ -1,6 +1,6 @@
 /**
  * Issue 14: the generic `powershell` step (Ansible's win_shell), following run-script's rules
- * (src/steps/guest/run-script.ts, test/safety/check-mode-guards.test.ts): inline or a file, creates
+ * (src/steps/linux/run-script.ts, test/safety/check-mode-guards.test.ts): inline or a file, creates
  * and unless guards, ok codes, register data; check mode runs no user code unless marked
  * (unless: { check_mode_safe: true }, read_only: true), enforced by the check-mode connector too.
  * Real sshd, the ssh-powershell connector, real pwsh on a lab guest.

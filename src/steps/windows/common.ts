@@ -7,9 +7,9 @@ import { gatherWindowsFacts, type WindowsFacts } from '../../facts/windows.js';
 import type { Connector, ExecOptions, ExecResult } from '../../connectors/types.js';
 import { err, ok, type Result } from '../../util/result.js';
 import type { StepContext, StepFailure } from '../types.js';
-import { tail } from '../guest/common.js';
+import { tail } from '../linux/common.js';
 
-export { applyFail, failureText, planFail, sleep, tail } from '../guest/common.js';
+export { applyFail, failureText, planFail, sleep, tail } from '../linux/common.js';
 
 export async function connector(ctx: StepContext): Promise<Result<Connector, StepFailure>> {
   const g = await ctx.guest();
@@ -24,7 +24,7 @@ export async function ps(ctx: StepContext, script: string, opts: ExecOptions = {
   const c = await connector(ctx);
   if (!c.ok) return c;
   const o: ExecOptions = { ...opts };
-  // as src/steps/guest/common.ts: the script at -vv, a read-only probe's output at -vvv
+  // as src/steps/linux/common.ts: the script at -vv, a read-only probe's output at -vvv
   ctx.log(`PS> ${script}`, 2);
   const level = opts.readOnly ? 3 : 1;
   o.onOutput ??= (_s, chunk) => { for (const l of chunk.replace(/\r?\n$/, '').split(/\r?\n/)) ctx.log(l, level); };

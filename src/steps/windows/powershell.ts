@@ -1,7 +1,7 @@
 /**
  * powershell: a PowerShell script on a Windows guest, inline or a controller file (Ansible's
  * `win_shell`), for what a procedure needs beyond the typed steps. Like run-script
- * (src/steps/guest/run-script.ts):
+ * (src/steps/linux/run-script.ts):
  * - `creates`: a path on the guest; when it exists the script is not needed (pvrun's own
  *   `Test-Path` probe, also run in check mode);
  * - `unless`: PowerShell; when it exits 0 the script is not needed. It is the user's code, so

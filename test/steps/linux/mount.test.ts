@@ -2,11 +2,11 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { describeWithSshd } from '../harness/sshd.js';
-import { describeUnless, firstReason, requireBinary, requireRoot } from '../harness/require.js';
-import { decideMount, mountStep } from '../../src/steps/guest/mount.js';
-import { unmountStep } from '../../src/steps/guest/unmount.js';
-import { parseMountProbe } from '../../src/steps/guest/mounts.js';
+import { describeWithSshd } from '../../harness/sshd.js';
+import { describeUnless, firstReason, requireBinary, requireRoot } from '../../harness/require.js';
+import { decideMount, mountStep } from '../../../src/steps/linux/mount.js';
+import { unmountStep } from '../../../src/steps/linux/unmount.js';
+import { parseMountProbe } from '../../../src/steps/linux/mounts.js';
 import { makeCtx, runStep } from './ctx.js';
 import { startGuest, type TestGuest } from './guest.js';
 

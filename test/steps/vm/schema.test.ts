@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { newAjv } from '../../src/load/ajv.js';
-import { parseDurationMs } from '../../src/steps/vm/common.js';
-import { vmPredicates, vmSteps } from '../../src/steps/vm/index.js';
-import { decidePrune, keepUntil } from '../../src/steps/vm/retention.js';
-import { MARK } from '../../src/hypervisor/vm-snapshot.js';
+import { newAjv } from '../../../src/load/ajv.js';
+import { parseDurationMs } from '../../../src/steps/vm/common.js';
+import { vmPredicates, vmSteps } from '../../../src/steps/vm/index.js';
+import { decidePrune, keepUntil } from '../../../src/steps/vm/retention.js';
+import { MARK } from '../../../src/hypervisor/vm-snapshot.js';
 
 describe('VM step schemas', () => {
   const ajv = newAjv();

@@ -1,10 +1,10 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { describeWithSshd } from '../harness/sshd.js';
-import { describeUnless } from '../harness/require.js';
-import { NOPASSWD_USER, ensureTestUsers, removeTestUsers, testUsersSkipReason } from '../harness/users.js';
-import { runScriptStep } from '../../src/steps/guest/run-script.js';
+import { describeWithSshd } from '../../harness/sshd.js';
+import { describeUnless } from '../../harness/require.js';
+import { NOPASSWD_USER, ensureTestUsers, removeTestUsers, testUsersSkipReason } from '../../harness/users.js';
+import { runScriptStep } from '../../../src/steps/linux/run-script.js';
 import { makeCtx, runStep } from './ctx.js';
 import { startGuest, type TestGuest } from './guest.js';
 

@@ -2,17 +2,17 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync, existsS
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { describeWithSshd } from '../harness/sshd.js';
-import { packageStep } from '../../src/steps/guest/package.js';
-import { serviceStep } from '../../src/steps/guest/service.js';
-import { guestPredicates } from '../../src/steps/guest/predicates.js';
-import { installCommand, namesFor, queryCommand, enableEpelCommand } from '../../src/steps/guest/package-manager.js';
-import { serviceActions, serviceCommand } from '../../src/steps/guest/services.js';
-import { asGuestFacts } from '../../src/facts/linux.js';
+import { describeWithSshd } from '../../harness/sshd.js';
+import { packageStep } from '../../../src/steps/linux/package.js';
+import { serviceStep } from '../../../src/steps/linux/service.js';
+import { linuxPredicates } from '../../../src/steps/linux/predicates.js';
+import { installCommand, namesFor, queryCommand, enableEpelCommand } from '../../../src/steps/linux/package-manager.js';
+import { serviceActions, serviceCommand } from '../../../src/steps/linux/services.js';
+import { asGuestFacts } from '../../../src/facts/linux.js';
 import { makeCtx, runStep } from './ctx.js';
 import { startGuest, type TestGuest } from './guest.js';
 
-const pred = (key: string) => guestPredicates.find((p) => p.key === key)!;
+const pred = (key: string) => linuxPredicates.find((p) => p.key === key)!;
 
 describe('package and service commands (pure)', () => {
   it('names per family, quoted into every manager', () => {

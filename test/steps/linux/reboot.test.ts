@@ -1,11 +1,11 @@
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { describeWithSshd } from '../harness/sshd.js';
-import { rebootStep } from '../../src/steps/reboot.js';
-import { XapiSimulator } from '../../src/lab/xapi-sim/index.js';
-import { PoolSessions } from '../../src/hypervisor/pool.js';
-import { ok } from '../../src/util/result.js';
+import { describeWithSshd } from '../../harness/sshd.js';
+import { rebootStep } from '../../../src/steps/reboot.js';
+import { XapiSimulator } from '../../../src/lab/xapi-sim/index.js';
+import { PoolSessions } from '../../../src/hypervisor/pool.js';
+import { ok } from '../../../src/util/result.js';
 import { makeCtx, runStep } from './ctx.js';
 import { startGuest, type TestGuest } from './guest.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bootIdCommand, factsScript, osFamily, parseGuestFacts } from '../../src/facts/linux.js';
+import { bootIdCommand, factsScript, osFamily, parseGuestFacts } from '../../../src/facts/linux.js';
 
 const rocky = `osr.NAME="Rocky Linux"
 osr.VERSION="9.3 (Blue Onyx)"

@@ -2,12 +2,12 @@
  * A hand-built StepContext for guest step tests: a real connector to a real sshd, facts gathered
  * through gatherGuestFacts and cached like the engine does, a state map, logs and intents kept.
  */
-import type { Connector } from '../../src/connectors/types.js';
-import { gatherGuestFacts } from '../../src/facts/linux.js';
-import type { HostSpec } from '../../src/model/inventory.js';
-import type { VmHandle } from '../../src/hypervisor/types.js';
-import { err, ok, type Result } from '../../src/util/result.js';
-import type { ApplyResult, Intent, PlanResult, StepContext, StepFailure, StepType } from '../../src/steps/types.js';
+import type { Connector } from '../../../src/connectors/types.js';
+import { gatherGuestFacts } from '../../../src/facts/linux.js';
+import type { HostSpec } from '../../../src/model/inventory.js';
+import type { VmHandle } from '../../../src/hypervisor/types.js';
+import { err, ok, type Result } from '../../../src/util/result.js';
+import type { ApplyResult, Intent, PlanResult, StepContext, StepFailure, StepType } from '../../../src/steps/types.js';
 
 export interface TestCtx extends StepContext {
   logs: string[];

@@ -1,14 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { rebootVm } from '../../src/hypervisor/vm-power.js';
-import { XapiSimulator } from '../../src/lab/xapi-sim/index.js';
-import { attachIsoStep } from '../../src/steps/vm/attach-iso.js';
-import { detachIsoStep } from '../../src/steps/vm/detach-iso.js';
-import { vmPredicates } from '../../src/steps/vm/index.js';
-import { snapshotPruneStep } from '../../src/steps/vm/snapshot-prune.js';
-import { snapshotStep } from '../../src/steps/vm/snapshot.js';
-import type { PlanResult, StepContext, StepType } from '../../src/steps/types.js';
-import { PoolSessions } from '../../src/hypervisor/pool.js';
-import { ok } from '../../src/util/result.js';
+import { rebootVm } from '../../../src/hypervisor/vm-power.js';
+import { XapiSimulator } from '../../../src/lab/xapi-sim/index.js';
+import { attachIsoStep } from '../../../src/steps/vm/attach-iso.js';
+import { detachIsoStep } from '../../../src/steps/vm/detach-iso.js';
+import { vmPredicates } from '../../../src/steps/vm/index.js';
+import { snapshotPruneStep } from '../../../src/steps/vm/snapshot-prune.js';
+import { snapshotStep } from '../../../src/steps/vm/snapshot.js';
+import type { PlanResult, StepContext, StepType } from '../../../src/steps/types.js';
+import { PoolSessions } from '../../../src/hypervisor/pool.js';
+import { ok } from '../../../src/util/result.js';
 import { makeCtx } from './ctx.js';
 
 let sim: XapiSimulator;

@@ -166,4 +166,4 @@ const serviceActive: CheckPredicate = {
   },
 };
 
-export const guestPredicates: CheckPredicate[] = [commandPredicate, fileExists, packageInstalled, serviceActive];
+export const linuxPredicates: CheckPredicate[] = [commandPredicate, fileExists, packageInstalled, serviceActive];

@@ -1,15 +1,15 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { rebootVm } from '../../src/hypervisor/vm-power.js';
-import { MARK, takeSnapshot } from '../../src/hypervisor/vm-snapshot.js';
-import { XapiSimulator } from '../../src/lab/xapi-sim/index.js';
-import { callAsync } from '../../src/hypervisor/xapi/task.js';
-import { attachIsoStep } from '../../src/steps/vm/attach-iso.js';
-import { detachIsoStep } from '../../src/steps/vm/detach-iso.js';
-import { vmPredicates, vmSteps } from '../../src/steps/vm/index.js';
-import { snapshotPruneStep } from '../../src/steps/vm/snapshot-prune.js';
-import { snapshotStep } from '../../src/steps/vm/snapshot.js';
-import { vmSettingStep } from '../../src/steps/vm/vm-setting.js';
-import type { PlanResult } from '../../src/steps/types.js';
+import { rebootVm } from '../../../src/hypervisor/vm-power.js';
+import { MARK, takeSnapshot } from '../../../src/hypervisor/vm-snapshot.js';
+import { XapiSimulator } from '../../../src/lab/xapi-sim/index.js';
+import { callAsync } from '../../../src/hypervisor/xapi/task.js';
+import { attachIsoStep } from '../../../src/steps/vm/attach-iso.js';
+import { detachIsoStep } from '../../../src/steps/vm/detach-iso.js';
+import { vmPredicates, vmSteps } from '../../../src/steps/vm/index.js';
+import { snapshotPruneStep } from '../../../src/steps/vm/snapshot-prune.js';
+import { snapshotStep } from '../../../src/steps/vm/snapshot.js';
+import { vmSettingStep } from '../../../src/steps/vm/vm-setting.js';
+import type { PlanResult } from '../../../src/steps/types.js';
 import type { TestCtx } from './ctx.js';
 import { makeCtx } from './ctx.js';
 

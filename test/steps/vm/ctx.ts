@@ -1,10 +1,10 @@
-import type { Connector } from '../../src/connectors/types.js';
-import { PoolSessions } from '../../src/hypervisor/pool.js';
-import type { HostSpec } from '../../src/model/inventory.js';
-import type { Intent, StepContext, StepFailure } from '../../src/steps/types.js';
-import type { Result } from '../../src/util/result.js';
-import { err, ok } from '../../src/util/result.js';
-import type { XapiSimulator } from '../../src/lab/xapi-sim/index.js';
+import type { Connector } from '../../../src/connectors/types.js';
+import { PoolSessions } from '../../../src/hypervisor/pool.js';
+import type { HostSpec } from '../../../src/model/inventory.js';
+import type { Intent, StepContext, StepFailure } from '../../../src/steps/types.js';
+import type { Result } from '../../../src/util/result.js';
+import { err, ok } from '../../../src/util/result.js';
+import type { XapiSimulator } from '../../../src/lab/xapi-sim/index.js';
 
 export interface TestCtx extends StepContext {
   intents: (Intent & { mutatingCallsBefore: number })[];
