@@ -1,6 +1,6 @@
 import { createInterface } from 'node:readline/promises';
 import type { EnginePlay } from '../engine/types.js';
-import type { Io } from './main.js';
+import type { Io } from './io.js';
 import type { RunFlags } from './program.js';
 
 export const DEFAULT_CONFIRM_OVER = 10;

@@ -6,7 +6,7 @@ import { formatDiagnostics } from '../load/diagnostics.js';
 import { didYouMean } from '../load/suggest.js';
 import { EXIT } from '../engine/exit-codes.js';
 import { err, ok } from '../util/result.js';
-import type { Io } from './main.js';
+import type { Io } from './io.js';
 import type { InventoryFlags } from './inventory.js';
 
 /**

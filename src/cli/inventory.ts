@@ -6,7 +6,7 @@ import { loadInventories, resolveInventoryArg } from '../load/inventory.js';
 import { formatDiagnostics, type Diagnostic } from '../load/diagnostics.js';
 import { EXIT } from '../engine/exit-codes.js';
 import { discoverCommand } from './discover.js';
-import type { Io } from './main.js';
+import type { Io } from './io.js';
 
 export interface InventoryFlags {
   inventory: string[];

@@ -11,7 +11,7 @@ import { runSimulatorCli } from '../lab/xapi-sim/cli.js';
 import { ensureImage, QEMU_TOOL_PACKAGES } from '../lab/qemu/image.js';
 import { INSTALL_FAULT_LEFTOVER } from '../lab/iso/tools-scripts.js';
 import { EXIT } from '../engine/exit-codes.js';
-import type { Io } from './main.js';
+import type { Io } from './io.js';
 import { runPlaybook } from './run.js';
 import type { DemoFlags, RunFlags } from './program.js';
 

@@ -8,7 +8,7 @@ import { formatSummary, validateOnly, type Project } from '../load/project.js';
 import { formatDiagnostics } from '../load/diagnostics.js';
 import { EXIT } from '../engine/exit-codes.js';
 import { loadOptions } from './validate.js';
-import type { Io } from './main.js';
+import type { Io } from './io.js';
 import type { RunFlags } from './program.js';
 import type { StepSpec } from '../model/playbook.js';
 

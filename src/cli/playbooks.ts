@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 import { EXIT } from '../engine/exit-codes.js';
-import type { Io } from './main.js';
+import type { Io } from './io.js';
 
 // yaml loads when playbooks are listed, not with --help/--version (program.ts imports this file; issue 17)
 const parseDocument = (...a: Parameters<typeof import('yaml').parseDocument>) => (createRequire(import.meta.url)('yaml') as typeof import('yaml')).parseDocument(...a);

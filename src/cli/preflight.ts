@@ -1,5 +1,5 @@
 import { newRunId } from '../journal/run-id.js';
-import type { Io } from './main.js';
+import type { Io } from './io.js';
 import type { RunFlags } from './program.js';
 import { prepareRun, runPreflight } from './run.js';
 

@@ -9,7 +9,7 @@ import { runTimeline } from '../report/run-timeline.js';
 import { redactor } from '../util/redact.js';
 import { err, ok, type Result } from '../util/result.js';
 import { loadRun } from './runs.js';
-import type { Io } from './main.js';
+import type { Io } from './io.js';
 
 /** The report of a run as HTML text, or a message for the user. */
 export function runReportHtml(dir: string, given: string, env: NodeJS.ProcessEnv): Result<{ runId: string; html: string }, string> {

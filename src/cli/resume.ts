@@ -2,7 +2,7 @@ import { EXIT } from '../engine/exit-codes.js';
 import type { HostResume } from '../engine/types.js';
 import { stateDir } from '../journal/journal.js';
 import { resumePoint, type HostHistory } from '../journal/history.js';
-import type { Io } from './main.js';
+import type { Io } from './io.js';
 import { findRunSnapshot } from './pool-snapshots.js';
 import type { RecoverFlags } from './program.js';
 import { narrowPlays, recoverRunFlags } from './rollback.js';

@@ -5,7 +5,7 @@ import type { HostResume, EnginePlay } from '../engine/types.js';
 import { stateDir } from '../journal/journal.js';
 import { rollbackState, type RunHistory } from '../journal/history.js';
 import { intendedMarkers, type SnapshotToken } from '../steps/vm/snapshot.js';
-import type { Io } from './main.js';
+import type { Io } from './io.js';
 import { loadInventoryArgs } from './inventory.js';
 import { findRunSnapshot, limitHosts, listPoolSnapshots, poolSessions } from './pool-snapshots.js';
 import type { Inventory } from '../model/inventory.js';

@@ -16,7 +16,7 @@ import { createPlainReporter } from '../report/plain.js';
 import { createTtyReporter, humanDisplay } from '../report/tty.js';
 import { fanout, type Reporter } from '../report/types.js';
 import { err, ok, type Result } from '../util/result.js';
-import type { Io } from './main.js';
+import type { Io } from './io.js';
 import type { SecretRef } from '../model/secret.js';
 import { toEnginePlays } from '../load/engine-plays.js';
 import { materializeDynamicGroups } from './dynamic-groups.js';

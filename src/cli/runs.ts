@@ -9,7 +9,7 @@ import { outcomeCounts, runHistory, type RunHistory } from '../journal/history.j
 import { loadInventories } from '../load/inventory.js';
 import { inventorySecretRefs, resolveSecret } from '../load/secrets.js';
 import { redactor } from '../util/redact.js';
-import type { Io } from './main.js';
+import type { Io } from './io.js';
 
 /** A run's journal folded into its history, or a message for the user (exit 5). */
 export function loadRun(dir: string, given: string, env?: NodeJS.ProcessEnv): { ok: true; history: RunHistory } | { ok: false; message: string } {

@@ -1,7 +1,7 @@
 import { buildPlaybookSchema, schemaReference, writeSchemaFiles } from '../load/schema.js';
 import { builtinRegistry } from '../steps/registry.js';
 import { EXIT } from '../engine/exit-codes.js';
-import type { Io } from './main.js';
+import type { Io } from './io.js';
 
 /** `pvrun schema [--write]`: the playbook schema assembled from the step registry. */
 export async function schemaCommand(flags: { write: boolean; docs?: boolean }, io: Io): Promise<number> {

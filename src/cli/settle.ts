@@ -2,7 +2,7 @@ import { connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Inventory } from '../model/inventory.js';
 import { retryTransient, retryUntil } from '../runtime/wait-guest.js';
-import type { Io } from './main.js';
+import type { Io } from './io.js';
 import { poolSessions } from './pool-snapshots.js';
 
 const VM_SETTLE_MS = 5 * 60_000;

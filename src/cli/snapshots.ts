@@ -2,7 +2,7 @@ import { EXIT } from '../engine/exit-codes.js';
 import { destroySnapshot } from '../hypervisor/vm-snapshot.js';
 import { parseDurationMs } from '../steps/vm/common.js';
 import { redactor } from '../util/redact.js';
-import type { Io } from './main.js';
+import type { Io } from './io.js';
 import { loadInventoryArgs } from './inventory.js';
 import { limitHosts, listPoolSnapshots, poolSessions, type PoolSnapshot } from './pool-snapshots.js';
 import type { SnapshotFlags } from './program.js';

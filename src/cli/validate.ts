@@ -10,7 +10,7 @@ import { EXIT } from '../engine/exit-codes.js';
 import { builtinRegistry } from '../steps/registry.js';
 import { diagnosticAnnotations } from '../report/github.js';
 import { formatValidation } from './list.js';
-import type { Io } from './main.js';
+import type { Io } from './io.js';
 import type { RunFlags } from './program.js';
 
 const split = (s: string | undefined): string[] => (s ? [s] : []);
