@@ -1,17 +1,15 @@
 import { EXIT } from '../engine/exit-codes.js';
 import type { HostResume } from '../engine/types.js';
 import { stateDir } from '../journal/journal.js';
-import { resumePoint, type HostHistory } from '../journal/history.js';
+import type { HostHistory } from '../journal/history.js';
 import type { Io } from './io.js';
-import { findRunSnapshot } from './pool-snapshots.js';
 import type { RecoverFlags } from './program.js';
-import { narrowPlays, recoverRunFlags } from './rollback.js';
+import { printSettleNotice, problemText, recoverRunFlags, recoveryWarn } from './rollback.js';
 import { loadRun } from './runs.js';
 import { runPlaybook } from './run.js';
-import { settleHosts } from './settle.js';
-import { intendedMarkers } from '../steps/vm/snapshot.js';
-
-const key = (play: string, host: string): string => `${play}\u0000${host}`;
+import { settleHosts } from '../recovery/settle.js';
+import { resumeHosts, resumePoints, resumeState } from '../recovery/resume-points.js';
+import { targetKey as key } from '../recovery/types.js';
 
 /**
  * `pvrun resume <run>`: the hosts the run had not finished go on from where the journal says
@@ -27,12 +25,12 @@ export async function resumeCommand(given: string, flags: RecoverFlags, io: Io):
     return EXIT.invalid;
   }
   const h = r.history;
-  const open = h.sessions.at(-1);
-  if (h.ended !== undefined && open?.ended !== undefined) {
-    io.out.write(`run ${h.runId} finished (exit ${h.exitCode}): nothing to resume${h.exitCode ? `; to undo it: pvrun rollback ${h.runId}` : ''}\n`);
+  const state = resumeState(h);
+  if (state.kind === 'finished') {
+    io.out.write(`run ${h.runId} finished (exit ${state.exitCode}): nothing to resume${state.exitCode ? `; to undo it: pvrun rollback ${h.runId}` : ''}\n`);
     return EXIT.ok;
   }
-  if (h.check) {
+  if (state.kind === 'check') {
     io.out.write(`run ${h.runId} was a check-mode rehearsal: nothing to resume (run the check again)\n`);
     return EXIT.ok;
   }
@@ -41,47 +39,20 @@ export async function resumeCommand(given: string, flags: RecoverFlags, io: Io):
     io.err.write('pvrun resume: the journal does not name the playbook: pass --playbook FILE\n');
     return EXIT.invalid;
   }
-  const known = new Map(h.hosts.map((x) => [key(x.play, x.host), x]));
-  // as in the run itself, a host that failed a play does not go on to the later plays
-  const failed = new Set(h.hosts.filter((x) => x.recap && ['failed', 'unreachable', 'rolled-back', 'needs-attention'].includes(x.recap.outcome)).map((x) => x.host));
-  const points = new Map<string, HostResume>();
+  let points = new Map<string, HostResume>();
   const leftovers = new Set<string>();
   const out = await runPlaybook(playbook, recoverRunFlags(h, flags, dir), io, {
     runId: h.runId,
     mode: 'resume',
     plays: async (plays, project) => {
-      const keep = (play: string, host: string): boolean => {
-        const x = known.get(key(play, host));
-        if (!x) return !failed.has(host);
-        return resumePoint(x) !== 'done';
-      };
-      const narrowed = narrowPlays(plays, keep, false);
-      if (narrowed.length === 0) return `every host of run ${h.runId} had finished: nothing to resume`;
+      const chosen = resumeHosts(h, plays);
+      if (!chosen.ok) return problemText(chosen.error);
       // hosts the killed process was working on: let what it started (a reboot …) finish first
-      const started = narrowed.flatMap((p) => p.hosts.filter((x) => known.get(key(p.name, x.name))?.started !== undefined).map((x) => x.name));
-      await settleHosts(project.inventory, started, io);
+      await settleHosts(project.inventory, chosen.value.started, (n) => printSettleNotice(n, io));
       // and the commands it left running on them (a killed controller does not kill those)
-      for (const n of started) leftovers.add(n);
-      for (const p of narrowed) {
-        for (const host of p.hosts) {
-          const x = known.get(key(p.name, host.name));
-          const pt = x ? resumePoint(x) : undefined;
-          if (!x || pt === undefined || pt === 'done') continue;
-          const step = p.steps[pt.startIndex];
-          if (step?.type.makesRestorePoint && x.open?.applyStarted && x.open.index === pt.startIndex) {
-            const asked = x.lastIntent?.step === x.open.step && x.lastIntent.action === 'vm.snapshot' ? x.lastIntent : undefined;
-            const intent = asked ? String(asked.detail['name'] ?? '') : undefined;
-            // adopted with the markers the step journaled: the playbook's retention, not 'run-end'
-            const t = await findRunSnapshot(project.inventory, host.name, h.runId, intent || undefined, (m) => io.err.write(`pvrun: ${m}\n`), intendedMarkers(asked?.detail));
-            if (t && t !== 'none') {
-              pt.applied.push({ index: pt.startIndex, token: t });
-              pt.startIndex++;
-            }
-          }
-          points.set(key(p.name, host.name), pt);
-        }
-      }
-      return narrowed;
+      for (const n of chosen.value.started) leftovers.add(n);
+      points = await resumePoints(h, chosen.value.plays, project.inventory, recoveryWarn(io));
+      return chosen.value.plays;
     },
     resume: (play, host) => points.get(key(play, host)),
     // hosts the killed process worked on: their connect retries (mid-reboot), and the wait for

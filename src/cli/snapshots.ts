@@ -4,7 +4,7 @@ import { parseDurationMs } from '../steps/vm/common.js';
 import { redactor } from '../util/redact.js';
 import type { Io } from './io.js';
 import { loadInventoryArgs } from './inventory.js';
-import { limitHosts, listPoolSnapshots, poolSessions, type PoolSnapshot } from './pool-snapshots.js';
+import { limitHosts, listPoolSnapshots, poolSessions, type PoolSnapshot } from '../recovery/pool-snapshots.js';
 import type { SnapshotFlags } from './program.js';
 
 /** Whether prune may delete this snapshot, and why (pure, for tests). */
