@@ -28,6 +28,8 @@ import { PROMPTED_BECOME_PASSWORD, setPromptedSecret } from '../load/secrets.js'
 import { askSecret, defaultIo, quietOnClosedPipe, type Io } from './io.js';
 
 export type { Io } from './io.js';
+// bin/pvrun.js imports main and quietOnClosedPipe from this module (the package's entry point)
+export { quietOnClosedPipe } from './io.js';
 
 /**
  * The CLI: parse, dispatch, return the exit code. The only layer that prints (through the
