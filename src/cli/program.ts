@@ -10,7 +10,8 @@ export interface RunFlags {
   tags?: string;
   skipTags?: string;
   extraVars: string[];
-  forks?: number;
+  /** -f as typed: the loader checks it (a located error) and sets every play's forks (src/load/project.ts) */
+  forks?: string;
   check: boolean;
   diff: boolean;
   startAtStep?: string;
@@ -138,7 +139,7 @@ function addRunFlags(c: Command): Command {
     .option('-t, --tags <tags>', 'run only steps with these tags (comma-separated)')
     .option('--skip-tags <tags>', 'skip steps with these tags (never cleanup or rollback)')
     .option('-e, --extra-vars <k=v|@file|json>', 'extra variables, highest precedence; repeatable', collect, [])
-    .option('-f, --forks <n>', 'hosts at once per batch (overrides the play)', positiveInt('--forks'))
+    .option('-f, --forks <n>', 'hosts at once per batch (overrides the play)')
     .option('-C, --check', 'rehearsal: read only, predict changes', false)
     .option('-D, --diff', 'show each step\'s planned change in detail', false)
     .option('--start-at-step <name>', 'start at the step with this name')

@@ -35,7 +35,7 @@ export function recoverRunFlags(h: RunHistory | undefined, flags: RecoverFlags, 
     // a shard of a rollout: the same slice, and (resume) back into the rollout's gate
     ...(plan?.shard ? { shard: plan.shard, shardBy: plan.shardBy ?? 'host' } : {}),
     ...(plan?.rollout ? { rollout: plan.rollout } : {}),
-    ...(flags.forks ? { forks: flags.forks } : {}),
+    ...(flags.forks ? { forks: String(flags.forks) } : {}),
     ...(flags.json !== undefined ? { json: flags.json } : {}),
     ...(flags.junit ? { junit: flags.junit } : {}),
     check: false, diff: false, verbose: flags.verbose, stateDir: dir, yes: true,

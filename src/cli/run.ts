@@ -133,7 +133,8 @@ export async function prepareRun(playbook: string, flags: RunFlags, io: Io, runI
     usePromptedBecomePassword(project.inventory); // -K, for the hosts found on the pools too
   }
   const registry = builtinRegistry();
-  const plays = toEnginePlays(project, registry).map((p) => ({ ...p, forks: flags.forks ?? p.forks }));
+  // -f went to the loader (loadOptions): the plays carry the effective forks, as the plan does
+  const plays = toEnginePlays(project, registry);
   return ok({ project, plays });
 }
 
@@ -146,7 +147,6 @@ export async function runPreflight(prepared: Prepared, flags: RunFlags, io: Io, 
     inventory: prepared.project.inventory, plays: prepared.plays, resolveSecret: secretResolver,
     // in a run, the run itself tells these (as warning events) once it starts
     warn: (m) => { if (!opts.quietOk) io.err.write(`pvrun: warning: ${redactor.redact(m)}\n`); },
-    ...(flags.forks ? { forks: flags.forks } : {}),
   });
   const code = preflightExitCode(report);
   if (code !== EXIT.ok || !opts.quietOk) (code === EXIT.ok ? io.out : io.err).write(formatPreflight(report, (s) => redactor.redact(s)) + '\n');

@@ -24,6 +24,7 @@ export function loadOptions(playbook: string, flags: RunFlags, io: Io, run: Reco
     tags: split(flags.tags),
     skipTags: split(flags.skipTags),
     ...(flags.startAtStep ? { startAtStep: flags.startAtStep } : {}),
+    ...(flags.forks !== undefined ? { forks: flags.forks } : {}),
     registry: builtinRegistry(),
     cwd: io.cwd,
     run,

@@ -39,6 +39,8 @@ export interface LoadProjectOptions {
   tags?: readonly string[];
   skipTags?: readonly string[];
   startAtStep?: string;
+  /** `-f` as given: every play's forks (hosts at once per batch), instead of the playbook's */
+  forks?: string | number;
   registry: StepRegistry;
   /** where `-i NAME` looks for inventories/NAME.yml (default: process.cwd()) */
   cwd?: string;
@@ -70,6 +72,8 @@ export interface ProjectPlay {
   /** true when --start-at-step names a step of a later play: the engine skips this play entirely */
   skipped: boolean;
   plans: Map<string, HostPlan>;
+  /** set when -f gave spec.forks (instead of the playbook) */
+  forksFromFlag?: true;
 }
 
 export interface PlaySummary {
@@ -81,6 +85,10 @@ export interface PlaySummary {
   selectedSteps: number;
   cleanup: number;
   skipped: boolean;
+  /** hosts at once per batch: the play's, or -f's */
+  forks: number;
+  /** set when -f gave `forks` */
+  forksFromFlag?: true;
 }
 
 export interface ProjectSummary {
@@ -150,12 +158,23 @@ export function loadProject(opts: LoadProjectOptions): Result<Project, Diagnosti
   }
   const extra = parseExtraVars(opts.extraVars ?? []);
   if (!extra.ok) diags.push(...extra.error);
+  const forks = parseForks(opts.forks);
+  if (!forks.ok) diags.push(forks.error);
   const pb = loadPlaybookDetailed(opts.playbook, opts.registry);
   if (!pb.ok) diags.push(...pb.error);
   const inv = invPaths.length > 0 ? loadInventoriesDetailed(invPaths) : undefined;
   if (inv && !inv.ok) diags.push(...inv.error);
-  if (!pb.ok || !inv?.ok || !extra.ok) return err(sortDiagnostics(diags));
-  return plan(pb.value, inv.value, extra.value, opts, diags);
+  if (!pb.ok || !inv?.ok || !extra.ok || !forks.ok) return err(sortDiagnostics(diags));
+  return plan(pb.value, inv.value, extra.value, { ...opts, forks: forks.value }, diags);
+}
+
+/** `-f N`: a whole number ≥ 1 (commander hands it over as typed), else a located diagnostic. */
+function parseForks(given: string | number | undefined): Result<number | undefined, Diagnostic> {
+  if (given === undefined) return ok(undefined);
+  const text = String(given);
+  const n = /^\s*\d+\s*$/.test(text) ? Number(text) : Number.NaN;
+  if (!Number.isSafeInteger(n) || n < 1) return err(argDiagnostic('--forks', text, 1, `'--forks' wants a whole number ≥ 1, not '${text}'`));
+  return ok(n);
 }
 
 /** `pvrun validate`: the same load, plus the plan summary as text for the CLI to print. */
@@ -212,7 +231,11 @@ function plan(pb: LoadedPlaybook, li: LoadedInventory, extraVars: Record<string,
 
   const validators = validatorsFor(opts.registry);
   const plays: ProjectPlay[] = [];
-  playbook.plays.forEach((spec, pi) => {
+  // -f overrides every play's forks here, so the plan (validate, the journal's plan record) and
+  // the engine's plays (engine-plays.ts reads spec.forks) carry the same effective number
+  const forksFlag = typeof opts.forks === 'number' ? opts.forks : undefined;
+  playbook.plays.forEach((given, pi) => {
+    const spec = forksFlag !== undefined ? { ...given, forks: forksFlag } : given;
     const playPath: Path = [pi];
     const skipped = pi < startPlay;
     const selected = spec.steps.map((s, si) => !skipped && !(pi === startPlay && si < startStep) && isSelectedByTags(s, tags, skipTags));
@@ -267,7 +290,7 @@ function plan(pb: LoadedPlaybook, li: LoadedInventory, extraVars: Record<string,
       });
     }
     diags.push(...errs.diagnostics());
-    plays.push({ spec, hosts, selected, skipped, plans });
+    plays.push({ spec, hosts, selected, skipped, plans, ...(forksFlag !== undefined ? { forksFromFlag: true as const } : {}) });
   });
 
   const all = sortDiagnostics(diags);
@@ -311,6 +334,8 @@ function summarize(plays: ProjectPlay[]): ProjectSummary {
       selectedSteps: sel,
       cleanup: p.spec.cleanup.length,
       skipped: p.skipped,
+      forks: p.spec.forks,
+      ...(p.forksFromFlag ? { forksFromFlag: true as const } : {}),
     };
   });
   return { plays: ps, hosts: hosts.size, steps };
@@ -321,7 +346,7 @@ export function formatSummary(s: ProjectSummary): string {
   const lines = s.plays.map((p, i) => {
     const steps = p.selectedSteps === p.steps ? `${p.steps} step${p.steps === 1 ? '' : 's'}` : `${p.selectedSteps} of ${p.steps} steps selected`;
     const batches = p.batches.length === 0 ? 'no batches' : `${p.batches.length} batch${p.batches.length === 1 ? '' : 'es'} [${p.batches.join(', ')}]`;
-    return `play ${i + 1} '${p.name}': ${p.skipped ? 'skipped (--start-at-step), ' : ''}${p.hosts} host${p.hosts === 1 ? '' : 's'}, ${batches}, ${steps}${p.cleanup > 0 ? `, ${p.cleanup} cleanup` : ''}`;
+    return `play ${i + 1} '${p.name}': ${p.skipped ? 'skipped (--start-at-step), ' : ''}${p.hosts} host${p.hosts === 1 ? '' : 's'}, ${batches}, ${steps}${p.cleanup > 0 ? `, ${p.cleanup} cleanup` : ''}${p.forksFromFlag ? `, forks ${p.forks} (-f)` : ''}`;
   });
   lines.push(`valid: ${s.plays.length} play${s.plays.length === 1 ? '' : 's'}, ${s.hosts} host${s.hosts === 1 ? '' : 's'}, ${s.steps} step${s.steps === 1 ? '' : 's'}`);
   return lines.join('\n');
