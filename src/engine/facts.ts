@@ -1,7 +1,7 @@
 import type { HostSpec } from '../model/inventory.js';
-import type { FactCache, StepContext, StepFailure } from '../steps/types.js';
+import type { FactCache, StepFailure } from '../steps/types.js';
 import type { Result } from '../util/result.js';
-import type { HostServices } from './types.js';
+import type { FactSources, HostServices } from './types.js';
 
 /**
  * Facts are gathered once per host per run and namespace, on first use, and dropped after a
@@ -15,14 +15,14 @@ export class HostFacts implements FactCache {
   constructor(
     private readonly services: HostServices,
     private readonly host: HostSpec,
-    private readonly ctx: () => StepContext,
+    private readonly via: () => FactSources,
   ) {}
 
   /** Gathered now, bypassing (and not changing) the cache: a resumed cut step's guard. */
   async fresh(namespaces: string[]): Promise<Result<Record<string, Record<string, unknown>>, StepFailure>> {
     const out: Record<string, Record<string, unknown>> = {};
     for (const ns of namespaces) {
-      const r = await this.services.facts(ns, this.host, this.ctx());
+      const r = await this.services.facts(ns, this.host, this.via());
       if (!r.ok) return r;
       out[ns] = r.value;
     }
@@ -40,7 +40,7 @@ export class HostFacts implements FactCache {
   get(namespace: string): Promise<Result<Record<string, unknown>, StepFailure>> {
     let p = this.cache.get(namespace);
     if (!p) {
-      p = this.services.facts(namespace, this.host, this.ctx()).then((r) => {
+      p = this.services.facts(namespace, this.host, this.via()).then((r) => {
         if (r.ok) {
           this.loaded[namespace] = r.value;
           this.services.factsSeen?.(this.host.name, namespace, r.value);

@@ -37,12 +37,18 @@ export interface EnginePlay {
  */
 export type RenderFn = (value: unknown, scope: Record<string, unknown>) => Result<unknown, { ref: string; message: string }>;
 
+/**
+ * What gathering facts may use: the host's guest and VM as the running step reaches them (so a
+ * guest found unreachable while gathering is the host's), and the verbose log. Not a step context.
+ */
+export type FactSources = Pick<StepContext, 'guest' | 'vm' | 'log'>;
+
 /** What the engine needs from the outside world, per host. Injected so tests can script it. */
 export interface HostServices {
   guest(host: HostSpec): Promise<Result<Connector, StepFailure>>;
   vm(host: HostSpec): Promise<Result<VmHandle, StepFailure>>;
-  /** gather one namespace of facts ('guest', 'vm') */
-  facts(namespace: string, host: HostSpec, ctx: StepContext): Promise<Result<Record<string, unknown>, StepFailure>>;
+  /** gather one namespace of facts ('guest', 'vm') through the host's transports */
+  facts(namespace: string, host: HostSpec, via: FactSources): Promise<Result<Record<string, unknown>, StepFailure>>;
   /** durable write-ahead record; resolves when flushed */
   intent?(host: string, step: string, intent: Intent): Promise<void>;
   /** facts read (`values`) or dropped (undefined; namespace '*': all), for the journal */

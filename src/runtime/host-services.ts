@@ -3,12 +3,12 @@ import { createConnector } from '../connectors/factory.js';
 import { gatherGuestFacts } from '../facts/linux.js';
 import { PwshPool } from '../connectors/powershell/pool.js';
 import { gatherWindowsFacts } from '../facts/windows.js';
-import type { HostServices } from '../engine/types.js';
+import type { FactSources, HostServices } from '../engine/types.js';
 import { PoolSessions, type SecretResolver } from '../hypervisor/pool.js';
 import type { VmHandle } from '../hypervisor/types.js';
 import { gatherVmFacts } from '../facts/vm.js';
 import type { HostSpec, Inventory } from '../model/inventory.js';
-import type { Intent, StepContext, StepFailure } from '../steps/types.js';
+import type { Intent, StepFailure } from '../steps/types.js';
 import { err, ok, type Result } from '../util/result.js';
 import { randomBytes } from 'node:crypto';
 import { describeLeftovers, runTag, waitForLeftovers } from './orphans.js';
@@ -136,17 +136,17 @@ export class RuntimeServices implements HostServices {
     return r.ok ? r : err({ kind: 'hypervisor', failure: r.error });
   }
 
-  async facts(namespace: string, host: HostSpec, ctx: StepContext): Promise<Result<Record<string, unknown>, StepFailure>> {
+  async facts(namespace: string, host: HostSpec, via: FactSources): Promise<Result<Record<string, unknown>, StepFailure>> {
     switch (namespace) {
       case 'guest': {
-        const g = await ctx.guest();
+        const g = await via.guest();
         if (!g.ok) return g;
         // the connector declares the OS it reaches
-        const f = g.value.os === 'linux' ? await gatherGuestFacts(g.value, host) : await gatherWindowsFacts(g.value, (line, level) => ctx.log(line, level));
+        const f = g.value.os === 'linux' ? await gatherGuestFacts(g.value, host) : await gatherWindowsFacts(g.value, (line, level) => via.log(line, level));
         return f.ok ? ok(f.value as unknown as Record<string, unknown>) : f;
       }
       case 'vm': {
-        const v = await ctx.vm();
+        const v = await via.vm();
         if (!v.ok) return v;
         return gatherVmFacts(v.value.xapi, v.value.ref);
       }

@@ -1,0 +1,70 @@
+/**
+ * The StepContext a step gets: built here, once, for the engine and for tests that drive a step
+ * type without a whole run (test/steps/vm/ctx.ts). A step sees its host, the check flag, the
+ * template scope, its abort signal, the host's facts and scratch state, and its transports.
+ */
+import type { Connector } from '../connectors/types.js';
+import type { HostSpec } from '../model/inventory.js';
+import type { FactCache, StepContext, StepFailure } from '../steps/types.js';
+import { ok, type Result } from '../util/result.js';
+import type { EventSink } from './events.js';
+import { readOnlyConnector, readOnlyVm } from './read-only-views.js';
+import type { HostServices } from './types.js';
+
+export interface StepContextDeps {
+  host: HostSpec;
+  /** the whole run is a rehearsal */
+  check: boolean;
+  services: HostServices;
+  facts: FactCache;
+  state: Map<string, unknown>;
+  /** the template scope as it is now (registered values change from step to step) */
+  scope(): Record<string, unknown>;
+  emit: EventSink;
+  now(): string;
+  /** every answer to a step's request for the guest (HostRun tracks reachability with it) */
+  onGuest?(r: Result<Connector, StepFailure>): void;
+}
+
+export function makeStepContext(d: StepContextDeps, signal: AbortSignal, stepName: string): StepContext {
+  const { services, host } = d;
+  return {
+    host,
+    check: d.check,
+    scope: d.scope(),
+    signal,
+    facts: d.facts,
+    state: d.state,
+    guest: async () => {
+      const r = await services.guest(host);
+      d.onGuest?.(r);
+      return r;
+    },
+    vm: () => services.vm(host),
+    log: (line, level) => d.emit({ type: 'step-output', host: host.name, step: stepName, stream: 'log', text: line, ...(level === 2 || level === 3 ? { level } : {}) }),
+    intent: async (intent) => {
+      d.emit({ type: 'intent', host: host.name, step: stepName, action: intent.action, detail: intent.detail, time: d.now() });
+      await services.intent?.(host.name, stepName, intent);
+    },
+  };
+}
+
+/**
+ * The context of a step predicted inside a real run (`check_mode: true`): check mode, and
+ * read-only views of the run's writable connector and XAPI session, so a step that forgets to
+ * look at ctx.check still changes nothing.
+ */
+export function predictOnlyContext(base: StepContext): StepContext {
+  return {
+    ...base,
+    check: true,
+    guest: async () => {
+      const r = await base.guest();
+      return r.ok ? ok(readOnlyConnector(r.value)) : r;
+    },
+    vm: async () => {
+      const r = await base.vm();
+      return r.ok ? ok(readOnlyVm(r.value)) : r;
+    },
+  };
+}
