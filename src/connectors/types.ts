@@ -20,8 +20,12 @@ export interface ExecOptions {
   timeoutMs?: number;
   /** run as root (sudo -n, or sudo -S with the become password fed on stdin) */
   become?: boolean;
-  /** the step declares this command changes nothing; only such commands run in check mode */
-  readOnly?: boolean;
+  /**
+   * false: the caller declares this command changes nothing on the host, so it runs in check
+   * mode too (connectors/check-gate.ts); unset or true: it may change the host, and the gate
+   * refuses it in check mode
+   */
+  mutates?: boolean;
   /** live output, for `-v` */
   onOutput?: (stream: OutputStream, chunk: string) => void;
   /**

@@ -176,7 +176,7 @@ export function parseGuestFacts(output: string): GuestFacts {
 
 /** Gather the facts over the connector (read-only, so it also runs in check mode). */
 export async function gatherGuestFacts(connector: Connector, host?: HostSpec): Promise<Result<GuestFacts, FactFailure>> {
-  const r = await connector.exec(factsScript(host), { readOnly: true, timeoutMs: 60_000 });
+  const r = await connector.exec(factsScript(host), { mutates: false, timeoutMs: 60_000 });
   if (!r.ok) return err({ kind: 'guest', failure: r.error });
   if (r.value.exitCode !== 0) {
     return err({ kind: 'step', message: `gathering facts failed (exit ${r.value.exitCode}): ${r.value.stderr.trim()}` });

@@ -223,7 +223,7 @@ export function parseWindowsFacts(raw: unknown): Result<WindowsFacts, string> {
  */
 export async function gatherWindowsFacts(c: Connector, log?: (line: string, level: 2 | 3) => void): Promise<Result<WindowsFacts, FactFailure>> {
   log?.(`PS> ${WINDOWS_FACTS_SCRIPT}`, 2);
-  const r = await execJson(c, WINDOWS_FACTS_SCRIPT, { readOnly: true, timeoutMs: 120_000 });
+  const r = await execJson(c, WINDOWS_FACTS_SCRIPT, { mutates: false, timeoutMs: 120_000 });
   if (!r.ok) return err({ kind: 'guest', failure: r.error });
   // as the steps' tail() (src/steps/linux/common.ts): the last 400 characters
   const tailOf = (s: string): string => { const t = s.trim(); return t.length > 400 ? `…${t.slice(-400)}` : t; };

@@ -214,7 +214,7 @@ async function confirmGuests(inventoryPath: string, names: string[]): Promise<Re
   const problems = await Promise.all(names.map(async (name) => {
     const host = inv.value.hosts[name];
     if (!host) return `${name}: not in the lab inventory`;
-    const c = createConnector(host, { checkMode: true, resolveSecret: () => err('no secrets for lab guests') });
+    const c = createConnector(host, { mode: 'check', resolveSecret: () => err('no secrets for lab guests') });
     if (!c.ok) return c.error;
     try {
       const r = await c.value.connector.connect();

@@ -82,7 +82,7 @@ export class RuntimeServices implements HostServices {
 
   private async open(host: HostSpec): Promise<Result<Connector, StepFailure>> {
     const c = createConnector(host, {
-      checkMode: this.opts.check, resolveSecret: this.opts.resolveSecret,
+      mode: this.opts.check ? 'check' : 'apply', resolveSecret: this.opts.resolveSecret,
       pwshPool: () => (this.pwsh ??= new PwshPool()),
       ...(this.opts.runId ? { runTag: runTag(this.opts.runId, this.nonce) } : {}),
       ...(this.opts.debug ? { debug: (line: string) => this.opts.debug!(host.name, line) } : {}),

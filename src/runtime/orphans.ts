@@ -86,12 +86,12 @@ export type OrphanFailure =
 async function probe(c: Connector, o: OrphanWaitOptions): Promise<Result<Leftover[], ConnectorFailure>> {
   const script = leftoverProbe(o.runId, o.selfNonce);
   if (o.become) {
-    const r = await c.exec(script, { become: true, readOnly: true, timeoutMs: 60_000 });
+    const r = await c.exec(script, { become: true, mutates: false, timeoutMs: 60_000 });
     // sudo refused (no rule): fall back to what the user can see (the commands it ran itself)
     if (r.ok && r.value.exitCode === 0) return ok(parseLeftovers(r.value.stdout));
     if (!r.ok && r.error.kind !== 'timeout') return r;
   }
-  const r = await c.exec(script, { readOnly: true, timeoutMs: 60_000 });
+  const r = await c.exec(script, { mutates: false, timeoutMs: 60_000 });
   if (!r.ok) return r;
   return ok(parseLeftovers(r.value.stdout));
 }

@@ -149,7 +149,7 @@ export async function preflight(opts: PreflightOptions): Promise<PreflightReport
       }
       if (!guest || !running) return;
       const c = createConnector(host, {
-        checkMode: true, resolveSecret: opts.resolveSecret,
+        mode: 'check', resolveSecret: opts.resolveSecret,
         pwshPool: () => (pwsh ??= new PwshPool()),
       });
       if (!c.ok) {

@@ -34,7 +34,7 @@ const FIRST_DELAY_MS = 500;
 const MAX_DELAY_MS = 10_000;
 
 async function readBootId(c: Connector, ctx: StepContext): Promise<Result<string, ConnectorFailure | string>> {
-  const r = await c.exec(bootIdCommand(ctx.host), { readOnly: true, timeoutMs: 30_000 });
+  const r = await c.exec(bootIdCommand(ctx.host), { mutates: false, timeoutMs: 30_000 });
   if (!r.ok) return r;
   const id = r.value.stdout.trim();
   if (r.value.exitCode !== 0 || id === '') return err(`cannot read the boot id: ${tail(r.value.stderr) || 'empty'}`);
@@ -60,7 +60,7 @@ async function waitForNewBoot(
       const r = await readBootId(c, ctx);
       if (!r.ok) return typeof r.error === 'string' ? { retry: r.error } : classifyGuestFailure({ kind: 'guest', failure: r.error });
       if (before !== null && r.value === before) return { retry: 'boot id unchanged: the guest has not rebooted yet' };
-      const t = await c.exec(a.test_command ?? 'true', { readOnly: true, become: a.become === true, timeoutMs: 60_000 });
+      const t = await c.exec(a.test_command ?? 'true', { mutates: false, become: a.become === true, timeoutMs: 60_000 });
       if (!t.ok) return { retry: `test command: ${t.error.kind}: ${t.error.message}` };
       if (t.value.exitCode !== 0) return { retry: `test command exit ${t.value.exitCode}: ${tail(t.value.stderr)}` };
       id = r.value;

@@ -47,11 +47,11 @@ describe('command predicates over the PowerShell transports obey the same rule',
     expect(await check.plan(h.ctx, { command: { cmd: 'Test-Path C:\\x', check_mode_safe: true } })).toEqual({
       kind: 'ok', summary: 'command = exit 0 [ran in check mode (check_mode_safe)]',
     });
-    expect(h.calls.map((c) => [c.cmd, c.opts.readOnly])).toEqual([['Test-Path C:\\x', true]]);
+    expect(h.calls.map((c) => [c.cmd, c.opts.mutates === false])).toEqual([['Test-Path C:\\x', true]]);
     const real = psHost(false);
     expect(await check.plan(real.ctx, { command: 'Test-Path C:\\x' })).toEqual({ kind: 'ok', summary: 'command = exit 0' });
     // not marked read-only: a check-mode connector would refuse it
-    expect(real.calls.map((c) => c.opts.readOnly)).toEqual([false]);
+    expect(real.calls.map((c) => c.opts.mutates === false)).toEqual([false]);
   });
 });
 

@@ -17,7 +17,7 @@ function recordingWorld() {
   const connector: Connector = {
     kind: 'ssh', os: 'linux', host: 'h1',
     connect: async () => ok(undefined),
-    exec: async (command, opts) => { if (!opts?.readOnly) writes.push(`exec:${command}`); return ok({ exitCode: 0, signal: null, stdout: '', stderr: '' }); },
+    exec: async (command, opts) => { if (opts?.mutates !== false) writes.push(`exec:${command}`); return ok({ exitCode: 0, signal: null, stdout: '', stderr: '' }); },
     put: async (_s, path) => { writes.push(`put:${path}`); return ok(undefined); },
     reconnect: async () => ok(undefined),
     close: async () => { writes.push('close'); },

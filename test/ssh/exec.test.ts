@@ -128,13 +128,13 @@ describeWithSshd('ssh connector: check mode', () => {
   afterAll(async () => { await sshd?.stop(); });
 
   it('refuses commands not marked read-only, and uploads', async () => {
-    const c = connectorFor(sshd, {}, { checkMode: true });
+    const c = connectorFor(sshd, {}, { mode: 'check' });
     const w = await c.exec(`touch ${sshd.dir}/nope`);
     expect(!w.ok && w.error.kind).toBe('check-mode-refused');
     expect(existsSync(`${sshd.dir}/nope`)).toBe(false);
     const p = await c.put(Buffer.from('x'), `${sshd.dir}/nope2`);
     expect(!p.ok && p.error.kind).toBe('check-mode-refused');
-    const r = await c.exec('echo read', { readOnly: true });
+    const r = await c.exec('echo read', { mutates: false });
     expect(r.ok && r.value.stdout).toBe('read\n');
     await c.close();
   });

@@ -33,7 +33,7 @@ describeWindows('Windows procedure on a lab guest (ssh-powershell + PvrunLab)', 
   function guest(name: string, state: WindowsLabState, checkMode = false) {
     const g: WindowsLabGuest = createWindowsLabGuest(mkdtempSync(join(tmpdir(), `pvrun-win-${name}-`)), PWSH!, state);
     const host = windowsHost(sshd, 'ssh-powershell', name);
-    const r = createSshPowerShell(host, { resolveSecret: noSecrets, executable: g.executable, ...(checkMode ? { checkMode: true } : {}) });
+    const r = createSshPowerShell(host, { resolveSecret: noSecrets, executable: g.executable, ...(checkMode ? { mode: 'check' as const } : {}) });
     if (!r.ok) throw new Error(r.error);
     opened.push(r.value.connector);
     return { g, host, conn: r.value.connector };

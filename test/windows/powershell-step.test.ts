@@ -41,7 +41,7 @@ describeWindows('powershell step', { sshd: true }, () => {
     const g = createWindowsLabGuest(join(dir, 'guest'), PWSH!, seedWindowsState());
     host = windowsHost(sshd, 'ssh-powershell', 'ps');
     const a = createSshPowerShell(host, { resolveSecret: noSecrets, executable: g.executable });
-    const b = createSshPowerShell(host, { resolveSecret: noSecrets, executable: g.executable, checkMode: true });
+    const b = createSshPowerShell(host, { resolveSecret: noSecrets, executable: g.executable, mode: 'check' });
     if (!a.ok || !b.ok) throw new Error('connector');
     run = a.value.connector;
     check = b.value.connector;

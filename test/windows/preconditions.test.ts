@@ -79,7 +79,7 @@ describeWindows('preconditions facts from a lab guest', { sshd: true }, () => {
   it('the facts read .NET\'s Release and the vendor device', async () => {
     const g = createWindowsLabGuest(mkdtempSync(join(tmpdir(), 'pvrun-pre-')), PWSH!, { ...seedWindowsState(), dotnetRelease: 394254 });
     const host = windowsHost(sshd, 'ssh-powershell', 'pre');
-    const c = createSshPowerShell(host, { resolveSecret: (): Result<string, string> => ({ ok: false, error: 'none' }), executable: g.executable, checkMode: true });
+    const c = createSshPowerShell(host, { resolveSecret: (): Result<string, string> => ({ ok: false, error: 'none' }), executable: g.executable, mode: 'check' });
     if (!c.ok) throw new Error(c.error);
     try {
       const f = await windowsFacts(stepContext(host, c.value.connector, { check: true }));

@@ -22,7 +22,7 @@ describeWindows('psremoting connector (SSH transport) against a real sshd with t
 
   function make(name = 'win1', conn: Partial<ConnectionSpec> = {}, checkMode = false): PsRemotingConnector {
     const r = createPsRemoting(windowsHost(sshd, 'psremoting', name, conn), {
-      resolveSecret: noSecrets, pool, ...(checkMode ? { checkMode: true } : {}),
+      resolveSecret: noSecrets, pool, ...(checkMode ? { mode: 'check' as const } : {}),
     });
     if (!r.ok) throw new Error(r.error);
     made.push(r.value.connector);
@@ -94,7 +94,7 @@ describeWindows('psremoting connector (SSH transport) against a real sshd with t
     const r = await c.exec(`New-Item -ItemType File -Path ${quotePs(marker)}`);
     expect(!r.ok && r.error.kind).toBe('check-mode-refused');
     expect((await c.put(Buffer.from('x'), marker)).ok).toBe(false);
-    expect(await c.exec(`Test-Path -LiteralPath ${quotePs(marker)}`, { readOnly: true }))
+    expect(await c.exec(`Test-Path -LiteralPath ${quotePs(marker)}`, { mutates: false }))
       .toMatchObject({ ok: true, value: { stdout: 'False\n' } });
   });
 

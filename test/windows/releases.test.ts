@@ -84,7 +84,7 @@ describeWindows('release packages on a lab guest', { sshd: true }, () => {
   function guest(name: string, state: WindowsLabState, checkMode = false) {
     const g = createWindowsLabGuest(mkdtempSync(join(tmpdir(), `pvrun-relg-${name}-`)), PWSH!, state);
     const host = windowsHost(sshd, 'ssh-powershell', name);
-    const r = createSshPowerShell(host, { resolveSecret: noSecrets, executable: g.executable, ...(checkMode ? { checkMode: true } : {}) });
+    const r = createSshPowerShell(host, { resolveSecret: noSecrets, executable: g.executable, ...(checkMode ? { mode: 'check' as const } : {}) });
     if (!r.ok) throw new Error(r.error);
     opened.push(r.value.connector);
     return { g, host, conn: r.value.connector };

@@ -11,7 +11,7 @@ const noSecrets = (): Result<string, string> => ({ ok: false, error: 'no secrets
 
 function make(sshd: SshdHandle, checkMode = false): SshPowerShellConnector {
   const r = createSshPowerShell(windowsHost(sshd, 'ssh-powershell'), {
-    resolveSecret: noSecrets, executable: PWSH!, ...(checkMode ? { checkMode: true } : {}),
+    resolveSecret: noSecrets, executable: PWSH!, ...(checkMode ? { mode: 'check' as const } : {}),
   });
   if (!r.ok) throw new Error(r.error);
   return r.value.connector;
@@ -31,7 +31,7 @@ describeWindows('ssh-powershell connector against a real sshd running pwsh', { s
   });
 
   it('output, success', async () => {
-    const r = await conn.exec("'hello'; 1 + 2", { readOnly: true });
+    const r = await conn.exec("'hello'; 1 + 2", { mutates: false });
     expect(r).toEqual(ok({ exitCode: 0, signal: null, stdout: 'hello\n3\n', stderr: '' }));
   });
 
@@ -112,7 +112,7 @@ describeWindows('ssh-powershell connector against a real sshd running pwsh', { s
       expect(r.ok).toBe(false);
       expect(!r.ok && r.error.kind).toBe('check-mode-refused');
       expect((await check.put(Buffer.from('x'), marker)).ok).toBe(false);
-      const ro = await check.exec(`Test-Path -LiteralPath ${quotePs(marker)}`, { readOnly: true });
+      const ro = await check.exec(`Test-Path -LiteralPath ${quotePs(marker)}`, { mutates: false });
       expect(ro.ok && ro.value.stdout).toBe('False\n');
     } finally {
       await check.close();

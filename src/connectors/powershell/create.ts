@@ -9,12 +9,15 @@ import { resolveSsh, type ResolveSecret } from '../ssh/options.js';
 import { SshPowerShellConnector } from './ssh-powershell.js';
 import { PsRemotingConnector, sessionSpecOf } from './psremoting.js';
 import type { PwshPool } from './pool.js';
+import { inMode, type TransportMode } from '../check-gate.js';
 
 export interface CreateSshPowerShellOptions extends SshConnectorOptions {
   resolveSecret: ResolveSecret;
   env?: NodeJS.ProcessEnv;
   /** default `powershell` */
   executable?: string;
+  /** 'check': made behind the check gate (connectors/check-gate.ts); default 'apply' */
+  mode?: TransportMode;
 }
 
 export function createSshPowerShell(
@@ -29,21 +32,19 @@ export function createSshPowerShell(
   if (r.value.hostKeyPolicy === 'off') {
     warnings.push(`${host.name}: host key checking is OFF (host_key_checking: off); the SSH server is not authenticated`);
   }
-  const { resolveSecret: _r, env: _e, executable, ...sshOpts } = opts;
+  const { resolveSecret: _r, env: _e, executable, mode, ...sshOpts } = opts;
   // Windows OpenSSH runs commands with cmd.exe, not a POSIX shell: send the command line as it is.
   const ssh = new SshConnector(host.name, r.value, { ...sshOpts, remoteShell: 'raw' });
-  const ps = new SshPowerShellConnector(ssh, {
-    ...(executable ? { executable } : {}),
-    ...(opts.checkMode ? { checkMode: true } : {}),
-  });
-  return ok({ connector: ps, warnings });
+  const ps = new SshPowerShellConnector(ssh, executable ? { executable } : {});
+  return ok({ connector: inMode(ps, mode), warnings });
 }
 
 export interface CreatePsRemotingOptions {
   resolveSecret: ResolveSecret;
   /** one pool for the whole run (shared by every psremoting host) */
   pool: PwshPool;
-  checkMode?: boolean;
+  /** 'check': made behind the check gate (connectors/check-gate.ts); default 'apply' */
+  mode?: TransportMode;
   authentication?: string;
   subsystem?: string;
   sessionInit?: string;
@@ -65,8 +66,7 @@ export function createPsRemoting(
   }
   const c = new PsRemotingConnector(host.name, spec.value, conn.password, {
     pool: opts.pool, resolveSecret: opts.resolveSecret,
-    ...(opts.checkMode ? { checkMode: true } : {}),
     ...(opts.authentication ? { authentication: opts.authentication } : {}),
   });
-  return ok({ connector: c, warnings });
+  return ok({ connector: inMode(c, opts.mode), warnings });
 }

@@ -22,8 +22,6 @@ export type ResolveSecret = (ref: SecretRef) => Result<string, string>;
 export interface PsRemotingOptions {
   pool: PwshPool;
   resolveSecret: ResolveSecret;
-  /** refuse every exec not marked readOnly, and every put() */
-  checkMode?: boolean;
   /** WinRM authentication (Negotiate by default, as New-PSSession); e.g. 'Basic', 'Kerberos' */
   authentication?: string;
   /** SSH transport: the remote subsystem name (default powershell) */
@@ -82,10 +80,6 @@ export class PsRemotingConnector implements Connector {
     this.worker = opts.pool.workerFor(this.key);
   }
 
-  get checkMode(): boolean {
-    return this.opts.checkMode === true;
-  }
-
   connect(): Promise<Result<void, ConnectorFailure>> {
     if (this.openedIn !== undefined && this.openedIn === this.worker.generation) return Promise.resolve(ok(undefined));
     this.opening ??= this.open().finally(() => { this.opening = undefined; });
@@ -125,9 +119,6 @@ export class PsRemotingConnector implements Connector {
   }
 
   exec(script: string, opts: ExecOptions = {}): Promise<Result<ExecResult, ConnectorFailure>> {
-    if (this.checkMode && !opts.readOnly) {
-      return Promise.resolve(err({ kind: 'check-mode-refused', message: `check mode: not running a script that may change the host: ${shortScript(script)}` }));
-    }
     // a remote session has no stdin to feed, and rights come from the login: both would be bugs
     if (opts.stdin !== undefined) throw new Error('psremoting: stdin is not supported; pass data in the script (quotePs)');
     if (opts.become) throw new Error('psremoting: become is not supported; connect as an administrator');
@@ -161,7 +152,6 @@ export class PsRemotingConnector implements Connector {
   }
 
   async put(source: string | Buffer, remotePath: string, _mode?: number): Promise<Result<void, ConnectorFailure>> {
-    if (this.checkMode) return err({ kind: 'check-mode-refused', message: `check mode: not uploading ${remotePath}` });
     return putInChunks(this, source, remotePath, 512 * 1024);
   }
 

@@ -30,8 +30,6 @@ export interface RawExec {
 export interface SshPowerShellOptions {
   /** `powershell` on Windows (the default), `pwsh` for PowerShell 7 or the Linux lab guests */
   executable?: string;
-  /** refuse every exec not marked readOnly, and every put() */
-  checkMode?: boolean;
 }
 
 /** put() sends the file as base64 in pieces of this many bytes (each piece is one exec). */
@@ -57,10 +55,6 @@ export class SshPowerShellConnector implements Connector {
     }
   }
 
-  get checkMode(): boolean {
-    return this.opts.checkMode === true;
-  }
-
   connect(): Promise<Result<void, ConnectorFailure>> {
     return this.transport.connect();
   }
@@ -76,9 +70,6 @@ export class SshPowerShellConnector implements Connector {
   /** Run a PowerShell script. `env` becomes `$env:` assignments; `become` is meaningless here
    *  (the account's rights are what the SSH login has) and is refused rather than ignored. */
   async exec(script: string, opts: ExecOptions = {}): Promise<Result<ExecResult, ConnectorFailure>> {
-    if (this.checkMode && !opts.readOnly) {
-      return err({ kind: 'check-mode-refused', message: `check mode: not running a script that may change the host: ${shortScript(script)}` });
-    }
     if (opts.become) throw new Error('ssh-powershell: become is not supported; log in as an administrator');
     const envLines = Object.entries(opts.env ?? {}).map(([k, v]) => {
       if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw new Error(`invalid environment variable name: ${JSON.stringify(k)}`);
@@ -86,8 +77,7 @@ export class SshPowerShellConnector implements Connector {
     });
     const line = commandLine(this.executable, envLines.join('') + script, opts.stdin);
     const { stdin: _s, env: _e, become: _b, onOutput, ...rest } = opts;
-    const o: ExecOptions = { ...rest, ...(line.stdin ? { stdin: line.stdin } : {}), readOnly: true };
-    // the transport's check gate sees readOnly too; it is already decided here
+    const o: ExecOptions = { ...rest, ...(line.stdin ? { stdin: line.stdin } : {}) };
     if (onOutput) o.onOutput = (stream, chunk) => {
       const text = stream === 'stderr' ? takeExitMarker(chunk).stderr : chunk;
       if (text) onOutput(stream, text);
@@ -102,7 +92,6 @@ export class SshPowerShellConnector implements Connector {
   /** Upload through PowerShell (no SFTP/scp needed): base64 pieces appended to a temp file,
    *  then moved into place. `mode` has no meaning on Windows and is ignored. */
   async put(source: string | Buffer, remotePath: string, _mode?: number): Promise<Result<void, ConnectorFailure>> {
-    if (this.checkMode) return err({ kind: 'check-mode-refused', message: `check mode: not uploading ${remotePath}` });
     return putInChunks(this, source, remotePath, PUT_CHUNK);
   }
 }

@@ -19,8 +19,6 @@ import { buildRemoteCommand, killGroupCommand, MarkerFilter, type BecomeMode } f
 import { Semaphore } from './semaphore.js';
 
 export interface SshConnectorOptions {
-  /** refuse every exec not marked readOnly, and every put() */
-  checkMode?: boolean;
   /** concurrent channels per connection; default 5 */
   maxChannels?: number;
   keepaliveIntervalMs?: number;
@@ -76,10 +74,6 @@ export class SshConnector implements Connector {
     this.sem = new Semaphore(opts.maxChannels ?? 5);
   }
 
-  get checkMode(): boolean {
-    return this.opts.checkMode === true;
-  }
-
   private get raw(): boolean {
     return this.opts.remoteShell === 'raw';
   }
@@ -106,19 +100,11 @@ export class SshConnector implements Connector {
   }
 
   exec(command: string, opts: ExecOptions = {}): Promise<Result<ExecResult, ConnectorFailure>> {
-    if (this.checkMode && !opts.readOnly) {
-      return Promise.resolve(err({
-        kind: 'check-mode-refused',
-        message: `check mode: not running a command that may change the host: ${shortCmd(command)}`,
-      }));
-    }
+    // check mode is not this class's: a rehearsal's connector is behind connectors/check-gate.ts
     return this.run(command, opts);
   }
 
   async put(source: string | Buffer, remotePath: string, mode = 0o644): Promise<Result<void, ConnectorFailure>> {
-    if (this.checkMode) {
-      return err({ kind: 'check-mode-refused', message: `check mode: not uploading ${remotePath}` });
-    }
     if (this.raw) throw new Error('raw remote shell: put() needs a POSIX shell; upload through the caller\'s own shell');
     const data = typeof source === 'string' ? await readFile(source) : source;
     const p = quoteShell(remotePath);
@@ -333,7 +319,7 @@ export class SshConnector implements Connector {
   /** Does sudo work without a password? Asked once per connection; only then is -S used. */
   private becomeMode(live: Live): Promise<BecomeMode> {
     live.become ??= (async () => {
-      const r = await this.run('sudo -n true 2>/dev/null', { readOnly: true });
+      const r = await this.run('sudo -n true 2>/dev/null', { mutates: false });
       if (r.ok && r.value.exitCode === 0) return 'nopasswd';
       return this.cfg.becomePassword !== undefined ? 'password' : 'nopasswd';
     })();

@@ -48,7 +48,7 @@ export async function exec(c: Connector, ctx: StepContext, command: string, opts
   // -v: output of commands that change things; -vv: every command line; -vvv: probe output too
   // (a probe such as the mount table is read-only and long: 159 lines for one unmount)
   ctx.log(`$ ${command}`, 2);
-  const level = opts.readOnly ? 3 : 1;
+  const level = opts.mutates === false ? 3 : 1;
   o.onOutput ??= (_s, chunk) => { for (const l of chunk.replace(/\n$/, '').split('\n')) ctx.log(l, level); };
   const r = await c.exec(command, o);
   return r.ok ? r : err({ kind: 'guest', failure: r.error });
@@ -56,7 +56,7 @@ export async function exec(c: Connector, ctx: StepContext, command: string, opts
 
 /** A read-only probe that must exit 0; returns stdout. */
 export async function probe(ctx: StepContext, command: string, opts: ExecOptions = {}): Promise<Result<string, StepFailure>> {
-  const r = await run(ctx, command, { ...opts, readOnly: true });
+  const r = await run(ctx, command, { ...opts, mutates: false });
   if (!r.ok) return r;
   if (r.value.exitCode !== 0) {
     return err({ kind: 'step', message: `probe failed (exit ${r.value.exitCode ?? r.value.signal}): ${tail(r.value.stderr || r.value.stdout)}` });

@@ -56,8 +56,8 @@ const commandPredicate: CheckPredicate = {
       return ok({ pass: false, actual: '', expected: '', unknown: `unknown (not run in check mode): ${one.length > 80 ? `${one.slice(0, 77)}...` : one}` });
     }
     if (ctx.check) ctx.log(`command ran in check mode (check_mode_safe): ${e.cmd}`);
-    // readOnly only when the user vouched for it: the check-mode connector refuses anything else
-    const r = await run(ctx, e.cmd, { readOnly: safe, become: e.become === true, timeoutMs: 60_000 });
+    // mutates: false only when the user vouched for it: the check-mode connector refuses anything else
+    const r = await run(ctx, e.cmd, { mutates: !safe, become: e.become === true, timeoutMs: 60_000 });
     if (!r.ok) return r;
     const want = e.exit_code ?? 0;
     const out = r.value.stdout;
@@ -88,7 +88,7 @@ const fileExists: CheckPredicate = {
   async evaluate(ctx, expected) {
     const e = typeof expected === 'string' ? { path: expected } : expected as { path: string; exists?: boolean; become?: boolean };
     if (typeof e?.path !== 'string') return bad('file_exists: expected a path');
-    const r = await run(ctx, `test -e ${quoteShell(e.path)}`, { readOnly: true, become: e.become === true });
+    const r = await run(ctx, `test -e ${quoteShell(e.path)}`, { mutates: false, become: e.become === true });
     if (!r.ok) return r;
     const exists = r.value.exitCode === 0;
     const want = e.exists ?? true;
@@ -136,7 +136,7 @@ const packageInstalled: CheckPredicate = {
     if (!names?.length) return bad(`package_installed: no name for OS family ${f.value.os.family}`);
     const invalid = invalidPackageName(names, f.value.os.family);
     if (invalid) return bad(`package_installed: ${invalid}`);
-    const r = await run(ctx, queryCommand(pm, names), { readOnly: true });
+    const r = await run(ctx, queryCommand(pm, names), { mutates: false });
     if (!r.ok) return r;
     const { installed } = parseQuery(r.value.stdout);
     const expectText = `${names.join(' or ')}${e.version ? ` ${e.version}` : ''}`;
@@ -158,7 +158,7 @@ const serviceActive: CheckPredicate = {
     if (!names?.length) return bad('service_active: expected a service name or a list of candidates');
     const invalid = invalidServiceName(names);
     if (invalid) return bad(`service_active: ${invalid}`);
-    const r = await run(ctx, serviceProbeCommand(names), { readOnly: true });
+    const r = await run(ctx, serviceProbeCommand(names), { mutates: false });
     if (!r.ok) return r;
     const s = parseServiceProbe(r.value.stdout).found[0];
     if (!s) return ok({ pass: false, actual: `none of ${names.join(', ')} exists`, expected: `${names.join(' or ')} active` });

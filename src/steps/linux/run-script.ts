@@ -79,7 +79,7 @@ function unlessOf(a: RunScriptArgs): UnlessGuard | undefined {
 async function guard(ctx: StepContext, a: RunScriptArgs): Promise<Result<Guard, StepFailure>> {
   if (a.creates !== undefined) {
     // pvrun's own probe with a quoted path: safe in check mode
-    const r = await run(ctx, `test -e ${quoteShell(a.creates)}`, { readOnly: true, become: a.become === true });
+    const r = await run(ctx, `test -e ${quoteShell(a.creates)}`, { mutates: false, become: a.become === true });
     if (!r.ok) return r;
     if (r.value.exitCode === 0) return ok({ kind: 'not-needed', why: `${a.creates} exists` });
   }
@@ -88,8 +88,8 @@ async function guard(ctx: StepContext, a: RunScriptArgs): Promise<Result<Guard, 
     const safe = u.check_mode_safe === true;
     if (ctx.check && !safe) return ok({ kind: 'unknown', why: `'unless' guard ${NOT_RUN_IN_CHECK}: ${short(u.cmd)}` });
     if (ctx.check) ctx.log(`'unless' guard ${RAN_IN_CHECK}: ${short(u.cmd)}`);
-    // readOnly only when the user vouched for it: the check-mode connector refuses anything else
-    const r = await run(ctx, u.cmd, { readOnly: safe, become: a.become === true, timeoutMs: 60_000 });
+    // mutates: false only when the user vouched for it: the check-mode connector refuses anything else
+    const r = await run(ctx, u.cmd, { mutates: !safe, become: a.become === true, timeoutMs: 60_000 });
     if (!r.ok) return r;
     const note = ctx.check ? ` (${RAN_IN_CHECK})` : '';
     if (r.value.exitCode === 0) return ok({ kind: 'not-needed', why: `'unless' command succeeded${note}` });

@@ -26,7 +26,7 @@ export async function ps(ctx: StepContext, script: string, opts: ExecOptions = {
   const o: ExecOptions = { ...opts };
   // as src/steps/linux/common.ts: the script at -vv, a read-only probe's output at -vvv
   ctx.log(`PS> ${script}`, 2);
-  const level = opts.readOnly ? 3 : 1;
+  const level = opts.mutates === false ? 3 : 1;
   o.onOutput ??= (_s, chunk) => { for (const l of chunk.replace(/\r?\n$/, '').split(/\r?\n/)) ctx.log(l, level); };
   const r = await c.value.exec(script, o);
   return r.ok ? r : err({ kind: 'guest', failure: r.error });

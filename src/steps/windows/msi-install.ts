@@ -158,7 +158,7 @@ export const msiInstallStep = defineStep<MsiInstallArgs>({
       // the log's last lines say which launch condition or custom action refused
       let logTail = '';
       if (log) {
-        const l = await ps(ctx, `Get-Content -LiteralPath ${quotePs(log)} -Tail 4 -ErrorAction SilentlyContinue`, { readOnly: true, timeoutMs: 60_000, onOutput: () => {} });
+        const l = await ps(ctx, `Get-Content -LiteralPath ${quotePs(log)} -Tail 4 -ErrorAction SilentlyContinue`, { mutates: false, timeoutMs: 60_000, onOutput: () => {} });
         if (l.ok && l.value.stdout.trim()) logTail = `; log says: ${l.value.stdout.trim().split(/\r?\n/).join(' | ')}`;
       }
       const hint = t.value.release && code === 1603

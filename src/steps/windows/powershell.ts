@@ -47,7 +47,7 @@ const short = (cmd: string) => {
 
 async function guard(ctx: StepContext, a: PowerShellArgs): Promise<Result<Guard, StepFailure>> {
   if (a.creates !== undefined) {
-    const r = await ps(ctx, `if (Test-Path -LiteralPath ${quotePs(a.creates)}) { exit 0 } else { exit 1 }`, { readOnly: true, timeoutMs: 60_000 });
+    const r = await ps(ctx, `if (Test-Path -LiteralPath ${quotePs(a.creates)}) { exit 0 } else { exit 1 }`, { mutates: false, timeoutMs: 60_000 });
     if (!r.ok) return r;
     if (r.value.exitCode === 0) return ok({ kind: 'not-needed', why: `${a.creates} exists` });
   }
@@ -56,8 +56,8 @@ async function guard(ctx: StepContext, a: PowerShellArgs): Promise<Result<Guard,
     const safe = u.check_mode_safe === true;
     if (ctx.check && !safe) return ok({ kind: 'unknown', why: `'unless' guard ${NOT_RUN_IN_CHECK}: ${short(u.cmd)}` });
     if (ctx.check) ctx.log(`'unless' guard ${RAN_IN_CHECK}: ${short(u.cmd)}`);
-    // readOnly only when the user vouched for it: the check-mode connector refuses anything else
-    const r = await ps(ctx, u.cmd, { readOnly: safe, timeoutMs: 60_000 });
+    // mutates: false only when the user vouched for it: the check-mode connector refuses anything else
+    const r = await ps(ctx, u.cmd, { mutates: !safe, timeoutMs: 60_000 });
     if (!r.ok) return r;
     const note = ctx.check ? ` (${RAN_IN_CHECK})` : '';
     if (r.value.exitCode === 0) return ok({ kind: 'not-needed', why: `'unless' command succeeded${note}` });
@@ -93,7 +93,7 @@ async function body(ctx: StepContext, a: PowerShellArgs): Promise<Result<{ text:
 
 /** Run the script; exit codes outside ok_codes fail. */
 async function runIt(ctx: StepContext, a: PowerShellArgs, text: string, readOnly: boolean) {
-  const r = await ps(ctx, text, { readOnly, timeoutMs: (a.timeout ?? 1800) * 1000 });
+  const r = await ps(ctx, text, { mutates: !readOnly, timeoutMs: (a.timeout ?? 1800) * 1000 });
   if (!r.ok) return r;
   const data = { stdout: r.value.stdout, stderr: r.value.stderr, exit_code: r.value.exitCode };
   const okCodes = a.ok_codes ?? [0];
@@ -148,7 +148,7 @@ export const powershellStep = defineStep<PowerShellArgs>({
     if (!b.ok) return planFail(b.error);
     if (g.value.kind === 'unknown') return { kind: 'unknown', reason: `${g.value.why}; the ${b.value.what} runs if it fails` };
     if (ctx.check && a.read_only) {
-      // the user marked the script read-only: check mode runs it (still only as a readOnly exec)
+      // the user marked the script read-only: check mode runs it (still only as an exec declared `mutates: false`)
       const r = await runIt(ctx, a, b.value.text, true);
       if (!r.ok) return planFail(r.error);
       return r.value.good

@@ -108,7 +108,7 @@ async function fromCdWaiting(ctx: StepContext, iso: string, ms: number): Promise
 }
 
 async function fromCd(ctx: StepContext, iso: string): Promise<Result<ToolsRelease, StepFailure>> {
-  const r = await psJson(ctx, 'looking for the Windows tools on the CD drive', searchScript(undefined), { readOnly: true, timeoutMs: 120_000 });
+  const r = await psJson(ctx, 'looking for the Windows tools on the CD drive', searchScript(undefined), { mutates: false, timeoutMs: 120_000 });
   if (!r.ok) return r;
   const drives = asList(r.value);
   if (drives.length === 0) {
@@ -177,7 +177,7 @@ function probeScript(a: ToolsSourceArgs, f: LocalFile): string {
 }
 
 async function probe(ctx: StepContext, a: ToolsSourceArgs, f: LocalFile): Promise<Result<GuestCopy, StepFailure>> {
-  const r = await psJson(ctx, 'looking for the copied Windows tools', probeScript(a, f), { readOnly: true, timeoutMs: 120_000 });
+  const r = await psJson(ctx, 'looking for the copied Windows tools', probeScript(a, f), { mutates: false, timeoutMs: 120_000 });
   if (!r.ok) return r;
   const v = r.value as GuestCopy;
   return ok({ ...v, expanded: asList(v.expanded as unknown) as unknown as string[] });

@@ -46,7 +46,7 @@ const FIRST_DELAY_MS = 1000;
 const MAX_DELAY_MS = 15_000;
 
 async function bootTime(c: Connector): Promise<Result<string, string>> {
-  const r = await c.exec(BOOT_TIME_SCRIPT, { readOnly: true, timeoutMs: 60_000 });
+  const r = await c.exec(BOOT_TIME_SCRIPT, { mutates: false, timeoutMs: 60_000 });
   if (!r.ok) return err(`${r.error.kind}: ${r.error.message}`);
   const t = r.value.stdout.trim();
   if (r.value.exitCode !== 0 || !t) return err(`cannot read LastBootUpTime: ${tail(r.value.stderr) || 'empty'}`);
@@ -63,10 +63,10 @@ async function waitForNewBoot(c: Connector, ctx: StepContext, before: string, a:
       const t = await bootTime(conn);
       if (!t.ok) return { retry: t.error };
       if (t.value === before) return { retry: 'LastBootUpTime unchanged: not rebooted yet' };
-      const ready = await conn.exec(READY_SCRIPT, { readOnly: true, timeoutMs: 60_000 });
+      const ready = await conn.exec(READY_SCRIPT, { mutates: false, timeoutMs: 60_000 });
       if (!ready.ok) return { retry: `readiness: ${ready.error.kind}: ${ready.error.message}` };
       if (ready.value.exitCode !== 0) return { retry: `not ready: ${tail(ready.value.stdout || ready.value.stderr)}` };
-      const test = await conn.exec(a.test_command ?? '$true', { readOnly: true, timeoutMs: 60_000 });
+      const test = await conn.exec(a.test_command ?? '$true', { mutates: false, timeoutMs: 60_000 });
       if (!test.ok) return { retry: `test command: ${test.error.kind}: ${test.error.message}` };
       if (test.value.exitCode !== 0) return { retry: `test command exit ${test.value.exitCode}: ${tail(test.value.stderr || test.value.stdout)}` };
       booted = t.value;

@@ -35,7 +35,7 @@ export async function startGuest(o: { tmpfs?: string[]; env?: Record<string, str
   const host = hostFor(sshd);
   host.vars['boot_id_path'] = bootIdFile;
   const mk = (checkMode: boolean) => {
-    const r = createConnector(host, { resolveSecret: secretsFrom({}), checkMode });
+    const r = createConnector(host, { resolveSecret: secretsFrom({}), mode: checkMode ? 'check' : 'apply' });
     if (!r.ok) throw new Error(r.error);
     return r.value.connector as SshConnector;
   };

@@ -42,7 +42,7 @@ describeUnless(skip)('guest steps on lab guests', () => {
       name: g.name, vars: {}, groups: ['all'], pos: { file: 't', line: 1, col: 1 },
       connection: { type: 'ssh', address: g.host, port: g.port, user: g.user, key: g.privateKeyPath, agent: false, known_hosts: kh },
     };
-    const r = createConnector(host, { resolveSecret: secretsFrom({}), checkMode: check });
+    const r = createConnector(host, { resolveSecret: secretsFrom({}), mode: check ? 'check' : 'apply' });
     if (!r.ok) throw new Error(r.error);
     conns.push(r.value.connector as SshConnector);
     return { host, c: r.value.connector as SshConnector };
