@@ -142,12 +142,27 @@ export class HostRun {
     return recap;
   }
 
-  /** What an earlier process applied on this host (from its journal), so rollback can undo it. */
+  /**
+   * What an earlier process applied on this host (from its journal), so rollback can undo it.
+   * A journal is a file: each undo token is checked against its step type's `undoToken` before
+   * an undo sees it. One that does not pass is dropped, so the undo works as for an apply cut
+   * short before it returned its token (a snapshot is found by its markers, a setting by the
+   * playbook's arguments, a service is left as it is and said so) — never on a hand-edited value.
+   */
   private restoreApplied(r: { applied: { index: number; token: unknown }[] }): void {
     for (const a of r.applied) {
       const step = this.play.steps[a.index];
       if (!step) continue;
-      this.applied.push(step, this.play.hostArgs?.(this.host, 'main', a.index) ?? step.spec.args, a.token);
+      let token = a.token;
+      const valid = step.type.undoToken;
+      if (token !== undefined && (!valid || !valid(token))) {
+        this.opts.emit({
+          type: 'step-output', host: this.host.name, step: step.spec.name, stream: 'log',
+          text: `the journal's undo record for this step is not one a '${step.spec.type}' step writes: it is not used (undone as for an apply cut short)`,
+        });
+        token = undefined;
+      }
+      this.applied.push(step, this.play.hostArgs?.(this.host, 'main', a.index) ?? step.spec.args, token);
     }
   }
 

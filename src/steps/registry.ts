@@ -6,7 +6,7 @@ import { makeCheckStep, makeVerifyStep } from './check.js';
 import { windowsSteps, windowsPredicates } from './windows/index.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type AnyStep = StepType<any>;
+export type AnyStep = StepType<any, any, any>;
 
 /** The step types a playbook may use, keyed by their playbook key. */
 export interface StepRegistry {

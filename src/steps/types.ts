@@ -48,10 +48,14 @@ export interface StepContext {
   intent(intent: Intent): Promise<void>;
 }
 
-/** What plan() predicts. Pure with respect to the target: only reads. */
-export type PlanResult =
+/**
+ * What plan() predicts. Pure with respect to the target: only reads. A change carries `planned`:
+ * what plan() saw that apply() acts on (typed by the step: `StepType`'s P), so apply() does not
+ * read it again.
+ */
+export type PlanResult<P = unknown> =
   | { kind: 'ok'; summary: string }
-  | { kind: 'change'; summary: string; diff?: string }
+  | { kind: 'change'; summary: string; diff?: string; planned?: P }
   | { kind: 'fail'; reason: string; unreachable?: boolean }
   /** the host is done for this play without error (e.g. `check ... otherwise: skip-host`) */
   | { kind: 'skip-host'; reason: string }
@@ -61,21 +65,28 @@ export type PlanResult =
    */
   | { kind: 'unknown'; reason: string };
 
-export type ApplyResult =
+/** A planned change, as apply() receives it. */
+export type PlannedChange<P = unknown> = Extract<PlanResult<P>, { kind: 'change' }>;
+
+export type ApplyResult<U = unknown> =
   | {
       kind: 'changed' | 'ok';
       summary: string;
       /** exposed through `register` */
       data?: Record<string, unknown>;
       /** JSON-serialisable token for undo(); journaled so a later `pvrun rollback` can use it */
-      undo?: unknown;
+      undo?: U;
     }
   | { kind: 'failed'; reason: string; unreachable?: boolean; data?: Record<string, unknown> }
   | { kind: 'skip-host'; reason: string };
 
 export type UndoResult = { ok: true; summary: string } | { ok: false; reason: string };
 
-export interface StepType<A = Record<string, unknown>> {
+/**
+ * A step type. A: its arguments; P: what its plan() hands its apply(); U: its undo token, journaled
+ * and read back by `pvrun rollback`/`resume`, so checked by `undoToken` before undo() sees it.
+ */
+export interface StepType<A = Record<string, unknown>, P = unknown, U = unknown> {
   /** the playbook key, e.g. 'snapshot' */
   readonly type: string;
   readonly description: string;
@@ -108,18 +119,25 @@ export interface StepType<A = Record<string, unknown>> {
    * 'code': another interpreter's source, where only `| raw` templates are accepted.
    */
   templateContexts?(args: unknown): TemplateContext[];
-  plan(ctx: StepContext, args: A): Promise<PlanResult>;
-  apply(ctx: StepContext, args: A, plan: Extract<PlanResult, { kind: 'change' }>): Promise<ApplyResult>;
-  undo?(ctx: StepContext, args: A, token: unknown): Promise<UndoResult>;
+  plan(ctx: StepContext, args: A): Promise<PlanResult<P>>;
+  apply(ctx: StepContext, args: A, plan: PlannedChange<P>): Promise<ApplyResult<U>>;
+  /**
+   * Whether a token read back from a journal is one this step type wrote (src/util/shape.ts).
+   * One that is not reaches undo() as `undefined`, as for an apply cut short before it returned
+   * its token. Every step type with an undo has one.
+   */
+  readonly undoToken?: (raw: unknown) => raw is U;
+  /** `token` undefined: the apply was cut short (or its journaled token was not valid) */
+  undo?(ctx: StepContext, args: A, token: U | undefined): Promise<UndoResult>;
   /**
    * Restore points only: remove the restore point without reverting to it (rollback calls this
    * instead of undo() when nothing was changed inside the guest after it).
    */
-  dropRestorePoint?(ctx: StepContext, args: A, token: unknown): Promise<UndoResult>;
+  dropRestorePoint?(ctx: StepContext, args: A, token: U | undefined): Promise<UndoResult>;
 }
 
 /** Whether applying this step type changes the guest's own state (see StepType.touchesGuest). */
-export function touchesGuest(step: Pick<StepType<never>, 'touchesGuest' | 'needs'>): boolean {
+export function touchesGuest(step: Pick<StepType<never, never, never>, 'touchesGuest' | 'needs'>): boolean {
   return step.touchesGuest ?? (step.needs === 'guest' || step.needs === 'both');
 }
 
@@ -131,7 +149,7 @@ export interface TemplateContext {
   interpreter?: string;
 }
 
-/** Helper so a step module can declare its argument type once. */
-export function defineStep<A>(step: StepType<A>): StepType<A> {
+/** Helper so a step module can declare its argument, planned and undo token types once. */
+export function defineStep<A, P = unknown, U = unknown>(step: StepType<A, P, U>): StepType<A, P, U> {
   return step;
 }

@@ -20,12 +20,12 @@ export function unreachableFailure(f: StepFailure): boolean {
   return f.kind === 'guest' && isUnreachable(f.failure);
 }
 
-export function planFail(f: StepFailure): PlanResult {
+export function planFail(f: StepFailure): Extract<PlanResult<never>, { kind: 'fail' }> {
   return unreachableFailure(f) ? { kind: 'fail', reason: failureText(f), unreachable: true } : { kind: 'fail', reason: failureText(f) };
 }
 
-export function applyFail(f: StepFailure, data?: Record<string, unknown>): ApplyResult {
-  const r: ApplyResult = { kind: 'failed', reason: failureText(f) };
+export function applyFail(f: StepFailure, data?: Record<string, unknown>): Extract<ApplyResult<never>, { kind: 'failed' }> {
+  const r: Extract<ApplyResult<never>, { kind: 'failed' }> = { kind: 'failed', reason: failureText(f) };
   if (unreachableFailure(f)) r.unreachable = true;
   if (data) r.data = data;
   return r;

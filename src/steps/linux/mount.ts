@@ -7,6 +7,7 @@ import { quoteShell } from '../../util/shell-quote.js';
 import { defineStep, type StepFailure } from '../types.js';
 import { applyFail, becomeSchema, commandFailed, failureText, planFail, probe, run } from './common.js';
 import { CD_CANDIDATES, mountProbeCommand, parseMountProbe, type MountProbe } from './mounts.js';
+import { shape } from '../../util/shape.js';
 
 export interface MountArgs {
   /** default: /dev/cdrom, else /dev/sr0 */
@@ -37,10 +38,18 @@ async function look(ctx: Parameters<typeof probe>[0], a: MountArgs) {
   return out.ok ? { ok: true as const, value: parseMountProbe(out.value, a.path) } : out;
 }
 
-export const mountStep = defineStep<MountArgs>({
+export interface MountToken {
+  path: string;
+  become?: boolean;
+}
+
+const isMountToken = shape<MountToken>({ path: 'string', become: { optional: 'boolean' } });
+
+export const mountStep = defineStep<MountArgs, unknown, MountToken>({
   type: 'mount',
   description: 'Mount a device (default: the CD drive) on an empty mount point',
   needs: 'guest',
+  undoToken: isMountToken,
   touchesGuest: true,
   schema: {
     type: 'object',
@@ -89,7 +98,7 @@ export const mountStep = defineStep<MountArgs>({
   },
 
   async undo(ctx, a, token) {
-    const t = token as { path?: string; become?: boolean } | undefined;
+    const t = token;
     const path = t?.path ?? a.path;
     const r = await unmountIfMounted(ctx, path, t?.become ?? a.become === true);
     return r.ok ? { ok: true, summary: r.summary } : { ok: false, reason: failureText(r.failure) };

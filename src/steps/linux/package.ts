@@ -10,6 +10,8 @@ import {
 } from './package-manager.js';
 import type { GuestFacts } from '../../facts/linux.js';
 import { err, ok, type Result } from '../../util/result.js';
+import { shape } from '../../util/shape.js';
+import type { PackageManager } from '../../facts/linux.js';
 import type { StepFailure } from '../types.js';
 
 export interface PackageArgs {
@@ -60,7 +62,17 @@ async function assess(ctx: StepContext, a: PackageArgs): Promise<Result<Wanted, 
   return ok({ facts, pm, names, todo, needEpel });
 }
 
-export const packageStep = defineStep<PackageArgs>({
+/** what undo() removes: the packages this step installed, with the manager that installed them */
+export interface PackageToken {
+  remove: string[];
+  manager: PackageManager;
+  become?: boolean;
+}
+
+const MANAGERS: readonly PackageManager[] = ['dnf', 'yum', 'apt', 'zypper', 'apk'];
+const isPackageToken = shape<PackageToken>({ remove: 'string[]', manager: { enum: MANAGERS }, become: { optional: 'boolean' } });
+
+export const packageStep = defineStep<PackageArgs, unknown, PackageToken>({
   type: 'package',
   description: 'Install or remove packages with the guest\'s package manager',
   needs: 'guest',
@@ -89,6 +101,7 @@ export const packageStep = defineStep<PackageArgs>({
     },
   },
   shorthand: (v) => ({ name: String(v) }),
+  undoToken: isPackageToken,
 
   async plan(ctx, a) {
     const w = await assess(ctx, a);
@@ -127,8 +140,8 @@ export const packageStep = defineStep<PackageArgs>({
   },
 
   async undo(ctx, _a, token) {
-    const t = token as { remove?: string[]; manager?: NonNullable<GuestFacts['package_manager']>; become?: boolean } | undefined;
-    if (!t?.remove?.length || !t.manager) return { ok: true, summary: 'nothing to undo' };
+    const t = token;
+    if (!t?.remove.length) return { ok: true, summary: 'nothing to undo' };
     const r = await run(ctx, removeCommand(t.manager, t.remove), { become: t.become === true, timeoutMs: 1_800_000 });
     ctx.facts.invalidate('guest');
     if (!r.ok) return { ok: false, reason: failureText(r.error) };

@@ -10,6 +10,7 @@ import {
   serviceProbeCommand, type ServiceInfo,
 } from './services.js';
 import { err } from '../../util/result.js';
+import { shape } from '../../util/shape.js';
 
 const oneName = { type: 'string', pattern: withTemplates(SERVICE_NAME_PATTERN), description: SERVICE_NAME_DESCRIPTION };
 
@@ -24,7 +25,26 @@ function candidates(a: ServiceArgs): string[] {
   return typeof a.name === 'string' ? [a.name] : a.name;
 }
 
-async function find(ctx: StepContext, a: ServiceArgs): Promise<Result<{ init: 'systemd' | 'sysv'; info: ServiceInfo } | null, StepFailure>> {
+/** the service found: what plan() hands apply(), so apply() does not probe a second time */
+interface Found {
+  init: 'systemd' | 'sysv';
+  info: ServiceInfo;
+}
+
+export interface ServiceToken {
+  name: string;
+  init: 'systemd' | 'sysv';
+  /** what undoes the apply, in order */
+  actions: ('enable' | 'disable' | 'start' | 'stop')[];
+  become?: boolean;
+}
+
+const isServiceToken = shape<ServiceToken>({
+  // the name goes into a command and, for SysV, a path: held to the names a playbook may give
+  name: (v) => typeof v === 'string' && invalidServiceName([v]) === undefined, init: { enum: ['systemd', 'sysv'] }, actions: { enumArray: ['enable', 'disable', 'start', 'stop'] }, become: { optional: 'boolean' },
+});
+
+async function find(ctx: StepContext, a: ServiceArgs): Promise<Result<Found | null, StepFailure>> {
   // literal names were checked at load; a name from a run-time template is checked here
   const invalid = invalidServiceName(candidates(a));
   if (invalid) return err({ kind: 'config', message: invalid });
@@ -34,11 +54,12 @@ async function find(ctx: StepContext, a: ServiceArgs): Promise<Result<{ init: 's
   return ok(info ? { init: info.init, info } : null);
 }
 
-export const serviceStep = defineStep<ServiceArgs>({
+export const serviceStep = defineStep<ServiceArgs, Found, ServiceToken>({
   type: 'service',
   description: 'Enable and/or start or stop a service (first existing of several candidate names)',
   needs: 'guest',
   touchesGuest: true,
+  undoToken: isServiceToken,
   schema: {
     type: 'object',
     additionalProperties: false,
@@ -62,11 +83,12 @@ export const serviceStep = defineStep<ServiceArgs>({
     }
     const acts = serviceActions(f.value.info, a);
     if (acts.length === 0) return { kind: 'ok', summary: `${f.value.info.name} is as wanted` };
-    return { kind: 'change', summary: `would ${acts.join(' + ')} ${f.value.info.name}` };
+    return { kind: 'change', summary: `would ${acts.join(' + ')} ${f.value.info.name}`, planned: f.value };
   },
 
-  async apply(ctx, a) {
-    const f = await find(ctx, a);
+  async apply(ctx, a, plan) {
+    // the service plan() found a moment ago (an apply without a plan before it probes for itself)
+    const f = plan.planned ? ok(plan.planned) : await find(ctx, a);
     if (!f.ok) return applyFail(f.error);
     if (f.value === null) return { kind: 'failed', reason: `no such service: none of ${candidates(a).join(', ')} exists` };
     const { init, info } = f.value;
@@ -79,12 +101,15 @@ export const serviceStep = defineStep<ServiceArgs>({
       if (r.value.exitCode !== 0) return applyFail(commandFailed(`${act} ${info.name}`, r.value));
     }
     ctx.facts.invalidate('guest');
-    const undoActs = acts.map((x) => ({ enable: 'disable', disable: 'enable', start: 'stop', stop: 'start', restart: null })[x]).filter((x) => x !== null);
+    const opposite = { enable: 'disable', disable: 'enable', start: 'stop', stop: 'start', restart: null } as const;
+    const undoActs = acts.map((x) => opposite[x]).filter((x) => x !== null);
     return { kind: 'changed', summary: `${acts.join(' + ')} ${info.name}`, data: { service: info.name }, undo: { name: info.name, init, actions: undoActs.reverse(), become: a.become === true } };
   },
 
   async undo(ctx, _a, token) {
-    const t = token as { name: string; init: 'systemd' | 'sysv'; actions: ('enable' | 'disable' | 'start' | 'stop')[]; become?: boolean };
+    // no token: the apply was cut short (or its journal record is not valid); what it did is not known
+    if (!token) return { ok: false, reason: 'no record of what was changed (the apply was cut short): the service is left as it is' };
+    const t = token;
     for (const act of t.actions) {
       const r = await run(ctx, serviceCommand(t.init, t.name, act), { become: t.become === true, timeoutMs: 300_000 });
       if (!r.ok) return { ok: false, reason: `${act} ${t.name}: ${r.error.kind}` };

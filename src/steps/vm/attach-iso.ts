@@ -5,7 +5,8 @@ import type { Result } from '../../util/result.js';
 import { err, ok } from '../../util/result.js';
 import { defineStep } from '../types.js';
 import type { ApplyResult, StepContext } from '../types.js';
-import { cdDrive, failureText, forgetCdDrive, isoInDrive, keepPlanned, rememberIso, takePlanned, vmOf } from './common.js';
+import { cdDrive, failureText, forgetCdDrive, isoInDrive, rememberIso, seenNow, stillSeen, vmOf, type Seen } from './common.js';
+import { shape } from '../../util/shape.js';
 
 export interface AttachIsoArgs {
   /** 'tools' (default: the pool's guest tools ISO), or an ISO name_label or uuid */
@@ -42,12 +43,15 @@ async function situation(ctx: StepContext, h: VmHandle, isoArg: string | undefin
 }
 
 const NO_DRIVE = 'has no CD drive: add one (Xen Orchestra: VM > Disks > "Add CD drive", or `xe vm-cd-add`) and run again';
-const PLAN_KEY = 'attach-iso';
+/** what attach-iso's plan() hands its apply() (windows-tools-source passes it through) */
+export type AttachIsoPlanned = Seen<Situation>;
+
+export const isAttachIsoToken = shape<AttachIsoToken>({ isoUuid: 'string', previousUuid: { optional: 'string' } });
 
 /** the drive changed under us (another ISO inserted, the VBD rebuilt): worth one fresh look */
 const raced = (e: HypervisorFailure) => e.kind === 'xapi' && (e.code === 'VBD_NOT_EMPTY' || e.code === 'VBD_IS_EMPTY' || e.code === 'HANDLE_INVALID');
 
-export const attachIsoStep = defineStep<AttachIsoArgs>({
+export const attachIsoStep = defineStep<AttachIsoArgs, AttachIsoPlanned, AttachIsoToken>({
   type: 'attach-iso',
   description: "Insert an ISO (default: the pool's guest tools ISO) into the VM's CD drive; undo ejects it",
   needs: 'vm',
@@ -58,6 +62,7 @@ export const attachIsoStep = defineStep<AttachIsoArgs>({
     properties: { iso: { type: 'string', minLength: 1 }, replace: { type: 'boolean' } },
   },
   shorthand: (v) => (typeof v === 'string' ? { iso: v } : {}),
+  undoToken: isAttachIsoToken,
 
   async plan(ctx, args) {
     const h = await vmOf(ctx);
@@ -69,20 +74,18 @@ export const attachIsoStep = defineStep<AttachIsoArgs>({
       case 'no-drive': return { kind: 'fail', reason: `${h.value.nameLabel} ${NO_DRIVE}` };
       case 'already': return { kind: 'ok', summary: `${v.iso.nameLabel} is already in the drive` };
       case 'empty':
-        keepPlanned(ctx, PLAN_KEY, h.value, v);
-        return { kind: 'change', summary: `insert ${v.iso.nameLabel}`, diff: `CD drive: (empty) -> ${v.iso.nameLabel}` };
+        return { kind: 'change', summary: `insert ${v.iso.nameLabel}`, diff: `CD drive: (empty) -> ${v.iso.nameLabel}`, planned: seenNow(h.value, v) };
       case 'other':
         if (!args.replace) return { kind: 'fail', reason: `the CD drive holds ${v.current}; set replace: true to eject it first` };
-        keepPlanned(ctx, PLAN_KEY, h.value, v);
-        return { kind: 'change', summary: `eject ${v.current}, insert ${v.iso.nameLabel}`, diff: `CD drive: ${v.current} -> ${v.iso.nameLabel}` };
+        return { kind: 'change', summary: `eject ${v.current}, insert ${v.iso.nameLabel}`, diff: `CD drive: ${v.current} -> ${v.iso.nameLabel}`, planned: seenNow(h.value, v) };
     }
   },
 
-  async apply(ctx, args) {
+  async apply(ctx, args, plan) {
     const h = await vmOf(ctx);
     if (!h.ok) return { kind: 'failed', reason: h.error };
     // what plan() saw a moment ago; if the drive changed since, XAPI says so and we look again
-    const seen = takePlanned<Situation>(ctx, PLAN_KEY, h.value);
+    const seen = stillSeen(plan.planned, h.value);
     if (seen) {
       const r = await attach(ctx, h.value, args, seen);
       if (!r.raced) return r.result;
@@ -100,7 +103,7 @@ export const attachIsoStep = defineStep<AttachIsoArgs>({
     if (!drive.ok) return { ok: false, reason: failureText(drive.error) };
     if (!drive.value || drive.value.empty) return { ok: true, summary: 'the CD drive is already empty' };
     // only eject what this step inserted (an unknown token: the ISO the args name)
-    const t = token as Partial<AttachIsoToken> | undefined;
+    const t = token;
     let ours = t?.isoUuid;
     if (!ours) {
       const iso = await wantedIso(h.value.xapi, args.iso);
@@ -126,7 +129,7 @@ export const attachIsoStep = defineStep<AttachIsoArgs>({
 });
 
 /** act on a situation; `raced`: XAPI says the drive is not as seen (look again and retry once) */
-async function attach(ctx: StepContext, h: VmHandle, args: AttachIsoArgs, v: Situation): Promise<{ result: ApplyResult; raced?: boolean }> {
+async function attach(ctx: StepContext, h: VmHandle, args: AttachIsoArgs, v: Situation): Promise<{ result: ApplyResult<AttachIsoToken>; raced?: boolean }> {
   if (v.kind === 'no-drive') return { result: { kind: 'failed', reason: `${h.nameLabel} ${NO_DRIVE}` } };
   if (v.kind === 'already') return { result: { kind: 'ok', summary: `${v.iso.nameLabel} is already in the drive` } };
   let previousUuid: string | undefined;

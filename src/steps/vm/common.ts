@@ -26,7 +26,7 @@ export async function vmOf(ctx: StepContext): Promise<Result<VmHandle, string>> 
  * one event.from bring all three records), every later read a single `event.from(…, token, 0)`
  * that folds in whatever changed since (a reboot or revert always produces events), so several
  * predicates and steps reading the VM never re-read the three records. Each call is current:
- * a step's apply() that wants what its plan() saw uses keepPlanned/takePlanned instead.
+ * a step's apply() that wants what its plan() saw gets it in the planned change (seenNow/stillSeen).
  */
 const memo = new WeakMap<Map<string, unknown>, VmWatch>();
 
@@ -103,24 +103,27 @@ export async function isoInDrive(ctx: StepContext, h: VmHandle, drive: CdDrive):
 }
 
 /**
- * What a step's plan() saw, for its apply() in the same attempt (the engine calls them back to
- * back with the same context, milliseconds apart), so apply acts on it without reading it again;
- * what changed in between shows up as an XAPI error on the write (VBD_NOT_EMPTY …). Taken once;
- * an apply() without a plan() before it reads for itself.
+ * What a step's plan() saw, handed to its apply() in the planned change (`PlanResult.planned`,
+ * typed by the step), so apply acts on it without reading it again; what changed in between shows
+ * up as an XAPI error on the write (VBD_NOT_EMPTY …). Tied to the VM it was read from and to a
+ * moment: an apply() long after its plan() (a slow guest gate between them) reads afresh.
  */
-const planned = new WeakMap<StepContext, { key: string; vm: string; at: number; value: unknown }>();
-
-/** a guard, not a cache lifetime: an apply() long after its plan() (never the engine's way) reads afresh */
-const PLANNED_MAX_AGE_MS = 5000;
-
-export function keepPlanned(ctx: StepContext, key: string, h: VmHandle, value: unknown): void {
-  planned.set(ctx, { key, vm: h.ref, at: Date.now(), value });
+export interface Seen<T> {
+  vm: string;
+  at: number;
+  value: T;
 }
 
-export function takePlanned<T>(ctx: StepContext, key: string, h: VmHandle): T | undefined {
-  const p = planned.get(ctx);
-  planned.delete(ctx);
-  return p && p.key === key && p.vm === h.ref && Date.now() - p.at <= PLANNED_MAX_AGE_MS ? (p.value as T) : undefined;
+/** a guard, not a cache lifetime: an apply() long after its plan() reads afresh */
+const PLANNED_MAX_AGE_MS = 5000;
+
+export function seenNow<T>(h: VmHandle, value: T): Seen<T> {
+  return { vm: h.ref, at: Date.now(), value };
+}
+
+/** what plan() saw, if it is of this VM and recent; undefined: read it again */
+export function stillSeen<T>(s: Seen<T> | undefined, h: VmHandle): T | undefined {
+  return s && s.vm === h.ref && Date.now() - s.at <= PLANNED_MAX_AGE_MS ? s.value : undefined;
 }
 
 /** `30s`, `5m`, `1h30m`, `7d`, `2w`, or a number of seconds → ms (the loader's parser). */

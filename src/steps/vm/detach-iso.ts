@@ -3,13 +3,13 @@ import type { CdDrive } from '../../hypervisor/vm-cd.js';
 import { ejectIso, findIso, insertIso } from '../../hypervisor/vm-cd.js';
 import { defineStep } from '../types.js';
 import type { ApplyResult, StepContext } from '../types.js';
-import { cdDrive, failureText, forgetCdDrive, isoInDrive, keepPlanned, rememberIso, takePlanned, vmOf } from './common.js';
+import { cdDrive, failureText, forgetCdDrive, isoInDrive, rememberIso, seenNow, stillSeen, vmOf, type Seen } from './common.js';
+import { shape } from '../../util/shape.js';
 
 export type DetachIsoArgs = Record<string, never>;
 
-const PLAN_KEY = 'detach-iso';
 
-interface Seen {
+interface InDrive {
   drive: CdDrive;
   name: string;
   uuid: string;
@@ -20,13 +20,16 @@ export interface DetachIsoToken {
   isoUuid: string;
 }
 
-export const detachIsoStep = defineStep<DetachIsoArgs>({
+const isDetachIsoToken = shape<DetachIsoToken>({ isoUuid: 'string' });
+
+export const detachIsoStep = defineStep<DetachIsoArgs, Seen<InDrive>, DetachIsoToken>({
   type: 'detach-iso',
   description: "Eject whatever ISO is in the VM's CD drive (an empty drive, or none, is fine)",
   needs: 'vm',
   touchesGuest: false,
   schema: { type: 'object', additionalProperties: false, properties: {} },
   shorthand: () => ({}),
+  undoToken: isDetachIsoToken,
 
   async plan(ctx) {
     const h = await vmOf(ctx);
@@ -36,16 +39,15 @@ export const detachIsoStep = defineStep<DetachIsoArgs>({
     if (!d.value) return { kind: 'ok', summary: 'no CD drive' };
     if (d.value.empty) return { kind: 'ok', summary: 'the CD drive is empty' };
     const iso = await isoInDrive(ctx, h.value, d.value);
-    keepPlanned(ctx, PLAN_KEY, h.value, { drive: d.value, name: iso.nameLabel, uuid: iso.uuid } satisfies Seen);
-    return { kind: 'change', summary: `eject ${iso.nameLabel}` };
+    return { kind: 'change', summary: `eject ${iso.nameLabel}`, planned: seenNow(h.value, { drive: d.value, name: iso.nameLabel, uuid: iso.uuid }) };
   },
 
-  async apply(ctx) {
+  async apply(ctx, _args, plan) {
     const h = await vmOf(ctx);
     if (!h.ok) return { kind: 'failed', reason: h.error };
     // what plan() saw a moment ago: eject right away (an emptied drive answers VBD_IS_EMPTY, a
     // rebuilt one HANDLE_INVALID, then we look again)
-    const seen = takePlanned<Seen>(ctx, PLAN_KEY, h.value);
+    const seen = stillSeen(plan.planned, h.value);
     if (seen) {
       const r = await eject(ctx, h.value, seen);
       if (r) return r;
@@ -62,7 +64,7 @@ export const detachIsoStep = defineStep<DetachIsoArgs>({
 
   // put back the ISO this step ejected (rollback without a revert), if the drive is still empty
   async undo(ctx, _args, token) {
-    const t = token as Partial<DetachIsoToken> | undefined;
+    const t = token;
     if (!t?.isoUuid) return { ok: true, summary: 'no record of the ejected ISO: nothing to put back' };
     const h = await vmOf(ctx);
     if (!h.ok) return { ok: false, reason: h.error };
@@ -81,7 +83,7 @@ export const detachIsoStep = defineStep<DetachIsoArgs>({
 });
 
 /** undefined: the drive ref is gone (look it up again) */
-async function eject(ctx: StepContext, h: VmHandle, s: Seen): Promise<ApplyResult | undefined> {
+async function eject(ctx: StepContext, h: VmHandle, s: InDrive): Promise<ApplyResult<DetachIsoToken> | undefined> {
   await ctx.intent({ action: 'vm.cd-eject', detail: { vm: h.uuid, iso: s.name } });
   const e = await ejectIso(h, s.drive);
   if (!e.ok) {

@@ -2,9 +2,7 @@ import type { SnapshotInfo } from '../../hypervisor/vm-snapshot.js';
 import { destroySnapshot, listPvrunSnapshots } from '../../hypervisor/vm-snapshot.js';
 import { ok } from '../../util/result.js';
 import { defineStep } from '../types.js';
-import { failureText, keepPlanned, runInfo, takePlanned, vmOf } from './common.js';
-
-const PLAN_KEY = 'snapshot-prune';
+import { failureText, runInfo, seenNow, stillSeen, vmOf, type Seen } from './common.js';
 import { decidePrune } from './retention.js';
 
 export interface SnapshotPruneArgs {
@@ -12,7 +10,7 @@ export interface SnapshotPruneArgs {
   include_current_run?: boolean;
 }
 
-export const snapshotPruneStep = defineStep<SnapshotPruneArgs>({
+export const snapshotPruneStep = defineStep<SnapshotPruneArgs, Seen<SnapshotInfo[]>>({
   type: 'snapshot-prune',
   description: "Delete pvrun's expired snapshots of the VM (keep: false / past their keep duration) and their disks, never an ISO",
   needs: 'vm',
@@ -26,15 +24,14 @@ export const snapshotPruneStep = defineStep<SnapshotPruneArgs>({
     if (!snaps.ok) return { kind: 'fail', reason: failureText(snaps.error) };
     const go = decidePrune(snaps.value, Date.now(), runInfo(ctx).runId, args.include_current_run ?? false).filter((d) => d.prune);
     if (go.length === 0) return { kind: 'ok', summary: `nothing to prune (${snaps.value.length} pvrun snapshot(s) kept)` };
-    keepPlanned(ctx, PLAN_KEY, h.value, snaps.value);
-    return { kind: 'change', summary: `delete ${go.map((d) => `'${d.snapshot.nameLabel}' (${d.why})`).join(', ')}` };
+    return { kind: 'change', summary: `delete ${go.map((d) => `'${d.snapshot.nameLabel}' (${d.why})`).join(', ')}`, planned: seenNow(h.value, snaps.value) };
   },
 
-  async apply(ctx, args) {
+  async apply(ctx, args, plan) {
     const h = await vmOf(ctx);
     if (!h.ok) return { kind: 'failed', reason: h.error };
     // the list plan() read a moment ago; destroySnapshot re-checks each snapshot before deleting it
-    const seen = takePlanned<SnapshotInfo[]>(ctx, PLAN_KEY, h.value);
+    const seen = stillSeen(plan.planned, h.value);
     const snaps = seen ? ok(seen) : await listPvrunSnapshots(h.value.xapi, h.value.ref);
     if (!snaps.ok) return { kind: 'failed', reason: failureText(snaps.error) };
     const go = decidePrune(snaps.value, Date.now(), runInfo(ctx).runId, args.include_current_run ?? false).filter((d) => d.prune);

@@ -2,7 +2,8 @@ import type { HypervisorFailure, VmHandle } from '../../hypervisor/types.js';
 import { destroySnapshot, listPvrunSnapshots, MARK, revertToSnapshot, takeSnapshot } from '../../hypervisor/vm-snapshot.js';
 import { defineStep } from '../types.js';
 import type { StepContext, UndoResult } from '../types.js';
-import { DURATION_SCHEMA, durationArg, failureText, forgetVm, keepPlanned, parseDurationMs, runInfo, takePlanned, vmFacts, vmOf } from './common.js';
+import { DURATION_SCHEMA, durationArg, failureText, forgetVm, parseDurationMs, runInfo, seenNow, stillSeen, vmFacts, vmOf, type Seen } from './common.js';
+import { shape } from '../../util/shape.js';
 import type { VmFacts } from '../../hypervisor/vm-facts.js';
 import { err, ok, type Result } from '../../util/result.js';
 import { keepUntil } from './retention.js';
@@ -27,7 +28,6 @@ export interface SnapshotToken {
 }
 
 const STATE_KEY = 'vm.snapshot';
-const PLAN_KEY = 'snapshot';
 
 function keepValue(keep: SnapshotArgs['keep']): boolean | number {
   if (keep === undefined) return true;
@@ -35,7 +35,11 @@ function keepValue(keep: SnapshotArgs['keep']): boolean | number {
   return parseDurationMs(keep) ?? true;
 }
 
-export const snapshotStep = defineStep<SnapshotArgs>({
+export const isSnapshotToken = shape<SnapshotToken>({
+  vmUuid: 'string', snapshotUuid: 'string', snapshotRef: 'string', powerState: 'string', hadTools: 'boolean',
+});
+
+export const snapshotStep = defineStep<SnapshotArgs, Seen<VmFacts>, SnapshotToken>({
   type: 'snapshot',
   description: 'Snapshot the VM (crash-consistent) as a restore point; undo reverts to it and restores the power state',
   needs: 'vm',
@@ -51,25 +55,26 @@ export const snapshotStep = defineStep<SnapshotArgs>({
     },
   },
   shorthand: (v) => (typeof v === 'string' ? { name: v } : {}),
+  undoToken: isSnapshotToken,
 
   async plan(ctx, args) {
     const h = await vmOf(ctx);
     if (!h.ok) return { kind: 'fail', reason: h.error };
     const f = await vmFacts(ctx, h.value);
     if (!f.ok) return { kind: 'fail', reason: failureText(f.error) };
-    keepPlanned(ctx, PLAN_KEY, h.value, f.value);
     const name = snapshotName(ctx, args);
     return {
       kind: 'change', summary: `snapshot ${h.value.nameLabel} (${f.value.power_state}) as '${name}'`,
+      planned: seenNow(h.value, f.value),
       diff: `+ snapshot '${name}' of ${h.value.nameLabel} (${h.value.uuid}), marked for pvrun run ${String((ctx.scope['run'] as { id?: unknown } | undefined)?.id ?? '?')}, keep: ${String(args.keep ?? true)}`,
     };
   },
 
-  async apply(ctx, args) {
+  async apply(ctx, args, plan) {
     const h = await vmOf(ctx);
     if (!h.ok) return { kind: 'failed', reason: h.error };
     // the power state and tools seen by plan() a moment ago go into the markers
-    const seen = takePlanned<VmFacts>(ctx, PLAN_KEY, h.value);
+    const seen = stillSeen(plan.planned, h.value);
     const f = seen ? ok(seen) : await vmFacts(ctx, h.value);
     if (!f.ok) return { kind: 'failed', reason: failureText(f.error) };
     const { runId, playbook, host } = runInfo(ctx);
@@ -153,9 +158,7 @@ async function tokenOrFind(ctx: StepContext, h: VmHandle, token: unknown): Promi
   };
 }
 
-function isToken(t: unknown): t is SnapshotToken {
-  return typeof t === 'object' && t !== null && typeof (t as SnapshotToken).snapshotUuid === 'string';
-}
+const isToken = isSnapshotToken;
 
 async function revertAndRestore(ctx: StepContext, h: VmHandle, t: SnapshotToken, timeoutMs: number): Promise<UndoResult> {
   // refs are not stable across processes (pvrun rollback): go by uuid

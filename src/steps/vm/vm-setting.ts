@@ -7,9 +7,9 @@ import { ok } from '../../util/result.js';
 import { describeWaitFailure, waitForGuest } from '../../runtime/wait-guest.js';
 import { defineStep } from '../types.js';
 import type { StepContext } from '../types.js';
-import { DURATION_SCHEMA, durationArg, failureText, forgetVmFacts, keepPlanned, takePlanned, vmFacts, vmOf } from './common.js';
+import { DURATION_SCHEMA, durationArg, failureText, forgetVmFacts, seenNow, stillSeen, vmFacts, vmOf, type Seen } from './common.js';
+import { shape } from '../../util/shape.js';
 
-const PLAN_KEY = 'vm-setting';
 
 export interface VmSettingArgs {
   /** "Manage Citrix PV drivers via Windows Update" = VM.has_vendor_device */
@@ -68,10 +68,13 @@ async function changeVendorDevice(
   return ok(`windows_update_drivers ${value}${wasRunning ? `, restarted${how}` : ''}`);
 }
 
-export const vmSettingStep = defineStep<VmSettingArgs>({
+const isVmSettingToken = shape<VmSettingToken>({ previous: 'boolean' });
+
+export const vmSettingStep = defineStep<VmSettingArgs, Seen<VmFacts>, VmSettingToken>({
   type: 'vm-setting',
   description: 'Change a VM setting that needs the VM halted: windows_update_drivers (has_vendor_device)',
   needs: 'vm',
+  undoToken: isVmSettingToken,
   schema: {
     type: 'object',
     additionalProperties: false,
@@ -91,19 +94,19 @@ export const vmSettingStep = defineStep<VmSettingArgs>({
     if (f.value.has_vendor_device === args.windows_update_drivers) {
       return { kind: 'ok', summary: `windows_update_drivers is already ${args.windows_update_drivers}` };
     }
-    keepPlanned(ctx, PLAN_KEY, h.value, f.value);
     const restart = f.value.power_state === 'Halted' ? '' : ' (shut down, set, start again)';
     return {
       kind: 'change',
       summary: `set windows_update_drivers ${args.windows_update_drivers}${restart}`,
+      planned: seenNow(h.value, f.value),
       diff: `- has_vendor_device: ${f.value.has_vendor_device}\n+ has_vendor_device: ${args.windows_update_drivers}`,
     };
   },
 
-  async apply(ctx, args) {
+  async apply(ctx, args, plan) {
     const h = await vmOf(ctx);
     if (!h.ok) return { kind: 'failed', reason: h.error };
-    const seen = takePlanned<VmFacts>(ctx, PLAN_KEY, h.value);
+    const seen = stillSeen(plan.planned, h.value);
     const f = seen ? ok(seen) : await vmFacts(ctx, h.value);
     if (!f.ok) return { kind: 'failed', reason: failureText(f.error) };
     if (f.value.has_vendor_device === args.windows_update_drivers) {
@@ -118,8 +121,8 @@ export const vmSettingStep = defineStep<VmSettingArgs>({
   async undo(ctx, args, token) {
     const h = await vmOf(ctx);
     if (!h.ok) return { ok: false, reason: h.error };
-    const t = token as Partial<VmSettingToken> | undefined;
-    const previous = typeof t?.previous === 'boolean' ? t.previous : !args.windows_update_drivers;
+    // no token (the apply was cut short): the setting before it was the opposite of the one asked for
+    const previous = token ? token.previous : !args.windows_update_drivers;
     const f = await vmFacts(ctx, h.value);
     if (!f.ok) return { ok: false, reason: failureText(f.error) };
     if (f.value.has_vendor_device === previous) return { ok: true, summary: `windows_update_drivers is ${previous} already` };

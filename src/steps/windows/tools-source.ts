@@ -20,7 +20,8 @@ import { quotePs, quotePsArray } from '../../util/ps-quote.js';
 import { err, ok, type Result } from '../../util/result.js';
 import { defineStep, type ApplyResult, type StepContext, type StepFailure } from '../types.js';
 import { applyFail, planFail, ps, psJson, tail } from './common.js';
-import { attachIsoStep } from '../vm/attach-iso.js';
+import { attachIsoStep, isAttachIsoToken, type AttachIsoPlanned, type AttachIsoToken } from '../vm/attach-iso.js';
+import { shape } from '../../util/shape.js';
 import { describeFound, FAMILIES, familyFromName, pickRelease, zipEntries, type FoundRelease, type ReleaseFamily } from './tools-release.js';
 
 export interface ToolsSourceArgs {
@@ -47,8 +48,10 @@ export const TOOLS_STATE_KEY = 'windows_tools';
 
 export interface ToolsSourceToken {
   /** attach-iso's undo token when this step inserted the ISO */
-  iso?: unknown;
+  iso?: AttachIsoToken;
 }
+
+const isToolsSourceToken = shape<ToolsSourceToken>({ iso: { optional: isAttachIsoToken } });
 
 export function toolsRelease(ctx: StepContext): ToolsRelease | undefined {
   return ctx.state.get(TOOLS_STATE_KEY) as ToolsRelease | undefined;
@@ -205,10 +208,11 @@ function validate(a: ToolsSourceArgs): Result<'iso' | 'file', StepFailure> {
   return ok(iso ? 'iso' : 'file');
 }
 
-export const windowsToolsSourceStep = defineStep<ToolsSourceArgs>({
+export const windowsToolsSourceStep = defineStep<ToolsSourceArgs, AttachIsoPlanned, ToolsSourceToken>({
   type: 'windows-tools-source',
   description: 'Find the XCP-ng Windows tools release (its one MSI and XenClean) on the inserted ISO, or copy a local release zip/MSI to the guest with a SHA-256 check',
   needs: 'both',
+  undoToken: isToolsSourceToken,
   touchesGuest: true,
   schema: {
     type: 'object',
@@ -233,7 +237,7 @@ export const windowsToolsSourceStep = defineStep<ToolsSourceArgs>({
         const what = named
           ? `by its name release ${named.version}: its one MSI is ${named.family.msi} (${named.family.product}, ${named.family.releases}); the inserted disc is searched for it`
           : `its name gives no version: the release's one MSI (XenTools-x64.msi: v9.1 or newer; XenDrivers-x64.msi: v9.0 or older) is known once the disc is inserted`;
-        return { kind: 'change', summary: `would ${ins.summary}; ${what}` };
+        return { kind: 'change', summary: `would ${ins.summary}; ${what}`, ...(ins.planned ? { planned: ins.planned } : {}) };
       }
       const r = await fromCd(ctx, a.iso!);
       if (!r.ok) return planFail(r.error);
@@ -254,7 +258,7 @@ export const windowsToolsSourceStep = defineStep<ToolsSourceArgs>({
     };
   },
 
-  async apply(ctx, a, plan): Promise<ApplyResult> {
+  async apply(ctx, a, plan): Promise<ApplyResult<ToolsSourceToken>> {
     const kind = validate(a);
     if (!kind.ok) return applyFail(kind.error);
     if (kind.value === 'iso') {
@@ -314,7 +318,7 @@ export const windowsToolsSourceStep = defineStep<ToolsSourceArgs>({
 
   async undo(ctx, a, token) {
     // the ISO this step inserted is ejected (attach-iso's undo); a copied file stays in the temp folder
-    const t = (token ?? {}) as ToolsSourceToken;
+    const t = token ?? {};
     if (a.iso && t.iso !== undefined) return attachIsoStep.undo!(ctx, { iso: a.iso }, t.iso);
     return { ok: true, summary: 'nothing to undo' };
   },

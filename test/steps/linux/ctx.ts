@@ -51,7 +51,7 @@ export function makeCtx(host: HostSpec, connector: Connector, opts: { check?: bo
 }
 
 /** What the engine does for one step: plan, and apply when a change is planned (not in check mode). */
-export async function runStep<A>(step: StepType<A>, ctx: StepContext, args: A): Promise<{ plan: PlanResult; apply?: ApplyResult }> {
+export async function runStep<A, P, U>(step: StepType<A, P, U>, ctx: StepContext, args: A): Promise<{ plan: PlanResult<P>; apply?: ApplyResult<U> }> {
   const plan = await step.plan(ctx, args);
   if (plan.kind !== 'change' || ctx.check) return { plan };
   return { plan, apply: await step.apply(ctx, args, plan) };

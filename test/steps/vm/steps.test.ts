@@ -9,7 +9,7 @@ import { vmPredicates, vmSteps } from '../../../src/steps/vm/index.js';
 import { snapshotPruneStep } from '../../../src/steps/vm/snapshot-prune.js';
 import { snapshotStep } from '../../../src/steps/vm/snapshot.js';
 import { vmSettingStep } from '../../../src/steps/vm/vm-setting.js';
-import type { PlanResult } from '../../../src/steps/types.js';
+import type { PlanResult, PlannedChange } from '../../../src/steps/types.js';
 import type { TestCtx } from './ctx.js';
 import { makeCtx } from './ctx.js';
 
@@ -43,7 +43,7 @@ function ctx(vm: string, o: { check?: boolean; runId?: string } = {}): TestCtx {
   return c;
 }
 
-function change(p: PlanResult): Extract<PlanResult, { kind: 'change' }> {
+function change<P>(p: PlanResult<P>): PlannedChange<P> {
   if (p.kind !== 'change') throw new Error(`expected a change plan, got ${JSON.stringify(p)}`);
   return p;
 }
