@@ -1,5 +1,6 @@
 import type { HostSpec } from '../model/inventory.js';
 import { touchesGuest } from '../steps/types.js';
+import { HostState } from '../steps/state.js';
 import type { ApplyResult, PlanResult, StepContext, StepFailure } from '../steps/types.js';
 import { isUnreachable } from '../connectors/types.js';
 import type { HostOutcome, HostRecap, RollbackMode, StepPhase, StepStatus } from './events.js';
@@ -24,7 +25,7 @@ export class HostRun {
   /** check mode (the run's or a step's `check_mode: true`): what was only predicted */
   private readonly checkLedger = new CheckModeLedger();
   private readonly applied = new AppliedSteps();
-  private readonly state = new Map<string, unknown>();
+  private readonly state = new HostState();
   private readonly facts: HostFacts;
   private readonly counts = { ok: 0, changed: 0, failed: 0, skipped: 0, unreachable: 0 };
   private guestUnreachable = false;

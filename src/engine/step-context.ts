@@ -6,6 +6,7 @@
 import type { Connector } from '../connectors/types.js';
 import type { HostSpec } from '../model/inventory.js';
 import type { FactCache, StepContext, StepFailure } from '../steps/types.js';
+import type { HostState } from '../steps/state.js';
 import { ok, type Result } from '../util/result.js';
 import type { EventSink } from './events.js';
 import { readOnlyConnector, readOnlyVm } from './read-only-views.js';
@@ -17,7 +18,7 @@ export interface StepContextDeps {
   check: boolean;
   services: HostServices;
   facts: FactCache;
-  state: Map<string, unknown>;
+  state: HostState;
   /** the template scope as it is now (registered values change from step to step) */
   scope(): Record<string, unknown>;
   emit: EventSink;

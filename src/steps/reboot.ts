@@ -12,6 +12,7 @@ import { quoteShell } from '../util/shell-quote.js';
 import { applyFail, failureText, tail } from './linux/common.js';
 import { classifyGuestFailure, waitForGuest } from '../runtime/wait-guest.js';
 import { defineStep, type ApplyResult, type StepContext, type StepFailure } from './types.js';
+import { REBOOT_REQUIRED } from './state.js';
 
 export interface RebootArgs {
   via?: 'guest' | 'hypervisor';
@@ -104,7 +105,7 @@ export const rebootStep = defineStep<RebootArgs>({
   async plan(ctx, a) {
     const via = a.via ?? 'guest';
     if (a.when_required) {
-      const req = ctx.state.get('reboot_required');
+      const req = ctx.state.get(REBOOT_REQUIRED);
       if (req !== true) {
         if (ctx.check && req === undefined) return { kind: 'change', summary: `would reboot via ${via} if an earlier step requires it` };
         return { kind: 'ok', summary: 'no reboot required' };
@@ -114,7 +115,7 @@ export const rebootStep = defineStep<RebootArgs>({
   },
 
   async apply(ctx, a): Promise<ApplyResult> {
-    if (a.when_required && ctx.state.get('reboot_required') !== true) return { kind: 'ok', summary: 'no reboot required' };
+    if (a.when_required && ctx.state.get(REBOOT_REQUIRED) !== true) return { kind: 'ok', summary: 'no reboot required' };
     const started = Date.now();
     const deadline = started + (a.reboot_timeout ?? 600) * 1000;
     const g = await ctx.guest();
@@ -154,7 +155,7 @@ export const rebootStep = defineStep<RebootArgs>({
       const f = w.error;
       return { kind: 'failed', reason: failureText(f), unreachable: true };
     }
-    ctx.state.set('reboot_required', false);
+    ctx.state.set(REBOOT_REQUIRED, false);
     const seconds = Math.round((Date.now() - started) / 100) / 10;
     return { kind: 'changed', summary: `rebooted via ${via} in ${seconds}s`, data: { boot_id_before: before, boot_id: w.value, seconds } };
   },

@@ -1,3 +1,4 @@
+import type { HostState } from './state.js';
 import type { Connector, ConnectorFailure } from '../connectors/types.js';
 import type { HypervisorFailure, VmHandle } from '../hypervisor/types.js';
 import type { HostSpec } from '../model/inventory.js';
@@ -37,7 +38,7 @@ export interface StepContext {
   readonly signal: AbortSignal;
   readonly facts: FactCache;
   /** per-host scratch shared by steps of this run (e.g. `reboot_required`, the snapshot ref) */
-  readonly state: Map<string, unknown>;
+  readonly state: HostState;
   /** the guest transport, connected on first use and reused for the run */
   guest(): Promise<Result<Connector, StepFailure>>;
   /** the host's VM on its pool */

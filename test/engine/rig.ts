@@ -6,6 +6,7 @@ import type { EnginePlay, EngineStep, HostServices } from '../../src/engine/type
 import { Scheduler } from '../../src/engine/scheduler.js';
 import { defineStep, type StepType } from '../../src/steps/types.js';
 import { ok, err } from '../../src/util/result.js';
+import { stateKey } from '../../src/steps/state.js';
 
 export interface RigArgs {
   /** milliseconds to wait in apply (per host: `{ hostname: ms }` or a number) */
@@ -51,7 +52,7 @@ export function makeRig(log: CallLog): StepType<RigArgs>[] {
         if (match(a.unreachableOn, h)) return { kind: 'fail', reason: 'unreachable: connection refused', unreachable: true };
         if (match(a.planFailOn, h)) return { kind: 'fail', reason: 'plan failed' };
         if (match(a.skipHostOn, h)) return { kind: 'skip-host', reason: 'already done' };
-        if (a.needsState && !ctx.state.has(a.needsState)) return { kind: 'fail', reason: `no ${a.needsState}` };
+        if (a.needsState && !ctx.state.has(stateKey(a.needsState))) return { kind: 'fail', reason: `no ${a.needsState}` };
         if (a.noop) return { kind: 'ok', summary: 'nothing to do' };
         return { kind: 'change', summary: `would ${type}`, diff: `+ ${type} on ${h}` };
       },
@@ -64,7 +65,7 @@ export function makeRig(log: CallLog): StepType<RigArgs>[] {
           const ms = sleepFor(a, h);
           if (ms > 0) await new Promise((r) => setTimeout(r, ms));
           if (match(a.failOn, h)) return { kind: 'failed', reason: `${type} failed on ${h}` };
-          if (a.setsState) ctx.state.set(a.setsState, true);
+          if (a.setsState) ctx.state.set(stateKey<boolean>(a.setsState), true);
           return { kind: 'changed', summary: `${type} done`, data: { out: `${type}-${h}` }, undo: { type, h } };
         } finally {
           log.active--;

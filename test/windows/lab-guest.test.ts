@@ -17,6 +17,7 @@ import { PwshPool } from '../../src/connectors/powershell/pool.js';
 import { describeWindows, PWSH, startPwshSshd, windowsHost } from './harness.js';
 import { buildRelease, LAB_RELEASES, type BuiltRelease } from '../../src/lab/windows/releases.js';
 import { runStep, stepContext } from './step-context.js';
+import { REBOOT_REQUIRED } from '../../src/steps/state.js';
 
 const noSecrets = (): Result<string, string> => ({ ok: false, error: 'none' });
 const predicate = (key: string) => windowsPredicates.find((p) => p.key === key)!;
@@ -79,11 +80,11 @@ describeWindows('Windows procedure on a lab guest (ssh-powershell + PvrunLab)', 
 
     const inst = await runStep(msiInstallStep, ctx, { path: 'D:\\package\\XenDrivers-x64.msi', product: 'XCP-ng Windows PV Drivers' });
     expect(inst.apply).toMatchObject({ kind: 'changed', data: { exit_code: 3010, reboot_required: true } });
-    expect(ctx.state.get('reboot_required')).toBe(true);
+    expect(ctx.state.get(REBOOT_REQUIRED)).toBe(true);
 
     const boot = await runStep(windowsRebootStep, ctx, { when_required: true });
     expect(boot.apply).toMatchObject({ kind: 'changed', data: { reboots: 1 } });
-    expect(ctx.state.get('reboot_required')).toBe(false);
+    expect(ctx.state.get(REBOOT_REQUIRED)).toBe(false);
 
     // the driver change happened: PV NIC on DHCP, the static IP stranded on a hidden adapter
     let s = g.read();
@@ -130,7 +131,7 @@ describeWindows('Windows procedure on a lab guest (ssh-powershell + PvrunLab)', 
     const ctx = stepContext(host, conn);
     const r = await runStep(msiInstallStep, ctx, { path: 'D:\\broken.msi' });
     expect(r.apply).toMatchObject({ kind: 'failed', reason: expect.stringContaining('msiexec exit 1603 (fatal error during installation)') });
-    expect(ctx.state.get('reboot_required')).toBeUndefined();
+    expect(ctx.state.get(REBOOT_REQUIRED)).toBeUndefined();
   });
 
   // the real XenClean (v9.1+) without -onboard removes every PV product and returns 0; 64/65/66

@@ -16,7 +16,7 @@ import type { SshPowerShellConnector } from '../../src/connectors/powershell/ssh
 import { msiInstallStep, windowsToolsSourceStep } from '../../src/steps/windows/index.js';
 import { releaseInstalled } from '../../src/steps/windows/msi-install.js';
 import { FAMILIES, pickRelease, zipEntries } from '../../src/steps/windows/tools-release.js';
-import { toolsRelease } from '../../src/steps/windows/tools-source.js';
+import { toolsRelease, TOOLS_STATE_KEY } from '../../src/steps/windows/tools-source.js';
 import type { Result } from '../../src/util/result.js';
 import { describeWindows, PWSH, windowsHost } from './harness.js';
 import { runStep, stepContext } from './step-context.js';
@@ -147,23 +147,23 @@ describeWindows('release packages on a lab guest', { sshd: true }, () => {
   it('upgrade: a v9.1 release replaces the v9.0 "PV Drivers" product; v9.0 over v9.1 is nothing to do (no downgrade)', async () => {
     const { g, host, conn } = guest('upgrade', { ...seedWindowsState({ vendorDevice: false }), cdrom: r90.root });
     const ctx = stepContext(host, conn);
-    ctx.state.set('windows_tools', { family: DRIVERS, msi: 'D:\\package\\XenDrivers-x64.msi', where: 'D:' });
+    ctx.state.set(TOOLS_STATE_KEY, { family: DRIVERS, msi: 'D:\\package\\XenDrivers-x64.msi', where: 'D:' });
     expect((await runStep(msiInstallStep, ctx, { release: true })).apply).toMatchObject({ kind: 'changed', data: { exit_code: 3010 } });
     expect(g.read().products.map((p) => `${p.name} ${p.version}`)).toEqual(['XCP-ng Windows PV Drivers 9.0.9137']);
     const s = g.read(); s.cdrom = r91.root; g.write(s);
-    ctx.state.set('windows_tools', { family: TOOLS, msi: 'D:\\package\\XenTools-x64.msi', where: 'D:' });
+    ctx.state.set(TOOLS_STATE_KEY, { family: TOOLS, msi: 'D:\\package\\XenTools-x64.msi', where: 'D:' });
     const up = await runStep(msiInstallStep, ctx, { release: true });
     expect(up.plan.kind).toBe('change');
     expect(up.apply).toMatchObject({ kind: 'changed' });
     expect(g.read().products.map((p) => `${p.name} ${p.version}`)).toEqual(['XCP-ng Windows Guest Tools 9.1.200']);
-    ctx.state.set('windows_tools', { family: DRIVERS, msi: 'D:\\package\\XenDrivers-x64.msi', where: 'D:' });
+    ctx.state.set(TOOLS_STATE_KEY, { family: DRIVERS, msi: 'D:\\package\\XenDrivers-x64.msi', where: 'D:' });
     expect((await runStep(msiInstallStep, ctx, { release: true })).plan).toMatchObject({ kind: 'ok', summary: expect.stringContaining('not downgrading') });
   });
 
   it('the emulated MSI refuses (1603) with the vendor device present, naming it in its log', async () => {
     const { g, host, conn } = guest('vendor', { ...seedWindowsState(), cdrom: r91.root });
     const ctx = stepContext(host, conn);
-    ctx.state.set('windows_tools', { family: TOOLS, msi: 'D:\\package\\XenTools-x64.msi', where: 'D:' });
+    ctx.state.set(TOOLS_STATE_KEY, { family: TOOLS, msi: 'D:\\package\\XenTools-x64.msi', where: 'D:' });
     const r = await runStep(msiInstallStep, ctx, { release: true, log: join(g.statePath, '..', 'msi.log') });
     expect(r.apply).toMatchObject({ kind: 'failed', reason: expect.stringMatching(/msiexec exit 1603 .*log says: .*PCI\\VEN_5853&DEV_C000 is present/) });
     expect(g.read().products).toEqual([]);

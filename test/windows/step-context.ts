@@ -6,13 +6,14 @@ import type { Connector } from '../../src/connectors/types.js';
 import type { HostSpec } from '../../src/model/inventory.js';
 import type { ApplyResult, Intent, PlanResult, StepContext, StepType } from '../../src/steps/types.js';
 import { err, ok } from '../../src/util/result.js';
+import { HostState } from '../../src/steps/state.js';
 
 export interface TestContext extends StepContext {
   intents: Intent[];
   lines: string[];
 }
 
-export function stepContext(host: HostSpec, conn: Connector, o: { check?: boolean; state?: Map<string, unknown> } = {}): TestContext {
+export function stepContext(host: HostSpec, conn: Connector, o: { check?: boolean; state?: HostState } = {}): TestContext {
   const intents: Intent[] = [];
   const lines: string[] = [];
   return {
@@ -21,7 +22,7 @@ export function stepContext(host: HostSpec, conn: Connector, o: { check?: boolea
     scope: {},
     signal: new AbortController().signal,
     facts: { get: async () => err({ kind: 'step', message: 'no fact cache in this test' }), invalidate: () => {} },
-    state: o.state ?? new Map(),
+    state: o.state ?? new HostState(),
     guest: async () => ok(conn),
     vm: async () => err({ kind: 'config', message: 'no VM in this test' }),
     log: (l) => { lines.push(l); },

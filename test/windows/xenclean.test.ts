@@ -19,6 +19,7 @@ import { FAMILIES } from '../../src/steps/windows/tools-release.js';
 import type { Result } from '../../src/util/result.js';
 import { describeWindows, PWSH, windowsHost } from './harness.js';
 import { runStep, stepContext } from './step-context.js';
+import { TOOLS_STATE_KEY } from '../../src/steps/windows/tools-source.js';
 
 const noSecrets = (): Result<string, string> => ({ ok: false, error: 'none' });
 const XC = 'D:\\package\\XenClean\\XenClean.exe';
@@ -94,7 +95,7 @@ describeWindows('XenClean by release', { sshd: true }, () => {
     const { g, host, conn } = guest('v90', citrixOn(r90));
     const ctx = stepContext(host, conn);
     expect((await citrixCleanupStep.plan(ctx, {}))).toMatchObject({ kind: 'fail', reason: expect.stringContaining('a windows-tools-source step must find the release first') });
-    ctx.state.set('windows_tools', { family: FAMILIES.find((f) => f.msi === 'XenDrivers-x64.msi')!, msi: 'D:\\package\\XenDrivers-x64.msi', xenclean: XC, where: 'D:' });
+    ctx.state.set(TOOLS_STATE_KEY, { family: FAMILIES.find((f) => f.msi === 'XenDrivers-x64.msi')!, msi: 'D:\\package\\XenDrivers-x64.msi', xenclean: XC, where: 'D:' });
     expect(await citrixCleanupStep.plan(ctx, {})).toMatchObject({ kind: 'fail', reason: expect.stringMatching(/v9\.0 or older \(XenDrivers-x64\.msi\): its XenClean has no flags and no exit-code contract.*Use a v9\.1 or newer release/) });
     expect(g.read().log ?? []).toEqual([]);
     // the v9.0 XenClean itself: exit 0 whatever happened (here: forced to fail, nothing removed)
@@ -102,7 +103,7 @@ describeWindows('XenClean by release', { sshd: true }, () => {
     expect((await exec(conn, `& '${XC}'; exit $LASTEXITCODE`)).exitCode).toBe(0);
     expect(g.read().products.map((p) => p.name)).toEqual(['Citrix VM Tools']);
 
-    ctx.state.set('windows_tools', { family: FAMILIES.find((f) => f.msi === 'XenTools-x64.msi')!, msi: 'D:\\package\\XenTools-x64.msi', xenclean: XC, where: 'D:' });
+    ctx.state.set(TOOLS_STATE_KEY, { family: FAMILIES.find((f) => f.msi === 'XenTools-x64.msi')!, msi: 'D:\\package\\XenTools-x64.msi', xenclean: XC, where: 'D:' });
     expect(await citrixCleanupStep.plan(ctx, {})).toMatchObject({ kind: 'change', summary: expect.stringContaining(`would run ${XC} -noConfirm -noReboot`) });
   });
 });

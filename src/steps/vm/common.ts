@@ -8,6 +8,8 @@ import type { Result } from '../../util/result.js';
 import { err, ok } from '../../util/result.js';
 import type { StepContext, StepFailure } from '../types.js';
 import { parseDuration } from '../../load/duration.js';
+import { stateKey } from '../state.js';
+import type { HostState } from '../state.js';
 
 /** One line for a step failure coming from below. */
 export function failureText(f: StepFailure | HypervisorFailure): string {
@@ -28,7 +30,7 @@ export async function vmOf(ctx: StepContext): Promise<Result<VmHandle, string>> 
  * predicates and steps reading the VM never re-read the three records. Each call is current:
  * a step's apply() that wants what its plan() saw gets it in the planned change (seenNow/stillSeen).
  */
-const memo = new WeakMap<Map<string, unknown>, VmWatch>();
+const memo = new WeakMap<HostState, VmWatch>();
 
 export async function vmFacts(ctx: StepContext, h: VmHandle): Promise<Result<VmFacts, HypervisorFailure>> {
   const w = memo.get(ctx.state);
@@ -63,7 +65,7 @@ export function forgetVm(ctx: StepContext): void {
  * then read by ref (one VBD.get_record); a ref that is gone — a revert rebuilds CD VBDs — is
  * looked up again. The ISO pvrun inserted is remembered with it, so messages need no VDI reads.
  */
-const CD_KEY = 'vm.cd-drive';
+const CD_KEY = stateKey<CdMemo>('vm.cd-drive');
 
 interface CdMemo {
   vm: string;
@@ -73,7 +75,7 @@ interface CdMemo {
 }
 
 export async function cdDrive(ctx: StepContext, h: VmHandle): Promise<Result<CdDrive | undefined, HypervisorFailure>> {
-  const m = ctx.state.get(CD_KEY) as CdMemo | undefined;
+  const m = ctx.state.get(CD_KEY);
   if (m && m.vm === h.ref) {
     const d = await readCdDrive(h.xapi, h.ref, m.ref);
     if (!d.ok || d.value) return d;
@@ -97,7 +99,7 @@ export function rememberIso(ctx: StepContext, h: VmHandle, drive: CdDrive, iso: 
 
 /** uuid and name of the ISO in the drive: from memory when pvrun inserted it, else one VDI read */
 export async function isoInDrive(ctx: StepContext, h: VmHandle, drive: CdDrive): Promise<{ uuid: string; nameLabel: string }> {
-  const m = ctx.state.get(CD_KEY) as CdMemo | undefined;
+  const m = ctx.state.get(CD_KEY);
   if (m?.iso && m.vm === h.ref && m.ref === drive.ref && m.iso.ref === drive.vdi) return m.iso;
   return isoInfo(h.xapi, drive.vdi);
 }

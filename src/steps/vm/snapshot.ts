@@ -8,6 +8,7 @@ import type { VmFacts } from '../../hypervisor/vm-facts.js';
 import { err, ok, type Result } from '../../util/result.js';
 import { keepUntil } from './retention.js';
 import { describeWaitFailure, retryTransient, waitForGuest as waitGuest } from '../../runtime/wait-guest.js';
+import { stateKey } from '../state.js';
 
 export interface SnapshotArgs {
   /** snapshot name (templates are rendered by the engine); default `pvrun <run> <host>` */
@@ -27,7 +28,7 @@ export interface SnapshotToken {
   hadTools: boolean;
 }
 
-const STATE_KEY = 'vm.snapshot';
+const STATE_KEY = stateKey<SnapshotToken>('vm.snapshot');
 
 function keepValue(keep: SnapshotArgs['keep']): boolean | number {
   if (keep === undefined) return true;

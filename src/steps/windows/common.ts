@@ -65,4 +65,4 @@ export const MSI_CODES: Record<number, string> = {
   3010: 'success, a reboot is required',
 };
 
-export const REBOOT_REQUIRED = 'reboot_required';
+export { REBOOT_REQUIRED } from '../state.js';

@@ -10,6 +10,7 @@ import { psLiteral } from '../../util/ps-quote.js';
 import { defineStep, type ApplyResult, type StepContext } from '../types.js';
 import { applyFail, planFail, ps, tail, windowsFacts } from './common.js';
 import { captureNics, describePlan, planNeedsChange, planNicRestore, predictAfterDriverChange, type CapturedNic } from './nic-plan.js';
+import { stateKey } from '../state.js';
 
 export interface NicMigrateArgs {
   action: 'capture' | 'restore';
@@ -21,7 +22,7 @@ export interface NicMigrateArgs {
   captured?: CapturedNic[];
 }
 
-export const NIC_STATE_KEY = 'nic_capture';
+export const NIC_STATE_KEY = stateKey<CapturedNic[]>('nic_capture');
 
 /** Idempotent: every change is made only when missing, so a second run changes nothing. */
 export function restoreScript(captured: CapturedNic[], removeGhosts: boolean): string {
@@ -72,7 +73,7 @@ if (${psLiteral(removeGhosts)}) {
 }
 
 async function restorePlan(ctx: StepContext, a: NicMigrateArgs) {
-  const captured = a.captured ?? (ctx.state.get(NIC_STATE_KEY) as CapturedNic[] | undefined);
+  const captured = a.captured ?? ctx.state.get(NIC_STATE_KEY);
   const f = await windowsFacts(ctx);
   if (!f.ok) return f;
   return { ok: true as const, value: { captured: captured ?? [], plan: planNicRestore(captured ?? [], f.value, a.remove_ghosts !== false) } };

@@ -23,6 +23,7 @@ import { applyFail, planFail, ps, psJson, tail } from './common.js';
 import { attachIsoStep, isAttachIsoToken, type AttachIsoPlanned, type AttachIsoToken } from '../vm/attach-iso.js';
 import { shape } from '../../util/shape.js';
 import { describeFound, FAMILIES, familyFromName, pickRelease, zipEntries, type FoundRelease, type ReleaseFamily } from './tools-release.js';
+import { stateKey } from '../state.js';
 
 export interface ToolsSourceArgs {
   /** the release's ISO name (inserted by attach-iso before this step); '' = not this source */
@@ -44,7 +45,7 @@ export interface ToolsRelease {
   where: string;
 }
 
-export const TOOLS_STATE_KEY = 'windows_tools';
+export const TOOLS_STATE_KEY = stateKey<ToolsRelease>('windows_tools');
 
 export interface ToolsSourceToken {
   /** attach-iso's undo token when this step inserted the ISO */
@@ -54,7 +55,7 @@ export interface ToolsSourceToken {
 const isToolsSourceToken = shape<ToolsSourceToken>({ iso: { optional: isAttachIsoToken } });
 
 export function toolsRelease(ctx: StepContext): ToolsRelease | undefined {
-  return ctx.state.get(TOOLS_STATE_KEY) as ToolsRelease | undefined;
+  return ctx.state.get(TOOLS_STATE_KEY);
 }
 
 const CANDIDATES = FAMILIES.flatMap((f) => [`package\\${f.msi}`, f.msi]).concat(['package\\XenClean\\XenClean.exe', 'XenClean\\XenClean.exe']);

@@ -8,6 +8,7 @@ import type { HostSpec } from '../../../src/model/inventory.js';
 import type { VmHandle } from '../../../src/hypervisor/types.js';
 import { err, ok, type Result } from '../../../src/util/result.js';
 import type { ApplyResult, Intent, PlanResult, StepContext, StepFailure, StepType } from '../../../src/steps/types.js';
+import { HostState } from '../../../src/steps/state.js';
 
 export interface TestCtx extends StepContext {
   logs: string[];
@@ -22,7 +23,7 @@ export function makeCtx(host: HostSpec, connector: Connector, opts: { check?: bo
     check: opts.check === true,
     scope: {},
     signal: new AbortController().signal,
-    state: new Map(),
+    state: new HostState(),
     logs: [],
     intents: [],
     factGathers: 0,

@@ -8,6 +8,7 @@ import { PoolSessions } from '../../../src/hypervisor/pool.js';
 import { ok } from '../../../src/util/result.js';
 import { makeCtx, runStep } from './ctx.js';
 import { startGuest, type TestGuest } from './guest.js';
+import { REBOOT_REQUIRED } from '../../../src/steps/state.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -43,7 +44,7 @@ describeWithSshd('reboot step (via guest, emulated by restarting sshd)', () => {
     const real = makeCtx(g.host, g.connector);
     expect((await runStep(rebootStep, real, { when_required: true, reboot_command: `touch ${trigger}` })).plan)
       .toEqual({ kind: 'ok', summary: 'no reboot required' });
-    real.state.set('reboot_required', true);
+    real.state.set(REBOOT_REQUIRED, true);
     expect((await rebootStep.plan(real, { when_required: true })).kind).toBe('change');
     await sleep(1500);
     expect(existsSync(trigger)).toBe(false);
@@ -51,7 +52,7 @@ describeWithSshd('reboot step (via guest, emulated by restarting sshd)', () => {
 
   it('detects the new boot id, reconnects and runs the test command', async () => {
     const ctx = makeCtx(g.host, g.connector);
-    ctx.state.set('reboot_required', true);
+    ctx.state.set(REBOOT_REQUIRED, true);
     const before = (await g.connector.exec(`cat ${g.bootIdFile}`)).ok;
     expect(before).toBe(true);
     const [res, newId] = await Promise.all([
@@ -61,7 +62,7 @@ describeWithSshd('reboot step (via guest, emulated by restarting sshd)', () => {
     expect(newId).not.toBeNull();
     expect(res.apply).toMatchObject({ kind: 'changed', data: { boot_id: newId } });
     expect(res.apply?.kind === 'changed' && res.apply.data?.['boot_id_before']).not.toBe(newId);
-    expect(ctx.state.get('reboot_required')).toBe(false);
+    expect(ctx.state.get(REBOOT_REQUIRED)).toBe(false);
     expect(ctx.intents.map((i) => i.action)).toEqual(['reboot']);
     const after = await g.connector.exec('echo alive');
     expect(after.ok && after.value.stdout).toBe('alive\n');

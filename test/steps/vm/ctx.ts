@@ -7,6 +7,7 @@ import { makeStepContext } from '../../../src/engine/step-context.js';
 import type { Result } from '../../../src/util/result.js';
 import { err, ok } from '../../../src/util/result.js';
 import type { XapiSimulator } from '../../../src/lab/xapi-sim/index.js';
+import { HostState } from '../../../src/steps/state.js';
 
 export interface TestCtx extends StepContext {
   intents: (Intent & { mutatingCallsBefore: number })[];
@@ -42,7 +43,7 @@ export function makeCtx(sim: XapiSimulator, vmName: string, o: { check?: boolean
     check: o.check ?? false,
     services,
     facts: { get: async () => ok({}), invalidate: () => undefined },
-    state: new Map(),
+    state: new HostState(),
     scope: () => ({ run: { id: o.runId ?? 'run-1', playbook: 'test.yml' }, host: { name: vmName }, vars: {} }),
     emit: (e) => { if (e.type === 'step-output') logs.push(e.text); },
     now: () => new Date().toISOString(),
