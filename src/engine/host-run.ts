@@ -8,7 +8,7 @@ import { HostFacts, factNamespaces, templatePaths } from './facts.js';
 import type { RunControl } from './control.js';
 import type { EngineOptions, EnginePlay, EngineStep } from './types.js';
 import { evaluateWhen, predicatePaths } from './when.js';
-import { describeFailure } from './failure-text.js';
+import { failureText } from '../report/failure-text.js';
 import { ABORTED, DEFAULT_STEP_TIMEOUT_MS, attemptSignal, formatMs, race, sleep } from './attempt.js';
 import { CheckModeLedger } from './check-mode.js';
 import { AppliedSteps, rollBack, type RollbackOutcome } from './rollback.js';
@@ -299,7 +299,7 @@ export class HostRun {
       if (fresh.ok) scope = { ...scope, facts: { ...this.facts.loaded, ...fresh.value } };
       else whenFail = fresh.error;
     } else if (!again) whenFail = await this.loadFacts(whenPaths);
-    if (whenFail) return failedRun(spec, describeFailure(whenFail), isUnreachableFailure(whenFail));
+    if (whenFail) return failedRun(spec, failureText(whenFail), isUnreachableFailure(whenFail));
     const w = again ? { pass: true as const } : evaluateWhen(spec.when, scope);
     if (!w.pass) {
       register('skipped', `skipped: ${w.why}`);
@@ -313,7 +313,7 @@ export class HostRun {
       if (dep) return this.checkLedger.unknown(spec.register, `depends on the output of '${dep}', which check mode did not run`);
     }
     const argFail = await this.loadFacts(argPaths);
-    if (argFail) return failedRun(spec, describeFailure(argFail), isUnreachableFailure(argFail));
+    if (argFail) return failedRun(spec, failureText(argFail), isUnreachableFailure(argFail));
     const rendered = this.opts.render(rawArgs, this.scope());
     if (!rendered.ok) return failedRun(spec, rendered.error.message, false);
     const args = rendered.value;
@@ -416,7 +416,7 @@ export class HostRun {
       return undefined;
     }
     const unreachable = isUnreachableFailure(g.error);
-    const summary = `the guest cannot be used, so nothing was changed on this host: ${describeFailure(g.error)}`;
+    const summary = `the guest cannot be used, so nothing was changed on this host: ${failureText(g.error)}`;
     return { status: unreachable ? 'unreachable' : 'failed', summary, fatal: true, unreachable };
   }
 

@@ -7,14 +7,9 @@ import { asGuestFacts, type GuestFacts } from '../../facts/linux.js';
 import { err, ok, type Result } from '../../util/result.js';
 import type { ApplyResult, JsonSchema, PlanResult, StepContext, StepFailure } from '../types.js';
 
-export function failureText(f: StepFailure): string {
-  switch (f.kind) {
-    case 'guest': return `${f.failure.kind}: ${f.failure.message}`;
-    case 'hypervisor': return `${f.failure.kind}: ${f.failure.message}`;
-    case 'step': return f.message;
-    case 'config': return f.message;
-  }
-}
+// the one failure formatter (src/report/failure-text.ts), re-exported for the steps' imports
+export { failureText } from '../../report/failure-text.js';
+import { failureText } from '../../report/failure-text.js';
 
 export function unreachableFailure(f: StepFailure): boolean {
   return f.kind === 'guest' && isUnreachable(f.failure);

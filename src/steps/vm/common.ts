@@ -12,10 +12,9 @@ import { stateKey } from '../state.js';
 import type { HostState } from '../state.js';
 
 /** One line for a step failure coming from below. */
-export function failureText(f: StepFailure | HypervisorFailure): string {
-  if ('failure' in f) return f.failure.message;
-  return f.message;
-}
+// the one failure formatter (src/report/failure-text.ts), re-exported for the steps' imports
+export { failureText } from '../../report/failure-text.js';
+import { failureText } from '../../report/failure-text.js';
 
 /** The host's VM, or why not, as a reason line. */
 export async function vmOf(ctx: StepContext): Promise<Result<VmHandle, string>> {
