@@ -98,7 +98,11 @@ describeUnless(skip)('guest steps on lab guests', () => {
     const svc = await runStep(serviceStep, ctx, svcArgs);
     // the lab's emulated dnf installs the unit without enabling it, as the real RPM does (no
     // preset enables it): the step has to enable and start the agent itself
-    expect(svc.plan).toEqual({ kind: 'change', summary: 'would enable + start xe-linux-distribution' });
+    // plan hands apply the service it found (apply does not probe again)
+    expect(svc.plan).toEqual({
+      kind: 'change', summary: 'would enable + start xe-linux-distribution',
+      planned: { init: 'systemd', info: { name: 'xe-linux-distribution', init: 'systemd', enabled: false, active: false } },
+    });
     expect(svc.apply).toMatchObject({ kind: 'changed', summary: 'enable + start xe-linux-distribution' });
     expect((await runStep(serviceStep, ctx, svcArgs)).plan.kind).toBe('ok');
     expect((await runStep(packageStep, ctx, pkgArgs)).plan.kind).toBe('ok');

@@ -161,7 +161,10 @@ esac
 
   it('check mode predicts enable + start of the first existing candidate', async () => {
     const { plan } = await runStep(serviceStep, makeCtx(g.host, g.checkConnector, { check: true }), args);
-    expect(plan).toEqual({ kind: 'change', summary: 'would enable + start pvrun-agent' });
+    expect(plan).toEqual({
+      kind: 'change', summary: 'would enable + start pvrun-agent',
+      planned: { init: 'sysv', info: { name: 'pvrun-agent', init: 'sysv', enabled: false, active: false } },
+    });
     expect(existsSync(stateFile)).toBe(false);
   });
 
