@@ -16,7 +16,7 @@ import { createTtyReporter, humanDisplay, progressLine } from '../../src/report/
 import { runCli } from '../harness/cli.js';
 import { FakeTerminal } from '../harness/terminal.js';
 import { describeWithSshd, startSshd, type SshdHandle } from '../harness/sshd.js';
-import { knownHostsFor } from '../ssh/helpers.js';
+import { knownHostsFor } from '../connectors/ssh/helpers.js';
 
 const SGR_COLOUR = /\x1b\[(?:3\d|9\d|1|2|22|39)m/; // picocolors' colours, bold, dim (log-update's own cursor codes are not SGR)
 const baseEnv = (extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => {

@@ -13,7 +13,7 @@ import { runCli } from '../harness/cli.js';
 import { FakeTerminal } from '../harness/terminal.js';
 import { describeWithSshd, startSshd, type SshdHandle } from '../harness/sshd.js';
 import { describeUnless, firstReason, requireBinary } from '../harness/require.js';
-import { connectorFor, knownHostsFor } from '../ssh/helpers.js';
+import { connectorFor, knownHostsFor } from '../connectors/ssh/helpers.js';
 import { startGuest, type TestGuest } from '../steps/linux/guest.js';
 import { makeCtx, runStep } from '../steps/linux/ctx.js';
 import { runScriptStep } from '../../src/steps/linux/run-script.js';

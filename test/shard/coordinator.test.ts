@@ -6,7 +6,7 @@ import { RolloutCoordinator, rolloutState, readPools, type CoordinatorOptions } 
 import type { BatchInfo } from '../../src/engine/types.js';
 import type { HostRecap } from '../../src/engine/events.js';
 import { ok } from '../../src/util/result.js';
-import { client, must, startSim } from '../xapi/helpers.js';
+import { client, must, startSim } from '../hypervisor/helpers.js';
 
 let sim: XapiSimulator;
 let rw: XapiClient;

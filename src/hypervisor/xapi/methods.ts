@@ -2,7 +2,7 @@
  * The typed method table: every XAPI method the client may call, with its parameter types as
  * xenapi.json spells them (the session parameter included, first). The client refuses methods
  * that are not here and checks parameter counts, so this table is the whole surface pvrun uses;
- * test/xapi/conformance.test.ts checks it against xenapi.json.
+ * test/hypervisor/conformance.test.ts checks it against xenapi.json.
  *
  * `Async.<class>.<message>` is callable for the entries marked `async: true`; it takes the same
  * parameters and returns a task ref.

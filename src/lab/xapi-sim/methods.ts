@@ -116,7 +116,7 @@ const power = (op: PowerOp): SimMethod => ({
   },
 });
 
-/** Everything the simulator answers. Checked against xenapi.json by test/xapi/sim-conformance.test.ts. */
+/** Everything the simulator answers. Checked against xenapi.json by test/hypervisor/sim-conformance.test.ts. */
 export const SIM_METHODS: Readonly<Record<string, SimMethod>> = {
   // session.* are handled by the server (they need the connection's host), listed here for the table
   'session.login_with_password': { params: ['string', 'string', 'string', 'string'], mutating: false, handler: () => undefined },

@@ -6,11 +6,11 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startSshd, type SshdHandle, type SshdOptions } from '../../harness/sshd.js';
-import { hostFor } from '../../ssh/helpers.js';
+import { hostFor } from '../../connectors/ssh/helpers.js';
 import { createConnector } from '../../../src/connectors/factory.js';
 import type { SshConnector } from '../../../src/connectors/ssh/connector.js';
 import type { HostSpec } from '../../../src/model/inventory.js';
-import { secretsFrom } from '../../ssh/helpers.js';
+import { secretsFrom } from '../../connectors/ssh/helpers.js';
 
 export interface TestGuest {
   sshd: SshdHandle;

@@ -21,7 +21,7 @@ import { rebootStep } from '../../../src/steps/reboot.js';
 import { labSkipReason } from '../../lab/helpers.js';
 import { describeUnless } from '../../harness/require.js';
 import { makeCtx, runStep } from './ctx.js';
-import { secretsFrom } from '../../ssh/helpers.js';
+import { secretsFrom } from '../../connectors/ssh/helpers.js';
 
 const skip = labSkipReason();
 

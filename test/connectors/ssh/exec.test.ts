@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { describeWithSshd, startSshd, type SshdHandle } from '../harness/sshd.js';
-import type { SshConnector } from '../../src/connectors/ssh/connector.js';
+import { describeWithSshd, startSshd, type SshdHandle } from '../../harness/sshd.js';
+import type { SshConnector } from '../../../src/connectors/ssh/connector.js';
 import { connectorFor } from './helpers.js';
 
 /** dead = gone, or a zombie waiting to be reaped */

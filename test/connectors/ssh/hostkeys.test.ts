@@ -3,8 +3,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { describeWithSshd, startSshd, type SshdHandle } from '../harness/sshd.js';
-import { createConnector } from '../../src/connectors/factory.js';
+import { describeWithSshd, startSshd, type SshdHandle } from '../../harness/sshd.js';
+import { createConnector } from '../../../src/connectors/factory.js';
 import { connectorFor, hostFor, secretsFrom } from './helpers.js';
 
 function emptyKnownHosts(): string {

@@ -1,12 +1,12 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { SshdHandle } from '../harness/sshd.js';
-import type { ConnectionSpec, HostSpec } from '../../src/model/inventory.js';
-import type { SecretRef } from '../../src/model/secret.js';
-import { createConnector, type CreateConnectorOptions } from '../../src/connectors/factory.js';
-import { SshConnector } from '../../src/connectors/ssh/connector.js';
-import { err, ok, type Result } from '../../src/util/result.js';
+import type { SshdHandle } from '../../harness/sshd.js';
+import type { ConnectionSpec, HostSpec } from '../../../src/model/inventory.js';
+import type { SecretRef } from '../../../src/model/secret.js';
+import { createConnector, type CreateConnectorOptions } from '../../../src/connectors/factory.js';
+import { SshConnector } from '../../../src/connectors/ssh/connector.js';
+import { err, ok, type Result } from '../../../src/util/result.js';
 
 /** Secrets for tests: `{ env: NAME }` looked up in this map instead of the environment. */
 export function secretsFrom(values: Record<string, string>) {

@@ -1,10 +1,10 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { quoteShell } from '../../src/util/shell-quote.js';
-import { hostFieldMatches, keysFor, preferredHostKeyAlgorithms, verifyHostKey } from '../../src/connectors/ssh/known-hosts.js';
-import { buildRemoteCommand, MarkerFilter } from '../../src/connectors/ssh/remote-command.js';
-import { parseEndpoint, withSshConfig } from '../../src/connectors/ssh/options.js';
-import { sshConfigFor } from '../../src/connectors/ssh/ssh-config.js';
+import { quoteShell } from '../../../src/util/shell-quote.js';
+import { hostFieldMatches, keysFor, preferredHostKeyAlgorithms, verifyHostKey } from '../../../src/connectors/ssh/known-hosts.js';
+import { buildRemoteCommand, MarkerFilter } from '../../../src/connectors/ssh/remote-command.js';
+import { parseEndpoint, withSshConfig } from '../../../src/connectors/ssh/options.js';
+import { sshConfigFor } from '../../../src/connectors/ssh/ssh-config.js';
 
 describe('quoteShell', () => {
   const cases = ['plain', '', "it's", 'a b', '$(rm -rf /)', '`x`', 'new\nline', '\\', '"', '!*?[]', 'é ü'];

@@ -1,10 +1,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { describeWithSshd, startSshd, type SshdHandle } from '../harness/sshd.js';
-import { describeUnless } from '../harness/require.js';
+import { describeWithSshd, startSshd, type SshdHandle } from '../../harness/sshd.js';
+import { describeUnless } from '../../harness/require.js';
 import {
   NOPASSWD_USER, PASSWORD_USER, PASSWORD_USER_PASSWORD, ensureTestUsers, removeTestUsers, testUsersSkipReason,
-} from '../harness/users.js';
+} from '../../harness/users.js';
 import { connectorFor } from './helpers.js';
 
 const USER = PASSWORD_USER;
