@@ -27,12 +27,12 @@ export async function discoverCommand(inv: Inventory, flags: InventoryFlags & { 
   const pools = new PoolSessions(inv.hypervisors, (ref) => {
     const r = resolveSecret(ref);
     return r.ok ? ok(r.value) : err(r.error.message);
-  }, { readOnly: true, warn: (pool, m) => io.err.write(`WARNING: pool ${pool}: ${m}\n`) });
+  }, { mode: 'check', warn: (pool, m) => io.err.write(`WARNING: pool ${pool}: ${m}\n`) });
   try {
     const c = await pools.client(flags.fromPool);
     if (!c.ok) { io.err.write(`pvrun: ${c.error.message}\n`); return EXIT.unreachable; }
     // a VM record too partial to use is left out with a located warning, not a crash (exit 70)
-    const rows = await discoverVms(c.value.view(true), {
+    const rows = await discoverVms(c.value.view('check'), {
       pool: flags.fromPool,
       onBadRecord: (m) => io.err.write(`WARNING: ${m}; left out\n`),
       ...(flags.missingTools ? { missingTools: true } : {}),

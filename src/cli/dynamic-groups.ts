@@ -23,7 +23,7 @@ export async function materializeDynamicGroups(
 ): Promise<Result<string | undefined, string>> {
   const dynamic = Object.values(inv.groups).filter((g) => g.source?.kind === 'xapi');
   if (dynamic.length === 0) return ok(undefined);
-  const pools = new PoolSessions(inv.hypervisors, secrets, { readOnly: true, warn: (pool, m) => warn(`pool ${pool}: ${m}`) });
+  const pools = new PoolSessions(inv.hypervisors, secrets, { mode: 'check', warn: (pool, m) => warn(`pool ${pool}: ${m}`) });
   const leftOut: string[] = [];
   const hosts: Record<string, { vm: { pool: string; uuid: string }; groups: string[]; connection?: { address: string } }> = {};
   try {
@@ -31,7 +31,7 @@ export async function materializeDynamicGroups(
       const src = g.source!;
       const c = await pools.client(src.pool);
       if (!c.ok) return err(`dynamic group '${g.name}': ${c.error.message}`);
-      const rows = await discoverVms(c.value.view(true), {
+      const rows = await discoverVms(c.value.view('check'), {
         ...(src.missing_tools !== undefined ? { missingTools: src.missing_tools } : {}),
         ...(src.tag ? { tag: src.tag } : {}),
         ...(src.name ? { name: src.name } : {}),

@@ -33,8 +33,9 @@ export async function snapshotsCommand(sub: 'list' | 'prune', flags: SnapshotFla
     olderThan = parseDurationMs(flags.olderThan);
     if (olderThan === undefined) { io.err.write(`pvrun snapshots prune: --older-than wants a duration (7d, 12h, 30m, 0s), not '${flags.olderThan}'\n`); return EXIT.invalid; }
   }
-  const readOnly = sub === 'list' || flags.check;
-  const pools = poolSessions(inv.inventory, readOnly, (m) => io.err.write(`pvrun: WARNING: ${m}\n`));
+  // listing, or a rehearsal of a prune: the sessions refuse every change
+  const mode = sub === 'list' || flags.check ? 'check' : 'apply';
+  const pools = poolSessions(inv.inventory, mode, (m) => io.err.write(`pvrun: WARNING: ${m}\n`));
   const say = (s: string): void => { io.out.write(redactor.redact(s) + '\n'); };
   try {
     const all = await listPoolSnapshots(pools, inv.inventory);
@@ -57,7 +58,7 @@ export async function snapshotsCommand(sub: 'list' | 'prune', flags: SnapshotFla
       if (flags.check) { say(`would delete ${s.host} ${s.uuid} '${s.name}' and ${s.disks.length} disk(s): ${d.why}`); pruned++; continue; }
       const c = await pools.client(s.pool);
       if (!c.ok) { failed++; io.err.write(`pvrun snapshots prune: pool ${s.pool}: ${c.error.message}\n`); continue; }
-      const r = await destroySnapshot(c.value.view(false), s.ref);
+      const r = await destroySnapshot(c.value.view('apply'), s.ref);
       if (!r.ok) { failed++; io.err.write(redactor.redact(`pvrun snapshots prune: ${s.host} ${s.uuid}: ${r.error.message}`) + '\n'); continue; }
       pruned++;
       say(`deleted ${s.host} ${s.uuid} '${s.name}' and ${r.value.vdis.length} disk(s): ${d.why}`);

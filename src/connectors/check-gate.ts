@@ -10,8 +10,9 @@
 import { err } from '../util/result.js';
 import type { Connector, ExecOptions } from './types.js';
 
-/** whether a transport may change the host: a rehearsal (`check`) or the real thing (`apply`) */
-export type TransportMode = 'check' | 'apply';
+import type { TransportMode } from '../model/transport-mode.js';
+
+export type { TransportMode };
 
 export interface CheckGateOptions {
   /** said in every refusal, e.g. `check mode` or `check mode (step check_mode: true)` */

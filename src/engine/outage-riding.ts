@@ -17,7 +17,7 @@ function neverSent(f: HypervisorFailure): boolean {
 
 export function ridingCaller(x: XapiCaller, deadline: number, onRetry: (why: string) => void): XapiCaller {
   return {
-    readOnly: x.readOnly,
+    mode: x.mode,
     call: async <T>(method: string, params: unknown[]): Promise<Result<T, HypervisorFailure>> => {
       const read = isReadOnlyMethod(method);
       let last: HypervisorFailure | undefined;

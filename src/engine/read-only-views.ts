@@ -18,7 +18,7 @@ export function readOnlyConnector(c: Connector): Connector {
 
 export function readOnlyCaller(x: XapiCaller): XapiCaller {
   return {
-    readOnly: true,
+    mode: 'check',
     call: async (method, params) => {
       // methods outside the table still reach the real caller, which throws (a pvrun bug, loudly)
       if (!isReadOnlyMethod(method)) return err({ kind: 'read-only', method, message: `check mode (step check_mode: true): refusing to call ${method}, which changes the pool` });

@@ -5,12 +5,13 @@ import { err, ok } from '../util/result.js';
 import type { HypervisorFailure, VmHandle, XapiCaller } from './types.js';
 import { resolveVm } from './vm-resolve.js';
 import { XapiClient } from './xapi/client.js';
+import type { TransportMode } from '../model/transport-mode.js';
 
 export type SecretResolver = (ref: SecretRef) => Result<string, string>;
 
 export interface PoolSessionsOptions {
-  /** check mode: every handle refuses mutating methods */
-  readOnly: boolean;
+  /** 'check': every handle refuses mutating methods (a rehearsal) */
+  mode: TransportMode;
   callTimeoutMs?: number;
   connectTimeoutMs?: number;
   /** printed by the caller (insecure TLS, master redirects), once per pool */
@@ -53,7 +54,7 @@ export class PoolSessions {
     const pwd = this.secrets(spec.password);
     if (!pwd.ok) return err({ kind: 'transport', message: `pool ${pool}: password: ${pwd.error}` });
     const c = XapiClient.create({
-      url: spec.url, username: user.value, password: pwd.value, tls: spec.tls, readOnly: this.opts.readOnly,
+      url: spec.url, username: user.value, password: pwd.value, tls: spec.tls, mode: this.opts.mode,
       callTimeoutMs: this.opts.callTimeoutMs, connectTimeoutMs: this.opts.connectTimeoutMs,
     });
     if (!c.ok) return c;
@@ -76,7 +77,7 @@ export class PoolSessions {
         if (!c.ok) return c;
         let xapi = this.views.get(sel.pool);
         if (!xapi) {
-          xapi = c.value.view(this.opts.readOnly);
+          xapi = c.value.view(this.opts.mode);
           this.views.set(sel.pool, xapi);
         }
         const r = await resolveVm(xapi, sel);

@@ -23,12 +23,13 @@ export type HypervisorFailure =
   | { kind: 'bad-record'; message: string };
 
 import type { Result } from '../util/result.js';
+import type { TransportMode } from '../model/transport-mode.js';
 
 /** The minimal XAPI surface a step needs; the real client implements it (and more). */
 export interface XapiCaller {
-  /** calls `method` with the session prepended; read-only mode refuses mutating methods */
+  /** calls `method` with the session prepended; in mode 'check' mutating methods are refused */
   call<T = unknown>(method: string, params: unknown[]): Promise<Result<T, HypervisorFailure>>;
-  readonly readOnly: boolean;
+  readonly mode: TransportMode;
 }
 
 /**

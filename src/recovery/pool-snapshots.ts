@@ -10,6 +10,7 @@ import type { XapiCaller } from '../hypervisor/types.js';
 import type { Inventory } from '../model/inventory.js';
 import { err, ok, type Result } from '../util/result.js';
 import type { SnapshotToken } from '../steps/vm/snapshot.js';
+import type { TransportMode } from '../model/transport-mode.js';
 
 /** A snapshot pvrun made, as found on a pool by its markers. */
 export interface PoolSnapshot {
@@ -31,11 +32,11 @@ export interface PoolSnapshot {
   disks: { uuid: string; name: string }[];
 }
 
-export function poolSessions(inv: Inventory, readOnly: boolean, warn: (m: string) => void): PoolSessions {
+export function poolSessions(inv: Inventory, mode: TransportMode, warn: (m: string) => void): PoolSessions {
   return new PoolSessions(inv.hypervisors, (ref) => {
     const r = resolveSecret(ref);
     return r.ok ? ok(r.value) : err(r.error.message);
-  }, { readOnly, warn: (pool, m) => warn(`pool ${pool}: ${m}`) });
+  }, { mode, warn: (pool, m) => warn(`pool ${pool}: ${m}`) });
 }
 
 /** Host names selected by --limit (all hosts without one), or the pattern's problem. */
@@ -55,7 +56,7 @@ export async function listPoolSnapshots(pools: PoolSessions, inv: Inventory): Pr
   for (const pool of Object.keys(inv.hypervisors)) {
     const c = await pools.client(pool);
     if (!c.ok) return err(c.error.message);
-    const x: XapiCaller = c.value.view(true);
+    const x: XapiCaller = c.value.view('check');
     const all = await x.call<Record<string, VmRecord>>('VM.get_all_records', []);
     if (!all.ok) return err(`pool ${pool}: ${all.error.message}`);
     const vms = all.value;
@@ -101,7 +102,7 @@ export async function findRunSnapshot(
 ): Promise<SnapshotToken | 'none' | undefined> {
   const sel = inv.hosts[host]?.vm;
   if (!sel) return undefined;
-  const pools = poolSessions(inv, false, warn);
+  const pools = poolSessions(inv, 'apply', warn);
   try {
     const vm = await pools.vm(sel);
     if (!vm.ok) return undefined;

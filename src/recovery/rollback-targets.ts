@@ -110,7 +110,7 @@ export function rollbackOutcome(recap: HostRecap[], engineCode: number): { code:
 
 /** Every pvrun snapshot on the inventory's pools (read-only session, closed before returning). */
 export async function poolRunSnapshots(inv: Inventory, warn: (m: string) => void): Promise<Result<PoolSnapshot[], RecoveryProblem>> {
-  const pools = poolSessions(inv, true, warn);
+  const pools = poolSessions(inv, 'check', warn);
   try {
     const all = await listPoolSnapshots(pools, inv);
     return all.ok ? all : err({ kind: 'pool', message: all.error });
@@ -154,11 +154,11 @@ export function markerTargets(plays: EnginePlay[], perHost: Map<string, Snapshot
 
 /** `rollback --rollout ID --from-pool`: the shards' runs, from the rollout's markers on the pools. */
 export async function rolloutRunsOnPools(inv: Inventory, id: string, warn: (m: string) => void): Promise<Result<string[], RecoveryProblem>> {
-  const pools = poolSessions(inv, true, warn);
+  const pools = poolSessions(inv, 'check', warn);
   try {
     const maps = await readPools(Object.keys(inv.hypervisors).sort(), async (p) => {
       const c = await pools.client(p);
-      return c.ok ? { ok: true, value: c.value.view(true) } : c;
+      return c.ok ? { ok: true, value: c.value.view('check') } : c;
     });
     if (!maps.ok) return err({ kind: 'pool', message: maps.error });
     const ids = new Set<string>();

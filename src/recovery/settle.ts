@@ -24,7 +24,7 @@ export type SettleOutcome = 'settled' | 'no-vm' | 'pool-unreachable' | 'vm-busy'
  * too, with capped backoff until the same deadline, rather than given up on at the first error.
  */
 export async function settleHosts(inv: Inventory, hosts: string[], notify: (n: SettleNotice) => void): Promise<Map<string, SettleOutcome>> {
-  const pools = poolSessions(inv, true, () => {});
+  const pools = poolSessions(inv, 'check', () => {});
   const outcomes = new Map<string, SettleOutcome>();
   try {
     await Promise.all(hosts.map(async (name) => outcomes.set(name, await settleOne(name))));

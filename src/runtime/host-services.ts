@@ -58,7 +58,7 @@ export class RuntimeServices implements HostServices {
 
   constructor(private readonly opts: RuntimeOptions) {
     this.pools = new PoolSessions(opts.inventory.hypervisors, opts.resolveSecret, {
-      readOnly: opts.check,
+      mode: opts.check ? 'check' : 'apply',
       warn: (pool, message) => this.warnOnce(`pool ${pool}: ${message}`),
     });
   }

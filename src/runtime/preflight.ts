@@ -94,7 +94,7 @@ export async function preflight(opts: PreflightOptions): Promise<PreflightReport
   const timeout = opts.poolTimeoutMs ?? 15_000;
   // read-only sessions: the XAPI client refuses every mutating method
   const pools = new PoolSessions(opts.inventory.hypervisors, opts.resolveSecret, {
-    readOnly: true, callTimeoutMs: timeout, connectTimeoutMs: timeout,
+    mode: 'check', callTimeoutMs: timeout, connectTimeoutMs: timeout,
     warn: (pool, m) => warn(`pool ${pool}: ${m}`),
   });
   let pwsh: PwshPool | undefined;

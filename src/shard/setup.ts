@@ -96,7 +96,7 @@ export function rolloutHooks(o: {
   const hosts = new Set([...o.sharded.totals.values()].flatMap((t) => [...t.hosts]));
   const pools = [...new Set([...hosts].map((h) => o.inv.hosts[h]?.vm?.pool).filter((p): p is string => !!p))].sort();
   if (pools.length === 0) return err(`--rollout ${id}: none of the selected hosts is on a pool (vm: pool:), and the pools hold the rollout's state`);
-  const sessions = new PoolSessions(o.inv.hypervisors, o.secrets, { readOnly: o.check, warn: (pool, m) => o.warn(`pool ${pool}: ${m}`) });
+  const sessions = new PoolSessions(o.inv.hypervisors, o.secrets, { mode: o.check ? 'check' : 'apply', warn: (pool, m) => o.warn(`pool ${pool}: ${m}`) });
   const views = new Map<string, XapiCaller>();
   const heartbeatMs = envMs(o.env, 'PVRUN_ROLLOUT_HEARTBEAT', 30) * 1000;
   const coordinator = new RolloutCoordinator({
@@ -107,7 +107,7 @@ export function rolloutHooks(o: {
       if (v) return ok(v);
       const c = await sessions.client(pool);
       if (!c.ok) return c;
-      const view = c.value.view(o.check);
+      const view = c.value.view(o.check ? 'check' : 'apply');
       views.set(pool, view);
       return ok(view);
     },

@@ -109,7 +109,7 @@ describe('XAPI client over real HTTP against the simulator', () => {
   });
 
   it('read-only mode refuses every mutating method inside the client', async () => {
-    const c = client(sim.url, { readOnly: true });
+    const c = client(sim.url, { mode: 'check' });
     sim.clearCallLog();
     const { ref } = sim.vm('lin-1');
     const r = await c.call('VM.hard_reboot', [ref]);

@@ -186,14 +186,14 @@ describe('PoolSessions', () => {
     const pools = new PoolSessions(
       { lab: { name: 'lab', url: sim.memberUrl, username: 'root', password: { env: 'PW' }, tls: {}, pos: { file: 'x', line: 1, col: 1 } } },
       (ref) => ('env' in ref && ref.env === 'PW' ? { ok: true, value: 'pw' } : { ok: false, error: 'no secret' }),
-      { readOnly: true, warn: () => undefined },
+      { mode: 'check', warn: () => undefined },
     );
     const logins = sim.sessions.logins;
     const [a, b] = await Promise.all([pools.vm({ pool: 'lab', name_label: 'lin-1' }), pools.vm({ pool: 'lab', name_label: 'lin-2' })]);
     const ha = must(a);
     must(b);
     expect(sim.sessions.logins).toBe(logins + 1);
-    expect(ha.xapi.readOnly).toBe(true);
+    expect(ha.xapi.mode).toBe('check');
     expect(await ha.xapi.call('VM.hard_reboot', [ha.ref])).toMatchObject({ ok: false, error: { kind: 'read-only' } });
     expect(await pools.vm({ pool: 'lab', name_label: 'dup' })).toMatchObject({ ok: false, error: { kind: 'vm-ambiguous' } });
     const live = sim.sessions.live;

@@ -23,7 +23,7 @@ function recordingWorld() {
     close: async () => { writes.push('close'); },
   };
   const xapi: XapiCaller = {
-    readOnly: false,
+    mode: 'apply',
     call: async (method) => { if (!method.includes('.get_')) writes.push(`xapi:${method}`); return ok('OpaqueRef:x' as never); },
   };
   const services: HostServices = {

@@ -16,7 +16,7 @@ let poolRef: string;
 beforeAll(async () => {
   sim = await startSim();
   rw = client(sim.url);
-  ro = client(sim.url, { readOnly: true });
+  ro = client(sim.url, { mode: 'check' });
   poolRef = must(await rw.call<string[]>('pool.get_all', []))[0]!;
 });
 afterAll(async () => {
@@ -30,7 +30,7 @@ function coord(id: string, index: number, extra: Partial<CoordinatorOptions> = {
   return new RolloutCoordinator({
     rollout: id, shard: { index, count: 4 }, runId: `run-${index}`, check: false, pools: ['p'], poolOfHost: () => 'p',
     plays: new Map([['play', { hosts: new Set(hosts), maxFailPercentage: 25, onFailure: 'rollback' as const }]]),
-    hostCount: 2, xapi: async () => ok(extra.check ? ro.view(true) : rw.view(false)), warn: (m) => warnings.push(m),
+    hostCount: 2, xapi: async () => ok(extra.check ? ro.view('check') : rw.view('apply')), warn: (m) => warnings.push(m),
     heartbeatMs: 60_000, staleMs: 240_000, pollMs: 20, canaryWaitMs: 10_000, ...extra,
   });
 }
@@ -142,8 +142,8 @@ describe('rollout coordinator (simulator, production client)', () => {
   it('readPools: one get_all per pool once, then one get_other_config per pool', async () => {
     let n = 0;
     const refs = new Map<string, string>();
-    expect((await readPools(['p'], async () => ok(rw.view(false)), () => n++, refs)).ok).toBe(true);
-    expect((await readPools(['p'], async () => ok(rw.view(false)), () => n++, refs)).ok).toBe(true);
+    expect((await readPools(['p'], async () => ok(rw.view('apply')), () => n++, refs)).ok).toBe(true);
+    expect((await readPools(['p'], async () => ok(rw.view('apply')), () => n++, refs)).ok).toBe(true);
     expect(n).toBe(3);
   });
 });

@@ -6,6 +6,7 @@ import { err, ok } from '../../util/result.js';
 import { isReadOnlyMethod, lookupMethod, takesSession } from './methods.js';
 import type { PinSet, TlsOptions } from './transport.js';
 import { jsonRpc, makeAgent } from './transport.js';
+import type { TransportMode } from '../../model/transport-mode.js';
 
 /**
  * Asked on every login: a pool member that refuses the login with HOST_IS_SLAVE answers with the
@@ -25,8 +26,8 @@ export interface XapiClientOptions {
   connectTimeoutMs?: number;
   /** per call; event.from adds its own wait on top */
   callTimeoutMs?: number;
-  /** refuse every mutating method (check mode) */
-  readOnly?: boolean;
+  /** 'check': refuse every mutating method (a rehearsal); default 'apply' */
+  mode?: TransportMode;
   /** retries of read-only calls after a transport failure or timeout */
   retries?: number;
   retryDelayMs?: number;
@@ -37,11 +38,11 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /**
  * The production XAPI client: JSON-RPC 2.0 over HTTP(S) with undici. One session per pool, shared
- * by every VM handle of the run; `view(readOnly)` gives callers a handle with its own read-only
- * switch on top of the same session.
+ * by every VM handle of the run; `view(mode)` gives callers a handle with its own mode on top of
+ * the same session.
  */
 export class XapiClient implements XapiCaller {
-  readonly readOnly: boolean;
+  readonly mode: TransportMode;
   /** warnings the caller must print (insecure TLS, master redirect) */
   readonly warnings: string[];
   private urlNow: string;
@@ -61,7 +62,7 @@ export class XapiClient implements XapiCaller {
     this.pins = pins;
     this.warnings = warnings;
     this.urlNow = opts.url;
-    this.readOnly = opts.readOnly ?? false;
+    this.mode = opts.mode ?? 'apply';
   }
 
   static create(opts: XapiClientOptions): Result<XapiClient, HypervisorFailure> {
@@ -193,11 +194,11 @@ export class XapiClient implements XapiCaller {
   }
 
   async call<T = unknown>(method: string, params: unknown[], signal?: AbortSignal): Promise<Result<T, HypervisorFailure>> {
-    return this.callAs<T>(this.readOnly, method, params, signal);
+    return this.callAs<T>(this.mode, method, params, signal);
   }
 
-  /** the caller's own read-only switch, over this client's session */
-  async callAs<T>(readOnly: boolean, method: string, params: unknown[], signal?: AbortSignal): Promise<Result<T, HypervisorFailure>> {
+  /** the caller's own mode, over this client's session */
+  async callAs<T>(mode: TransportMode, method: string, params: unknown[], signal?: AbortSignal): Promise<Result<T, HypervisorFailure>> {
     // Calling outside the method table is a bug in pvrun, not a pool condition: throw, loudly.
     const m = lookupMethod(method);
     if (!m) throw new Error(`${method} is not in pvrun's XAPI method table (src/hypervisor/xapi/methods.ts)`);
@@ -207,7 +208,7 @@ export class XapiClient implements XapiCaller {
       throw new Error(`${method} takes ${least === expected ? expected : `${least}..${expected}`} parameters, got ${params.length}`);
     }
     const ro = isReadOnlyMethod(method);
-    if (readOnly && !ro) {
+    if (mode === 'check' && !ro) {
       return err({ kind: 'read-only', method, message: `check mode: refusing to call ${method}, which changes the pool` });
     }
     if (method === 'session.login_with_password') return err({ kind: 'transport', message: 'use login()' });
@@ -261,11 +262,11 @@ export class XapiClient implements XapiCaller {
     }
   }
 
-  /** A caller with its own read-only switch sharing this client's session. */
-  view(readOnly: boolean): XapiCaller {
+  /** A caller with its own mode sharing this client's session. */
+  view(mode: TransportMode): XapiCaller {
     return {
-      readOnly,
-      call: <T>(method: string, params: unknown[]) => this.callAs<T>(readOnly, method, params),
+      mode,
+      call: <T>(method: string, params: unknown[]) => this.callAs<T>(mode, method, params),
     };
   }
 

@@ -122,7 +122,7 @@ describeWithSshd('reboot step (via hypervisor, XAPI simulator + restarted sshd)'
     pools = new PoolSessions(
       { p: { name: 'p', url: sim.url, username: 'root', password: { env: 'X' }, tls: {}, pos: { file: 't', line: 1, col: 1 } } },
       () => ok('pw'),
-      { readOnly: false },
+      { mode: 'apply' },
     );
   });
   afterAll(async () => {

@@ -20,7 +20,7 @@ export function makeCtx(sim: XapiSimulator, vmName: string, o: { check?: boolean
   const pools = o.pools ?? new PoolSessions(
     { lab: { name: 'lab', url: sim.url, username: 'root', password: { env: 'X' }, tls: {}, pos: { file: 't', line: 1, col: 1 } } },
     () => ok('pw'),
-    { readOnly: o.check ?? false },
+    { mode: o.check ? 'check' : 'apply' },
   );
   const host: HostSpec = {
     name: vmName, vars: {}, connection: { type: 'none' }, vm: { pool: 'lab', name_label: vmName }, groups: ['all'],

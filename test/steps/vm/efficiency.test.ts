@@ -89,7 +89,7 @@ describe('XAPI calls per VM', () => {
   it('8 VMs of one pool in parallel share one session and the tools ISO lookup', async () => {
     const pools = new PoolSessions(
       { lab: { name: 'lab', url: sim.url, username: 'root', password: { env: 'X' }, tls: {}, pos: { file: 't', line: 1, col: 1 } } },
-      () => ok('pw'), { readOnly: false },
+      () => ok('pw'), { mode: 'apply' },
     );
     const logins = sim.sessions.logins;
     const before = sim.calls.length;
