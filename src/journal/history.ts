@@ -187,6 +187,10 @@ export function runHistory(runId: string, records: JournalRecord[], truncated = 
         }
         break;
       }
+      // events the history does not fold (listed, so a new event type must be decided here)
+      case 'warning': case 'batch-start': case 'batch-end': case 'intent': case 'max-fail-exceeded': case 'interrupted':
+        break;
+      // a record written by another pvrun version may carry a type this one does not know
       default: break;
     }
   }

@@ -53,7 +53,10 @@ export function createGithubReporter(out: NodeJS.WritableStream, summaryPath: st
         case 'run-end':
           if (summaryPath) appendFileSync(summaryPath, jobSummary(e.runId, e.exitCode, e.durationMs, e.recap, redact));
           break;
-        default: break;
+        // events the annotations do not show (listed, so a new event type must be decided here)
+        case 'run-start': case 'batch-start': case 'batch-end': case 'host-start': case 'step-start': case 'step-output':
+        case 'intent': case 'rollback-start': case 'rollback-step': case 'rollback-end': case 'max-fail-exceeded': case 'interrupted':
+          break;
       }
     },
     close: async () => {},

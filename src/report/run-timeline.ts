@@ -228,6 +228,10 @@ export function runTimeline(runId: string, records: JournalRecord[], truncated =
         else t.exitCode = e.exitCode; // a later session's exit code is the run's latest word
         break;
       }
+      // events the timeline does not draw (listed, so a new event type must be decided here)
+      case 'intent': case 'interrupted':
+        break;
+      // a record written by another pvrun version may carry a type this one does not know
       default: break;
     }
   }

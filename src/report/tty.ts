@@ -148,7 +148,9 @@ export function createTtyReporter(out: NodeJS.WriteStream, opts: { verbose: numb
           live.done();
           out.write(opts.redact(formatRecap(e.recap, { color, runId: e.runId, durationMs: e.durationMs, exitCode: e.exitCode, check: opts.check })) + '\n');
           return;
-        default: break;
+        // no state to keep: these only print, below (listed, so a new event type must be decided here)
+        case 'warning': case 'batch-end': case 'step-output': case 'step-result': case 'intent': case 'max-fail-exceeded': case 'interrupted':
+          break;
       }
       const line = formatEventLine(e, { color, verbose: opts.verbose, diff: opts.diff });
       if (line !== undefined) print(line);

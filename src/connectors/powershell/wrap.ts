@@ -60,6 +60,7 @@ export function processWrapper(userScript: string): string {
 
 /** Take the in-band exit code out of stderr; null when the wrapper did not get to print it. */
 export function takeExitMarker(stderr: string): { stderr: string; exitCode: number | null } {
+  // eslint-disable-next-line no-control-regex -- the marker starts with the record separator (\x1e) on purpose, a character ordinary text output does not carry
   const re = /\u001epvrun-exit (-?\d+)\n?/g;
   let code: number | null = null;
   const rest = stderr.replace(re, (_m, n: string) => { code = Number(n); return ''; });

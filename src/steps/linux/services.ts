@@ -104,7 +104,7 @@ export function serviceCommand(init: 'systemd' | 'sysv', name: string, action: S
         `elif command -v chkconfig >/dev/null 2>&1; then chkconfig ${n} off; ` +
         `elif command -v rc-update >/dev/null 2>&1; then rc-update del ${n} default; ` +
         `else echo 'no update-rc.d, chkconfig or rc-update' >&2; exit 1; fi`;
-    default:
+    case 'start': case 'stop': case 'restart':
       return `/etc/init.d/${n} ${action}`;
   }
 }

@@ -42,6 +42,7 @@ export function xenCleanOutcome(code: number | null): XenCleanOutcome {
     case 2: return { kind: 'failed', reason: 'XenClean was cancelled (exit 2)' };
     case 64: case 65: case 66:
       return { kind: 'failed', reason: `XenClean ended with exit ${code}, which only exists with -onboard (not passed): unexpected` };
+    case null: return { kind: 'failed', reason: 'XenClean ended without an exit code (killed by a signal)' };
     default: return { kind: 'failed', reason: `XenClean ended with unexpected exit ${code}` };
   }
 }
