@@ -1,3 +1,4 @@
+import { detachIsoInfo } from '../catalog.js';
 import type { VmHandle } from '../../hypervisor/types.js';
 import type { CdDrive } from '../../hypervisor/vm-cd.js';
 import { ejectIso, findIso, insertIso } from '../../hypervisor/vm-cd.js';
@@ -21,12 +22,7 @@ export interface DetachIsoToken {
 }
 
 export const detachIsoStep = defineStep<DetachIsoArgs>({
-  type: 'detach-iso',
-  description: "Eject whatever ISO is in the VM's CD drive (an empty drive, or none, is fine)",
-  needs: 'vm',
-  touchesGuest: false,
-  schema: { type: 'object', additionalProperties: false, properties: {} },
-  shorthand: () => ({}),
+  ...detachIsoInfo,
 
   async plan(ctx) {
     const h = await vmOf(ctx);
