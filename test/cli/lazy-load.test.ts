@@ -39,9 +39,9 @@ const FORBIDDEN: [string, RegExp][] = [
 
 let seq = 0;
 /** Runs the CLI's sources with the module trace: exit code, output, and every file it loaded (repo-relative; packages as node_modules/…). */
-async function traced(args: string[]): Promise<{ code: number; out: string; err: string; loaded: string[] }> {
+async function traced(args: string[], nodeArgs: string[] = [MAIN]): Promise<{ code: number; out: string; err: string; loaded: string[] }> {
   const list = join(tmp, `trace-${seq++}.txt`);
-  const r = await promisify(execFile)(process.execPath, ['--import', 'tsx', '--import', TRACE, MAIN, ...args], {
+  const r = await promisify(execFile)(process.execPath, ['--import', 'tsx', '--import', TRACE, ...nodeArgs, ...args], {
     cwd: REPO, env: { ...process.env, PVRUN_MODULE_TRACE: list, NO_COLOR: '1' }, maxBuffer: 16 * 1024 * 1024,
   }).then((x) => ({ code: 0, out: x.stdout, err: x.stderr }), (e: { code?: number; stdout?: string; stderr?: string }) => ({ code: e.code ?? -1, out: e.stdout ?? '', err: e.stderr ?? '' }));
   const loaded = new Set<string>();
@@ -94,5 +94,13 @@ describe('start-up: commands load only what they use (issue 17)', () => {
     const schema = JSON.parse(r.out) as { $defs: Record<string, unknown> };
     expect(Object.keys(schema.$defs)).toEqual(expect.arrayContaining(['step_run-script', 'step_powershell', 'step_snapshot', 'step_check']));
     expect(forbiddenIn(r.loaded)).toEqual([]);
+  }, 120_000);
+
+  it('the run command\'s module imports neither the live terminal reporter (log-update), the HTML report nor the lab: a run loads them only when it uses them', async () => {
+    const r = await traced([], ['--input-type=module', '-e', `await import(${JSON.stringify(join(REPO, 'src', 'cli', 'run.ts'))})`]);
+    expect(r.code).toBe(0);
+    // the trace works: the run path itself is listed
+    expect(r.loaded).toEqual(expect.arrayContaining(['src/engine/scheduler.ts', 'src/steps/registry.ts', 'src/report/plain.ts']));
+    expect(r.loaded.filter((f) => /^src\/report\/(tty|html|run-timeline)\.ts$|^src\/lab\/|^node_modules\/log-update\//.test(f))).toEqual([]);
   }, 120_000);
 });
