@@ -78,7 +78,7 @@ async function waitForNewBoot(
 }
 
 export const rebootStep = defineStep<RebootArgs>({
-  ...rebootInfo,
+  ...rebootInfo, // type, description, schema, shorthand, flags: src/steps/catalog.ts
 
   async plan(ctx, a) {
     const via = a.via ?? 'guest';

@@ -39,7 +39,7 @@ async function look(ctx: Parameters<typeof probe>[0], a: MountArgs) {
 }
 
 export const mountStep = defineStep<MountArgs>({
-  ...mountInfo,
+  ...mountInfo, // type, description, schema, shorthand, flags: src/steps/catalog.ts
 
   async plan(ctx, a) {
     const p = await look(ctx, a);

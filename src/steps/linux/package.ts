@@ -58,7 +58,7 @@ async function assess(ctx: StepContext, a: PackageArgs): Promise<Result<Wanted, 
 }
 
 export const packageStep = defineStep<PackageArgs>({
-  ...packageInfo,
+  ...packageInfo, // type, description, schema, shorthand, flags: src/steps/catalog.ts
 
   async plan(ctx, a) {
     const w = await assess(ctx, a);

@@ -3,6 +3,7 @@
  * the connector (so they work in check mode) and reads live state, so `fresh` needs no special
  * handling here: the guest answers for its current boot.
  */
+// each predicate's key, description and schema: src/steps/catalog.ts (read by the loader without this module)
 import { linuxPredicateInfos } from '../catalog.js';
 import { err, ok, type Result } from '../../util/result.js';
 import { quoteShell } from '../../util/shell-quote.js';

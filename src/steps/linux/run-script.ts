@@ -121,7 +121,7 @@ async function readScriptFile(file: string): Promise<Result<{ body: Buffer; sha2
 }
 
 export const runScriptStep = defineStep<RunScriptArgs>({
-  ...runScriptInfo,
+  ...runScriptInfo, // type, description, schema, shorthand, flags: src/steps/catalog.ts
 
   async plan(ctx, a) {
     const g = await guard(ctx, a);

@@ -35,7 +35,7 @@ async function find(ctx: StepContext, a: ServiceArgs): Promise<Result<{ init: 's
 }
 
 export const serviceStep = defineStep<ServiceArgs>({
-  ...serviceInfo,
+  ...serviceInfo, // type, description, schema, shorthand, flags: src/steps/catalog.ts
 
   async plan(ctx, a) {
     const f = await find(ctx, a);

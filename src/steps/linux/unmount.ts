@@ -11,7 +11,7 @@ export interface UnmountArgs {
 }
 
 export const unmountStep = defineStep<UnmountArgs>({
-  ...unmountInfo,
+  ...unmountInfo, // type, description, schema, shorthand, flags: src/steps/catalog.ts
 
   async plan(ctx, a) {
     const p = await probe(ctx, mountProbeCommand('/nonexistent-device', a.path), { become: a.become === true });

@@ -49,7 +49,7 @@ const PLAN_KEY = 'attach-iso';
 const raced = (e: HypervisorFailure) => e.kind === 'xapi' && (e.code === 'VBD_NOT_EMPTY' || e.code === 'VBD_IS_EMPTY' || e.code === 'HANDLE_INVALID');
 
 export const attachIsoStep = defineStep<AttachIsoArgs>({
-  ...attachIsoInfo,
+  ...attachIsoInfo, // type, description, schema, shorthand, flags: src/steps/catalog.ts
 
   async plan(ctx, args) {
     const h = await vmOf(ctx);

@@ -22,7 +22,7 @@ export interface DetachIsoToken {
 }
 
 export const detachIsoStep = defineStep<DetachIsoArgs>({
-  ...detachIsoInfo,
+  ...detachIsoInfo, // type, description, schema, shorthand, flags: src/steps/catalog.ts
 
   async plan(ctx) {
     const h = await vmOf(ctx);

@@ -2,6 +2,7 @@ import type { VmFacts } from '../../hypervisor/vm-facts.js';
 import { versionSatisfies } from '../../util/version.js';
 import { err, ok } from '../../util/result.js';
 import type { CheckPredicate, PredicateOutcome } from '../predicate-types.js';
+// each predicate's key, description and schema: src/steps/catalog.ts (read by the loader without this module)
 import { vmPredicateInfos as info, type PredicateInfo } from '../catalog.js';
 import { vmFacts } from './common.js';
 

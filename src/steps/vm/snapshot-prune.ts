@@ -14,7 +14,7 @@ export interface SnapshotPruneArgs {
 }
 
 export const snapshotPruneStep = defineStep<SnapshotPruneArgs>({
-  ...snapshotPruneInfo,
+  ...snapshotPruneInfo, // type, description, schema, shorthand, flags: src/steps/catalog.ts
 
   async plan(ctx, args) {
     const h = await vmOf(ctx);

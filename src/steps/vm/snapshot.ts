@@ -37,7 +37,7 @@ function keepValue(keep: SnapshotArgs['keep']): boolean | number {
 }
 
 export const snapshotStep = defineStep<SnapshotArgs>({
-  ...snapshotInfo,
+  ...snapshotInfo, // type, description, schema, shorthand, flags: src/steps/catalog.ts
 
   async plan(ctx, args) {
     const h = await vmOf(ctx);

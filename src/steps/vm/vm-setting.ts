@@ -70,7 +70,7 @@ async function changeVendorDevice(
 }
 
 export const vmSettingStep = defineStep<VmSettingArgs>({
-  ...vmSettingInfo,
+  ...vmSettingInfo, // type, description, schema, shorthand, flags: src/steps/catalog.ts
 
   async plan(ctx, args) {
     const h = await vmOf(ctx);

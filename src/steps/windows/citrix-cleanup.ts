@@ -73,7 +73,7 @@ async function runXenClean(ctx: StepContext, exe: string, a: CitrixCleanupArgs) 
 }
 
 export const citrixCleanupStep = defineStep<CitrixCleanupArgs>({
-  ...citrixCleanupInfo,
+  ...citrixCleanupInfo, // type, description, schema, shorthand, flags: src/steps/catalog.ts
 
   async plan(ctx, a) {
     const f = await windowsFacts(ctx);

@@ -108,7 +108,7 @@ async function alreadyInstalled(ctx: StepContext, a: MsiInstallArgs, release?: T
 }
 
 export const msiInstallStep = defineStep<MsiInstallArgs>({
-  ...msiInstallInfo,
+  ...msiInstallInfo, // type, description, schema, shorthand, flags: src/steps/catalog.ts
 
   async plan(ctx, a) {
     const t = target(ctx, a);

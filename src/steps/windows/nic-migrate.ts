@@ -80,7 +80,7 @@ async function restorePlan(ctx: StepContext, a: NicMigrateArgs) {
 }
 
 export const nicMigrateStep = defineStep<NicMigrateArgs>({
-  ...nicMigrateInfo,
+  ...nicMigrateInfo, // type, description, schema, shorthand, flags: src/steps/catalog.ts
 
   async plan(ctx, a) {
     if (a.action === 'capture') {

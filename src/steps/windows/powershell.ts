@@ -103,7 +103,7 @@ async function runIt(ctx: StepContext, a: PowerShellArgs, text: string, readOnly
 }
 
 export const powershellStep = defineStep<PowerShellArgs>({
-  ...powershellInfo,
+  ...powershellInfo, // type, description, schema, shorthand, flags: src/steps/catalog.ts
 
   async plan(ctx, a) {
     const g = await guard(ctx, a);

@@ -59,7 +59,7 @@ export function preconditionProblems(f: WindowsFacts, vendorOn: boolean, a: Prec
 }
 
 export const windowsPreconditionsStep = defineStep<PreconditionsArgs>({
-  ...windowsPreconditionsInfo,
+  ...windowsPreconditionsInfo, // type, description, schema, shorthand, flags: src/steps/catalog.ts
 
   async plan(ctx, a) {
     const f = await windowsFacts(ctx);

@@ -2,6 +2,7 @@
  * Windows predicates for `check:` and `verify:`, read from fresh Windows facts (read-only, so they
  * work in check mode). The facts describe the current boot, so `fresh` needs nothing special.
  */
+// each predicate's key, description and schema: src/steps/catalog.ts (read by the loader without this module)
 import { windowsPredicateInfos } from '../catalog.js';
 import { err, ok, type Result } from '../../util/result.js';
 import { parseConstraint } from '../../util/version.js';

@@ -207,7 +207,7 @@ function validate(a: ToolsSourceArgs): Result<'iso' | 'file', StepFailure> {
 }
 
 export const windowsToolsSourceStep = defineStep<ToolsSourceArgs>({
-  ...windowsToolsSourceInfo,
+  ...windowsToolsSourceInfo, // type, description, schema, shorthand, flags: src/steps/catalog.ts
 
   async plan(ctx, a) {
     const kind = validate(a);

@@ -100,7 +100,7 @@ export async function rebootOnce(c: Connector, ctx: StepContext, a: WindowsReboo
 }
 
 export const windowsRebootStep = defineStep<WindowsRebootArgs>({
-  ...windowsRebootInfo,
+  ...windowsRebootInfo, // type, description, schema, shorthand, flags: src/steps/catalog.ts
 
   async plan(ctx, a) {
     if (a.when_required && ctx.state.get(REBOOT_REQUIRED) !== true) {
