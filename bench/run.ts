@@ -10,7 +10,8 @@
  * Suites: workload (pvrun vs ansible-playbook vs the ssh2 floor on real sshd), scale (1,000
  * hosts on a lightweight ssh2 endpoint), engine (loading/planning; per host-step overhead),
  * connector (per-exec overhead, connection set-up), xapi (calls per VM in the lab), profile
- * (node --cpu-prof of pvrun, summarised).
+ * (node --cpu-prof of pvrun, summarised), startup (`--help` and `validate` of 10 steps × 50 hosts:
+ * wall, CPU, modules loaded).
  * Results: Markdown on stdout and in bench/results/latest.md, raw figures in
  * bench/results/<time>.json (bench/results/ is not committed; BENCHMARKS.md is).
  */
@@ -28,6 +29,7 @@ import { engineSuite } from './suites/engine.js';
 import { connectorSuite } from './suites/connector.js';
 import { xapiSuite } from './suites/xapi.js';
 import { profileSuite } from './suites/profile.js';
+import { startupSuite } from './suites/startup.js';
 
 const SUITES: Record<string, (ctx: SuiteContext) => Promise<SuiteResult>> = {
   engine: engineSuite,
@@ -36,6 +38,7 @@ const SUITES: Record<string, (ctx: SuiteContext) => Promise<SuiteResult>> = {
   scale: scaleSuite,
   workload: workloadSuite,
   profile: profileSuite,
+  startup: startupSuite,
 };
 
 interface Args {
@@ -100,7 +103,7 @@ async function main(): Promise<number> {
   const results: SuiteResult[] = [];
   const loads: { suite: string; before: number[]; after: number[] }[] = [];
   try {
-    if (args.suites.some((s) => s === 'workload' || s === 'scale' || s === 'profile')) await build(log);
+    if (args.suites.some((s) => s === 'workload' || s === 'scale' || s === 'profile' || s === 'startup')) await build(log);
     for (const s of args.suites) {
       const before = loadavg();
       log(`suite ${s}: start`);

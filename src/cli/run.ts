@@ -13,7 +13,7 @@ import { lockRun } from '../journal/lock.js';
 import { newRunId } from '../journal/run-id.js';
 import { createJsonReporter } from '../report/json.js';
 import { createPlainReporter } from '../report/plain.js';
-import { createTtyReporter, humanDisplay } from '../report/tty.js';
+import { humanDisplay } from '../report/display.js';
 import { fanout, type Reporter } from '../report/types.js';
 import { err, ok, type Result } from '../util/result.js';
 import type { Io } from './io.js';
@@ -51,11 +51,12 @@ function resolveRunSecrets(project: Project): Result<void, Diagnostic[]> {
   return r.ok ? ok(undefined) : err(r.error);
 }
 
-function humanReporter(flags: RunFlags, io: Io): Reporter {
-  // colour by the terminal's colour support (FORCE_COLOR, NO_COLOR, TERM), live progress by whether it is a terminal (src/report/tty.ts)
+async function humanReporter(flags: RunFlags, io: Io): Promise<Reporter> {
+  // colour by the terminal's colour support (FORCE_COLOR, NO_COLOR, TERM), live progress by whether it is a terminal (src/report/display.ts)
   const { live, color } = humanDisplay(io.out, io.env);
   const opts = { verbose: flags.verbose, diff: flags.diff, redact: (s: string) => redactor.redact(s), check: flags.check, color };
-  return live ? createTtyReporter(io.out, opts) : createPlainReporter(io.out, opts);
+  // the live reporter (and log-update) is loaded only for a terminal (start-up, issue 17)
+  return live ? (await import('../report/tty.js')).createTtyReporter(io.out, opts) : createPlainReporter(io.out, opts);
 }
 
 /** Secrets for the transports; every value was already resolved (and registered) up front. */
@@ -211,7 +212,7 @@ export async function runPlaybook(playbook: string, flags: RunFlags, io: Io, con
   const reporters: Reporter[] = [];
   if (flags.json === true) reporters.push(createJsonReporter(io.out, redact));
   else {
-    reporters.push(humanReporter(flags, io));
+    reporters.push(await humanReporter(flags, io));
     if (typeof flags.json === 'string') reporters.push(createJsonReporter(flags.json, redact));
   }
   // where each step is in the playbook: JUnit step cases and annotations point at its file and line

@@ -1,13 +1,14 @@
 /**
  * `pvrun validate`, and how every command that loads a project turns flags into loader options.
- * Kept apart from run.ts so that validating loads the loader and the step registry only, not the
- * engine, connectors, XAPI client and reporters (start-up, issue 17).
+ * Kept apart from run.ts so that validating loads the loader and the step catalog only (the step
+ * types' schemas and flags, src/steps/catalog.ts), not the step implementations, engine,
+ * connectors, XAPI client and reporters (start-up, issue 17; test/cli/lazy-load.test.ts).
  */
 import { formatDiagnostics, type Diagnostic } from '../load/diagnostics.js';
 import { validateOnly, type LoadProjectOptions } from '../load/project.js';
 import { redactor } from '../util/redact.js';
 import { EXIT } from '../engine/exit-codes.js';
-import { builtinRegistry } from '../steps/registry.js';
+import { builtinCatalog } from '../steps/catalog.js';
 import { diagnosticAnnotations } from '../report/github.js';
 import { formatValidation } from './list.js';
 import type { Io } from './io.js';
@@ -25,7 +26,7 @@ export function loadOptions(playbook: string, flags: RunFlags, io: Io, run: Reco
     skipTags: split(flags.skipTags),
     ...(flags.startAtStep ? { startAtStep: flags.startAtStep } : {}),
     ...(flags.forks !== undefined ? { forks: flags.forks } : {}),
-    registry: builtinRegistry(),
+    registry: builtinCatalog(),
     cwd: io.cwd,
     run,
     check: flags.check,

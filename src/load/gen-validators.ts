@@ -8,7 +8,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { builtinRegistry } from '../steps/registry.js';
+import { builtinCatalog } from '../steps/catalog.js';
 import { loaderSchemas } from './playbook.js';
 import { GENERATED_FILE, generateValidatorsCode } from './validators.js';
 
@@ -17,6 +17,6 @@ if (import.meta.url.endsWith('.ts')) {
   process.stderr.write('gen-validators: run the compiled copy (node dist/load/gen-validators.js), not the sources\n');
   process.exit(2);
 }
-const code = await generateValidatorsCode(loaderSchemas(builtinRegistry()));
+const code = await generateValidatorsCode(loaderSchemas(builtinCatalog()));
 writeFileSync(out, code);
 process.stdout.write(`gen-validators: ${out} (${code.length} bytes)\n`);

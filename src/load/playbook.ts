@@ -2,7 +2,7 @@
 import { realpathSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, resolve, sep } from 'node:path';
 import type { PlaySpec, Playbook, StepSpec } from '../model/playbook.js';
-import type { AnyStep, StepRegistry } from '../steps/registry.js';
+import type { StepCatalog, StepInfo } from '../steps/catalog.js';
 import type { Result } from '../util/result.js';
 import { err, ok } from '../util/result.js';
 import { newAjv } from './ajv.js';
@@ -30,9 +30,9 @@ interface Validators {
   /** a step type's argument validator, made at first use (src/load/validators.ts) */
   args: { get(type: string): ValidateFunction | undefined };
 }
-const cache = new WeakMap<StepRegistry, Validators>();
+const cache = new WeakMap<StepCatalog, Validators>();
 
-export function validatorsFor(registry: StepRegistry): Validators {
+export function validatorsFor(registry: StepCatalog): Validators {
   let v = cache.get(registry);
   if (!v) {
     let ajv: ReturnType<typeof newAjv> | undefined;
@@ -59,7 +59,7 @@ export function validatorsFor(registry: StepRegistry): Validators {
 }
 
 /** Every schema the loader validates with, by key (what the build precompiles: gen-validators.ts). */
-export function loaderSchemas(registry: StepRegistry): Record<string, JsonSchema> {
+export function loaderSchemas(registry: StepCatalog): Record<string, JsonSchema> {
   const out: Record<string, JsonSchema> = { playbook: buildPlaybookSchema(registry, 'loader'), inventory: buildInventorySchema() };
   for (const [type, st] of registry.steps) out[`step:${type}`] = st.schema;
   return out;
@@ -73,12 +73,12 @@ export interface LoadedPlaybook {
   argsPath: WeakMap<StepSpec, Path>;
 }
 
-export function loadPlaybook(file: string, registry: StepRegistry): Result<Playbook, Diagnostic[]> {
+export function loadPlaybook(file: string, registry: StepCatalog): Result<Playbook, Diagnostic[]> {
   const r = loadPlaybookDetailed(file, registry);
   return r.ok ? ok(r.value.playbook) : r;
 }
 
-export function loadPlaybookDetailed(file: string, registry: StepRegistry): Result<LoadedPlaybook, Diagnostic[]> {
+export function loadPlaybookDetailed(file: string, registry: StepCatalog): Result<LoadedPlaybook, Diagnostic[]> {
   const read = readUserFile(file, 'playbook');
   if (!read.ok) return err([read.diagnostic]);
   return parsePlaybook(file, read.text, registry);
@@ -88,7 +88,7 @@ const isMap = (v: unknown): v is Record<string, unknown> => typeof v === 'object
 const isWholeTemplate = (v: unknown): v is string => typeof v === 'string' && new RegExp(TEMPLATE_PATTERN).test(v);
 
 /** Parse playbook text (`file` is only used in positions). */
-export function parsePlaybook(file: string, text: string, registry: StepRegistry): Result<LoadedPlaybook, Diagnostic[]> {
+export function parsePlaybook(file: string, text: string, registry: StepCatalog): Result<LoadedPlaybook, Diagnostic[]> {
   const parsed = parseYaml(file, text);
   if (parsed.diagnostics.length > 0) return err(sortDiagnostics(parsed.diagnostics));
   const src = parsed.source;
@@ -114,7 +114,7 @@ export function parsePlaybook(file: string, text: string, registry: StepRegistry
   return ok({ playbook: { file, plays }, source: src, argsPath });
 }
 
-function parsePlay(raw: Record<string, unknown>, src: YamlSource, path: Path, registry: StepRegistry, v: Validators, diags: Diagnostic[], argsPath: WeakMap<StepSpec, Path>): PlaySpec {
+function parsePlay(raw: Record<string, unknown>, src: YamlSource, path: Path, registry: StepCatalog, v: Validators, diags: Diagnostic[], argsPath: WeakMap<StepSpec, Path>): PlaySpec {
   const hosts = typeof raw.hosts === 'string' ? raw.hosts : '';
   const steps = Array.isArray(raw.steps) ? raw.steps : [];
   const cleanup = Array.isArray(raw.cleanup) ? raw.cleanup : [];
@@ -156,7 +156,7 @@ function parsePlay(raw: Record<string, unknown>, src: YamlSource, path: Path, re
 }
 
 /** Shorthand (`reboot: guest`) → argument map; null means "no arguments". */
-export function expandShorthand(st: AnyStep, value: unknown): { ok: true; args: unknown } | { ok: false; message: string } {
+export function expandShorthand(st: StepInfo, value: unknown): { ok: true; args: unknown } | { ok: false; message: string } {
   if (isMap(value) || Array.isArray(value) || isWholeTemplate(value)) return { ok: true, args: value };
   if (st.shorthand) {
     try {
@@ -169,7 +169,7 @@ export function expandShorthand(st: AnyStep, value: unknown): { ok: true; args: 
 }
 
 /** Validate a step's (expanded) arguments; errors on `{{ }}` template strings are left for after rendering. */
-export function validateArgs(st: AnyStep, args: unknown, src: YamlSource, at: Path, v: Validators, diags: Diagnostic[]): boolean {
+export function validateArgs(st: StepInfo, args: unknown, src: YamlSource, at: Path, v: Validators, diags: Diagnostic[]): boolean {
   if (isWholeTemplate(args)) return true;
   const validate = v.args.get(st.type)!;
   if (validate(args)) return true;
@@ -178,7 +178,7 @@ export function validateArgs(st: AnyStep, args: unknown, src: YamlSource, at: Pa
   return found.length === 0;
 }
 
-function parseStep(raw: Record<string, unknown>, src: YamlSource, path: Path, registry: StepRegistry, v: Validators, diags: Diagnostic[], argsPath: WeakMap<StepSpec, Path>): StepSpec | undefined {
+function parseStep(raw: Record<string, unknown>, src: YamlSource, path: Path, registry: StepCatalog, v: Validators, diags: Diagnostic[], argsPath: WeakMap<StepSpec, Path>): StepSpec | undefined {
   const keys = Object.keys(raw);
   const typeKeys = keys.filter((k) => registry.steps.has(k));
   if (typeKeys.length === 0) {

@@ -5,7 +5,7 @@ import { dirname } from 'node:path';
 import type { HostSpec, Inventory } from '../model/inventory.js';
 import { batchSizes } from '../engine/batches.js';
 import type { PlaySpec, Playbook, StepSpec } from '../model/playbook.js';
-import type { StepRegistry } from '../steps/registry.js';
+import type { StepCatalog } from '../steps/catalog.js';
 import type { Result } from '../util/result.js';
 import { err, ok } from '../util/result.js';
 import type { Diagnostic } from './diagnostics.js';
@@ -41,7 +41,7 @@ export interface LoadProjectOptions {
   startAtStep?: string;
   /** `-f` as given: every play's forks (hosts at once per batch), instead of the playbook's */
   forks?: string | number;
-  registry: StepRegistry;
+  registry: StepCatalog;
   /** where `-i NAME` looks for inventories/NAME.yml (default: process.cwd()) */
   cwd?: string;
   /** `run.*` template scope; `id` defaults to a timestamp, `check` to false */

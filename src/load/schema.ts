@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import type { JsonSchema } from '../steps/types.js';
 import { DURATION_SCHEMA } from './duration.js';
 import { PROPERTY_DOCS } from './schema-docs.js';
-import type { StepRegistry } from '../steps/registry.js';
+import type { StepCatalog } from '../steps/catalog.js';
 
 export type SchemaVariant = 'editor' | 'loader';
 
@@ -103,7 +103,7 @@ function rewriteRefs(schema: unknown, home: string): unknown {
   return out;
 }
 
-function stepArgsSchema(registry: StepRegistry, type: string): JsonSchema {
+function stepArgsSchema(registry: StepCatalog, type: string): JsonSchema {
   const st = registry.steps.get(type)!;
   const home = `#/$defs/step_${type}`;
   // A step schema's own definitions move to the top of its entry so its refs keep working.
@@ -115,7 +115,7 @@ function stepArgsSchema(registry: StepRegistry, type: string): JsonSchema {
   return { title: `steps.${type}`, description: st.description, ...extra, anyOf: [args, { type: ['string', 'number', 'boolean', 'null'] }] };
 }
 
-export function buildPlaybookSchema(registry: StepRegistry, variant: SchemaVariant = 'editor'): JsonSchema {
+export function buildPlaybookSchema(registry: StepCatalog, variant: SchemaVariant = 'editor'): JsonSchema {
   const editor = variant === 'editor';
   const types = [...registry.steps.keys()].sort();
   const loose = (s: JsonSchema): JsonSchema => (editor ? s : {});
@@ -334,7 +334,7 @@ export function buildInventorySchema(): JsonSchema {
 }
 
 /** File name → JSON text of every published schema. */
-export function schemaFiles(registry: StepRegistry): Record<string, string> {
+export function schemaFiles(registry: StepCatalog): Record<string, string> {
   return {
     'playbook.schema.json': JSON.stringify(buildPlaybookSchema(registry, 'editor'), null, 2) + '\n',
     'inventory.schema.json': JSON.stringify(buildInventorySchema(), null, 2) + '\n',
@@ -345,7 +345,7 @@ export function schemaFiles(registry: StepRegistry): Record<string, string> {
  * `pvrun schema --write`: regenerate schema/*.schema.json under `rootDir` from `registry`.
  * Returns each file with whether its content changed.
  */
-export async function writeSchemaFiles(rootDir: string, registry: StepRegistry): Promise<{ file: string; changed: boolean }[]> {
+export async function writeSchemaFiles(rootDir: string, registry: StepCatalog): Promise<{ file: string; changed: boolean }[]> {
   const dir = join(rootDir, 'schema');
   await mkdir(dir, { recursive: true });
   const out: { file: string; changed: boolean }[] = [];
@@ -396,7 +396,7 @@ export function propertyEntries(schema: JsonSchema): PropertyEntry[] {
  * docs/schema-reference.md: generated from the published schemas, hence from PROPERTY_DOCS and
  * the step types' own schemas (`pvrun schema --docs > docs/schema-reference.md`).
  */
-export function schemaReference(registry: StepRegistry): string {
+export function schemaReference(registry: StepCatalog): string {
   const cell = (s: string): string => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
   const example = (x: unknown): string => '`' + cell(typeof x === 'string' ? x : JSON.stringify(x)) + '`';
   const lines = [

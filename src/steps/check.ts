@@ -1,29 +1,9 @@
 import type { CheckPredicate } from './predicate-types.js';
-import { defineStep, type PlanResult, type StepContext, type StepType, type TemplateContext } from './types.js';
-
-interface CheckArgs {
-  otherwise?: 'fail' | 'skip-host';
-  /** verify: how long to wait for the predicates (fresh data after a reboot), in seconds */
-  timeout?: number;
-  /** verify: seconds between evaluations (never under 1s: XAPI and guests are not polled faster) */
-  interval?: number;
-  [predicate: string]: unknown;
-}
+import { checkStepInfo, verifyStepInfo, type CheckArgs } from './catalog.js';
+import { defineStep, type PlanResult, type StepContext, type StepType } from './types.js';
 
 const CONTROL_KEYS = ['otherwise', 'timeout', 'interval'];
 const RAN_NOTE = 'ran in check mode (check_mode_safe)';
-
-function schemaFor(predicates: CheckPredicate[], verify: boolean): Record<string, unknown> {
-  const props: Record<string, unknown> = {};
-  for (const p of predicates) props[p.key] = { ...p.schema, description: p.description };
-  if (verify) {
-    props['timeout'] = { type: 'number', minimum: 0, description: 'seconds to wait for the predicates to hold' };
-    props['interval'] = { type: 'number', minimum: 1, description: 'seconds between evaluations' };
-  } else {
-    props['otherwise'] = { enum: ['fail', 'skip-host'], description: 'what a failed check does to the host (default: fail)' };
-  }
-  return { type: 'object', properties: props, additionalProperties: false, minProperties: 1 };
-}
 
 interface Evaluation {
   pass: boolean;
@@ -32,17 +12,6 @@ interface Evaluation {
   error?: { reason: string; unreachable: boolean };
   /** check mode: no predicate failed, but some could not be evaluated without running user commands */
   unknown?: string;
-}
-
-/** The predicates' shell contexts (e.g. `command:`), as paths in the step's arguments. */
-function contextsOf(preds: Map<string, CheckPredicate>, args: unknown): TemplateContext[] {
-  if (typeof args !== 'object' || args === null || Array.isArray(args)) return [];
-  const out: TemplateContext[] = [];
-  for (const [key, expected] of Object.entries(args)) {
-    const p = preds.get(key);
-    for (const c of p?.templateContexts?.(expected) ?? []) out.push({ at: [key, ...c.at], kind: c.kind });
-  }
-  return out;
 }
 
 async function evaluateAll(ctx: StepContext, preds: Map<string, CheckPredicate>, args: CheckArgs, fresh: boolean): Promise<Evaluation> {
@@ -76,11 +45,7 @@ async function evaluateAll(ctx: StepContext, preds: Map<string, CheckPredicate>,
 export function makeCheckStep(predicates: CheckPredicate[]): StepType<CheckArgs> {
   const preds = new Map(predicates.map((p) => [p.key, p]));
   return defineStep<CheckArgs>({
-    type: 'check',
-    description: 'Assert facts about the VM and the guest; fail the host, or skip it as already done (otherwise: skip-host).',
-    schema: schemaFor(predicates, false),
-    needs: 'none',
-    templateContexts: (args) => contextsOf(preds, args),
+    ...checkStepInfo(predicates),
     async plan(ctx, args): Promise<PlanResult> {
       const e = await evaluateAll(ctx, preds, args, false);
       if (e.error) return { kind: 'fail', reason: e.error.reason, unreachable: e.error.unreachable };
@@ -103,11 +68,7 @@ export function makeCheckStep(predicates: CheckPredicate[]): StepType<CheckArgs>
 export function makeVerifyStep(predicates: CheckPredicate[]): StepType<CheckArgs> {
   const preds = new Map(predicates.map((p) => [p.key, p]));
   return defineStep<CheckArgs>({
-    type: 'verify',
-    description: 'Wait until facts about the VM and guest hold, trusting only data fresh since the last boot.',
-    schema: schemaFor(predicates, true),
-    needs: 'none',
-    templateContexts: (args) => contextsOf(preds, args),
+    ...verifyStepInfo(predicates),
     async plan(ctx, args): Promise<PlanResult> {
       const timeoutMs = (args.timeout ?? 300) * 1000;
       const intervalMs = Math.max(1, args.interval ?? 2) * 1000;

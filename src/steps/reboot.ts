@@ -4,6 +4,7 @@
  * id differs; then run a test command. The boot id source is the kernel's file unless the host
  * var `boot_id_path` says otherwise (the lab and the tests emulate reboots that way).
  */
+import { rebootInfo } from './catalog.js';
 import { bootIdCommand } from '../facts/linux.js';
 import type { Connector, ConnectorFailure } from '../connectors/types.js';
 import { rebootVm, type RebootMode } from '../hypervisor/vm-power.js';
@@ -78,29 +79,7 @@ async function waitForNewBoot(
 }
 
 export const rebootStep = defineStep<RebootArgs>({
-  type: 'reboot',
-  resumeCutApply: 'again',
-  description: 'Reboot the guest (from inside, or through the hypervisor) and wait until it is back',
-  needs: 'guest',
-  touchesGuest: true,
-  schema: {
-    type: 'object',
-    additionalProperties: false,
-    properties: {
-      via: { enum: ['guest', 'hypervisor'], default: 'guest' },
-      reboot_timeout: { type: 'number', exclusiveMinimum: 0, default: 600 },
-      test_command: { type: 'string' },
-      reboot_command: { type: 'string' },
-      when_required: { type: 'boolean' },
-      mode: { enum: ['auto', 'clean', 'hard'] },
-      become: { type: 'boolean' },
-    },
-  },
-  shorthand: (v) => (v === 'guest' || v === 'hypervisor' ? { via: v } : {}),
-  // both run as shell commands on the guest: their templates are quoted (src/load/template.ts)
-  templateContexts: (args) => (typeof args === 'object' && args !== null
-    ? (['test_command', 'reboot_command'] as const).filter((k) => typeof (args as Record<string, unknown>)[k] === 'string').map((k) => ({ at: [k], kind: 'command' as const }))
-    : []),
+  ...rebootInfo, // type, description, schema, shorthand, flags: src/steps/catalog.ts
 
   async plan(ctx, a) {
     const via = a.via ?? 'guest';

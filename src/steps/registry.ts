@@ -1,5 +1,6 @@
 import type { StepType } from './types.js';
 import type { CheckPredicate } from './predicate-types.js';
+import type { StepCatalog } from './catalog.js';
 import { vmSteps, vmPredicates } from './vm/index.js';
 import { linuxSteps, linuxPredicates } from './linux/index.js';
 import { makeCheckStep, makeVerifyStep } from './check.js';
@@ -8,8 +9,13 @@ import { windowsSteps, windowsPredicates } from './windows/index.js';
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyStep = StepType<any, any, any>;
 
-/** The step types a playbook may use, keyed by their playbook key. */
-export interface StepRegistry {
+/**
+ * The step types a playbook may use, keyed by their playbook key, with their implementations: what
+ * the engine runs. Importing this module imports every step implementation (and, through them,
+ * the connectors' and hypervisor's helpers); loading and validating need only the catalog
+ * (src/steps/catalog.ts), whose infos these steps spread.
+ */
+export interface StepRegistry extends StepCatalog {
   steps: Map<string, AnyStep>;
   predicates: Map<string, CheckPredicate>;
 }

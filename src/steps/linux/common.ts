@@ -5,7 +5,7 @@
 import { isUnreachable, type Connector, type ExecOptions, type ExecResult } from '../../connectors/types.js';
 import { asGuestFacts, type GuestFacts } from '../../facts/linux.js';
 import { err, ok, type Result } from '../../util/result.js';
-import type { ApplyResult, JsonSchema, PlanResult, StepContext, StepFailure } from '../types.js';
+import type { ApplyResult, PlanResult, StepContext, StepFailure } from '../types.js';
 
 // the one failure formatter (src/report/failure-text.ts), re-exported for the steps' imports
 export { failureText } from '../../report/failure-text.js';
@@ -79,20 +79,8 @@ export function commandFailed(what: string, r: ExecResult): StepFailure {
   return { kind: 'step', message: `${what} failed (${how}): ${tail(r.stderr || r.stdout)}` };
 }
 
-/**
- * A name pattern that lets a string holding a template through: the loader checks the name again
- * after rendering (src/load/project.ts), and a name from a run-time template is checked by the step.
- */
-export function withTemplates(pattern: string): string {
-  return `^(?:${pattern.replace(/^\^|\$$/g, '')}|.*\\{\\{.*)$`;
-}
-
-export const becomeSchema: JsonSchema = { type: 'boolean', description: 'run as root through sudo' };
-export const envSchema: JsonSchema = {
-  type: 'object',
-  propertyNames: { pattern: '^[A-Za-z_][A-Za-z0-9_]*$' },
-  additionalProperties: { type: 'string' },
-};
+// schema parts: defined in the step catalog (loaded without the implementations, issue 17)
+export { withTemplates, becomeSchema, envSchema } from '../catalog.js';
 
 export const sleep = (ms: number, signal?: AbortSignal) => new Promise<void>((resolve) => {
   const t = setTimeout(resolve, ms);

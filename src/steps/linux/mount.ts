@@ -3,9 +3,10 @@
  * manual procedure it refuses a mount point that is not empty or already used by something else;
  * the same device already mounted there is "ok". undo() unmounts what this step mounted.
  */
+import { mountInfo } from '../catalog.js';
 import { quoteShell } from '../../util/shell-quote.js';
 import { defineStep, type StepFailure } from '../types.js';
-import { applyFail, becomeSchema, commandFailed, failureText, planFail, probe, run } from './common.js';
+import { applyFail, commandFailed, failureText, planFail, probe, run } from './common.js';
 import { CD_CANDIDATES, mountProbeCommand, parseMountProbe, type MountProbe } from './mounts.js';
 import { shape } from '../../util/shape.js';
 
@@ -46,23 +47,8 @@ export interface MountToken {
 const isMountToken = shape<MountToken>({ path: 'string', become: { optional: 'boolean' } });
 
 export const mountStep = defineStep<MountArgs, unknown, MountToken>({
-  type: 'mount',
-  description: 'Mount a device (default: the CD drive) on an empty mount point',
-  needs: 'guest',
+  ...mountInfo, // type, description, schema, shorthand, flags: src/steps/catalog.ts
   undoToken: isMountToken,
-  touchesGuest: true,
-  schema: {
-    type: 'object',
-    additionalProperties: false,
-    required: ['path'],
-    properties: {
-      device: { type: 'string' },
-      path: { type: 'string', pattern: '^/' },
-      readonly: { type: 'boolean', default: true },
-      fstype: { type: 'string' },
-      become: becomeSchema,
-    },
-  },
 
   async plan(ctx, a) {
     const p = await look(ctx, a);

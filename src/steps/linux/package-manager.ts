@@ -12,8 +12,9 @@ import { quoteArgs, quoteShell } from '../../util/shell-quote.js';
  * a letter, digit or `_` first, then letters, digits and `. _ + -`, and for apt an optional
  * `:arch`. Never a leading `-`, never a space, quote or `/`.
  */
-export const PACKAGE_NAME_PATTERN = '^[A-Za-z0-9_][A-Za-z0-9._+-]*(:[a-z0-9-]+)?$';
-export const PACKAGE_NAME_DESCRIPTION = 'a package name (a letter, digit or _ first, then letters, digits and . _ + -)';
+import { PACKAGE_NAME_DESCRIPTION, PACKAGE_NAME_PATTERN } from '../catalog.js';
+// defined in the step catalog, which the loader reads without the implementations (issue 17)
+export { PACKAGE_NAME_DESCRIPTION, PACKAGE_NAME_PATTERN };
 
 /** Per family, at run time when the guest is known. */
 const FAMILY_NAME: Partial<Record<OsFamily, { re: RegExp; text: string }>> = {

@@ -2,10 +2,11 @@
  * package: install or remove packages through the guest's own package manager (from the facts),
  * with names per OS family. Check mode only queries. undo() removes what this step installed.
  */
+import { packageInfo } from '../catalog.js';
 import { defineStep, type StepContext } from '../types.js';
-import { applyFail, becomeSchema, withTemplates, commandFailed, failureText, guestFacts, planFail, probe, run } from './common.js';
+import { applyFail, commandFailed, failureText, guestFacts, planFail, probe, run } from './common.js';
 import {
-  enableEpelCommand, installCommand, invalidPackageName, namesFor, PACKAGE_NAME_DESCRIPTION, PACKAGE_NAME_PATTERN, parseQuery,
+  enableEpelCommand, installCommand, invalidPackageName, namesFor, parseQuery,
   queryCommand, removeCommand, type PackageNames,
 } from './package-manager.js';
 import type { GuestFacts } from '../../facts/linux.js';
@@ -33,10 +34,6 @@ interface Wanted {
   todo: string[];
   needEpel: boolean;
 }
-
-// literal names are checked at load (a located error); names from run-time templates in assess()
-const oneName = { type: 'string', pattern: withTemplates(PACKAGE_NAME_PATTERN), description: PACKAGE_NAME_DESCRIPTION };
-const nameSchema = { oneOf: [oneName, { type: 'array', items: oneName, minItems: 1 }] };
 
 async function assess(ctx: StepContext, a: PackageArgs): Promise<Result<Wanted, StepFailure>> {
   const f = await guestFacts(ctx);
@@ -73,34 +70,7 @@ const MANAGERS: readonly PackageManager[] = ['dnf', 'yum', 'apt', 'zypper', 'apk
 const isPackageToken = shape<PackageToken>({ remove: 'string[]', manager: { enum: MANAGERS }, become: { optional: 'boolean' } });
 
 export const packageStep = defineStep<PackageArgs, unknown, PackageToken>({
-  type: 'package',
-  description: 'Install or remove packages with the guest\'s package manager',
-  needs: 'guest',
-  touchesGuest: true,
-  schema: {
-    type: 'object',
-    additionalProperties: false,
-    required: ['name'],
-    properties: {
-      name: {
-        oneOf: [
-          ...nameSchema.oneOf,
-          {
-            type: 'object',
-            additionalProperties: false,
-            minProperties: 1,
-            properties: Object.fromEntries(['redhat', 'debian', 'suse', 'alpine', 'default'].map((k) => [k, nameSchema])),
-          },
-        ],
-      },
-      state: { enum: ['present', 'absent'], default: 'present' },
-      enable_repo: { enum: ['epel'] },
-      update_cache: { type: 'boolean' },
-      become: becomeSchema,
-      timeout: { type: 'number', exclusiveMinimum: 0 },
-    },
-  },
-  shorthand: (v) => ({ name: String(v) }),
+  ...packageInfo, // type, description, schema, shorthand, flags: src/steps/catalog.ts
   undoToken: isPackageToken,
 
   async plan(ctx, a) {

@@ -3,16 +3,16 @@
  * the connector (so they work in check mode) and reads live state, so `fresh` needs no special
  * handling here: the guest answers for its current boot.
  */
+// each predicate's key, description and schema: src/steps/catalog.ts (read by the loader without this module)
+import { linuxPredicateInfos } from '../catalog.js';
 import { err, ok, type Result } from '../../util/result.js';
 import { quoteShell } from '../../util/shell-quote.js';
 import { parseConstraint, satisfies, schemeForPackageManager } from '../../util/version.js';
 import type { CheckPredicate, PredicateOutcome } from '../predicate-types.js';
 import type { StepContext, StepFailure } from '../types.js';
-import { guestFacts, run, withTemplates } from './common.js';
+import { guestFacts, run } from './common.js';
 import { invalidPackageName, namesFor, parseQuery, queryCommand, type PackageNames } from './package-manager.js';
-import { invalidServiceName, parseServiceProbe, SERVICE_NAME_DESCRIPTION, SERVICE_NAME_PATTERN, serviceProbeCommand } from './services.js';
-
-const serviceName = { type: 'string', pattern: withTemplates(SERVICE_NAME_PATTERN), description: SERVICE_NAME_DESCRIPTION };
+import { invalidServiceName, parseServiceProbe, serviceProbeCommand } from './services.js';
 
 const str = (v: unknown) => (typeof v === 'string' ? v : JSON.stringify(v));
 const bad = (message: string): Result<PredicateOutcome, StepFailure> => err({ kind: 'config', message });
@@ -25,24 +25,7 @@ interface CommandExpect { cmd: string; exit_code?: number; stdout?: string; stdo
  * (Windows hosts) the command is PowerShell, under the same rule.
  */
 const commandPredicate: CheckPredicate = {
-  key: 'command',
-  description: "a command: exit code (default 0) and optionally stdout containing a string or matching a regex. Check mode does not run it (the step is 'unknown') unless it is { cmd, check_mode_safe: true }",
-  needs: 'guest',
-  templateContexts: (expected) => (typeof expected === 'string' ? [{ at: [], kind: 'command' }]
-    : typeof expected === 'object' && expected !== null ? [{ at: ['cmd'], kind: 'command' }] : []),
-  schema: {
-    oneOf: [
-      { type: 'string' },
-      {
-        type: 'object', additionalProperties: false, required: ['cmd'],
-        properties: {
-          cmd: { type: 'string' }, exit_code: { type: 'integer' }, stdout: { type: 'string' },
-          stdout_regex: { type: 'string' }, become: { type: 'boolean' },
-          check_mode_safe: { type: 'boolean', description: 'the command changes nothing: run it in check mode too (reported in the step summary)' },
-        },
-      },
-    ],
-  },
+  ...linuxPredicateInfos.command,
   async evaluate(ctx, expected) {
     const e: CommandExpect = typeof expected === 'string' ? { cmd: expected } : expected as CommandExpect;
     if (typeof e?.cmd !== 'string') return bad('command: expected a command string or { cmd: ... }');
@@ -76,15 +59,7 @@ const commandPredicate: CheckPredicate = {
 };
 
 const fileExists: CheckPredicate = {
-  key: 'file_exists',
-  description: 'a path exists on the guest (or, with exists: false, does not)',
-  needs: 'guest',
-  schema: {
-    oneOf: [
-      { type: 'string' },
-      { type: 'object', additionalProperties: false, required: ['path'], properties: { path: { type: 'string' }, exists: { type: 'boolean' }, become: { type: 'boolean' } } },
-    ],
-  },
+  ...linuxPredicateInfos.file_exists,
   async evaluate(ctx, expected) {
     const e = typeof expected === 'string' ? { path: expected } : expected as { path: string; exists?: boolean; become?: boolean };
     if (typeof e?.path !== 'string') return bad('file_exists: expected a path');
@@ -111,18 +86,7 @@ function parsePackageExpect(expected: unknown): { names: PackageNames; version?:
 }
 
 const packageInstalled: CheckPredicate = {
-  key: 'package_installed',
-  description: 'a package is installed, optionally with a version constraint ("xe-guest-utilities >= 7.30"); with several names, any one of them',
-  needs: 'guest',
-  schema: {
-    oneOf: [
-      { type: 'string' },
-      {
-        type: 'object', additionalProperties: false, required: ['name'],
-        properties: { name: {}, version: { type: 'string' } },
-      },
-    ],
-  },
+  ...linuxPredicateInfos.package_installed,
   async evaluate(ctx, expected) {
     const e = parsePackageExpect(expected);
     if (!e) return bad(`package_installed: cannot read ${str(expected)}`);
@@ -149,10 +113,7 @@ const packageInstalled: CheckPredicate = {
 };
 
 const serviceActive: CheckPredicate = {
-  key: 'service_active',
-  description: 'a service is running; with a list, the first of the names that exists',
-  needs: 'guest',
-  schema: { oneOf: [serviceName, { type: 'array', items: serviceName, minItems: 1 }] },
+  ...linuxPredicateInfos.service_active,
   async evaluate(ctx: StepContext, expected) {
     const names = typeof expected === 'string' ? [expected] : Array.isArray(expected) ? expected.map(String) : undefined;
     if (!names?.length) return bad('service_active: expected a service name or a list of candidates');

@@ -10,16 +10,15 @@
  * is still that real path, and its contents are never shown: output and journal name the path
  * and its sha256.
  */
+import { runScriptInfo, SHELLS } from '../catalog.js';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFile, realpath, stat } from 'node:fs/promises';
 import { isAbsolute } from 'node:path';
 import { quoteArgs, quoteShell } from '../../util/shell-quote.js';
 import { err, ok, type Result } from '../../util/result.js';
-import { defineStep, type ApplyResult, type StepContext, type StepFailure, type TemplateContext } from '../types.js';
-import { applyFail, becomeSchema, envSchema, exec, planFail, run, tail } from './common.js';
+import { defineStep, type ApplyResult, type StepContext, type StepFailure } from '../types.js';
+import { applyFail, exec, planFail, run, tail } from './common.js';
 
-/** interpreters that take `-c SCRIPT NAME ARGS…` the POSIX way */
-const SHELLS = /^(\/(usr\/)?bin\/)?(sh|bash|dash|ksh|zsh)$/;
 /** larger inline scripts are uploaded (command lines have limits) */
 const INLINE_MAX = 32 * 1024;
 
@@ -55,10 +54,8 @@ export interface UnlessGuard {
   check_mode_safe?: boolean;
 }
 
-/** interpreters whose scripts are shell code (templates in them are shell-quoted) */
-export function isShellInterpreter(interp: string | undefined): boolean {
-  return interp === undefined || SHELLS.test(interp.trim());
-}
+// interpreters whose scripts are shell code: defined in the step catalog (issue 17)
+export { isShellInterpreter } from '../catalog.js';
 
 type Guard =
   /** `checkedSafe`: a check_mode_safe guard ran in check mode (and failed) */
@@ -124,52 +121,7 @@ async function readScriptFile(file: string): Promise<Result<{ body: Buffer; sha2
 }
 
 export const runScriptStep = defineStep<RunScriptArgs>({
-  type: 'run-script',
-  description: 'Run an inline script or an uploaded local file on the guest',
-  needs: 'guest',
-  touchesGuest: true,
-  schema: {
-    type: 'object',
-    additionalProperties: false,
-    oneOf: [{ required: ['script'] }, { required: ['file'] }],
-    properties: {
-      script: { type: 'string' },
-      file: { type: 'string' },
-      interpreter: { type: 'string', default: '/bin/sh' },
-      args: { type: 'array', items: { type: 'string' } },
-      env: envSchema,
-      become: becomeSchema,
-      timeout: { type: 'number', exclusiveMinimum: 0 },
-      ok_codes: { type: 'array', items: { type: 'integer' }, default: [0] },
-      creates: { type: 'string' },
-      unless: {
-        description: "a command; when it exits 0 the script is not needed. Check mode does not run it (the step is 'unknown') unless it is { cmd, check_mode_safe: true }",
-        oneOf: [
-          { type: 'string' },
-          {
-            type: 'object', additionalProperties: false, required: ['cmd'],
-            properties: {
-              cmd: { type: 'string' },
-              check_mode_safe: { type: 'boolean', description: 'the command changes nothing: run it in check mode too (reported in the step summary)' },
-            },
-          },
-        ],
-      },
-      remote_tmp: { type: 'string', pattern: '^/' },
-    },
-  },
-  shorthand: (v) => ({ script: String(v) }),
-  templateContexts(args): TemplateContext[] {
-    if (typeof args !== 'object' || args === null) return [];
-    const a = args as RunScriptArgs;
-    const out: TemplateContext[] = [];
-    if (typeof a.script === 'string') {
-      out.push(isShellInterpreter(a.interpreter) ? { at: ['script'], kind: 'sh' } : { at: ['script'], kind: 'code', interpreter: a.interpreter! });
-    }
-    if (typeof a.unless === 'string') out.push({ at: ['unless'], kind: 'command' });
-    else if (typeof a.unless === 'object' && a.unless !== null) out.push({ at: ['unless', 'cmd'], kind: 'command' });
-    return out;
-  },
+  ...runScriptInfo, // type, description, schema, shorthand, flags: src/steps/catalog.ts
 
   async plan(ctx, a) {
     const g = await guard(ctx, a);

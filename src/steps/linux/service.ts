@@ -2,17 +2,17 @@
  * service: enable and/or start/stop a service. `name` may list candidates (the agent ships as
  * xe-linux-distribution, xe-daemon or xen-guest-agent); the first that exists is used.
  */
+import { serviceInfo } from '../catalog.js';
 import { defineStep, type StepContext, type StepFailure } from '../types.js';
 import { ok, type Result } from '../../util/result.js';
-import { applyFail, becomeSchema, withTemplates, commandFailed, planFail, probe, run } from './common.js';
+import { applyFail, commandFailed, planFail, probe, run } from './common.js';
 import {
-  invalidServiceName, parseServiceProbe, SERVICE_NAME_DESCRIPTION, SERVICE_NAME_PATTERN, serviceActions, serviceCommand,
+  invalidServiceName, parseServiceProbe, serviceActions, serviceCommand,
   serviceProbeCommand, type ServiceInfo,
 } from './services.js';
 import { err } from '../../util/result.js';
 import { shape } from '../../util/shape.js';
 
-const oneName = { type: 'string', pattern: withTemplates(SERVICE_NAME_PATTERN), description: SERVICE_NAME_DESCRIPTION };
 
 export interface ServiceArgs {
   name: string | string[];
@@ -55,23 +55,8 @@ async function find(ctx: StepContext, a: ServiceArgs): Promise<Result<Found | nu
 }
 
 export const serviceStep = defineStep<ServiceArgs, Found, ServiceToken>({
-  type: 'service',
-  description: 'Enable and/or start or stop a service (first existing of several candidate names)',
-  needs: 'guest',
-  touchesGuest: true,
+  ...serviceInfo, // type, description, schema, shorthand, flags: src/steps/catalog.ts
   undoToken: isServiceToken,
-  schema: {
-    type: 'object',
-    additionalProperties: false,
-    required: ['name'],
-    anyOf: [{ required: ['enabled'] }, { required: ['state'] }],
-    properties: {
-      name: { oneOf: [oneName, { type: 'array', items: oneName, minItems: 1 }] },
-      enabled: { type: 'boolean' },
-      state: { enum: ['started', 'stopped', 'restarted'] },
-      become: becomeSchema,
-    },
-  },
 
   async plan(ctx, a) {
     const f = await find(ctx, a);

@@ -10,8 +10,9 @@ import { quoteArgs, quoteShell } from '../../util/shell-quote.js';
  * starting with '-' or '.', no '/': the name goes into systemctl's arguments (after `--`) and,
  * for SysV, into the path /etc/init.d/NAME.
  */
-export const SERVICE_NAME_PATTERN = '^[A-Za-z0-9_@:][A-Za-z0-9_@:.-]*$';
-export const SERVICE_NAME_DESCRIPTION = 'a service name (letters, digits and _ @ : . -, not starting with . or -)';
+import { SERVICE_NAME_DESCRIPTION, SERVICE_NAME_PATTERN } from '../catalog.js';
+// defined in the step catalog, which the loader reads without the implementations (issue 17)
+export { SERVICE_NAME_DESCRIPTION, SERVICE_NAME_PATTERN };
 const SERVICE_RE = new RegExp(SERVICE_NAME_PATTERN);
 
 export function invalidServiceName(names: readonly string[]): string | undefined {

@@ -1,6 +1,7 @@
 /** unmount: take whatever is mounted on a path off it; nothing mounted there is "ok". */
+import { unmountInfo } from '../catalog.js';
 import { defineStep } from '../types.js';
-import { applyFail, becomeSchema, planFail, probe } from './common.js';
+import { applyFail, planFail, probe } from './common.js';
 import { unmountIfMounted } from './mount.js';
 import { mountProbeCommand, parseMountProbe } from './mounts.js';
 
@@ -10,17 +11,7 @@ export interface UnmountArgs {
 }
 
 export const unmountStep = defineStep<UnmountArgs>({
-  type: 'unmount',
-  description: 'Unmount a mount point',
-  needs: 'guest',
-  touchesGuest: true,
-  schema: {
-    type: 'object',
-    additionalProperties: false,
-    required: ['path'],
-    properties: { path: { type: 'string', pattern: '^/' }, become: becomeSchema },
-  },
-  shorthand: (v) => ({ path: String(v) }),
+  ...unmountInfo, // type, description, schema, shorthand, flags: src/steps/catalog.ts
 
   async plan(ctx, a) {
     const p = await probe(ctx, mountProbeCommand('/nonexistent-device', a.path), { become: a.become === true });

@@ -1,3 +1,4 @@
+import { attachIsoInfo } from '../catalog.js';
 import type { HypervisorFailure, VmHandle } from '../../hypervisor/types.js';
 import type { CdDrive, Iso } from '../../hypervisor/vm-cd.js';
 import { ejectIso, findIso, findToolsIso, insertIso } from '../../hypervisor/vm-cd.js';
@@ -52,16 +53,7 @@ export const isAttachIsoToken = shape<AttachIsoToken>({ isoUuid: 'string', previ
 const raced = (e: HypervisorFailure) => e.kind === 'xapi' && (e.code === 'VBD_NOT_EMPTY' || e.code === 'VBD_IS_EMPTY' || e.code === 'HANDLE_INVALID');
 
 export const attachIsoStep = defineStep<AttachIsoArgs, AttachIsoPlanned, AttachIsoToken>({
-  type: 'attach-iso',
-  description: "Insert an ISO (default: the pool's guest tools ISO) into the VM's CD drive; undo ejects it",
-  needs: 'vm',
-  touchesGuest: false,
-  schema: {
-    type: 'object',
-    additionalProperties: false,
-    properties: { iso: { type: 'string', minLength: 1 }, replace: { type: 'boolean' } },
-  },
-  shorthand: (v) => (typeof v === 'string' ? { iso: v } : {}),
+  ...attachIsoInfo, // type, description, schema, shorthand, flags: src/steps/catalog.ts
   undoToken: isAttachIsoToken,
 
   async plan(ctx, args) {

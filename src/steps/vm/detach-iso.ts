@@ -1,3 +1,4 @@
+import { detachIsoInfo } from '../catalog.js';
 import type { VmHandle } from '../../hypervisor/types.js';
 import type { CdDrive } from '../../hypervisor/vm-cd.js';
 import { ejectIso, findIso, insertIso } from '../../hypervisor/vm-cd.js';
@@ -23,12 +24,7 @@ export interface DetachIsoToken {
 const isDetachIsoToken = shape<DetachIsoToken>({ isoUuid: 'string' });
 
 export const detachIsoStep = defineStep<DetachIsoArgs, Seen<InDrive>, DetachIsoToken>({
-  type: 'detach-iso',
-  description: "Eject whatever ISO is in the VM's CD drive (an empty drive, or none, is fine)",
-  needs: 'vm',
-  touchesGuest: false,
-  schema: { type: 'object', additionalProperties: false, properties: {} },
-  shorthand: () => ({}),
+  ...detachIsoInfo, // type, description, schema, shorthand, flags: src/steps/catalog.ts
   undoToken: isDetachIsoToken,
 
   async plan(ctx) {

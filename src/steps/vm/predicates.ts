@@ -2,6 +2,8 @@ import type { VmFacts } from '../../hypervisor/vm-facts.js';
 import { versionSatisfies } from '../../util/version.js';
 import { err, ok } from '../../util/result.js';
 import type { CheckPredicate, PredicateOutcome } from '../predicate-types.js';
+// each predicate's key, description and schema: src/steps/catalog.ts (read by the loader without this module)
+import { vmPredicateInfos as info, type PredicateInfo } from '../catalog.js';
 import { vmFacts } from './common.js';
 
 type Judge = (f: VmFacts, expected: unknown) => { pass: boolean; actual: string; expected: string };
@@ -12,12 +14,9 @@ type Judge = (f: VmFacts, expected: unknown) => { pass: boolean; actual: string;
  * during the current boot, else the outcome is `stale` and verify waits. A VM with no guest
  * metrics at all has never reported drivers or an agent, so "none" is trusted for it.
  */
-function vmPredicate(key: string, description: string, schema: Record<string, unknown>, fromGuestMetrics: boolean, judge: Judge, noToolsValue?: (expected: unknown) => boolean): CheckPredicate {
+function vmPredicate(info: PredicateInfo, fromGuestMetrics: boolean, judge: Judge, noToolsValue?: (expected: unknown) => boolean): CheckPredicate {
   return {
-    key,
-    description,
-    schema,
-    needs: 'vm',
+    ...info,
     async evaluate(ctx, expected, opts) {
       const h = await ctx.vm();
       if (!h.ok) return h;
@@ -41,31 +40,25 @@ function vmPredicate(key: string, description: string, schema: Record<string, un
 const str = (v: unknown) => (typeof v === 'string' ? v : JSON.stringify(v));
 
 export const vmPredicates: CheckPredicate[] = [
-  vmPredicate('power_state', 'VM power state: Running, Halted, Paused or Suspended',
-    { enum: ['Running', 'Halted', 'Paused', 'Suspended'] }, false,
+  vmPredicate(info.power_state, false,
     (f, e) => ({ pass: f.power_state === e, actual: f.power_state, expected: str(e) })),
 
-  vmPredicate('virtualization_mode', 'as Xen Orchestra shows it: HVM, PVHVM (HVM with PV drivers), PV or PVH',
-    { enum: ['HVM', 'PVHVM', 'PV', 'PVH'] }, true,
+  vmPredicate(info.virtualization_mode, true,
     (f, e) => ({ pass: f.virtualization_mode === e, actual: f.virtualization_mode, expected: str(e) }),
     (e) => e === 'HVM'),
 
-  vmPredicate('pv_drivers_detected', 'the hypervisor sees PV frontends (drivers) in the guest',
-    { type: 'boolean' }, true,
+  vmPredicate(info.pv_drivers_detected, true,
     (f, e) => ({ pass: f.pv_drivers_detected === e, actual: String(f.pv_drivers_detected), expected: str(e) }),
     (e) => e === false),
 
-  vmPredicate('management_agent_detected', 'the guest agent reports (Xen Orchestra: version major+minor, or static IP feature)',
-    { type: 'boolean' }, true,
+  vmPredicate(info.management_agent_detected, true,
     (f, e) => ({ pass: f.management_agent_detected === e, actual: String(f.management_agent_detected), expected: str(e) }),
     (e) => e === false),
 
-  vmPredicate('windows_update_drivers', '"Manage Citrix PV drivers via Windows Update" (VM.has_vendor_device)',
-    { type: 'boolean' }, false,
+  vmPredicate(info.windows_update_drivers, false,
     (f, e) => ({ pass: f.has_vendor_device === e, actual: String(f.has_vendor_device), expected: str(e) })),
 
-  vmPredicate('pv_drivers_version', 'guest tools version constraint, e.g. ">= 9.0" (a bare version means at least)',
-    { type: 'string', pattern: '^\\s*(>=|<=|==|=|>|<|!=)?\\s*\\d+(\\.\\d+)*\\s*$' }, true,
+  vmPredicate(info.pv_drivers_version, true,
     (f, e) => {
       const v = f.pv_drivers_version;
       if (v === null) return { pass: false, actual: 'no version reported', expected: str(e) };

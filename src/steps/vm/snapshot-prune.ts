@@ -1,3 +1,4 @@
+import { snapshotPruneInfo } from '../catalog.js';
 import type { SnapshotInfo } from '../../hypervisor/vm-snapshot.js';
 import { destroySnapshot, listPvrunSnapshots } from '../../hypervisor/vm-snapshot.js';
 import { ok } from '../../util/result.js';
@@ -11,11 +12,7 @@ export interface SnapshotPruneArgs {
 }
 
 export const snapshotPruneStep = defineStep<SnapshotPruneArgs, Seen<SnapshotInfo[]>>({
-  type: 'snapshot-prune',
-  description: "Delete pvrun's expired snapshots of the VM (keep: false / past their keep duration) and their disks, never an ISO",
-  needs: 'vm',
-  schema: { type: 'object', additionalProperties: false, properties: { include_current_run: { type: 'boolean' } } },
-  shorthand: () => ({}),
+  ...snapshotPruneInfo, // type, description, schema, shorthand, flags: src/steps/catalog.ts
 
   async plan(ctx, args) {
     const h = await vmOf(ctx);

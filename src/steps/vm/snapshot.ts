@@ -1,8 +1,9 @@
+import { snapshotInfo } from '../catalog.js';
 import type { HypervisorFailure, VmHandle } from '../../hypervisor/types.js';
 import { destroySnapshot, listPvrunSnapshots, MARK, revertToSnapshot, takeSnapshot } from '../../hypervisor/vm-snapshot.js';
 import { defineStep } from '../types.js';
 import type { StepContext, UndoResult } from '../types.js';
-import { DURATION_SCHEMA, durationArg, failureText, forgetVm, parseDurationMs, runInfo, seenNow, stillSeen, vmFacts, vmOf, type Seen } from './common.js';
+import { durationArg, failureText, forgetVm, parseDurationMs, runInfo, seenNow, stillSeen, vmFacts, vmOf, type Seen } from './common.js';
 import { shape } from '../../util/shape.js';
 import type { VmFacts } from '../../hypervisor/vm-facts.js';
 import { err, ok, type Result } from '../../util/result.js';
@@ -41,21 +42,7 @@ export const isSnapshotToken = shape<SnapshotToken>({
 });
 
 export const snapshotStep = defineStep<SnapshotArgs, Seen<VmFacts>, SnapshotToken>({
-  type: 'snapshot',
-  description: 'Snapshot the VM (crash-consistent) as a restore point; undo reverts to it and restores the power state',
-  needs: 'vm',
-  makesRestorePoint: true,
-  touchesGuest: false,
-  schema: {
-    type: 'object',
-    additionalProperties: false,
-    properties: {
-      name: { type: 'string', minLength: 1 },
-      keep: { anyOf: [{ type: 'boolean' }, DURATION_SCHEMA] },
-      timeout: DURATION_SCHEMA,
-    },
-  },
-  shorthand: (v) => (typeof v === 'string' ? { name: v } : {}),
+  ...snapshotInfo, // type, description, schema, shorthand, flags: src/steps/catalog.ts
   undoToken: isSnapshotToken,
 
   async plan(ctx, args) {

@@ -1,3 +1,4 @@
+import { vmSettingInfo } from '../catalog.js';
 import type { HypervisorFailure, VmHandle } from '../../hypervisor/types.js';
 import type { VmFacts } from '../../hypervisor/vm-facts.js';
 import { shutdownVm, startVm } from '../../hypervisor/vm-power.js';
@@ -7,7 +8,7 @@ import { ok } from '../../util/result.js';
 import { describeWaitFailure, waitForGuest } from '../../runtime/wait-guest.js';
 import { defineStep } from '../types.js';
 import type { StepContext } from '../types.js';
-import { DURATION_SCHEMA, durationArg, failureText, forgetVmFacts, seenNow, stillSeen, vmFacts, vmOf, type Seen } from './common.js';
+import { durationArg, failureText, forgetVmFacts, seenNow, stillSeen, vmFacts, vmOf, type Seen } from './common.js';
 import { shape } from '../../util/shape.js';
 
 
@@ -71,20 +72,8 @@ async function changeVendorDevice(
 const isVmSettingToken = shape<VmSettingToken>({ previous: 'boolean' });
 
 export const vmSettingStep = defineStep<VmSettingArgs, Seen<VmFacts>, VmSettingToken>({
-  type: 'vm-setting',
-  description: 'Change a VM setting that needs the VM halted: windows_update_drivers (has_vendor_device)',
-  needs: 'vm',
+  ...vmSettingInfo, // type, description, schema, shorthand, flags: src/steps/catalog.ts
   undoToken: isVmSettingToken,
-  schema: {
-    type: 'object',
-    additionalProperties: false,
-    required: ['windows_update_drivers'],
-    properties: {
-      windows_update_drivers: { type: 'boolean' },
-      shutdown_timeout: DURATION_SCHEMA,
-      timeout: DURATION_SCHEMA,
-    },
-  },
 
   async plan(ctx, args) {
     const h = await vmOf(ctx);

@@ -12,6 +12,7 @@
  * - 64/65/66 exist only with `-onboard`, which pvrun does not pass: unexpected, failed.
  * v9.0's XenClean has no flags and no exit-code contract: refused in plan (use a v9.1+ release).
  */
+import { citrixCleanupInfo } from '../catalog.js';
 import { quotePs } from '../../util/ps-quote.js';
 import { defineStep, type ApplyResult, type StepContext } from '../types.js';
 import { applyFail, connector, planFail, ps, REBOOT_REQUIRED, tail, windowsFacts } from './common.js';
@@ -73,20 +74,7 @@ async function runXenClean(ctx: StepContext, exe: string, a: CitrixCleanupArgs) 
 }
 
 export const citrixCleanupStep = defineStep<CitrixCleanupArgs>({
-  type: 'citrix-cleanup',
-  description: "Remove Citrix/XenServer PV drivers and agents with the release's XenClean (-noConfirm -noReboot; exit 3: reboot and run again)",
-  needs: 'guest',
-  touchesGuest: true,
-  schema: {
-    type: 'object',
-    additionalProperties: false,
-    properties: {
-      path: { type: 'string', minLength: 1, description: "XenClean.exe on the guest (default: package\\XenClean\\XenClean.exe of the release windows-tools-source found)" },
-      timeout: { type: 'number', exclusiveMinimum: 0, description: 'seconds for each XenClean run (default 900)' },
-      reboot_timeout: { type: 'number', exclusiveMinimum: 0, description: 'seconds for the reboot XenClean asks for with exit 3 (default 1800)' },
-    },
-  },
-  shorthand: (v) => (v === null || v === true ? {} : { path: String(v) }),
+  ...citrixCleanupInfo, // type, description, schema, shorthand, flags: src/steps/catalog.ts
 
   async plan(ctx, a) {
     const f = await windowsFacts(ctx);

@@ -10,6 +10,7 @@
  * older name installed under a v9.1+ release → upgrade (the MSI's RemoveExistingProducts replaces
  * it); the newer name installed under a v9.0 release → nothing to do (the MSI refuses downgrades).
  */
+import { DEFAULT_OK_CODES, msiInstallInfo } from '../catalog.js';
 import { quotePs, quotePsArray } from '../../util/ps-quote.js';
 import { parseConstraint, satisfies } from '../../util/version.js';
 import { defineStep, type ApplyResult, type StepContext } from '../types.js';
@@ -38,7 +39,8 @@ export interface MsiInstallArgs {
   timeout?: number;
 }
 
-export const DEFAULT_OK_CODES = [0, 3010, 1641];
+// installer exit codes that mean success: defined in the step catalog (issue 17)
+export { DEFAULT_OK_CODES };
 
 export function findProduct(products: ToolsProduct[], name: string | readonly string[], version?: string): ToolsProduct | undefined {
   const c = version ? parseConstraint(version) : undefined;
@@ -106,26 +108,7 @@ async function alreadyInstalled(ctx: StepContext, a: MsiInstallArgs, release?: T
 }
 
 export const msiInstallStep = defineStep<MsiInstallArgs>({
-  type: 'msi-install',
-  description: 'Install a Windows Installer package silently (msiexec /qn /norestart) with installer exit codes',
-  needs: 'guest',
-  touchesGuest: true,
-  schema: {
-    type: 'object',
-    additionalProperties: false,
-    oneOf: [{ required: ['path'] }, { required: ['release'] }],
-    properties: {
-      path: { type: 'string', minLength: 1 },
-      release: { const: true, description: 'install the one MSI of the XCP-ng Windows tools release found by windows-tools-source (idempotent on both product names)' },
-      properties: { type: 'object', propertyNames: { pattern: '^[A-Za-z_][A-Za-z0-9_.]*$' }, additionalProperties: { type: 'string' } },
-      log: { type: 'string' },
-      ok_codes: { type: 'array', items: { type: 'integer' }, default: DEFAULT_OK_CODES },
-      product: { oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' }, minItems: 1 }], description: 'installed-products name (substring, case-insensitive), or a list of names: when one is present, nothing to do' },
-      version: { type: 'string' },
-      timeout: { type: 'number', exclusiveMinimum: 0 },
-    },
-  },
-  shorthand: (v) => ({ path: String(v) }),
+  ...msiInstallInfo, // type, description, schema, shorthand, flags: src/steps/catalog.ts
 
   async plan(ctx, a) {
     const t = target(ctx, a);

@@ -6,6 +6,7 @@
  * session (resume, manual restore) has them even if this process dies during the reboot.
  * restore takes them from ctx.state, or from `captured` (the journaled record) when given.
  */
+import { nicMigrateInfo } from '../catalog.js';
 import { psLiteral } from '../../util/ps-quote.js';
 import { defineStep, type ApplyResult, type StepContext } from '../types.js';
 import { applyFail, planFail, ps, tail, windowsFacts } from './common.js';
@@ -80,22 +81,7 @@ async function restorePlan(ctx: StepContext, a: NicMigrateArgs) {
 }
 
 export const nicMigrateStep = defineStep<NicMigrateArgs>({
-  type: 'nic-migrate',
-  description: 'Capture static NIC settings per MAC before a NIC driver change; restore them on the new PV adapter and remove hidden (ghost) adapters after it',
-  needs: 'guest',
-  touchesGuest: true,
-  schema: {
-    type: 'object',
-    additionalProperties: false,
-    required: ['action'],
-    properties: {
-      action: { enum: ['capture', 'restore'] },
-      macs: { type: 'array', items: { type: 'string', pattern: '^[0-9A-Fa-f]{2}([-:]?[0-9A-Fa-f]{2}){5}$' } },
-      remove_ghosts: { type: 'boolean', default: true },
-      captured: { type: 'array', items: { type: 'object' } },
-    },
-  },
-  shorthand: (v) => ({ action: v === 'restore' ? 'restore' : 'capture' }),
+  ...nicMigrateInfo, // type, description, schema, shorthand, flags: src/steps/catalog.ts
 
   async plan(ctx, a) {
     if (a.action === 'capture') {

@@ -14,12 +14,13 @@
  * symlinks resolved, must stay inside): checked when the step runs. Its contents are named by path
  * and SHA-256, never shown.
  */
+import { powershellInfo } from '../catalog.js';
 import { createHash } from 'node:crypto';
 import { readFile, realpath, stat } from 'node:fs/promises';
 import { isAbsolute, resolve, sep } from 'node:path';
 import { quotePs } from '../../util/ps-quote.js';
 import { err, ok, type Result } from '../../util/result.js';
-import { defineStep, type ApplyResult, type StepContext, type StepFailure, type TemplateContext } from '../types.js';
+import { defineStep, type ApplyResult, type StepContext, type StepFailure } from '../types.js';
 import { applyFail, planFail, ps, tail } from './common.js';
 
 export interface PowerShellArgs {
@@ -102,43 +103,7 @@ async function runIt(ctx: StepContext, a: PowerShellArgs, text: string, readOnly
 }
 
 export const powershellStep = defineStep<PowerShellArgs>({
-  type: 'powershell',
-  description: "Run PowerShell on a Windows guest, inline or a local file (Ansible's win_shell): creates/unless guards, ok codes, register; check mode runs it only when read_only",
-  needs: 'guest',
-  touchesGuest: true,
-  schema: {
-    type: 'object',
-    additionalProperties: false,
-    oneOf: [{ required: ['script'] }, { required: ['file'] }],
-    properties: {
-      script: { type: 'string', description: 'inline PowerShell' },
-      file: { type: 'string', description: 'a local .ps1 (relative to the playbook or a script_roots directory), run on the guest' },
-      creates: { type: 'string', description: 'a path on the guest: when it exists the script is not needed (ok, not run)' },
-      unless: {
-        description: "PowerShell; when it exits 0 the script is not needed. Check mode does not run it (the step is 'unknown') unless it is { cmd, check_mode_safe: true }",
-        oneOf: [
-          { type: 'string' },
-          {
-            type: 'object', additionalProperties: false, required: ['cmd'],
-            properties: { cmd: { type: 'string', description: 'the PowerShell guard' }, check_mode_safe: { type: 'boolean', description: 'the command changes nothing: run it in check mode too' } },
-          },
-        ],
-      },
-      ok_codes: { type: 'array', items: { type: 'integer' }, default: [0], description: 'exit codes that count as success (default [0])' },
-      timeout: { type: 'number', exclusiveMinimum: 0, description: 'seconds the script may run (default 1800)' },
-      read_only: { type: 'boolean', description: 'the script changes nothing: check mode runs it, and a real run reports ok rather than changed' },
-    },
-  },
-  shorthand: (v) => ({ script: String(v) }),
-  templateContexts(args): TemplateContext[] {
-    if (typeof args !== 'object' || args === null) return [];
-    const a = args as PowerShellArgs;
-    const out: TemplateContext[] = [];
-    if (typeof a.script === 'string') out.push({ at: ['script'], kind: 'command' });
-    if (typeof a.unless === 'string') out.push({ at: ['unless'], kind: 'command' });
-    else if (typeof a.unless === 'object' && a.unless !== null) out.push({ at: ['unless', 'cmd'], kind: 'command' });
-    return out;
-  },
+  ...powershellInfo, // type, description, schema, shorthand, flags: src/steps/catalog.ts
 
   async plan(ctx, a) {
     const g = await guard(ctx, a);

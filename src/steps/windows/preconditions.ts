@@ -14,6 +14,7 @@
  *   removes them.
  * Each failure says the reason and the fix; all of them are listed at once.
  */
+import { windowsPreconditionsInfo } from '../catalog.js';
 import { defineStep } from '../types.js';
 import { failureText, vmFacts, vmOf } from '../vm/common.js';
 import { planFail, windowsFacts } from './common.js';
@@ -58,21 +59,7 @@ export function preconditionProblems(f: WindowsFacts, vendorOn: boolean, a: Prec
 }
 
 export const windowsPreconditionsStep = defineStep<PreconditionsArgs>({
-  type: 'windows-tools-preconditions',
-  description: 'Check, before anything changes, what the XCP-ng Windows tools MSI requires: Windows >= 10.0.14393, .NET >= 4.6.2, no vendor device, no Citrix drivers',
-  needs: 'both',
-  touchesGuest: false,
-  schema: {
-    type: 'object',
-    additionalProperties: false,
-    properties: {
-      vendor_device: {
-        oneOf: [{ enum: ['fix', 'refuse'] }, { type: 'boolean' }],
-        description: "the vendor device on: 'fix'/true (a later vm-setting step turns it off; default) or 'refuse'/false (fail here)",
-      },
-      citrix: { enum: ['refuse', 'migrate'], description: "Citrix drivers present: 'refuse' (default) or 'migrate' (a later citrix-cleanup removes them)" },
-    },
-  },
+  ...windowsPreconditionsInfo, // type, description, schema, shorthand, flags: src/steps/catalog.ts
 
   async plan(ctx, a) {
     const f = await windowsFacts(ctx);

@@ -2,6 +2,8 @@
  * Windows predicates for `check:` and `verify:`, read from fresh Windows facts (read-only, so they
  * work in check mode). The facts describe the current boot, so `fresh` needs nothing special.
  */
+// each predicate's key, description and schema: src/steps/catalog.ts (read by the loader without this module)
+import { windowsPredicateInfos } from '../catalog.js';
 import { err, ok, type Result } from '../../util/result.js';
 import { parseConstraint } from '../../util/version.js';
 import type { CheckPredicate, PredicateOutcome } from '../predicate-types.js';
@@ -16,10 +18,7 @@ const TOOLS_ALIAS = /^xcp-ng windows tools$/i;
 const bad = (message: string): Result<PredicateOutcome, StepFailure> => err({ kind: 'config', message });
 
 const pvDriversPresent: CheckPredicate = {
-  key: 'pv_drivers_present',
-  description: 'the Xen PV drivers are loaded in the guest (XENBUS\\ and XENVIF\\ devices present); false to require their absence',
-  needs: 'guest',
-  schema: { type: 'boolean' },
+  ...windowsPredicateInfos.pv_drivers_present,
   async evaluate(ctx, expected) {
     if (typeof expected !== 'boolean') return bad('pv_drivers_present: expected true or false');
     const f = await windowsFacts(ctx);
@@ -32,15 +31,7 @@ const pvDriversPresent: CheckPredicate = {
 };
 
 const toolsInstalled: CheckPredicate = {
-  key: 'tools_installed',
-  description: 'an installed product (name substring, case-insensitive; several in a list), optionally with a version constraint: "XCP-ng Windows PV Drivers >= 9.0"; "XCP-ng Windows tools" means either "XCP-ng Windows PV Drivers" (up to v9.0) or "XCP-ng Windows Guest Tools" (from v9.1)',
-  needs: 'guest',
-  schema: {
-    oneOf: [
-      { type: 'string' },
-      { type: 'object', additionalProperties: false, required: ['product'], properties: { product: { oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' }, minItems: 1 }] }, version: { type: 'string' } } },
-    ],
-  },
+  ...windowsPredicateInfos.tools_installed,
   async evaluate(ctx, expected) {
     let product: string | string[] | undefined;
     let version: string | undefined;
@@ -63,10 +54,7 @@ const toolsInstalled: CheckPredicate = {
 };
 
 const serviceRunning: CheckPredicate = {
-  key: 'windows_service_running',
-  description: 'a Windows service is running; with a list, every one of them',
-  needs: 'guest',
-  schema: { oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' }, minItems: 1 }] },
+  ...windowsPredicateInfos.windows_service_running,
   async evaluate(ctx, expected) {
     const names = typeof expected === 'string' ? [expected] : Array.isArray(expected) ? expected.map(String) : undefined;
     if (!names?.length) return bad('windows_service_running: expected a service name or a list');

@@ -13,6 +13,7 @@
  * state for `msi-install: { release: true }` and `citrix-cleanup` (XenClean at
  * `package\XenClean\XenClean.exe`). Finding none, or two, fails with what was looked for.
  */
+import { windowsToolsSourceInfo } from '../catalog.js';
 import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
@@ -210,21 +211,8 @@ function validate(a: ToolsSourceArgs): Result<'iso' | 'file', StepFailure> {
 }
 
 export const windowsToolsSourceStep = defineStep<ToolsSourceArgs, AttachIsoPlanned, ToolsSourceToken>({
-  type: 'windows-tools-source',
-  description: 'Find the XCP-ng Windows tools release (its one MSI and XenClean) on the inserted ISO, or copy a local release zip/MSI to the guest with a SHA-256 check',
-  needs: 'both',
+  ...windowsToolsSourceInfo, // type, description, schema, shorthand, flags: src/steps/catalog.ts
   undoToken: isToolsSourceToken,
-  touchesGuest: true,
-  schema: {
-    type: 'object',
-    additionalProperties: false,
-    properties: {
-      iso: { type: 'string', description: "the release's ISO in an ISO SR (name or uuid), inserted if it is not in the drive; '' = unset" },
-      file: { type: 'string', description: "a release zip or XenTools-x64.msi/XenDrivers-x64.msi on the controller; '' = unset" },
-      sha256: { type: 'string', description: "the expected SHA-256 of file; '' = unset" },
-      dest: { type: 'string', description: 'folder on the guest for the copy (default: the guest temp folder\\pvrun-windows-tools)' },
-    },
-  },
 
   async plan(ctx, a) {
     const kind = validate(a);

@@ -6,6 +6,7 @@
  * test command passes. Drivers often ask for another reboot (pending-reboot flags right after
  * boot): those follow-up reboots are done too, up to `max_followups`.
  */
+import { windowsRebootInfo } from '../catalog.js';
 import type { Connector } from '../../connectors/types.js';
 import { err, ok, type Result } from '../../util/result.js';
 import { defineStep, type ApplyResult, type StepContext, type StepFailure } from '../types.js';
@@ -99,22 +100,7 @@ export async function rebootOnce(c: Connector, ctx: StepContext, a: WindowsReboo
 }
 
 export const windowsRebootStep = defineStep<WindowsRebootArgs>({
-  type: 'windows-reboot',
-  resumeCutApply: 'again',
-  description: 'Reboot a Windows guest and wait until it is back (new LastBootUpTime, ready for logon, test command), with follow-up reboots',
-  needs: 'guest',
-  touchesGuest: true,
-  schema: {
-    type: 'object',
-    additionalProperties: false,
-    properties: {
-      reboot_timeout: { type: 'number', exclusiveMinimum: 0, default: 1800 },
-      test_command: { type: 'string' },
-      when_required: { type: 'boolean' },
-      max_followups: { type: 'integer', minimum: 0, default: 2 },
-    },
-  },
-  shorthand: (v) => (v === 'when_required' ? { when_required: true } : {}),
+  ...windowsRebootInfo, // type, description, schema, shorthand, flags: src/steps/catalog.ts
 
   async plan(ctx, a) {
     if (a.when_required && ctx.state.get(REBOOT_REQUIRED) !== true) {

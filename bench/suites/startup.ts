@@ -1,0 +1,76 @@
+/**
+ * Start-up (issue 17): `pvrun --help` and `pvrun validate` of a 10-step playbook on a 50-host
+ * inventory (bench/fixtures/startup-*.yml), against `node -e 0` (Node's own start), each as a
+ * fresh process of the compiled copy: wall time, CPU (user + system) and the modules it loads
+ * (test/harness/module-trace.mjs, in one extra untimed run). With --baseline, the same for another
+ * build (`pvrun-base`), in interleaved rounds.
+ *
+ *   npm run bench -- startup [--runs 10] [--baseline /path/to/old/dist/cli/main.js]
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadavg } from 'node:os';
+import { measure } from '../lib/measure.js';
+import { PVRUN_JS, REPO } from '../lib/build.js';
+import { fmtSpread, spread, table } from '../lib/stats.js';
+import type { SuiteContext, SuiteResult } from '../lib/suite.js';
+
+const PLAYBOOK = join(REPO, 'bench', 'fixtures', 'startup-playbook.yml');
+const INVENTORY = join(REPO, 'bench', 'fixtures', 'startup-inventory.yml');
+const TRACE = join(REPO, 'test', 'harness', 'module-trace.mjs');
+
+interface Case { name: string; build: string; argv: string[] }
+
+/** Modules one run loads: pvrun's own, and per npm package. */
+async function modulesOf(c: Case, tmp: string): Promise<{ pvrun: number; packages: Record<string, number> }> {
+  const out = join(tmp, `trace-${c.name.replace(/\W+/g, '_')}.txt`);
+  const argv = [process.execPath, '--import', TRACE, ...c.argv.slice(1)];
+  const m = await measure(argv, { cwd: REPO, env: { ...process.env, PVRUN_MODULE_TRACE: out }, timeoutMs: 120_000 });
+  if (m.exitCode !== 0) throw new Error(`${c.name}: exit ${m.exitCode} in the traced run`);
+  const files = new Set(readFileSync(out, 'utf8').split('\n').filter(Boolean).map((l) => l.slice(4).replace(/^file:\/\//, '')).filter((u) => u.startsWith('/')));
+  const packages: Record<string, number> = {};
+  let pvrun = 0;
+  for (const f of files) {
+    const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(f)?.[1];
+    if (pkg) packages[pkg] = (packages[pkg] ?? 0) + 1;
+    else pvrun++;
+  }
+  return { pvrun, packages };
+}
+
+export async function startupSuite(ctx: SuiteContext): Promise<SuiteResult> {
+  const runs = ctx.runs ?? (ctx.quick ? 3 : 10);
+  const builds: [string, string][] = [['pvrun', PVRUN_JS], ...(ctx.baseline ? [['pvrun-base', ctx.baseline] as [string, string]] : [])];
+  const cases: Case[] = [{ name: 'node -e 0', build: '-', argv: [process.execPath, '-e', '0'] }];
+  for (const [b, js] of builds) {
+    cases.push({ name: `--help (${b})`, build: b, argv: [process.execPath, js, '--help'] });
+    cases.push({ name: `validate (${b})`, build: b, argv: [process.execPath, js, 'validate', PLAYBOOK, '-i', INVENTORY] });
+  }
+  const load0 = loadavg();
+  const wall = new Map<string, number[]>(cases.map((c) => [c.name, []]));
+  const cpu = new Map<string, number[]>(cases.map((c) => [c.name, []]));
+  // one warm-up round (file cache), then `runs` rounds, the order rotating each round
+  for (let r = -1; r < runs; r++) {
+    const order = cases.map((_, i) => cases[(i + Math.max(r, 0)) % cases.length]!);
+    for (const c of order) {
+      const m = await measure(c.argv, { cwd: REPO, timeoutMs: 120_000 });
+      if (m.exitCode !== 0) throw new Error(`${c.name}: exit ${m.exitCode}`);
+      if (r >= 0) { wall.get(c.name)!.push(m.wallS * 1000); cpu.get(c.name)!.push(m.cpuS * 1000); }
+    }
+  }
+  const load1 = loadavg();
+  const mods = new Map<string, Awaited<ReturnType<typeof modulesOf>>>();
+  for (const c of cases) if (c.build !== '-') mods.set(c.name, await modulesOf(c, ctx.tmp));
+  const rows = cases.map((c) => {
+    const m = mods.get(c.name);
+    const pk = m ? Object.entries(m.packages).sort((a, b) => b[1] - a[1]).map(([p, n]) => `${p} ${n}`).join(', ') : '';
+    return [c.name, fmtSpread(spread(wall.get(c.name)!), 0), fmtSpread(spread(cpu.get(c.name)!), 0), m ? String(m.pvrun) : '—', pk || '—'];
+  });
+  const markdown = [
+    `${runs} measured rounds after one warm-up, interleaved; load average ${load0.map((l) => l.toFixed(1)).join('/')} → ${load1.map((l) => l.toFixed(1)).join('/')}.`,
+    `validate: ${PLAYBOOK.slice(REPO.length + 1)} (10 steps) on ${INVENTORY.slice(REPO.length + 1)} (50 hosts).`,
+    '',
+    table(['case', 'wall ms, median (min–max)', 'CPU ms, median (min–max)', "pvrun's modules", 'npm modules'], rows),
+  ].join('\n');
+  return { name: 'startup', title: 'Start-up: pvrun --help and pvrun validate', markdown, data: { runs, load: [load0, load1], wall: Object.fromEntries(wall), cpu: Object.fromEntries(cpu), modules: Object.fromEntries(mods) } };
+}
