@@ -111,6 +111,8 @@ export function parseGuestFacts(output: string): GuestFacts {
   let bootId = '';
   let hypervisor: string | null = null;
   let daemon = false;
+  /** a tools package dpkg holds half installed: unpacked, half-configured or half-installed */
+  let halfInstalled = false;
 
   for (const line of output.split('\n')) {
     const eq = line.indexOf('=');
@@ -132,6 +134,11 @@ export function parseGuestFacts(output: string): GuestFacts {
         // "name version ii " — only fully installed (second letter i) counts
         const [name, version, status] = val.trim().split(/\s+/);
         if (name && version && status?.[1] === 'i') pkgs.push({ name, version });
+        // an installer stopped half-way (its pvrun process killed: the closed channel's SIGPIPE
+        // ends dpkg between "Unpacking" and "Setting up") leaves the package iU/iF/iH with its
+        // files, the daemon binary among them, on disk: that is not installed (dpkg(1) "Package
+        // states"); the install must run again, and `dpkg -i` over it completes it
+        if (name && version && status && 'UFH'.includes(status[1] ?? '')) halfInstalled = true;
         break;
       }
       case 'svc': if (!services.includes(val.trim())) services.push(val.trim()); break;
@@ -163,7 +170,9 @@ export function parseGuestFacts(output: string): GuestFacts {
     boot_id: bootId,
     hypervisor,
     tools: {
-      installed: pkg !== null || daemon,
+      // the daemon binary alone counts (a tools install without a package record), but not next
+      // to a half-installed package
+      installed: pkg !== null || (daemon && !halfInstalled),
       package: pkg?.name ?? null,
       version: pkg?.version ?? null,
       services: ordered,

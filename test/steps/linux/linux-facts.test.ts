@@ -59,6 +59,18 @@ describe('parseGuestFacts', () => {
     expect(f.tools).toMatchObject({ installed: true, package: 'xe-guest-utilities', version: '7.20.2-0ubuntu1' });
   });
 
+  // seen in CI (crash test, seed 44548): pvrun killed while install.sh ran dpkg -i, dpkg ended
+  // between "Unpacking" and "Setting up", the daemon binary on disk, the package iU; the resumed
+  // run read "installed", skipped the installer and failed verify
+  it.each([['iU'], ['iF'], ['iH']])('dpkg "%s" (an installer stopped half-way) is not installed, even with the daemon binary on disk', (st) => {
+    const f = parseGuestFacts(`${ubuntu.replace(' rc', ` ${st} `)}daemon=yes\n`);
+    expect(f.tools).toMatchObject({ installed: false, package: null, daemon: true });
+  });
+
+  it('the daemon binary with no package record still counts as installed', () => {
+    expect(parseGuestFacts(`${ubuntu.replace(/^dpkg=.*$/m, '')}daemon=yes\n`).tools).toMatchObject({ installed: true, package: null, daemon: true });
+  });
+
   it('empty output gives unknown facts rather than throwing', () => {
     const f = parseGuestFacts('');
     expect(f.os.family).toBe('unknown');
