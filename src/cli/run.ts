@@ -8,6 +8,8 @@ import type { HostRecap, RunEvent } from '../engine/events.js';
 import { Scheduler } from '../engine/scheduler.js';
 import { builtinRegistry } from '../steps/registry.js';
 import { RuntimeServices } from '../runtime/host-services.js';
+import { GuestConnections } from '../runtime/guest-connections.js';
+import { startingHosts } from '../engine/batches.js';
 import { Journal, stateDir } from '../journal/journal.js';
 import { lockRun } from '../journal/lock.js';
 import { newRunId } from '../journal/run-id.js';
@@ -143,9 +145,11 @@ export async function prepareRun(playbook: string, flags: RunFlags, io: Io, runI
  * Preflight (src/runtime/preflight.ts) before batch 1: when it finds a problem, nothing starts
  * on any host (no snapshot, no ISO, no journal), and the exit code is its own (4 or 5).
  */
-export async function runPreflight(prepared: Prepared, flags: RunFlags, io: Io, opts: { quietOk?: boolean } = {}): Promise<{ code: number; report: PreflightReport }> {
+export async function runPreflight(prepared: Prepared, flags: RunFlags, io: Io,
+  opts: { quietOk?: boolean; connections?: GuestConnections; keepFor?: ReadonlySet<string> } = {}): Promise<{ code: number; report: PreflightReport }> {
   const report = await preflight({
     inventory: prepared.project.inventory, plays: prepared.plays, resolveSecret: secretResolver,
+    ...(opts.connections ? { connections: opts.connections } : {}), ...(opts.keepFor ? { keepFor: opts.keepFor } : {}),
     // in a run, the run itself tells these (as warning events) once it starts
     warn: (m) => { if (!opts.quietOk) io.err.write(`pvrun: warning: ${redactor.redact(m)}\n`); },
   });
@@ -172,15 +176,21 @@ export async function runPlaybook(playbook: string, flags: RunFlags, io: Io, con
     warn: (message) => emit({ type: 'warning', message, time: new Date().toISOString() }) });
   if (!shard.ok) { io.err.write(`pvrun: ${shard.error}\n`); return { code: EXIT.invalid, runId }; }
   plays = prepared.value.plays = shard.value.plays;
+  // The run's guest transports; the preflight makes its handshakes with them and keeps the
+  // connections of the hosts that start first open for the run (runtime/guest-connections.ts).
+  const connections = new GuestConnections({
+    mode: flags.check ? 'check' : 'apply', resolveSecret: secretResolver, runId, debug: flags.verbose >= 3,
+  });
   // Not for rollback/resume: they ride out what is down (their own waits), and must not be held back by it.
   if (!cont && !flags.skipPreflight) {
-    const pf = await runPreflight(prepared.value, flags, io, { quietOk: true });
-    if (pf.code !== EXIT.ok) return { code: pf.code, runId };
+    const pf = await runPreflight(prepared.value, flags, io, { quietOk: true, connections, keepFor: startingHosts(plays) });
+    if (pf.code !== EXIT.ok) { await connections.closeAll(); return { code: pf.code, runId }; }
     if (pf.report.notes.length) io.err.write(pf.report.notes.map((n) => `pvrun: preflight: ${n}\n`).join(''));
   }
   // Before anything acts on the run's VMs: one pvrun process per run at a time.
   const lock = lockRun(stateDir(flags.stateDir, io.cwd), runId);
   if (!lock.ok) {
+    await connections.closeAll();
     io.err.write(`pvrun${cont ? ` ${cont.mode}` : ''}: run ${runId} is in use by another pvrun process (pid ${lock.pid}); wait for it to end, or stop it first\n`);
     return { code: EXIT.invalid, runId };
   }
@@ -188,6 +198,7 @@ export async function runPlaybook(playbook: string, flags: RunFlags, io: Io, con
     const narrowed = await cont.plays(plays, project);
     if (typeof narrowed === 'string') {
       lock.release();
+      await connections.closeAll();
       io.err.write(`pvrun ${cont.mode}: ${narrowed}\n`);
       return { code: EXIT.invalid, runId };
     }
@@ -195,6 +206,7 @@ export async function runPlaybook(playbook: string, flags: RunFlags, io: Io, con
   }
   if (!cont && !(await confirmRun(plays, flags, io))) {
     lock.release();
+    await connections.closeAll();
     return { code: EXIT.invalid, runId };
   }
 
@@ -243,7 +255,9 @@ export async function runPlaybook(playbook: string, flags: RunFlags, io: Io, con
     factsSeen: (host, namespace, values) => journal.facts(host, namespace, values),
     runId,
     ...(cont?.leftoversOf ? { leftoversOf: cont.leftoversOf } : {}),
-    // -vvv: transport debug, as step output of level 3 (redacted and journaled like any output)
+    connections,
+    // -vvv: transport debug, as step output of level 3 (redacted and journaled like any output);
+    // a preflight handshake's lines wait until the run takes that connection (guest-connections.ts)
     ...(flags.verbose >= 3 ? { debug: (host: string, line: string) => emit({ type: 'step-output', host, step: 'ssh transport', stream: 'log', text: line, level: 3 }) } : {}),
   });
   const scheduler = new Scheduler({

@@ -31,3 +31,16 @@ export function splitBatches<T>(hosts: T[], serial: SerialItem[]): T[][] {
   }
   return out;
 }
+
+/**
+ * The hosts a run starts at once: the first `forks` hosts of the first play's first batch (the
+ * scheduler starts a batch's hosts in order, at most `forks` at a time). The preflight keeps their
+ * guest connections open for the run; the others it closes, so a rolling rollout of many hosts
+ * does not hold hundreds of idle connections through its batches.
+ */
+export function startingHosts(plays: ReadonlyArray<{ hosts: ReadonlyArray<{ name: string }>; serial: SerialItem[]; forks: number }>): Set<string> {
+  const first = plays.find((p) => p.hosts.length > 0);
+  if (!first) return new Set();
+  const batch = splitBatches([...first.hosts], first.serial)[0] ?? [];
+  return new Set(batch.slice(0, Math.max(1, first.forks)).map((h) => h.name));
+}

@@ -1,7 +1,5 @@
 import type { Connector } from '../connectors/types.js';
-import { createConnector } from '../connectors/factory.js';
 import { gatherGuestFacts } from '../facts/linux.js';
-import { PwshPool } from '../connectors/powershell/pool.js';
 import { gatherWindowsFacts } from '../facts/windows.js';
 import type { FactSources, HostServices } from '../engine/types.js';
 import { PoolSessions, type SecretResolver } from '../hypervisor/pool.js';
@@ -10,8 +8,8 @@ import { gatherVmFacts } from '../facts/vm.js';
 import type { HostSpec, Inventory } from '../model/inventory.js';
 import type { Intent, StepFailure } from '../steps/types.js';
 import { err, ok, type Result } from '../util/result.js';
-import { randomBytes } from 'node:crypto';
-import { describeLeftovers, runTag, waitForLeftovers } from './orphans.js';
+import { describeLeftovers, waitForLeftovers } from './orphans.js';
+import { GuestConnections } from './guest-connections.js';
 
 /**
  * How long a resumed run waits for a killed process's commands. Bounded and then only a warning:
@@ -39,6 +37,12 @@ export interface RuntimeOptions {
   leftoversOf?: ReadonlySet<string>;
   /** -vvv: the guest transport's protocol debug lines, per host (ssh2's `debug`) */
   debug?: (host: string, line: string) => void;
+  /**
+   * The run's connection maker, with the connections the preflight kept for it; without it one
+   * is made here (in the run's mode, with runId and debug as above). Given, it must be in the
+   * run's mode; its own runId is the one used, and `debug` (when set) becomes its sink.
+   */
+  connections?: GuestConnections;
 }
 
 /**
@@ -50,13 +54,22 @@ export class RuntimeServices implements HostServices {
   private readonly pools: PoolSessions;
   private readonly connectors = new Map<string, Promise<Result<Connector, StepFailure>>>();
   private readonly warned = new Set<string>();
-  /** local pwsh processes holding the psremoting sessions, shared by every such host */
-  private pwsh: PwshPool | undefined;
-  /** this process's part of the run tag: its own commands are not leftovers */
-  private readonly nonce = randomBytes(4).toString('hex');
+  /** makes each host's transport; holds the preflight's open connections until taken */
+  private readonly conns: GuestConnections;
   private readonly leftoversChecked = new Set<string>();
 
   constructor(private readonly opts: RuntimeOptions) {
+    const mode = opts.check ? 'check' : 'apply';
+    if (opts.connections && opts.connections.mode !== mode) {
+      // a programming error, never a user's: an apply-mode transport in a rehearsal would void the gate
+      throw new Error(`RuntimeServices: connections in ${opts.connections.mode} mode for a ${mode} run`);
+    }
+    this.conns = opts.connections ?? new GuestConnections({
+      mode, resolveSecret: opts.resolveSecret,
+      ...(opts.runId ? { runId: opts.runId } : {}),
+      ...(opts.debug ? { debug: true } : {}),
+    });
+    if (opts.debug) this.conns.debugTo(opts.debug);
     this.pools = new PoolSessions(opts.inventory.hypervisors, opts.resolveSecret, {
       mode: opts.check ? 'check' : 'apply',
       warn: (pool, message) => this.warnOnce(`pool ${pool}: ${message}`),
@@ -81,12 +94,9 @@ export class RuntimeServices implements HostServices {
   }
 
   private async open(host: HostSpec): Promise<Result<Connector, StepFailure>> {
-    const c = createConnector(host, {
-      mode: this.opts.check ? 'check' : 'apply', resolveSecret: this.opts.resolveSecret,
-      pwshPool: () => (this.pwsh ??= new PwshPool()),
-      ...(this.opts.runId ? { runTag: runTag(this.opts.runId, this.nonce) } : {}),
-      ...(this.opts.debug ? { debug: (line: string) => this.opts.debug!(host.name, line) } : {}),
-    });
+    // the preflight's open connection when it kept one for this host (connect() is then at once)
+    const warm = this.conns.take(host.name);
+    const c = warm ? ok(warm) : this.conns.create(host);
     if (!c.ok) return err({ kind: 'config', message: c.error });
     for (const w of c.value.warnings) this.warnOnce(w);
     let r = await c.value.connector.connect();
@@ -117,7 +127,7 @@ export class RuntimeServices implements HostServices {
     if (!runId || !this.opts.leftoversOf?.has(host.name) || this.leftoversChecked.has(host.name) || c.os !== 'linux') return ok(undefined);
     const user = host.connection.user;
     const w = await waitForLeftovers(c, {
-      runId, selfNonce: this.nonce, become: user !== undefined && user !== 'root',
+      runId, selfNonce: this.conns.nonce, become: user !== undefined && user !== 'root',
       deadline: Date.now() + LEFTOVER_WAIT_MS,
       onWait: (l) => this.opts.warn(`${host.name}: waiting for ${l.length} command(s) the killed pvrun process left running to finish: ${describeLeftovers(l)}`),
     });
@@ -171,6 +181,6 @@ export class RuntimeServices implements HostServices {
     this.connectors.clear();
     await Promise.all(all.map(async (p) => { const c = await p; if (c.ok) await c.value.close(); }));
     await this.pools.closeAll();
-    await this.pwsh?.close();
+    await this.conns.closeAll();
   }
 }

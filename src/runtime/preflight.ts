@@ -6,16 +6,17 @@
  *   methods), resolve every host's VM and read its power state;
  * - build every host's guest transport with the connectors' own code (reads the key file and the
  *   secrets), and open it once: the SSH handshake, the host key check against known_hosts, the
- *   login. No command runs: `connect()` opens the connection only (the connector is built in
- *   check mode besides, so it could not run a changing command anyway).
+ *   login. No command runs: `connect()` opens the connection only, and it is called through the
+ *   check gate (connectors/check-gate.ts), so it could not run a changing command anyway.
+ * - in a run, the connections of the hosts the run starts first are not closed but handed to the
+ *   run (runtime/guest-connections.ts): those hosts are not handshaken twice.
  * A VM that is not running is not handshaken (a step may start it); that is said, not failed.
  * Every problem is a value located at the host's or pool's inventory definition.
  */
 import pLimit from 'p-limit';
 import { existsSync } from 'node:fs';
 import { expandHome } from '../connectors/ssh/options.js';
-import { createConnector } from '../connectors/factory.js';
-import { PwshPool } from '../connectors/powershell/pool.js';
+import { checkGate } from '../connectors/check-gate.js';
 import type { ConnectorFailure } from '../connectors/types.js';
 import type { EnginePlay, EngineStep } from '../engine/types.js';
 import { PoolSessions, type SecretResolver } from '../hypervisor/pool.js';
@@ -24,6 +25,7 @@ import type { HostSpec, Inventory } from '../model/inventory.js';
 import type { SourcePos } from '../model/source.js';
 import { touchesGuest } from '../steps/types.js';
 import { EXIT } from '../engine/exit-codes.js';
+import { GuestConnections } from './guest-connections.js';
 
 /** unreachable: exit 4 (the world is not there); invalid: exit 5 (the files disagree with it). */
 export type PreflightSeverity = 'unreachable' | 'invalid';
@@ -60,6 +62,14 @@ export interface PreflightOptions {
   forks?: number;
   /** per pool login / call (default 15 s) */
   poolTimeoutMs?: number;
+  /**
+   * The run's connection maker (a run): the transports are made by it, in the run's mode, and the
+   * open connections of the hosts in `keepFor` are kept in it for the run. Without it (`pvrun
+   * preflight`) the preflight makes check-mode transports of its own and closes every one.
+   */
+  connections?: GuestConnections;
+  /** hosts whose open connection is kept in `connections` (the ones the run starts first) */
+  keepFor?: ReadonlySet<string>;
 }
 
 const needsGuest = (s: EngineStep): boolean => s.type.needs === 'guest' || s.type.needs === 'both' || touchesGuest(s.type);
@@ -97,7 +107,8 @@ export async function preflight(opts: PreflightOptions): Promise<PreflightReport
     mode: 'check', callTimeoutMs: timeout, connectTimeoutMs: timeout,
     warn: (pool, m) => warn(`pool ${pool}: ${m}`),
   });
-  let pwsh: PwshPool | undefined;
+  const own = opts.connections === undefined;
+  const conns = opts.connections ?? new GuestConnections({ mode: 'check', resolveSecret: opts.resolveSecret });
   const problems: PreflightProblem[] = [];
   const notes: string[] = [];
   const counts = { hosts: 0, pools: 0, vms: 0, handshakes: 0 };
@@ -148,10 +159,7 @@ export async function preflight(opts: PreflightOptions): Promise<PreflightReport
         return;
       }
       if (!guest || !running) return;
-      const c = createConnector(host, {
-        mode: 'check', resolveSecret: opts.resolveSecret,
-        pwshPool: () => (pwsh ??= new PwshPool()),
-      });
+      const c = conns.create(host);
       if (!c.ok) {
         problems.push({ severity: 'invalid', subject: 'host', name: host.name, ...at, check: 'config', message: c.error, hosts: [host.name] });
         return;
@@ -165,17 +173,21 @@ export async function preflight(opts: PreflightOptions): Promise<PreflightReport
         problems.push({ severity: 'invalid', subject: 'host', name: host.name, ...at, check: 'config', message: `known_hosts file ${kh}: no such file (host_key_checking: strict)`, hosts: [host.name] });
         return;
       }
+      let keep = false;
       try {
         counts.handshakes++;
-        const r = await c.value.connector.connect();
+        // through the gate even when the run's transport is an apply-mode one: the preflight reads only
+        const r = await checkGate(c.value.connector, { why: 'preflight', keepOpen: true }).connect();
         if (!r.ok) problems.push({ severity: 'unreachable', subject: 'host', name: host.name, ...at, check: 'guest', message: describeGuest(r.error), hosts: [host.name] });
+        keep = r.ok && !own && (opts.keepFor?.has(host.name) ?? false);
       } finally {
-        await c.value.connector.close();
+        if (keep) await conns.keep(host.name, c.value);
+        else await c.value.connector.close();
       }
     })));
   } finally {
     await pools.closeAll();
-    await pwsh?.close();
+    if (own) await conns.closeAll();
   }
   const order = (p: PreflightProblem): string => `${p.severity === 'invalid' ? 0 : 1}${p.subject === 'pool' ? 0 : 1}${p.name}`;
   problems.sort((a, b) => order(a).localeCompare(order(b)));

@@ -193,4 +193,43 @@ describeWithSshd('preflight: every pool, VM, key and guest before anything chang
     expect(xml).toMatch(/<testcase name="host-b"[^>]*>\s*<failure message="preflight: pool pb/);
     expect(xml).toMatch(/<testcase name="host-a"[^>]*>\s*<skipped message="not started: preflight found 1 problem/);
   }, 120_000);
+
+  /** logins sshd accepted while `f` ran (LogLevel INFO: one "Accepted publickey" per SSH connection) */
+  async function logins<T>(f: () => Promise<T>): Promise<{ n: number; value: T }> {
+    const before = (sshd.log().match(/Accepted publickey/g) ?? []).length;
+    const value = await f();
+    // sshd writes the line before it answers the login; nothing is left in flight once the run ended
+    return { n: (sshd.log().match(/Accepted publickey/g) ?? []).length - before, value };
+  }
+
+  it('issue 17: the hosts a run starts first are handshaken once — the preflight hands its connection to the run', async () => {
+    const inv = inventory('warm');
+    // no serial, forks 5: both hosts start at once, so both keep the preflight's connection
+    writeFileSync(join(dir, 'pb-all.yml'), PLAYBOOK.replace('  serial: 1\n', ''));
+    const all = await logins(() => runCli([join(dir, 'pb-all.yml'), '-i', inv.path, '--state-dir', mkdtempSync(join(dir, 'state-'))], { env: { PATH: process.env['PATH'] } }));
+    expect(all.value.code, all.value.out + all.value.err).toBe(0);
+    expect(all.n).toBe(2);
+    // serial: 1 — batch 1 is host-a alone: host-b's preflight connection is closed, not held
+    // idle through batch 1, and its batch connects again (3 logins; before issue 17's handover, 4)
+    const serial = await logins(() => run(inv.path));
+    expect(serial.value.code, serial.value.text).toBe(0);
+    expect(serial.n).toBe(3);
+    // the figure to compare with: no preflight, one connection per host
+    const skip = await logins(() => run(inv.path, ['--skip-preflight']));
+    expect(skip.value.code, skip.value.text).toBe(0);
+    expect(skip.n).toBe(2);
+  }, 180_000);
+
+  it('a rehearsal takes over the preflight connection behind the check gate: its run-script is not run', async () => {
+    const inv = inventory('warm-check');
+    const marker = join(dir, 'warm-check-ran');
+    writeFileSync(join(dir, 'pb-touch.yml'), PLAYBOOK.replace('  serial: 1\n', '').replace('script: "true"', `script: "touch ${marker}", unless: { cmd: "test -e ${marker}", check_mode_safe: true }`));
+    const r = await logins(() => runCli([join(dir, 'pb-touch.yml'), '-i', inv.path, '--check', '--state-dir', mkdtempSync(join(dir, 'state-'))], { env: { PATH: process.env['PATH'] } }));
+    expect(r.value.code, r.value.out + r.value.err).toBe(0);
+    // the guard ran on the guest (so the run used a guest connection), and the connections it
+    // used were the preflight's: 2 logins for 2 hosts (4 before the handover)
+    expect(r.value.out + r.value.err).toMatch(/run-script|touch/);
+    expect(r.n).toBe(2);
+    expect(existsSync(marker)).toBe(false);
+  }, 120_000);
 });

@@ -201,6 +201,9 @@ describeWithSshd('-v levels over a real sshd', () => {
     expect(mountLines(v3).length).toBeGreaterThan(3);
     // and the SSH transport's own debug lines (ssh2's), at -vvv only
     expect(v3.some((l) => l.startsWith('g1 [ssh transport] log: '))).toBe(true);
+    // the handshake among them, though the run took over the preflight's connection (issue 17):
+    // its lines were held until the run took it, and not lost
+    expect(v3.some((l) => /^g1 \[ssh transport\] log: .*(KEXINIT|Handshake completed)/i.test(l)), v3.filter((l) => l.includes('[ssh transport]')).slice(0, 5).join('\n')).toBe(true);
     expect([...v1, ...v2].some((l) => l.includes('[ssh transport]'))).toBe(false);
     expect(v3.length).toBeGreaterThan(v2.length);
   });
