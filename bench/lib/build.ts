@@ -1,5 +1,5 @@
 /**
- * A private compiled copy of pvrun (and of the floor / fake-server scripts) under
+ * A private compiled and bundled copy of pvrun (and of the floor / fake-server scripts) under
  * bench/.build, so that every contender starts as plain `node file.js` with no TypeScript
  * loader in its start-up time, and so that the shared dist/ is not touched. tsc emits even when
  * work in progress elsewhere in the tree has type errors; those are reported, not fatal.
@@ -13,7 +13,8 @@ const execFileP = promisify(execFile);
 
 export const REPO = join(import.meta.dirname, '..', '..');
 export const BUILD = join(REPO, 'bench', '.build');
-export const PVRUN_JS = join(BUILD, 'src', 'cli', 'main.js');
+/** the bundle, as `npm run build` makes dist/ (scripts/bundle.mjs): what an installed pvrun runs */
+export const PVRUN_JS = join(BUILD, 'dist', 'cli', 'main.js');
 export const FLOOR_JS = join(BUILD, 'bench', 'floor.js');
 export const FAKE_SSHD_JS = join(BUILD, 'bench', 'fake-sshd.js');
 
@@ -49,6 +50,8 @@ export async function build(log: (s: string) => void): Promise<void> {
   copyFileSync(join(REPO, 'package.json'), join(BUILD, 'package.json'));
   // the precompiled schema validators, as `npm run build` makes them (src/load/gen-validators.ts)
   await execFileP(process.execPath, [join(BUILD, 'src', 'load', 'gen-validators.js')], { cwd: REPO });
+  // then bundled as `npm run build` does: bench/.build/dist/cli/, its package root bench/.build/
+  await execFileP(process.execPath, [join(REPO, 'scripts', 'bundle.mjs'), join(BUILD, 'src'), join(BUILD, 'dist')], { cwd: REPO });
   for (const f of [PVRUN_JS, FLOOR_JS, FAKE_SSHD_JS, join(BUILD, 'src', 'load', 'validators.gen.cjs')]) {
     if (!existsSync(f)) throw new Error(`build: ${f} was not produced`);
   }

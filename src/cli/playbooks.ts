@@ -1,6 +1,7 @@
 // The installed package's own files: its version (package.json, read at run time) and the
 // playbooks it ships (`pvrun playbooks list`). Works from the sources (src/cli/) and from the
-// compiled copy (dist/cli/): both are two levels below the package root.
+// bundle (dist/cli/, every chunk of it: scripts/bundle.mjs): both are two levels below the
+// package root.
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';

@@ -1,8 +1,9 @@
 /**
- * Build step (`npm run build`, after tsc): writes dist/load/validators.gen.cjs, the ajv
- * standalone code of the loader's schemas (src/load/validators.ts), next to this compiled file.
+ * Build step (`npm run build`, after tsc): writes build/tsc/load/validators.gen.cjs, the ajv
+ * standalone code of the loader's schemas (src/load/validators.ts), next to this compiled file;
+ * scripts/bundle.mjs then copies it next to the bundle's chunks in dist/cli/.
  *
- *   node dist/load/gen-validators.js
+ *   node build/tsc/load/gen-validators.js
  *
  * Not run from the sources: the tsx path compiles schemas at first use instead.
  */
@@ -14,7 +15,7 @@ import { GENERATED_FILE, generateValidatorsCode } from './validators.js';
 
 const out = fileURLToPath(new URL(`./${GENERATED_FILE}`, import.meta.url));
 if (import.meta.url.endsWith('.ts')) {
-  process.stderr.write('gen-validators: run the compiled copy (node dist/load/gen-validators.js), not the sources\n');
+  process.stderr.write('gen-validators: run the compiled copy (node build/tsc/load/gen-validators.js), not the sources\n');
   process.exit(2);
 }
 const code = await generateValidatorsCode(loaderSchemas(builtinCatalog()));

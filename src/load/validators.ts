@@ -3,8 +3,9 @@
  * code generation was the largest part of a run's start-up, ~0.2–0.45 CPU-s).
  *
  * - The built package carries ajv standalone code for the playbook (loader variant), inventory
- *   and every builtin step's argument schema: `dist/load/validators.gen.cjs`, written by
- *   `node dist/load/gen-validators.js` right after tsc (`npm run build`). Each validator there is
+ *   and every builtin step's argument schema: `validators.gen.cjs` next to the code that loads it
+ *   (`dist/cli/`, copied there by scripts/bundle.mjs), written by `node
+ *   build/tsc/load/gen-validators.js` right after tsc (`npm run build`). Each validator there is
  *   stored with a hash of the schema it was generated from and is used only when the schema the
  *   running code builds has the same hash, so an edited schema can never be checked by stale code.
  * - Otherwise (the tsx dev path, where there is no generated file; a test's own registry; a

@@ -53,7 +53,7 @@ describe('the packed and globally installed package', () => {
     const list = await run('tar', ['tzf', tgz], tmp);
     expect(list.code).toBe(0);
     const files = list.out.split('\n').filter(Boolean);
-    for (const f of ['package/dist/cli/main.js', 'package/dist/lab/windows/PvrunLab.psm1', 'package/bin/pvrun.js',
+    for (const f of ['package/dist/cli/main.js', 'package/dist/cli/PvrunLab.psm1', 'package/dist/cli/validators.gen.cjs', 'package/bin/pvrun.js',
       'package/playbooks/linux-tools.yml', 'package/schema/inventory.schema.json', 'package/README.md', 'package/LICENSE']) {
       expect(files, f).toContain(f);
     }
@@ -119,6 +119,31 @@ describe('the packed and globally installed package', () => {
     expect(bad.code).toBe(5);
     expect(bad.out + bad.err).toMatch(/prod\.yml:2:\d+: .*unknown hypervisor 'nowhere'/);
     expect(bad.out + bad.err).not.toMatch(/\n\s+at /); // no stack trace
+  });
+
+  // issue 17: what runs installed is the esbuild bundle (scripts/bundle.mjs), split so that a
+  // command loads only its own chunks; ssh2 & co. stay outside it, required when a run needs them
+  it('is the bundle: validate loads a few chunks of dist/cli and none of ssh2, node-powershell, undici or yaml\'s files', async () => {
+    const dist = readdirSync(join(installed, 'dist'));
+    expect(dist).toEqual(['cli']); // no tsc tree: one directory of chunks
+    const trace = join(tmp, 'modules.txt');
+    const inv = join(work, 'bundle-inv.yml');
+    writeFileSync(inv, 'hosts:\n  web-1: { connection: { address: 127.0.0.1, user: root } }\ngroups:\n  linux: { hosts: [web-1] }\n');
+    const r = await new Promise<Run>((resolve) => {
+      execFile(process.execPath, ['--import', join(REPO, 'test', 'harness', 'module-trace.mjs'), join(installed, 'dist', 'cli', 'main.js'),
+        'validate', join(installed, 'playbooks', 'linux-tools.yml'), '-i', inv],
+      { cwd: work, env: { ...process.env, PVRUN_MODULE_TRACE: trace, NO_COLOR: '1' } }, (e, out, err) =>
+        resolve({ code: e ? Number((e as { code?: unknown }).code ?? -1) : 0, out: String(out), err: String(err) }));
+    });
+    expect(r.code, r.err).toBe(0);
+    const files = readFileSync(trace, 'utf8').split('\n').filter((l) => /^(esm|cjs) /.test(l) && !l.startsWith('esm node:'))
+      .map((l) => l.slice(4).replace(/^file:\/\//, ''));
+    const ours = files.filter((f) => f.startsWith(join(installed, 'dist', 'cli') + '/'));
+    expect(ours.length, files.join('\n')).toBeGreaterThan(1); // split: more than the entry
+    expect(ours.length, files.join('\n')).toBeLessThan(25);
+    expect(files.filter((f) => /node_modules\/(ssh2|node-powershell|undici|yaml|commander)\//.test(f)), files.join('\n')).toEqual([]);
+    // everything else is pvrun's chunks, the generated validators' ajv runtime and nothing more
+    expect(files.filter((f) => !ours.includes(f) && !/node_modules\/ajv\/dist\/runtime\//.test(f)), files.join('\n')).toEqual([]);
   });
 });
 

@@ -7,6 +7,8 @@ import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+// next to this file in the sources; next to every chunk in the bundle (dist/cli/, copied there by
+// scripts/bundle.mjs)
 export const LAB_MODULE_PATH = join(dirname(fileURLToPath(import.meta.url)), 'PvrunLab.psm1');
 
 export interface LabAddress { ip: string; prefix: number; origin: 'Manual' | 'Dhcp' | 'WellKnown' }

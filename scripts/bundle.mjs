@@ -1,0 +1,84 @@
+#!/usr/bin/env node
+/**
+ * Build step (`npm run build`, after tsc and gen-validators): bundles the compiled CLI into
+ * dist/cli/ — what an installed package runs (`bin/pvrun.js` → dist/cli/main.js).
+ *
+ *   node scripts/bundle.mjs <tsc output dir> <dist dir>
+ *
+ * Why (issue 17, start-up): Node 20's ESM loader pays per module — resolve, stat, read, compile,
+ * link — and a run loaded ~280 of them (152 of pvrun's, yaml's 73, commander's 9, …). Bundled,
+ * a run loads ~65 (mostly ssh2's own CommonJS files, left as they are, below), and a 1-host run
+ * costs ~0.12 s less CPU (BENCHMARKS.md). Code splitting keeps the laziness of the sources: every
+ * `import()` of a command or a step family is its own chunk, so `--help` and `validate` load no
+ * run machinery. All chunks sit in dist/cli/, so the sources' `import.meta.url`-relative paths
+ * (`../..` = the package root, `./validators.gen.cjs`, `./PvrunLab.psm1`) hold for every chunk;
+ * those two files are copied next to the chunks.
+ *
+ * Left outside the bundle, required from node_modules at run time as before:
+ * - ssh2: it loads its native crypto binding (sshcrypto.node) and a wasm-like poly1305 module
+ *   relative to its own files (`__dirname`); bundled, it would silently fall back to slower JS
+ *   crypto or fail;
+ * - undici, node-powershell, ajv, ajv-formats: required lazily (createRequire) where used — the
+ *   XAPI transport, the PowerShell connector, the schema compiler of a schema edited since the
+ *   build — and ajv/dist/runtime/* by the generated validators.
+ */
+import { build } from 'esbuild';
+import { copyFileSync, existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const REPO = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+const [from, to] = process.argv.slice(2).map((p) => resolve(p));
+if (!from || !to) {
+  process.stderr.write('usage: node scripts/bundle.mjs <tsc output dir> <dist dir>\n');
+  process.exit(2);
+}
+const entry = join(from, 'cli', 'main.js');
+const out = join(to, 'cli');
+rmSync(out, { recursive: true, force: true });
+
+const EXTERNAL = ['ssh2', 'undici', 'node-powershell', 'ajv', 'ajv/*', 'ajv-formats', 'cpu-features', '*.node'];
+
+const result = await build({
+  entryPoints: [entry],
+  outdir: out,
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  external: EXTERNAL,
+  // bundled CommonJS (yaml, commander) calls require() for Node's own modules: ESM has no
+  // require, so each chunk gets one made for its own URL
+  banner: { js: "import { createRequire as __pvrunCreateRequire } from 'node:module'; const require = __pvrunCreateRequire(import.meta.url);" },
+  legalComments: 'inline',
+  logLevel: 'warning',
+  metafile: true,
+});
+if (result.errors.length) process.exit(1);
+
+for (const [src, dst] of [
+  [join(from, 'load', 'validators.gen.cjs'), join(out, 'validators.gen.cjs')],
+  // not TypeScript: tsc does not copy it; the lab's Windows guest imports it (src/lab/windows/guest.ts)
+  [join(REPO, 'src', 'lab', 'windows', 'PvrunLab.psm1'), join(out, 'PvrunLab.psm1')],
+]) {
+  if (!existsSync(src)) {
+    process.stderr.write(`bundle: ${src} is missing (run tsc and gen-validators first: npm run build)\n`);
+    process.exit(1);
+  }
+  copyFileSync(src, dst);
+}
+
+// A bundled CommonJS module that reads __dirname / __filename would throw in an ESM chunk (the
+// reason ssh2 is external): fail the build, not the user's run.
+// (comment lines left out: commander's JSDoc mentions __dirname)
+const usesDirname = (text) => text.split('\n').some((l) => !/^\s*(\*|\/\/|\/\*)/.test(l) && /\b__(dirname|filename)\b/.test(l));
+const bad = readdirSync(out).filter((f) => f.endsWith('.js') && usesDirname(readFileSync(join(out, f), 'utf8')));
+if (bad.length) {
+  process.stderr.write(`bundle: ${bad.join(', ')} use __dirname/__filename: make the package that does external\n`);
+  process.exit(1);
+}
+const chunks = readdirSync(out).filter((f) => f.endsWith('.js')).length;
+const inputs = Object.keys(result.metafile.inputs).length;
+process.stdout.write(`bundle: ${inputs} modules into ${chunks} files in ${out}\n`);
