@@ -25,6 +25,7 @@ if (!existsSync(entry)) {
   process.stderr.write(`pvrun: ${built} is missing: run 'npm run build' (or 'npm ci' then 'npx pvrun' in a checkout)\n`);
   process.exit(70);
 }
-const { main, quietOnClosedPipe } = await import(pathToFileURL(entry).href);
+const { main, quietOnClosedPipe, tuneV8ForCli } = await import(pathToFileURL(entry).href);
+tuneV8ForCli();
 quietOnClosedPipe();
 process.exitCode = await main(process.argv.slice(2));

@@ -18,8 +18,8 @@ import type { FloorSpec } from '../floor.js';
 
 const execFileP = promisify(execFile);
 
-type Contender = 'pvrun' | 'pvrun-tmpfs' | 'pvrun-nopreflight' | 'pvrun-base' | 'floor' | 'floor-3exec' | 'ansible-command' | 'ansible-raw';
-const ALL: Contender[] = ['pvrun', 'pvrun-tmpfs', 'pvrun-nopreflight', 'pvrun-base', 'floor', 'floor-3exec', 'ansible-command', 'ansible-raw'];
+type Contender = 'pvrun' | 'pvrun-tmpfs' | 'pvrun-nopreflight' | 'pvrun-v8default' | 'pvrun-base' | 'floor' | 'floor-3exec' | 'ansible-command' | 'ansible-raw';
+const ALL: Contender[] = ['pvrun', 'pvrun-tmpfs', 'pvrun-nopreflight', 'pvrun-v8default', 'pvrun-base', 'floor', 'floor-3exec', 'ansible-command', 'ansible-raw'];
 
 interface Cell {
   contender: Contender;
@@ -126,16 +126,18 @@ async function runOnce(c: Contender, dir: string, f: number, runNo: number, base
     case 'pvrun':
     case 'pvrun-tmpfs':
     case 'pvrun-nopreflight':
+    case 'pvrun-v8default':
     case 'pvrun-base': {
       // pvrun-tmpfs: the run journal on /dev/shm, where fsync costs nothing (diagnostic only);
       // pvrun-nopreflight: --skip-preflight (the preflight opens its own connection to every
-      // host before batch 1); pvrun-base: another build (--baseline), for before/after
+      // host before batch 1); pvrun-v8default: V8's default tiering (src/cli/v8-tuning.ts);
+      // pvrun-base: another build (--baseline), for before/after
       const state = c === 'pvrun-tmpfs' ? join('/dev/shm', `pvbench-state-${process.pid}-${runNo}`) : join(dir, `${c}-state-${runNo}`);
       const js = c === 'pvrun-base' ? baseline! : PVRUN_JS;
       const extra = c === 'pvrun-nopreflight' ? ['--skip-preflight'] : [];
       try {
         return await measure([process.execPath, js, join(dir, 'pvrun.yml'), '-i', join(dir, 'inventory.yml'), '-f', String(f), '--json', '--state-dir', state, ...extra],
-          { stdoutFile: out, stderrFile: errF, timeoutMs, cwd: dir, env: { ...process.env, CI: 'true' } });
+          { stdoutFile: out, stderrFile: errF, timeoutMs, cwd: dir, env: { ...process.env, CI: 'true', ...(c === 'pvrun-v8default' ? { PVRUN_V8_DEFAULTS: '1' } : {}) } });
       } finally {
         rmSync(state, { recursive: true, force: true });
       }
@@ -258,15 +260,16 @@ function render(results: SizeResult[], runs: number, ansibleSkip: string | undef
     const pt = get('pvrun-tmpfs');
     const pb = get('pvrun-base');
     const pn = get('pvrun-nopreflight');
+    const pd = get('pvrun-v8default');
     const r = (a: Spread | undefined, b: Spread | undefined) => (a && b ? fmt(a.median / b.median) : 'n/a');
     const ex = (c: Contender) => (s.execvePerStep[c] !== undefined ? fmt(s.execvePerStep[c]!) : 'n/a');
-    ratioRows.push([`(${s.n},${s.k},${s.f})`, r(pv?.wall, fl?.wall), r(pv?.cpu, fl?.cpu), ex('pvrun'), ex('floor'), r(pb?.wall, fl?.wall), r(pb?.cpu, fl?.cpu), ex('pvrun-base'), r(pn?.wall, fl?.wall), r(pn?.cpu, fl?.cpu), r(pv?.wall, f3?.wall), r(pt?.wall, fl?.wall), r(ac?.wall, pv?.wall), r(ac?.cpu, pv?.cpu), r(ar?.wall, pv?.wall), r(ar?.cpu, pv?.cpu),
+    ratioRows.push([`(${s.n},${s.k},${s.f})`, r(pv?.wall, fl?.wall), r(pv?.cpu, fl?.cpu), ex('pvrun'), ex('floor'), r(pb?.wall, fl?.wall), r(pb?.cpu, fl?.cpu), ex('pvrun-base'), r(pn?.wall, fl?.wall), r(pn?.cpu, fl?.cpu), r(pd?.wall, fl?.wall), r(pd?.cpu, fl?.cpu), r(pv?.wall, f3?.wall), r(pt?.wall, fl?.wall), r(ac?.wall, pv?.wall), r(ac?.cpu, pv?.cpu), r(ar?.wall, pv?.wall), r(ar?.cpu, pv?.cpu),
       `${s.load.before.map((x) => x.toFixed(1)).join('/')} → ${s.load.after.map((x) => x.toFixed(1)).join('/')}`]);
   }
   out.push('');
   out.push('Ratios of medians:');
   out.push('');
-  out.push(table(['W(N,K,F)', 'pvrun/floor wall', 'pvrun/floor CPU', 'pvrun execve per step', 'floor execve per step', 'pvrun-base/floor wall', 'pvrun-base/floor CPU', 'pvrun-base execve per step', 'pvrun-nopreflight/floor wall', 'pvrun-nopreflight/floor CPU', 'pvrun/floor-3exec wall', 'pvrun-tmpfs/floor wall', 'ansible-command/pvrun wall', 'ansible-command/pvrun CPU', 'ansible-raw/pvrun wall', 'ansible-raw/pvrun CPU', 'load 1/5/15 min (size start → end)'], ratioRows));
+  out.push(table(['W(N,K,F)', 'pvrun/floor wall', 'pvrun/floor CPU', 'pvrun execve per step', 'floor execve per step', 'pvrun-base/floor wall', 'pvrun-base/floor CPU', 'pvrun-base execve per step', 'pvrun-nopreflight/floor wall', 'pvrun-nopreflight/floor CPU', 'pvrun-v8default/floor wall', 'pvrun-v8default/floor CPU', 'pvrun/floor-3exec wall', 'pvrun-tmpfs/floor wall', 'ansible-command/pvrun wall', 'ansible-command/pvrun CPU', 'ansible-raw/pvrun wall', 'ansible-raw/pvrun CPU', 'load 1/5/15 min (size start → end)'], ratioRows));
   out.push('', '*execve per step*: every execve the farm\'s sshds and their children made during one extra run, over hosts × steps (strace -f attached to the sshds; sshd\'s own re-exec per connection left out; the login shell counts, so the floor\'s `true` is 1).');
   const fails = results.flatMap((s) => s.cells.flatMap((c) => c.failures.map((f) => `- (${s.n},${s.k},${s.f}) ${c.contender}: ${f}`)));
   if (fails.length) out.push('', 'Failed runs:', '', ...fails);

@@ -28,8 +28,10 @@ import { PROMPTED_BECOME_PASSWORD, setPromptedSecret } from '../load/secrets.js'
 import { askSecret, defaultIo, quietOnClosedPipe, type Io } from './io.js';
 
 export type { Io } from './io.js';
-// bin/pvrun.js imports main and quietOnClosedPipe from this module (the package's entry point)
+// bin/pvrun.js imports main, quietOnClosedPipe and tuneV8ForCli from this module (the package's entry point)
 export { quietOnClosedPipe } from './io.js';
+export { tuneV8ForCli } from './v8-tuning.js';
+import { tuneV8ForCli } from './v8-tuning.js';
 
 /**
  * The CLI: parse, dispatch, return the exit code. The only layer that prints (through the
@@ -86,6 +88,7 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
 // Run directly (`node --import tsx src/cli/main.ts …`), e.g. by tests and `npm run schema`.
 const self = fileURLToPath(import.meta.url);
 if (process.argv[1] && realpathSync(process.argv[1]) === self) {
+  tuneV8ForCli();
   quietOnClosedPipe();
   process.exitCode = await main(process.argv.slice(2));
 }
