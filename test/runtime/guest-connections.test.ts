@@ -17,22 +17,28 @@ import type { Inventory } from '../../src/model/inventory.js';
 const inventory = { hypervisors: {}, hosts: {}, groups: {} } as unknown as Inventory;
 const accepted = (s: SshdHandle): number => (s.log().match(/Accepted publickey/g) ?? []).length;
 
+/** A connection made the preflight's way: created in `mode`, connected, and kept for the run. */
+async function keptConnection(sshd: SshdHandle, name: string, mode: 'apply' | 'check' = 'apply') {
+  const host = hostFor(sshd, {}, name);
+  const conns = new GuestConnections({ mode, resolveSecret: secretsFrom({}) });
+  const c = conns.create(host);
+  if (!c.ok) throw new Error(c.error);
+  expect((await c.value.connector.connect()).ok).toBe(true);
+  await conns.keep(host.name, c.value);
+  return { host, conns, kept: c.value };
+}
+
 describeWithSshd('guest connections: the preflight\'s connection taken over by the run', () => {
   let sshd: SshdHandle;
   beforeAll(async () => { sshd = await startSshd(); }, 60_000);
   afterAll(async () => { await sshd?.stop(); });
 
   it('a kept connection is the run\'s first: no second login, and the command runs on it', async () => {
-    const host = hostFor(sshd, {}, 'warm-1');
-    const conns = new GuestConnections({ mode: 'apply', resolveSecret: secretsFrom({}) });
-    const c = conns.create(host);
-    if (!c.ok) throw new Error(c.error);
-    expect((await c.value.connector.connect()).ok).toBe(true);
-    await conns.keep(host.name, c.value);
+    const { host, conns, kept } = await keptConnection(sshd, 'warm-1');
     const before = accepted(sshd);
     const services = new RuntimeServices({ inventory, check: false, resolveSecret: secretsFrom({}), warn: () => {}, connections: conns });
     const g = await services.guest(host);
-    expect(g.ok && g.value).toBe(c.value.connector);
+    expect(g.ok && g.value).toBe(kept.connector);
     const r = g.ok ? await g.value.exec('echo warm') : undefined;
     expect(r).toMatchObject({ ok: true, value: { exitCode: 0, stdout: 'warm\n' } });
     expect(accepted(sshd)).toBe(before);
@@ -41,12 +47,7 @@ describeWithSshd('guest connections: the preflight\'s connection taken over by t
   }, 60_000);
 
   it('a kept connection the guest dropped meanwhile: the run logs in again and goes on', async () => {
-    const host = hostFor(sshd, {}, 'warm-2');
-    const conns = new GuestConnections({ mode: 'apply', resolveSecret: secretsFrom({}) });
-    const c = conns.create(host);
-    if (!c.ok) throw new Error(c.error);
-    expect((await c.value.connector.connect()).ok).toBe(true);
-    await conns.keep(host.name, c.value);
+    const { host, conns } = await keptConnection(sshd, 'warm-2');
     // the guest ends every session (sshd's per-connection processes killed: a reboot, an idle cut)
     expect(await sshd.killConnections()).toBeGreaterThan(0);
     await new Promise((res) => setTimeout(res, 300));
@@ -64,13 +65,8 @@ describeWithSshd('guest connections: the preflight\'s connection taken over by t
     const apply = new GuestConnections({ mode: 'apply', resolveSecret: secretsFrom({}) });
     expect(() => new RuntimeServices({ inventory, check: true, resolveSecret: secretsFrom({}), warn: () => {}, connections: apply }))
       .toThrow(/apply mode for a check run/);
-    const check = new GuestConnections({ mode: 'check', resolveSecret: secretsFrom({}) });
-    const host = hostFor(sshd, {}, 'warm-3');
-    const c = check.create(host);
-    if (!c.ok) throw new Error(c.error);
-    expect(isCheckGated(c.value.connector)).toBe(true);
-    expect((await c.value.connector.connect()).ok).toBe(true);
-    await check.keep(host.name, c.value);
+    const { host, conns: check, kept } = await keptConnection(sshd, 'warm-3', 'check');
+    expect(isCheckGated(kept.connector)).toBe(true);
     const services = new RuntimeServices({ inventory, check: true, resolveSecret: secretsFrom({}), warn: () => {}, connections: check });
     const g = await services.guest(host);
     expect(g.ok && isCheckGated(g.value)).toBe(true);
