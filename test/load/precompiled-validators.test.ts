@@ -1,6 +1,6 @@
 /**
  * Issue 17 (start-up): the loader validates with ajv standalone code generated at build time
- * (src/load/gen-validators.ts → dist/load/validators.gen.cjs) when it was generated from the same
+ * (src/load/gen-validators.ts → validators.gen.cjs, shipped in dist/cli/) when it was generated from the same
  * schema, and otherwise compiles a schema only when it is first needed. Here the generated module
  * is made from the sources into a temporary directory, as the build makes it.
  */
