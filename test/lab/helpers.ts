@@ -41,7 +41,9 @@ export function sshExec(g: GuestInfo, command: string, timeoutMs = 30_000): Prom
     c.connect({
       host: g.host, port: g.port, username: g.user, privateKey: readFileSync(g.privateKeyPath),
       hostVerifier: (key: Buffer) => key.toString('base64') === expectedKey,
-      readyTimeout: 10_000,
+      // the caller's budget covers the handshake too: a TCG QEMU guest on a loaded CI machine took
+      // more than a fixed 10 s to answer the KEX (run 8-1: 'Timed out while waiting for handshake')
+      readyTimeout: timeoutMs,
     });
   });
 }
