@@ -26,12 +26,12 @@ const listCommand = async (...a: Parameters<typeof import('./list.js').listComma
 import { completionScript } from './completion.js';
 import { PROMPTED_BECOME_PASSWORD, setPromptedSecret } from '../load/secrets.js';
 import { askSecret, defaultIo, quietOnClosedPipe, type Io } from './io.js';
+import { tuneV8ForCli } from './v8-tuning.js';
 
 export type { Io } from './io.js';
 // bin/pvrun.js imports main, quietOnClosedPipe and tuneV8ForCli from this module (the package's entry point)
 export { quietOnClosedPipe } from './io.js';
 export { tuneV8ForCli } from './v8-tuning.js';
-import { tuneV8ForCli } from './v8-tuning.js';
 
 /**
  * The CLI: parse, dispatch, return the exit code. The only layer that prints (through the

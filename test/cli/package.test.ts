@@ -16,9 +16,9 @@ const VERSION = (JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as
 
 interface Run { code: number; out: string; err: string }
 
-function run(cmd: string, args: string[], cwd: string, timeout = 240_000): Promise<Run> {
+function run(cmd: string, args: string[], cwd: string, timeout = 240_000, env: Record<string, string> = {}): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(cmd, args, { cwd, timeout, maxBuffer: 64 << 20, env: { ...process.env, CI: 'true', NO_COLOR: '1' } }, (e, out, err) => {
+    execFile(cmd, args, { cwd, timeout, maxBuffer: 64 << 20, env: { ...process.env, CI: 'true', NO_COLOR: '1', ...env } }, (e, out, err) => {
       const code = e ? (typeof (e as { code?: unknown }).code === 'number' ? (e as { code: number }).code : -1) : 0;
       resolve({ code, out: String(out), err: String(err) });
     });
@@ -129,12 +129,8 @@ describe('the packed and globally installed package', () => {
     const trace = join(tmp, 'modules.txt');
     const inv = join(work, 'bundle-inv.yml');
     writeFileSync(inv, 'hosts:\n  web-1: { connection: { address: 127.0.0.1, user: root } }\ngroups:\n  linux: { hosts: [web-1] }\n');
-    const r = await new Promise<Run>((resolve) => {
-      execFile(process.execPath, ['--import', join(REPO, 'test', 'harness', 'module-trace.mjs'), join(installed, 'dist', 'cli', 'main.js'),
-        'validate', join(installed, 'playbooks', 'linux-tools.yml'), '-i', inv],
-      { cwd: work, env: { ...process.env, PVRUN_MODULE_TRACE: trace, NO_COLOR: '1' } }, (e, out, err) =>
-        resolve({ code: e ? Number((e as { code?: unknown }).code ?? -1) : 0, out: String(out), err: String(err) }));
-    });
+    const r = await run(process.execPath, ['--import', join(REPO, 'test', 'harness', 'module-trace.mjs'), join(installed, 'dist', 'cli', 'main.js'),
+      'validate', join(installed, 'playbooks', 'linux-tools.yml'), '-i', inv], work, undefined, { PVRUN_MODULE_TRACE: trace });
     expect(r.code, r.err).toBe(0);
     const files = readFileSync(trace, 'utf8').split('\n').filter((l) => /^(esm|cjs) /.test(l) && !l.startsWith('esm node:'))
       .map((l) => l.slice(4).replace(/^file:\/\//, ''));
