@@ -33,14 +33,25 @@ export function splitBatches<T>(hosts: T[], serial: SerialItem[]): T[][] {
 }
 
 /**
- * The hosts a run starts at once: the first `forks` hosts of the first play's first batch (the
- * scheduler starts a batch's hosts in order, at most `forks` at a time). The preflight keeps their
- * guest connections open for the run; the others it closes, so a rolling rollout of many hosts
- * does not hold hundreds of idle connections through its batches.
+ * How many preflight connections a run may hold open for its hosts, beyond `forks`. A kept
+ * connection saves the host a second SSH handshake (client and server CPU: the 1,000-host bench
+ * made 1,900 handshakes when only `forks` were kept); an idle one costs the controller memory
+ * (BENCHMARKS.md, "Fifth pass": measured per idle connection) and the guest one sshd session.
  */
-export function startingHosts(plays: ReadonlyArray<{ hosts: ReadonlyArray<{ name: string }>; serial: SerialItem[]; forks: number }>): Set<string> {
+export const KEPT_CONNECTIONS_MAX = 256;
+
+/**
+ * The hosts whose preflight connection the run keeps: the first play's first batch in the order
+ * the scheduler starts them (a batch's hosts in order, at most `forks` at a time), as many as
+ * `max` — or `forks`, if more. Hosts of later batches are not held: a rolling rollout waits for
+ * its earlier batches (minutes to hours), and their connections would sit idle all that time.
+ */
+export function startingHosts(
+  plays: ReadonlyArray<{ hosts: ReadonlyArray<{ name: string }>; serial: SerialItem[]; forks: number }>,
+  max = KEPT_CONNECTIONS_MAX,
+): Set<string> {
   const first = plays.find((p) => p.hosts.length > 0);
   if (!first) return new Set();
   const batch = splitBatches([...first.hosts], first.serial)[0] ?? [];
-  return new Set(batch.slice(0, Math.max(1, first.forks)).map((h) => h.name));
+  return new Set(batch.slice(0, Math.max(1, first.forks, max)).map((h) => h.name));
 }

@@ -11,7 +11,7 @@ import { hostFor, secretsFrom } from '../connectors/ssh/helpers.js';
 import { GuestConnections } from '../../src/runtime/guest-connections.js';
 import { RuntimeServices } from '../../src/runtime/host-services.js';
 import { isCheckGated } from '../../src/connectors/check-gate.js';
-import { startingHosts } from '../../src/engine/batches.js';
+import { KEPT_CONNECTIONS_MAX, startingHosts } from '../../src/engine/batches.js';
 import type { Inventory } from '../../src/model/inventory.js';
 
 const inventory = { hypervisors: {}, hosts: {}, groups: {} } as unknown as Inventory;
@@ -96,11 +96,17 @@ describeWithSshd('guest connections: the preflight\'s connection taken over by t
   }, 60_000);
 });
 
-it('startingHosts: the first forks hosts of the first play\'s first batch', () => {
+it('startingHosts: the first play\'s first batch, in start order, up to the cap or forks if more', () => {
   const hosts = (n: number) => Array.from({ length: n }, (_, i) => ({ name: `h${i + 1}` }));
-  expect([...startingHosts([{ hosts: hosts(10), serial: [], forks: 3 }])]).toEqual(['h1', 'h2', 'h3']);
+  const names = (n: number) => hosts(n).map((h) => h.name);
+  // under the cap: every host of the first batch, whatever forks is
+  expect([...startingHosts([{ hosts: hosts(10), serial: [], forks: 3 }])]).toEqual(names(10));
   expect([...startingHosts([{ hosts: hosts(10), serial: [{ count: 2 }], forks: 5 }])]).toEqual(['h1', 'h2']);
-  expect([...startingHosts([{ hosts: hosts(10), serial: [{ percent: 50 }], forks: 50 }])]).toEqual(['h1', 'h2', 'h3', 'h4', 'h5']);
+  expect([...startingHosts([{ hosts: hosts(10), serial: [{ percent: 50 }], forks: 50 }])]).toEqual(names(5));
+  // over the cap: the first `max` in order; forks above the cap wins (those hosts start at once)
+  expect([...startingHosts([{ hosts: hosts(10), serial: [], forks: 3 }], 4)]).toEqual(names(4));
+  expect([...startingHosts([{ hosts: hosts(10), serial: [], forks: 6 }], 4)]).toEqual(names(6));
+  expect(startingHosts([{ hosts: hosts(KEPT_CONNECTIONS_MAX + 50), serial: [], forks: 10 }]).size).toBe(KEPT_CONNECTIONS_MAX);
   // a first play without hosts (all limited away): the first play that has some
   expect([...startingHosts([{ hosts: [], serial: [], forks: 5 }, { hosts: hosts(2), serial: [], forks: 5 }])]).toEqual(['h1', 'h2']);
   expect([...startingHosts([])]).toEqual([]);
