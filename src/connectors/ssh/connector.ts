@@ -297,7 +297,9 @@ export class SshConnector implements Connector {
     } else {
       mode = o.become ? await this.becomeMode(live) : 'none';
       const env = this.opts.runTag ? { PVRUN_RUN: this.opts.runTag, ...o.env } : o.env;
-      const built = buildRemoteCommand(command, { ...(env ? { env } : {}), become: mode, ...(o.shell ? { shell: o.shell } : {}) });
+      const built = buildRemoteCommand(command, {
+        ...(env ? { env } : {}), become: mode, ...(o.shell ? { shell: o.shell } : {}), noStdin: o.stdin === undefined,
+      });
       // a bad env name is a bug in the step (its schema validates names), not a host failure
       if (!built.ok) throw new Error(built.message);
       remote = built.command;
@@ -417,7 +419,10 @@ export class SshConnector implements Connector {
           })();
         }, o.timeoutMs);
       }
-      ch.end(stdin);
+      // a posix command without stdin reads /dev/null (buildRemoteCommand): nothing to send, not
+      // even EOF. Ending the stream here would also make ssh2 build (and drop) an
+      // ERR_STREAM_ALREADY_FINISHED error when it destroys the channel at close.
+      if (stdin !== undefined || this.raw) ch.end(stdin);
     });
   }
 

@@ -63,6 +63,11 @@ describeWithSshd('ssh connector: exec', () => {
     expect(r.ok && r.value.stdout).toBe(big);
     const e = await c.exec('cat');
     expect(e.ok && e.value.stdout).toBe('');
+    // without stdin the command reads /dev/null (no EOF packet is sent); with stdin, the channel
+    const dn = await c.exec('readlink /proc/$$/fd/0');
+    expect(dn.ok && dn.value.stdout.trim()).toBe('/dev/null');
+    const piped = await c.exec('readlink /proc/$$/fd/0', { stdin: '' });
+    expect(piped.ok && piped.value.stdout.trim()).not.toBe('/dev/null');
   });
 
   it('sets environment variables with awkward values', async () => {

@@ -57,6 +57,20 @@ describe('remote command wrapping', () => {
     expect(buildRemoteCommand('true', { env: { 'A B': 'x' }, become: 'none' }).ok).toBe(false);
   });
 
+  it('a command without stdin reads /dev/null, except under sudo -S (the password comes on stdin)', () => {
+    const cmd = (become: 'none' | 'nopasswd' | 'password', noStdin: boolean) => {
+      const r = buildRemoteCommand("cat # '</dev/null'", { become, noStdin });
+      return r.ok ? r.command : '';
+    };
+    expect(cmd('none', true).endsWith("' </dev/null")).toBe(true);
+    expect(cmd('nopasswd', true).endsWith("' </dev/null")).toBe(true);
+    expect(cmd('password', true)).not.toMatch(/ <\/dev\/null$/);
+    expect(cmd('none', false)).not.toMatch(/ <\/dev\/null$/);
+    // the redirection is the login shell's: the command itself reads nothing and ends
+    const out = execFileSync('/bin/sh', ['-c', `${cmd('none', true)}; echo unreachable`], { encoding: 'utf8', input: 'not for cat\n', stdio: ['pipe', 'pipe', 'ignore'] });
+    expect(out).toBe('');
+  });
+
   it('MarkerFilter strips the marker wherever the chunk boundaries fall', () => {
     const stream = 'lecture line\n\u001epvrun-pgid 4242\nreal stderr\n';
     for (let cut = 0; cut <= stream.length; cut++) {
