@@ -11,8 +11,8 @@
  * costs ~0.12 s less CPU (BENCHMARKS.md). Code splitting keeps the laziness of the sources: every
  * `import()` of a command or a step family is its own chunk, so `--help` and `validate` load no
  * run machinery. All chunks sit in dist/cli/, so the sources' `import.meta.url`-relative paths
- * (`../..` = the package root, `./validators.gen.cjs`, `./PvrunLab.psm1`) hold for every chunk;
- * those two files are copied next to the chunks.
+ * (`../..` = the package root, `./validators/`, `./PvrunLab.psm1`) hold for every chunk;
+ * those are copied next to the chunks.
  *
  * Left outside the bundle, required from node_modules at run time as before:
  * - ssh2: it loads its native crypto binding (sshcrypto.node) and a wasm-like poly1305 module
@@ -23,7 +23,7 @@
  *   build — and ajv/dist/runtime/* by the generated validators.
  */
 import { build } from 'esbuild';
-import { copyFileSync, existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -59,7 +59,7 @@ const result = await build({
 if (result.errors.length) process.exit(1);
 
 for (const [src, dst] of [
-  [join(from, 'load', 'validators.gen.cjs'), join(out, 'validators.gen.cjs')],
+  [join(from, 'load', 'validators'), join(out, 'validators')],
   // not TypeScript: tsc does not copy it; the lab's Windows guest imports it (src/lab/windows/guest.ts)
   [join(REPO, 'src', 'lab', 'windows', 'PvrunLab.psm1'), join(out, 'PvrunLab.psm1')],
 ]) {
@@ -67,7 +67,7 @@ for (const [src, dst] of [
     process.stderr.write(`bundle: ${src} is missing (run tsc and gen-validators first: npm run build)\n`);
     process.exit(1);
   }
-  copyFileSync(src, dst);
+  cpSync(src, dst, { recursive: true });
 }
 
 // A bundled CommonJS module that reads __dirname / __filename would throw in an ESM chunk (the

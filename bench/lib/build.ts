@@ -52,7 +52,7 @@ export async function build(log: (s: string) => void): Promise<void> {
   await execFileP(process.execPath, [join(BUILD, 'src', 'load', 'gen-validators.js')], { cwd: REPO });
   // then bundled as `npm run build` does: bench/.build/dist/cli/, its package root bench/.build/
   await execFileP(process.execPath, [join(REPO, 'scripts', 'bundle.mjs'), join(BUILD, 'src'), join(BUILD, 'dist')], { cwd: REPO });
-  for (const f of [PVRUN_JS, FLOOR_JS, FAKE_SSHD_JS, join(BUILD, 'src', 'load', 'validators.gen.cjs')]) {
+  for (const f of [PVRUN_JS, FLOOR_JS, FAKE_SSHD_JS, join(BUILD, 'src', 'load', 'validators')]) {
     if (!existsSync(f)) throw new Error(`build: ${f} was not produced`);
   }
   log(`build: compiled into bench/.build in ${((Date.now() - t0) / 1000).toFixed(1)} s`);

@@ -3,53 +3,53 @@
  * code generation was the largest part of a run's start-up, ~0.2–0.45 CPU-s).
  *
  * - The built package carries ajv standalone code for the playbook (loader variant), inventory
- *   and every builtin step's argument schema: `validators.gen.cjs` next to the code that loads it
- *   (`dist/cli/`, copied there by scripts/bundle.mjs), written by `node
- *   build/tsc/load/gen-validators.js` right after tsc (`npm run build`). Each validator there is
- *   stored with a hash of the schema it was generated from and is used only when the schema the
- *   running code builds has the same hash, so an edited schema can never be checked by stale code.
- * - Otherwise (the tsx dev path, where there is no generated file; a test's own registry; a
+ *   and every builtin step's argument schema: one CommonJS file per schema in `validators/` next
+ *   to the code that loads it (`dist/cli/validators/`, copied there by scripts/bundle.mjs),
+ *   written by `node build/tsc/load/gen-validators.js` right after tsc (`npm run build`). A file
+ *   is named for its schema's key and a hash of the schema it was generated from
+ *   (`v_step_run_script.<hash>.cjs`): the running code looks up the hash of the schema it builds,
+ *   so an edited schema can never be checked by stale code, and a run loads only the validators
+ *   it uses (one file of 0.36 MB cost every start-up 13–16 ms, most of it for schemas a playbook
+ *   does not use).
+ * - Otherwise (the tsx dev path, where there is no generated directory; a test's own registry; a
  *   schema changed since the build) the schema is compiled with ajv at first use, and only the
  *   schemas actually used are compiled: a playbook that uses one step type compiles one argument
  *   schema, not all of them.
  * Both ways use the same ajv options (src/load/ajv.ts), so errors are the same.
  */
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import type { JsonSchema } from '../steps/types.js';
 import { newAjv, type ValidateFunction } from './ajv.js';
 
-export const GENERATED_FILE = 'validators.gen.cjs';
+export const GENERATED_DIR = 'validators';
 
-interface Generated {
-  /** export name → hash of the schema it was generated from */
-  __hashes: Record<string, string>;
-  [name: string]: unknown;
+/** the generated directory in use; `null`: none (compile at first use) */
+let generatedDir: string | null | undefined;
+const loaded = new Map<string, ValidateFunction | undefined>();
+
+function dirOfGenerated(): string | null {
+  if (generatedDir === undefined) {
+    const d = fileURLToPath(new URL(`./${GENERATED_DIR}`, import.meta.url));
+    generatedDir = existsSync(d) ? d : null; // not built (tsx from the sources): compile at first use
+  }
+  return generatedDir;
 }
 
-let generated: Generated | null | undefined;
-
-function loadGenerated(): Generated | null {
-  if (generated !== undefined) return generated;
-  try {
-    generated = createRequire(import.meta.url)(`./${GENERATED_FILE}`) as Generated;
-  } catch {
-    generated = null; // not built (tsx from the sources): compile at first use
-  }
-  return generated;
+/**
+ * Use the generated directory at this path instead of the one next to this file (`null`: none at
+ * all; `undefined`: back to the default). For tests and the benchmark, which run the sources.
+ */
+export function useGenerated(path: string | null | undefined): void {
+  generatedDir = path;
+  loaded.clear();
 }
 
 /**
  * A 53-bit hash of a schema's JSON (cyrb53) plus its length: enough to notice a schema edited
  * since the build, and cheap (node:crypto costs ~15 ms to load at start-up).
  */
-/**
- * Use the generated module at this path instead of the one next to this file (`null`: none at
- * all; `undefined`: back to the default). For tests and the benchmark, which run the sources.
- */
-export function useGenerated(path: string | null | undefined): void {
-  generated = path === undefined ? undefined : path === null ? null : createRequire(import.meta.url)(path) as Generated;
-}
-
 export function schemaHash(schemaJson: string): string {
   let h1 = 0xdeadbeef;
   let h2 = 0x41c6ce57;
@@ -63,20 +63,30 @@ export function schemaHash(schemaJson: string): string {
   return `${(4294967296 * (2097151 & h2) + (h1 >>> 0)).toString(36)}-${schemaJson.length}`;
 }
 
-/** The export name a schema key gets in the generated module. */
+/** The export name a schema key gets in its generated file. */
 export function exportName(key: string): string {
   return `v_${key.replace(/[^A-Za-z0-9_]/g, '_')}`;
 }
 
+/** The generated file's name for a schema key and the hash of its schema. */
+export function generatedFileName(key: string, hash: string): string {
+  return `${exportName(key)}.${hash}.cjs`;
+}
+
 /** The generated validator for `key`, if there is one built from exactly this schema. */
 export function precompiled(key: string, schema: JsonSchema): ValidateFunction | undefined {
-  const g = loadGenerated();
-  if (!g) return undefined;
-  const name = exportName(key);
-  const want = g.__hashes[name];
-  if (want === undefined || want !== schemaHash(JSON.stringify(schema))) return undefined;
-  const fn = g[name];
-  return typeof fn === 'function' ? (fn as ValidateFunction) : undefined;
+  const dir = dirOfGenerated();
+  if (!dir) return undefined;
+  const file = `${dir}/${generatedFileName(key, schemaHash(JSON.stringify(schema)))}`;
+  if (loaded.has(file)) return loaded.get(file);
+  let fn: ValidateFunction | undefined;
+  if (existsSync(file)) {
+    const m = createRequire(import.meta.url)(file) as Record<string, unknown>;
+    const f = m[exportName(key)];
+    fn = typeof f === 'function' ? (f as ValidateFunction) : undefined;
+  }
+  loaded.set(file, fn);
+  return fn;
 }
 
 /**
@@ -87,28 +97,28 @@ export function validatorFor(key: string, schema: JsonSchema, ajv: () => ReturnT
   return precompiled(key, schema) ?? ajv().compile(schema);
 }
 
-/** Whether the generated module was found (for the benchmark's and tests' reports). */
+/** Whether the generated directory was found (for the benchmark's and tests' reports). */
 export function hasGenerated(): boolean {
-  return loadGenerated() !== null;
+  return dirOfGenerated() !== null;
 }
 
 /**
- * The CommonJS source of the generated module for these schemas (key → schema): ajv standalone
- * code plus the hashes. Used by gen-validators.ts at build time only.
+ * The generated files for these schemas (key → schema): file name → CommonJS source, ajv
+ * standalone code of one schema each. Used by gen-validators.ts at build time only.
  */
-export async function generateValidatorsCode(schemas: Record<string, JsonSchema>): Promise<string> {
+export async function generateValidatorsCode(schemas: Record<string, JsonSchema>): Promise<Record<string, string>> {
   const standalone = await import('ajv/dist/standalone/index.js');
   const standaloneCode = ((standalone as unknown as { default: { default?: unknown } }).default.default ?? standalone.default) as
     (ajv: ReturnType<typeof newAjv>, refs: Record<string, string>) => string;
-  const ajv = newAjv({ source: true });
-  const refs: Record<string, string> = {};
-  const hashes: Record<string, string> = {};
+  const out: Record<string, string> = {};
   for (const [key, schema] of Object.entries(schemas)) {
+    // one ajv per schema: a file holds only what its own schema needs
+    const ajv = newAjv({ source: true });
     const name = exportName(key);
     ajv.addSchema(schema, name);
-    refs[name] = name;
-    hashes[name] = schemaHash(JSON.stringify(schema));
+    const code = standaloneCode(ajv, { [name]: name });
+    out[generatedFileName(key, schemaHash(JSON.stringify(schema)))] =
+      `// Generated by src/load/gen-validators.ts at build time (ajv standalone code of '${key}'). Do not edit.\n${code}\n`;
   }
-  const code = standaloneCode(ajv, refs);
-  return `// Generated by src/load/gen-validators.ts at build time (ajv standalone code). Do not edit.\n${code}\nexports.__hashes = ${JSON.stringify(hashes)};\n`;
+  return out;
 }

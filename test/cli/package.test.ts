@@ -53,7 +53,7 @@ describe('the packed and globally installed package', () => {
     const list = await run('tar', ['tzf', tgz], tmp);
     expect(list.code).toBe(0);
     const files = list.out.split('\n').filter(Boolean);
-    for (const f of ['package/dist/cli/main.js', 'package/dist/cli/PvrunLab.psm1', 'package/dist/cli/validators.gen.cjs', 'package/bin/pvrun.js',
+    for (const f of ['package/dist/cli/main.js', 'package/dist/cli/PvrunLab.psm1', 'package/bin/pvrun.js',
       'package/playbooks/linux-tools.yml', 'package/schema/inventory.schema.json', 'package/README.md', 'package/LICENSE']) {
       expect(files, f).toContain(f);
     }
@@ -135,8 +135,17 @@ describe('the packed and globally installed package', () => {
     const files = readFileSync(trace, 'utf8').split('\n').filter((l) => /^(esm|cjs) /.test(l) && !l.startsWith('esm node:'))
       .map((l) => l.slice(4).replace(/^file:\/\//, ''));
     const ours = files.filter((f) => f.startsWith(join(installed, 'dist', 'cli') + '/'));
-    expect(ours.length, files.join('\n')).toBeGreaterThan(1); // split: more than the entry
-    expect(ours.length, files.join('\n')).toBeLessThan(25);
+    const chunks = ours.filter((f) => !f.includes('/validators/'));
+    expect(chunks.length, files.join('\n')).toBeGreaterThan(1); // split: more than the entry
+    expect(chunks.length, files.join('\n')).toBeLessThan(25);
+    // the generated validators: the playbook's, the inventory's and the used step types' only
+    const generated = readdirSync(join(installed, 'dist', 'cli', 'validators'));
+    const used = ours.filter((f) => f.includes('/validators/')).map((f) => f.slice(f.lastIndexOf('/') + 1));
+    expect(used.filter((f) => /^v_(playbook|inventory)\./.test(f)).length, used.join('\n')).toBe(2);
+    expect(used.every((f) => generated.includes(f)), used.join('\n')).toBe(true);
+    // linux-tools.yml has no Windows step: none of their validators is loaded
+    expect(used.filter((f) => /^v_step_(powershell|msi_install|windows_)/.test(f))).toEqual([]);
+    expect(used.length).toBeLessThan(generated.length);
     expect(files.filter((f) => /node_modules\/(ssh2|node-powershell|undici|yaml|commander)\//.test(f)), files.join('\n')).toEqual([]);
     // everything else is pvrun's chunks, the generated validators' ajv runtime and nothing more
     expect(files.filter((f) => !ours.includes(f) && !/node_modules\/ajv\/dist\/runtime\//.test(f)), files.join('\n')).toEqual([]);

@@ -1,16 +1,16 @@
 /**
  * Issue 17 (start-up): the loader validates with ajv standalone code generated at build time
- * (src/load/gen-validators.ts → validators.gen.cjs, shipped in dist/cli/) when it was generated from the same
+ * (src/load/gen-validators.ts → validators/, one file per schema, shipped in dist/cli/) when it was generated from the same
  * schema, and otherwise compiles a schema only when it is first needed. Here the generated module
  * is made from the sources into a temporary directory, as the build makes it.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { newAjv } from '../../src/load/ajv.js';
 import { loaderSchemas, parsePlaybook } from '../../src/load/playbook.js';
-import { exportName, generateValidatorsCode, precompiled, useGenerated, validatorFor } from '../../src/load/validators.js';
+import { exportName, generateValidatorsCode, generatedFileName, precompiled, schemaHash, useGenerated, validatorFor } from '../../src/load/validators.js';
 import { builtinRegistry, makeRegistry } from '../../src/steps/registry.js';
 import { rigSteps } from './rig-registry.js';
 
@@ -23,8 +23,9 @@ describe('precompiled validators', () => {
     // the generated code requires 'ajv/dist/runtime/…': put it where the repository's
     // node_modules resolve, as dist/load/ is
     dir = mkdtempSync(join(REPO, 'node_modules', '.pvrun-gen-test-'));
-    file = join(dir, 'validators.gen.cjs');
-    writeFileSync(file, await generateValidatorsCode(loaderSchemas(builtinRegistry())));
+    file = join(dir, 'validators');
+    mkdirSync(file);
+    for (const [name, code] of Object.entries(await generateValidatorsCode(loaderSchemas(builtinRegistry())))) writeFileSync(join(file, name), code);
   }, 120_000);
   afterEach(() => useGenerated(undefined));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -33,12 +34,24 @@ describe('precompiled validators', () => {
     useGenerated(file);
     const schemas = loaderSchemas(builtinRegistry());
     expect(Object.keys(schemas)).toEqual(expect.arrayContaining(['playbook', 'inventory', 'step:run-script', 'step:snapshot']));
-    const gen = createRequire(import.meta.url)(file) as Record<string, unknown>;
+    // one file per schema, named for its key and hash, nothing else
+    expect(readdirSync(file).sort()).toEqual(Object.entries(schemas).map(([k, sc]) => generatedFileName(k, schemaHash(JSON.stringify(sc)))).sort());
     for (const [key, schema] of Object.entries(schemas)) {
       const v = precompiled(key, schema);
       expect(v, key).toBeTypeOf('function');
+      const gen = createRequire(import.meta.url)(join(file, generatedFileName(key, schemaHash(JSON.stringify(schema))))) as Record<string, unknown>;
       expect(v).toBe(gen[exportName(key)]);
     }
+  });
+
+  it('loads only the files of the schemas asked for', () => {
+    useGenerated(file);
+    const req = createRequire(import.meta.url);
+    const inCache = () => Object.keys(req.cache).filter((k) => k.startsWith(file));
+    for (const k of inCache()) delete req.cache[k];
+    const schemas = loaderSchemas(builtinRegistry());
+    expect(precompiled('step:run-script', schemas['step:run-script']!)).toBeTypeOf('function');
+    expect(inCache().map((k) => k.slice(file.length + 1))).toEqual([generatedFileName('step:run-script', schemaHash(JSON.stringify(schemas['step:run-script'])))]);
   });
 
   it('is not used for a schema that changed since it was generated (compiled instead)', () => {
