@@ -39,6 +39,8 @@ interface SizeResult {
   cells: Cell[];
   /** execve seen at the farm's sshds per host-step (strace), by contender; login shell included */
   execvePerStep: Partial<Record<Contender, number>>;
+  /** SSH connections the farm's sshds accepted per host in that traced run (sshd re-execs itself once per connection) */
+  connectionsPerHost: Partial<Record<Contender, number>>;
   /** load average (1, 5, 15 min) when the size started and ended */
   load: { before: number[]; after: number[] };
 }
@@ -212,13 +214,17 @@ export async function workloadSuite(ctx: SuiteContext): Promise<SuiteResult> {
       }
       // what the hosts execute per step: one more run of each pvrun build and of the floor, traced
       const execvePerStep: SizeResult['execvePerStep'] = {};
+      const connectionsPerHost: SizeResult['connectionsPerHost'] = {};
       for (const c of contenders.filter((x) => x === 'pvrun' || x === 'pvrun-base' || x === 'floor')) {
-        const execs = await countExecve(farm.pids(), () => runOnce(c, dir, f, runs + 1, ctx.baseline), ctx.log);
-        if (execs !== undefined) execvePerStep[c] = execs / (n * k);
-        ctx.log(`W(${n},${k},${f}) execve at the hosts, ${c}: ${execs ?? 'n/a'}${execs !== undefined ? ` (${fmt(execs / (n * k))} per host-step)` : ''}`);
+        const t = await countExecve(farm.pids(), () => runOnce(c, dir, f, runs + 1, ctx.baseline), ctx.log);
+        if (t !== undefined) {
+          execvePerStep[c] = t.execs / (n * k);
+          connectionsPerHost[c] = t.connections / n;
+        }
+        ctx.log(`W(${n},${k},${f}) at the hosts, ${c}: ${t ? `${t.execs} execve (${fmt(t.execs / (n * k))} per host-step), ${t.connections} connections` : 'n/a'}`);
       }
       results.push({
-        n, k, f, execvePerStep, load: { before: load0, after: loadavg() },
+        n, k, f, execvePerStep, connectionsPerHost, load: { before: load0, after: loadavg() },
         cells: contenders.map((c) => {
           const s = raw.get(c)!;
           return {
@@ -263,14 +269,15 @@ function render(results: SizeResult[], runs: number, ansibleSkip: string | undef
     const pd = get('pvrun-v8default');
     const r = (a: Spread | undefined, b: Spread | undefined) => (a && b ? fmt(a.median / b.median) : 'n/a');
     const ex = (c: Contender) => (s.execvePerStep[c] !== undefined ? fmt(s.execvePerStep[c]!) : 'n/a');
-    ratioRows.push([`(${s.n},${s.k},${s.f})`, r(pv?.wall, fl?.wall), r(pv?.cpu, fl?.cpu), ex('pvrun'), ex('floor'), r(pb?.wall, fl?.wall), r(pb?.cpu, fl?.cpu), ex('pvrun-base'), r(pn?.wall, fl?.wall), r(pn?.cpu, fl?.cpu), r(pd?.wall, fl?.wall), r(pd?.cpu, fl?.cpu), r(pv?.wall, f3?.wall), r(pt?.wall, fl?.wall), r(ac?.wall, pv?.wall), r(ac?.cpu, pv?.cpu), r(ar?.wall, pv?.wall), r(ar?.cpu, pv?.cpu),
+    const cn = (c: Contender) => (s.connectionsPerHost[c] !== undefined ? fmt(s.connectionsPerHost[c]!) : 'n/a');
+    ratioRows.push([`(${s.n},${s.k},${s.f})`, r(pv?.wall, fl?.wall), r(pv?.cpu, fl?.cpu), ex('pvrun'), ex('floor'), `${cn('pvrun')}, ${cn('floor')}`, r(pb?.wall, fl?.wall), r(pb?.cpu, fl?.cpu), ex('pvrun-base'), r(pn?.wall, fl?.wall), r(pn?.cpu, fl?.cpu), r(pd?.wall, fl?.wall), r(pd?.cpu, fl?.cpu), r(pv?.wall, f3?.wall), r(pt?.wall, fl?.wall), r(ac?.wall, pv?.wall), r(ac?.cpu, pv?.cpu), r(ar?.wall, pv?.wall), r(ar?.cpu, pv?.cpu),
       `${s.load.before.map((x) => x.toFixed(1)).join('/')} → ${s.load.after.map((x) => x.toFixed(1)).join('/')}`]);
   }
   out.push('');
   out.push('Ratios of medians:');
   out.push('');
-  out.push(table(['W(N,K,F)', 'pvrun/floor wall', 'pvrun/floor CPU', 'pvrun execve per step', 'floor execve per step', 'pvrun-base/floor wall', 'pvrun-base/floor CPU', 'pvrun-base execve per step', 'pvrun-nopreflight/floor wall', 'pvrun-nopreflight/floor CPU', 'pvrun-v8default/floor wall', 'pvrun-v8default/floor CPU', 'pvrun/floor-3exec wall', 'pvrun-tmpfs/floor wall', 'ansible-command/pvrun wall', 'ansible-command/pvrun CPU', 'ansible-raw/pvrun wall', 'ansible-raw/pvrun CPU', 'load 1/5/15 min (size start → end)'], ratioRows));
-  out.push('', '*execve per step*: every execve the farm\'s sshds and their children made during one extra run, over hosts × steps (strace -f attached to the sshds; sshd\'s own re-exec per connection left out; the login shell counts, so the floor\'s `true` is 1).');
+  out.push(table(['W(N,K,F)', 'pvrun/floor wall', 'pvrun/floor CPU', 'pvrun execve per step', 'floor execve per step', 'connections per host (pvrun, floor)', 'pvrun-base/floor wall', 'pvrun-base/floor CPU', 'pvrun-base execve per step', 'pvrun-nopreflight/floor wall', 'pvrun-nopreflight/floor CPU', 'pvrun-v8default/floor wall', 'pvrun-v8default/floor CPU', 'pvrun/floor-3exec wall', 'pvrun-tmpfs/floor wall', 'ansible-command/pvrun wall', 'ansible-command/pvrun CPU', 'ansible-raw/pvrun wall', 'ansible-raw/pvrun CPU', 'load 1/5/15 min (size start → end)'], ratioRows));
+  out.push('', '*execve per step*: every execve the farm\'s sshds and their children made during one extra run, over hosts × steps (strace -f attached to the sshds; sshd\'s own re-exec per connection left out; the login shell counts, so the floor\'s `true` is 1). *Connections per host*: sshd\'s re-execs in the same trace (one per accepted connection, the preflight\'s included), over hosts.');
   const fails = results.flatMap((s) => s.cells.flatMap((c) => c.failures.map((f) => `- (${s.n},${s.k},${s.f}) ${c.contender}: ${f}`)));
   if (fails.length) out.push('', 'Failed runs:', '', ...fails);
   return out.join('\n');
@@ -279,9 +286,9 @@ function render(results: SizeResult[], runs: number, ansibleSkip: string | undef
 /**
  * execve made by the farm's sshds and everything they start while `run` runs: strace -f attached
  * to the listening sshds (new connections are forked from them), sshd's own re-exec per
- * connection left out. undefined without strace (or without permission to trace).
+ * connection counted apart (as connections). undefined without strace (or without permission to trace).
  */
-async function countExecve(pids: number[], run: () => Promise<unknown>, log: (s: string) => void): Promise<number | undefined> {
+async function countExecve(pids: number[], run: () => Promise<unknown>, log: (s: string) => void): Promise<{ execs: number; connections: number } | undefined> {
   const out = join('/tmp', `pvbench-strace-${process.pid}-${Date.now()}`);
   const st = spawn('strace', ['-f', '-e', 'trace=execve', '-e', 'signal=none', '-o', out, ...pids.flatMap((p) => ['-p', String(p)])], { stdio: ['ignore', 'ignore', 'pipe'] });
   const ok = await new Promise<boolean>((resolve) => {
@@ -306,7 +313,9 @@ async function countExecve(pids: number[], run: () => Promise<unknown>, log: (s:
     await exited;
   }
   try {
-    return successfulExecs(readFileSync(out, 'utf8')).filter((e) => e.path !== '/usr/sbin/sshd').length;
+    const all = successfulExecs(readFileSync(out, 'utf8'));
+    const sshd = all.filter((e) => e.path === '/usr/sbin/sshd').length;
+    return { execs: all.length - sshd, connections: sshd };
   } finally {
     rmSync(out, { force: true });
   }
