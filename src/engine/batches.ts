@@ -34,11 +34,14 @@ export function splitBatches<T>(hosts: T[], serial: SerialItem[]): T[][] {
 
 /**
  * How many preflight connections a run may hold open for its hosts, beyond `forks`. A kept
- * connection saves the host a second SSH handshake (client and server CPU: the 1,000-host bench
- * made 1,900 handshakes when only `forks` were kept); an idle one costs the controller memory
- * (BENCHMARKS.md, "Fifth pass": measured per idle connection) and the guest one sshd session.
+ * connection saves the host a second SSH handshake: in the 1,000-host bench, keeping all of them
+ * instead of 256 took the run from 11.7 to 8.8 CPU-s (the floor: 4.6–5.5) and 13.2 to 10.6 s of
+ * wall; an idle one costs the controller ~47 KiB (peak RSS 160 → 194 MiB for 744 more kept,
+ * BENCHMARKS.md, "Fifth pass") and the guest one idle sshd session. So a first batch of up to
+ * 1,024 hosts is logged in to once per host; a larger one holds at most ~48 MiB of idle
+ * connections and the rest log in again when they start.
  */
-export const KEPT_CONNECTIONS_MAX = 256;
+export const KEPT_CONNECTIONS_MAX = 1024;
 
 /**
  * The hosts whose preflight connection the run keeps: the first play's first batch in the order
