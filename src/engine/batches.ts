@@ -39,7 +39,8 @@ export function splitBatches<T>(hosts: T[], serial: SerialItem[]): T[][] {
  * wall; an idle one costs the controller ~47 KiB (peak RSS 160 → 194 MiB for 744 more kept,
  * BENCHMARKS.md, "Fifth pass") and the guest one idle sshd session. So a first batch of up to
  * 1,024 hosts is logged in to once per host; a larger one holds at most ~48 MiB of idle
- * connections and the rest log in again when they start.
+ * connections and the rest log in again when they start. A kept connection idle for longer than
+ * KEPT_IDLE_MS (src/runtime/guest-connections.ts) is closed too.
  */
 export const KEPT_CONNECTIONS_MAX = 1024;
 

@@ -32,10 +32,21 @@ export interface GuestConnectionsOptions {
    * before the run's journal and reporters exist) wait, and go out when the run takes its connection.
    */
   debug?: boolean;
+  /** how long a kept connection may wait for its host before it is closed (default KEPT_IDLE_MS) */
+  keptIdleMs?: number;
 }
 
 /** a host's debug lines held before the sink exists: enough for a handshake, bounded for a flood */
 const EARLY_DEBUG_LINES = 2000;
+
+/**
+ * A kept connection not taken within this time is closed; its host logs in again when it starts.
+ * The saving of a kept connection is one handshake (a few ms of CPU on each side): it matters in a
+ * run of short steps, where hosts start within seconds of the preflight, and not at all in a run
+ * whose hosts wait minutes for a fork. So a long first batch does not hold hundreds of idle
+ * sessions on its guests for hours.
+ */
+export const KEPT_IDLE_MS = 120_000;
 
 export class GuestConnections {
   /** this process's part of the run tag: its own commands are not leftovers (runtime/orphans.ts) */
@@ -44,6 +55,8 @@ export class GuestConnections {
   private pwsh: PwshPool | undefined;
   /** open connections made before the run started (by the preflight), not yet taken */
   private readonly warm = new Map<string, CreatedConnector>();
+  /** each kept connection's idle limit */
+  private readonly idle = new Map<string, NodeJS.Timeout>();
   private sink: ((host: string, line: string) => void) | undefined;
   private readonly early = new Map<string, string[]>();
 
@@ -77,15 +90,31 @@ export class GuestConnections {
   async keep(host: string, c: CreatedConnector): Promise<void> {
     if (this.warm.has(host)) { await c.connector.close(); return; }
     this.warm.set(host, c);
+    const t = setTimeout(() => {
+      this.idle.delete(host);
+      if (this.warm.get(host) !== c) return;
+      this.warm.delete(host);
+      void c.connector.close();
+    }, this.opts.keptIdleMs ?? KEPT_IDLE_MS);
+    t.unref(); // never what keeps the process alive
+    this.idle.set(host, t);
+  }
+
+  private clearIdle(host: string): void {
+    const t = this.idle.get(host);
+    if (t) clearTimeout(t);
+    this.idle.delete(host);
   }
 
   /**
    * The connection kept for `host`, once (with the warnings its making gave, for the run to tell).
    * It may have dropped meanwhile: a transport reconnects on its next use (SshConnector.ensure).
+   * Undefined when none was kept, or it waited longer than the idle limit and was closed.
    */
   take(host: string): CreatedConnector | undefined {
     const c = this.warm.get(host);
     this.warm.delete(host);
+    this.clearIdle(host);
     const held = this.early.get(host);
     this.early.delete(host);
     if (held && this.sink) for (const line of held) this.sink(host, line);
@@ -100,6 +129,7 @@ export class GuestConnections {
   /** Close what was kept and not taken, then the pwsh processes. */
   async closeAll(): Promise<void> {
     const all = [...this.warm.values()];
+    for (const h of [...this.idle.keys()]) this.clearIdle(h);
     this.warm.clear();
     this.early.clear();
     await Promise.all(all.map((c) => c.connector.close()));

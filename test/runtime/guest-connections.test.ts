@@ -75,6 +75,26 @@ describeWithSshd('guest connections: the preflight\'s connection taken over by t
     await services.closeAll();
   }, 60_000);
 
+  it('a kept connection not taken within the idle limit is closed; its host logs in again', async () => {
+    const host = hostFor(sshd, {}, 'idle-limit');
+    const conns = new GuestConnections({ mode: 'apply', resolveSecret: secretsFrom({}), keptIdleMs: 300 });
+    const c = conns.create(host);
+    if (!c.ok) throw new Error(c.error);
+    expect((await c.value.connector.connect()).ok).toBe(true);
+    await conns.keep(host.name, c.value);
+    expect(conns.kept()).toEqual(['idle-limit']);
+    for (let i = 0; i < 50 && conns.kept().length > 0; i++) await new Promise((res) => setTimeout(res, 100));
+    expect(conns.kept()).toEqual([]);
+    const before = accepted(sshd);
+    const services = new RuntimeServices({ inventory, check: false, resolveSecret: secretsFrom({}), warn: () => {}, connections: conns });
+    const g = await services.guest(host);
+    expect(g.ok && g.value).not.toBe(c.value.connector); // a new transport, not the closed one
+    const r = g.ok ? await g.value.exec('echo fresh') : undefined;
+    expect(r).toMatchObject({ ok: true, value: { exitCode: 0, stdout: 'fresh\n' } });
+    expect(accepted(sshd)).toBe(before + 1);
+    await services.closeAll();
+  }, 60_000);
+
   it('connections kept and never taken are closed with the run (the guest sees them end)', async () => {
     const conns = new GuestConnections({ mode: 'apply', resolveSecret: secretsFrom({}) });
     const made = [];
