@@ -35,9 +35,10 @@ export function splitBatches<T>(hosts: T[], serial: SerialItem[]): T[][] {
 /**
  * How many preflight connections a run may hold open for its hosts, beyond `forks`. A kept
  * connection saves the host a second SSH handshake: in the 1,000-host bench, keeping all of them
- * instead of 256 took the run from 11.7 to 8.8 CPU-s (the floor: 4.6–5.5) and 13.2 to 10.6 s of
- * wall; an idle one costs the controller ~47 KiB (peak RSS 160 → 194 MiB for 744 more kept,
- * BENCHMARKS.md, "Fifth pass") and the guest one idle sshd session. So a first batch of up to
+ * instead of 256 means 1,000 logins instead of 1,744 (the endpoint's CPU 6.9 → 5.4 s at forks
+ * 100; the client's saving is within that bench's noise, BENCHMARKS.md, "Fifth pass"); an idle
+ * one costs the controller ~47 KiB (peak RSS 160 → 197 MiB for 744 more kept) and the guest one
+ * idle sshd session. So a first batch of up to
  * 1,024 hosts is logged in to once per host; a larger one holds at most ~48 MiB of idle
  * connections and the rest log in again when they start. A kept connection idle for longer than
  * KEPT_IDLE_MS (src/runtime/guest-connections.ts) is closed too.
