@@ -10,5 +10,7 @@ export default defineConfig({
     // One test file at a time: the suites start real sshd, pwsh and container guests, and on a
     // 2-core machine files running side by side starve each other into timeouts.
     fileParallelism: false,
+    // a file that hangs fails with its name and process tree printed (test/harness/watchdog.ts)
+    setupFiles: ['test/harness/watchdog.ts'],
   },
 });
