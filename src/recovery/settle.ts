@@ -63,20 +63,35 @@ export async function settleHosts(inv: Inventory, hosts: string[], notify: (n: S
     const port = c.port ?? (c.type === 'psremoting' ? (c.https ? 5986 : 5985) : 22);
     // the same capped backoff as every wait for a guest (src/runtime/wait-guest.ts)
     const address = c.address;
-    const up = await retryUntil(async () => ((await answers(address, port)) ? { done: true } : { retry: `${address}:${port} does not answer yet` }),
+    const up = await retryUntil(async () => ((await portAnswers(address, port)) ? { done: true } : { retry: `${address}:${port} does not answer yet` }),
       { deadline: Date.now() + GUEST_SETTLE_MS, maxDelayMs: 2000 });
     return up.ok ? 'settled' : 'guest-silent';
   }
 }
 
-/** Whether the guest's port accepts a connection and speaks first (an SSH banner) or at least accepts. */
-function answers(host: string, port: number): Promise<boolean> {
+/**
+ * Whether the guest's port accepts a connection and speaks first (an SSH banner) or at least accepts.
+ * Every way the socket can end settles the answer: a port that accepts and closes at once without
+ * a word (a guest's sshd going down mid-reboot, a forwarder whose target is gone) ends with 'close'
+ * and neither 'data' nor 'error', and a destroyed socket's idle timeout never fires — waiting on
+ * those alone left `pvrun rollback` waiting forever, with nothing open (CI 10-1, crash.test.ts).
+ */
+export function portAnswers(host: string, port: number, timeoutMs = 3000): Promise<boolean> {
   return new Promise((res) => {
     const s = connect({ host, port });
-    const done = (v: boolean): void => { s.destroy(); res(v); };
-    s.setTimeout(3000, () => done(false));
+    let settled = false;
+    const done = (v: boolean): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(t);
+      s.destroy();
+      res(v);
+    };
+    // a timer of its own: the socket's idle timeout is gone once the socket is destroyed
+    const t = setTimeout(() => done(false), timeoutMs);
     s.once('data', () => done(true));
     s.once('error', () => done(false));
+    s.once('close', () => done(false));
     // WinRM does not speak first: being accepted is the best sign there is
     if (port === 5985 || port === 5986) s.once('connect', () => done(true));
   });
