@@ -2,7 +2,8 @@
  * The per-file watchdog (test/harness/watchdog.ts) against the hangs it exists for: a file whose
  * test blocks the event loop on a synchronous child, and a file that outlives its time limit.
  * A nested vitest runs three fixture files one at a time with short limits; each hung file must
- * be killed with its name, its running test and its process tree printed, and the run must go on
+ * be killed with its name, its running test, its process tree and the tail of what an in-process
+ * pvrun printed, and the run must go on
  * to the next file and end with a failing exit code.
  */
 import { spawnSync } from 'node:child_process';
@@ -27,6 +28,9 @@ it('kills a blocked file and a file past its limit, names them, and the run goes
   // the slow one: killed at the file limit, not blocked
   expect(out).toMatch(/\[watchdog\] \S*b-long\.case\.ts: it has run for \d+ s \(limit 10 s\); killing it\./);
   expect(out).toContain('[watchdog] running test: awaits longer than the file may run');
+  // … with the tail of what its in-process pvrun printed; the blocked one ran none
+  expect(out).toMatch(/\[watchdog\] the last lines an in-process pvrun printed \(\S+\):\n\n== pvrun --version .*\n\d+\.\d+\.\d+\n== exit 0/);
+  expect(out).toContain('[watchdog] no in-process pvrun ran in this file');
   // the run went on: the last file passed, and no test of the killed files passed
   expect(out).toMatch(/✓ c-fine\.case\.ts/);
   expect(out).toMatch(/Tests\s+1 passed \(3\)/);

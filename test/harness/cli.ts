@@ -1,6 +1,13 @@
 /** Run the real CLI in this process with captured output, as from a non-TTY (plain lines). */
+import { appendFileSync } from 'node:fs';
 import { PassThrough } from 'node:stream';
 import { main, type Io } from '../../src/cli/main.js';
+import { CLI_TRAIL } from './watchdog-trail.js';
+
+/** A copy of what the in-process CLI prints, for the watchdog to show if the file hangs. */
+function trail(line: string): void {
+  try { appendFileSync(CLI_TRAIL, line); } catch { /* a diagnostic only */ }
+}
 
 export interface CliResult {
   code: number;
@@ -25,13 +32,15 @@ export async function runCli(
   }
   let o = '';
   let e = '';
-  out.on('data', (d: Buffer) => { o += d.toString(); });
-  err.on('data', (d: Buffer) => { e += d.toString(); });
+  out.on('data', (d: Buffer) => { o += d.toString(); trail(d.toString()); });
+  err.on('data', (d: Buffer) => { e += d.toString(); trail(d.toString()); });
+  trail(`\n== pvrun ${argv.join(' ')}  (in-process, ${new Date().toISOString()})\n`);
   const io: Io = {
     out: (opts.out ?? out) as unknown as NodeJS.WriteStream, err: err as unknown as NodeJS.WriteStream,
     env: opts.env ?? process.env, cwd: opts.cwd ?? process.cwd(),
     ...(input ? { in: input } : {}),
   };
   const code = await main(argv, io);
+  trail(`== exit ${code}  (${new Date().toISOString()})\n`);
   return { code, out: o, err: e };
 }

@@ -10,14 +10,17 @@
  * How: the test worker stamps a shared clock every second; a worker thread (its own event loop,
  * so a blocked test cannot stop it) checks the stamp. When the test thread has not stamped for
  * BLOCKED_MS, or the file has run for FILE_MS, it writes what it knows to stdout (the test's name,
- * the process tree under this worker, with each process's wait channel) and kills this worker
+ * the process tree under this worker, with each process's wait channel, and the tail of what an
+ * in-process `pvrun` printed, test/harness/cli.ts) and kills this worker
  * process and its children. vitest then reports the file as failed and goes on with the next.
  *
  * Limits (env, for a run by hand): PVRUN_TEST_BLOCKED_S (default 300), PVRUN_TEST_FILE_S (default
  * 1,500: the slowest file takes ~350 s on the CI machine, so this is 4× that).
  */
 import { Worker } from 'node:worker_threads';
+import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, beforeEach, expect } from 'vitest';
+import { CLI_TRAIL } from './watchdog-trail.js';
 
 const seconds = (name: string, dflt: number): number => {
   const v = Number(process.env[name]);
@@ -38,7 +41,7 @@ const WATCHDOG = `
 const { workerData } = require('node:worker_threads');
 const { writeSync } = require('node:fs');
 const { execFileSync } = require('node:child_process');
-const { shared, nameBuf, t0, blockedMs, fileMs, file, pid } = workerData;
+const { shared, nameBuf, t0, blockedMs, fileMs, file, pid, trailPath } = workerData;
 // stdout: CI shows the tail of what the run printed there
 const say = (s) => { try { writeSync(1, s); } catch {} };
 const tree = (pids) => {
@@ -78,6 +81,10 @@ const timer = setInterval(() => {
   say('\\n[watchdog] ' + file + ': ' + why + '; killing it.\\n[watchdog] running test: ' + (name || '(none: a hook or the file itself)') + '\\n');
   const pids = descendants();
   say('[watchdog] processes (pid ' + pid + ' is this test worker):\\n' + tree(pids) + '\\n');
+  try {
+    const lines = require('node:fs').readFileSync(trailPath, 'utf8').split('\\n').slice(-60);
+    say('[watchdog] the last lines an in-process pvrun printed (' + trailPath + '):\\n' + lines.join('\\n') + '\\n');
+  } catch { say('[watchdog] no in-process pvrun ran in this file\\n'); }
   for (const k of pids.reverse()) { try { process.kill(k, 'SIGKILL'); } catch {} }
   process.kill(pid, 'SIGKILL');
 }, 2000);
@@ -90,7 +97,7 @@ beforeAll(() => {
   const file = expect.getState().testPath ?? '(unknown file)';
   dog = new Worker(WATCHDOG, {
     eval: true,
-    workerData: { shared, nameBuf, t0, blockedMs: BLOCKED_MS, fileMs: FILE_MS, file, pid: process.pid },
+    workerData: { shared, nameBuf, t0, blockedMs: BLOCKED_MS, fileMs: FILE_MS, file, pid: process.pid, trailPath: CLI_TRAIL },
   });
   dog.unref();
   beat = setInterval(stamp, 1000);
@@ -108,4 +115,5 @@ afterAll(async () => {
   Atomics.store(shared, 1, 1);
   if (beat) clearInterval(beat);
   await dog?.terminate();
+  rmSync(CLI_TRAIL, { force: true });
 });
