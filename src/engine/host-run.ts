@@ -1,12 +1,12 @@
 import type { HostSpec } from '../model/inventory.js';
 import { touchesGuest } from '../steps/types.js';
 import { HostState } from '../steps/state.js';
-import type { ApplyResult, PlanResult, StepContext, StepFailure } from '../steps/types.js';
+import type { ApplyResult, PlanResult, ResumedApply, StepContext, StepFailure } from '../steps/types.js';
 import { isUnreachable } from '../connectors/types.js';
 import type { HostOutcome, HostRecap, RollbackMode, StepPhase, StepStatus } from './events.js';
 import { HostFacts, factNamespaces, templatePaths } from './facts.js';
 import type { RunControl } from './control.js';
-import type { EngineOptions, EnginePlay, EngineStep } from './types.js';
+import type { EngineOptions, EnginePlay, EngineStep, HostResume } from './types.js';
 import { evaluateWhen, predicatePaths } from './when.js';
 import { failureText } from '../report/failure-text.js';
 import { ABORTED, DEFAULT_STEP_TIMEOUT_MS, attemptSignal, formatMs, race, sleep } from './attempt.js';
@@ -34,6 +34,8 @@ export class HostRun {
   private cutShort: string | undefined;
   /** resumed: the index of the step cut short while applying (HostResume.gatePassed) */
   private gatePassed: number | undefined;
+  /** resumed: what the cut step journaled before the kill (HostResume.cutIntents) */
+  private cutIntents: HostResume['cutIntents'];
   /** the guest connection was opened and verified (host key, login) before the first change */
   private guestGatePassed = false;
   private currentCtx: StepContext | undefined;
@@ -61,6 +63,7 @@ export class HostRun {
     if (resume) {
       this.restoreApplied(resume);
       this.gatePassed = resume.gatePassed;
+      this.cutIntents = resume.cutIntents;
       if (resume.facts) this.facts.seed(resume.facts);
       this.applied.guestChangesUnknown = resume.appliesKnown !== true && resume.applied.length > 0;
     }
@@ -199,8 +202,8 @@ export class HostRun {
       (restore ? `; ${restore}` : '; no restore point was taken');
   }
 
-  private makeCtx(signal: AbortSignal, stepName: string): StepContext {
-    return makeStepContext({
+  private makeCtx(signal: AbortSignal, stepName: string, resumed?: ResumedApply): StepContext {
+    const ctx = makeStepContext({
       host: this.host,
       check: this.opts.check,
       services: this.opts.services,
@@ -215,6 +218,7 @@ export class HostRun {
         else if (r.ok) this.guestUnreachable = false;
       },
     }, signal, stepName);
+    return resumed ? { ...ctx, resumedApply: resumed } : ctx;
   }
 
   private scope(): Record<string, unknown> {
@@ -325,7 +329,9 @@ export class HostRun {
         this.opts.emit({ type: 'step-output', host: this.host.name, step: spec.name, stream: 'log', text: `retry ${attempt - 1}/${spec.retries} after: ${last.summary}` });
         if (!(await sleep(spec.delayMs, this.control.abortSignal))) break;
       }
-      last = await this.attempt(step, args, check, mainIndex);
+      // the cut apply's own record goes to its first attempt only: a retry follows this process's
+      const resumed: ResumedApply | undefined = again && attempt === 1 ? { intents: this.cutIntents ?? [] } : undefined;
+      last = await this.attempt(step, args, check, mainIndex, resumed);
       if (!last.fatal || last.skipHost || this.control.aborted) break;
     }
     if (last.status === 'failed' && spec.ignoreErrors) {
@@ -337,14 +343,14 @@ export class HostRun {
   }
 
   /** One try of plan (and apply outside check mode), under the step's timeout. */
-  private async attempt(step: EngineStep, args: unknown, check: boolean, mainIndex?: number): Promise<StepRun> {
+  private async attempt(step: EngineStep, args: unknown, check: boolean, mainIndex?: number, resumed?: ResumedApply): Promise<StepRun> {
     const spec = step.spec;
     const timeoutMs = spec.timeoutMs ?? DEFAULT_STEP_TIMEOUT_MS;
     const ac = attemptSignal(this.control, timeoutMs);
     // a step with `check_mode: true` is predicted in a real run too: its plan() sees check mode
     // (e.g. does not run user-written guards) and gets read-only views of the run's writable
     // connector and XAPI session, so a step that forgets to look at ctx.check changes nothing
-    const ctx = check && !this.opts.check ? predictOnlyContext(this.makeCtx(ac.signal, spec.name)) : this.makeCtx(ac.signal, spec.name);
+    const ctx = check && !this.opts.check ? predictOnlyContext(this.makeCtx(ac.signal, spec.name)) : this.makeCtx(ac.signal, spec.name, resumed);
     this.currentCtx = ctx;
     try {
       const planned = await race(() => step.type.plan(ctx, args), ac.signal);

@@ -117,6 +117,12 @@ export interface HostResume {
    */
   gatePassed?: number;
   /**
+   * What the step at `gatePassed` journaled before it was cut short (its intents after
+   * `step.apply`, in order): the step sees them as `StepContext.resumedApply`, so it can tell
+   * what the killed process already did (a reboot it triggered, which has since happened).
+   */
+  cutIntents?: { action: string; detail: Record<string, unknown> }[];
+  /**
    * Facts the earlier process had read (and no step had dropped since), by namespace: the resumed
    * host reads these until a step that changes the machine drops them, as the killed process
    * would have; facts gathered afresh could decide a later `when` differently (the installer's

@@ -16,6 +16,8 @@ export interface StepHistory {
   output: string[];
   /** apply() was announced (the `step.apply` intent): the step may have changed something */
   applyStarted: boolean;
+  /** the intents the step journaled after its `step.apply`, in order (what its apply set out to do) */
+  intents?: { action: string; detail: Record<string, unknown> }[];
 }
 
 export interface HostHistory {
@@ -93,6 +95,7 @@ export function runHistory(runId: string, records: JournalRecord[], truncated = 
         const x = cur(r.host);
         x.lastIntent = { step: r.step, action: r.action, detail: r.detail, time: r.time };
         if (r.action === 'step.apply' && x.open && x.open.step === r.step) x.open.applyStarted = true;
+        else if (x.open?.applyStarted && x.open.step === r.step) (x.open.intents ??= []).push({ action: r.action, detail: r.detail });
         break;
       }
       case 'facts': {
@@ -232,7 +235,8 @@ export function resumePoint(x: HostHistory): HostResume | 'done' | undefined {
   if (!last) return { startIndex: 0, applied, ...known };
   if (last.status === undefined) {
     const applying = x.open?.applyStarted === true && x.open.index === last.index;
-    return { startIndex: last.index, applied, ...known, ...(applying ? { gatePassed: last.index } : {}) };
+    const intents = applying ? x.open?.intents : undefined;
+    return { startIndex: last.index, applied, ...known, ...(applying ? { gatePassed: last.index } : {}), ...(intents?.length ? { cutIntents: intents } : {}) };
   }
   // a skipped step is planned again too: it may have been a skip-host whose host-end was lost
   const done = last.status === 'ok' || last.status === 'changed';

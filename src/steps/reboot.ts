@@ -11,7 +11,7 @@ import { rebootVm, type RebootMode } from '../hypervisor/vm-power.js';
 import { err, ok, type Result } from '../util/result.js';
 import { quoteShell } from '../util/shell-quote.js';
 import { applyFail, failureText, tail } from './linux/common.js';
-import { classifyGuestFailure, waitForGuest } from '../runtime/wait-guest.js';
+import { classifyGuestFailure, isFinalConnectorFailure, waitForGuest } from '../runtime/wait-guest.js';
 import { defineStep, type ApplyResult, type StepContext, type StepFailure } from './types.js';
 import { REBOOT_REQUIRED } from './state.js';
 
@@ -34,6 +34,8 @@ const DEFAULT_REBOOT = 'shutdown -r now || reboot';
 /** first wait between reconnect attempts, and the cap of the doubling backoff */
 const FIRST_DELAY_MS = 500;
 const MAX_DELAY_MS = 10_000;
+/** resumed via hypervisor: how long to wait for the guest's boot id before rebooting it again */
+const HYPERVISOR_LOOK_MS = 120_000;
 
 async function readBootId(c: Connector, ctx: StepContext): Promise<Result<string, ConnectorFailure | string>> {
   const r = await c.exec(bootIdCommand(ctx.host), { mutates: false, timeoutMs: 30_000 });
@@ -52,12 +54,13 @@ async function readBootId(c: Connector, ctx: StepContext): Promise<Result<string
  */
 async function waitForNewBoot(
   get: () => Promise<Result<Connector, StepFailure>>, ctx: StepContext, before: string | null, a: RebootArgs, deadline: number,
+  delayFirst = true,
 ): Promise<Result<string, StepFailure>> {
   let id = '';
   const w = await waitForGuest(get, {
     deadline, signal: ctx.signal, firstDelayMs: FIRST_DELAY_MS, maxDelayMs: MAX_DELAY_MS,
-    // the reboot was triggered a moment ago: the first look comes after the first delay
-    delayFirst: true,
+    // a reboot triggered a moment ago: the first look comes after the first delay
+    delayFirst,
     ready: async (c) => {
       const r = await readBootId(c, ctx);
       if (!r.ok) return typeof r.error === 'string' ? { retry: r.error } : classifyGuestFailure({ kind: 'guest', failure: r.error });
@@ -76,6 +79,49 @@ async function waitForNewBoot(
   if (w.error.kind === 'final') return err(w.error.failure);
   const secs = a.reboot_timeout ?? 600;
   return err({ kind: 'step', message: `${ctx.host.name} did not come back within reboot_timeout (${secs}s); last: ${w.error.last}` });
+}
+
+/**
+ * The boot id before the reboot. A guest that does not answer now (a dropped connection, a refused
+ * port) may be going down or coming up already: an installer that reboots by itself, or — under
+ * `pvrun resume` — the reboot the killed process triggered, whose guest went down between the
+ * resume's connect and this read (CI on stop 28: "connection lost (closed)", a failed host and a
+ * rollback). It is waited for like any rebooting guest, until the step's deadline. A refused login
+ * or a different host key stays final, as does a boot id that cannot be read on a working connection.
+ */
+async function bootIdBefore(
+  g: Result<Connector, StepFailure>, ctx: StepContext, a: RebootArgs, deadline: number,
+): Promise<Result<string, Extract<ApplyResult, { kind: 'failed' }>>> {
+  if (g.ok) {
+    const r = await readBootId(g.value, ctx);
+    if (r.ok) return r;
+    if (typeof r.error === 'string') return err({ kind: 'failed', reason: r.error });
+    if (isFinalConnectorFailure(r.error)) return err(applyFail({ kind: 'guest', failure: r.error }));
+    ctx.log(`the guest does not answer before the reboot (${r.error.kind}: ${r.error.message}): it may be rebooting already; waiting for it`);
+  } else {
+    if ('final' in classifyGuestFailure(g.error)) return err(applyFail(g.error));
+    ctx.log(`the guest does not answer before the reboot (${failureText(g.error)}): it may be rebooting already; waiting for it`);
+  }
+  let id = '';
+  const w = await waitForGuest(() => ctx.guest(), {
+    deadline, signal: ctx.signal, firstDelayMs: FIRST_DELAY_MS, maxDelayMs: MAX_DELAY_MS, delayFirst: true,
+    ready: async (c) => {
+      const r = await readBootId(c, ctx);
+      if (!r.ok) return typeof r.error === 'string' ? { retry: r.error } : classifyGuestFailure({ kind: 'guest', failure: r.error });
+      id = r.value;
+      return { done: true };
+    },
+  });
+  if (w.ok) return ok(id);
+  if (w.error.kind === 'final') return err(applyFail(w.error.failure));
+  return err({ kind: 'failed', reason: `${ctx.host.name} did not answer within reboot_timeout (${a.reboot_timeout ?? 600}s) before its reboot; last: ${w.error.last}`, unreachable: true });
+}
+
+/** Under `pvrun resume`: the boot id the killed process read before it asked for this reboot. */
+function cutRebootBootId(ctx: StepContext): string | undefined {
+  const asked = ctx.resumedApply?.intents.findLast((i) => i.action === 'reboot');
+  const id = asked?.detail['boot_id'];
+  return typeof id === 'string' && id !== '' ? id : undefined;
 }
 
 export const rebootStep = defineStep<RebootArgs>({
@@ -99,23 +145,48 @@ export const rebootStep = defineStep<RebootArgs>({
     const deadline = started + (a.reboot_timeout ?? 600) * 1000;
     const g = await ctx.guest();
     const via = a.via ?? 'guest';
+    const summary = (id: string, how: string): ApplyResult => {
+      ctx.state.set(REBOOT_REQUIRED, false);
+      const seconds = Math.round((Date.now() - started) / 100) / 10;
+      return { kind: 'changed', summary: `rebooted via ${via}${how} in ${seconds}s`, data: { boot_id_before: before, boot_id: id, seconds } };
+    };
 
+    // `pvrun resume` of this step cut short after it had asked for the reboot: when the guest's
+    // boot id is no longer the one read then, that reboot has happened — asking again would be
+    // a second outage. The same boot id: it may still be pending, or was never sent; asking again
+    // is safe (a guest already going down takes the second request with it).
+    const cutBefore = cutRebootBootId(ctx);
     let before: string | null = null;
+    if (via === 'guest' || cutBefore !== undefined) {
+      // via hypervisor the guest may be why it is rebooted (hung): its boot id is worth a while only
+      const id = await bootIdBefore(g, ctx, a, via === 'guest' ? deadline : Math.min(deadline, Date.now() + HYPERVISOR_LOOK_MS));
+      if (!id.ok) {
+        if (via === 'guest') return id.error;
+      } else if (cutBefore !== undefined && id.value !== cutBefore) {
+        ctx.log(`resumed: the boot id is ${id.value}, not ${cutBefore} as when the killed process asked for this reboot: it has rebooted; not asking again`);
+        ctx.facts.invalidate();
+        before = cutBefore;
+        const w = await waitForNewBoot(() => ctx.guest(), ctx, cutBefore, a, deadline, false);
+        if (!w.ok) return { kind: 'failed', reason: failureText(w.error), unreachable: true };
+        return summary(w.value, ' (asked for by the killed process)');
+      } else {
+        before = id.value;
+        if (cutBefore !== undefined) ctx.log('resumed: the boot id has not changed since the killed process asked for this reboot: asking again (a reboot already under way absorbs it)');
+      }
+    }
     if (via === 'guest') {
-      if (!g.ok) return applyFail(g.error);
-      const id = await readBootId(g.value, ctx);
-      if (!id.ok) return typeof id.error === 'string' ? { kind: 'failed', reason: id.error } : applyFail({ kind: 'guest', failure: id.error });
-      before = id.value;
       await ctx.intent({ action: 'reboot', detail: { via, boot_id: before } });
       // detached, after a moment, so this exec returns before the connection goes away
       const cmd = `nohup /bin/sh -c ${quoteShell(`sleep 1; ${a.reboot_command ?? DEFAULT_REBOOT}`)} >/dev/null 2>&1 </dev/null &`;
-      const t = await g.value.exec(cmd, { become: a.become === true, timeoutMs: 30_000 });
+      const c = await ctx.guest();
+      if (!c.ok) return applyFail(c.error);
+      const t = await c.value.exec(cmd, { become: a.become === true, timeoutMs: 30_000 });
       // losing the connection here is what a reboot looks like
       if (!t.ok && t.error.kind !== 'connection-lost') return applyFail({ kind: 'guest', failure: t.error });
       if (t.ok && t.value.exitCode !== 0) return { kind: 'failed', reason: `reboot command failed (exit ${t.value.exitCode}): ${tail(t.value.stderr)}` };
     } else {
       // the guest may be the reason for a hypervisor reboot: its boot id is nice to have only
-      if (g.ok) {
+      if (g.ok && cutBefore === undefined) {
         const id = await readBootId(g.value, ctx);
         if (id.ok) before = id.value;
       }
@@ -134,8 +205,6 @@ export const rebootStep = defineStep<RebootArgs>({
       const f = w.error;
       return { kind: 'failed', reason: failureText(f), unreachable: true };
     }
-    ctx.state.set(REBOOT_REQUIRED, false);
-    const seconds = Math.round((Date.now() - started) / 100) / 10;
-    return { kind: 'changed', summary: `rebooted via ${via} in ${seconds}s`, data: { boot_id_before: before, boot_id: w.value, seconds } };
+    return summary(w.value, '');
   },
 });

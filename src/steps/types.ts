@@ -47,6 +47,16 @@ export interface StepContext {
   log(line: string, level?: 1 | 2 | 3): void;
   /** journal a write-ahead intent; resolves once it is on disk */
   intent(intent: Intent): Promise<void>;
+  /**
+   * `pvrun resume` running again an apply that a killed process cut short (a step type with
+   * `resumeCutApply: 'again'`): what that apply journaled before the kill. Absent otherwise.
+   */
+  readonly resumedApply?: ResumedApply;
+}
+
+/** What a cut-short apply had journaled: its intents after `step.apply`, in order. */
+export interface ResumedApply {
+  intents: readonly Intent[];
 }
 
 /**

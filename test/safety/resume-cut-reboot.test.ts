@@ -39,7 +39,11 @@ describeUnless(skip)('resume after a kill inside the reboot step (lab)', () => {
   let lab: Lab;
   let work: string;
   beforeAll(async () => {
-    lab = await startLab({ guests: [{ name: 'rb-01', distro: 'debian', version: '12' }, { name: 'rb-02', distro: 'debian', version: '12' }] });
+    lab = await startLab({ guests: [
+      { name: 'rb-01', distro: 'debian', version: '12' }, { name: 'rb-02', distro: 'debian', version: '12' },
+      // down for 5 s on every reboot: the third case kills the rollout while it waits for the guest
+      { name: 'rb-03', distro: 'debian', version: '12', rebootDelayMs: 5000 },
+    ] });
     work = mkdtempSync(join(tmpdir(), 'pvrun-cut-reboot-'));
   }, 300_000);
   afterAll(async () => { await lab?.stop(); });
@@ -110,5 +114,53 @@ describeUnless(skip)('resume after a kill inside the reboot step (lab)', () => {
     expect(await vmState(lab, 'rb-02'), text).toEqual({ power: 'Running', cdEmpty: true, pvrunSnapshots: 1, toolsOnDisk: true });
     const bootAfter = (await guestExec(lab, 'rb-02', 'cat /proc/sys/kernel/random/boot_id')).stdout.trim();
     expect(bootAfter).not.toBe(bootBefore);
+  }, 600_000);
+
+  /**
+   * CI on stop 28: killed after the reboot step had asked for the reboot, and resumed while the
+   * guest went down; the resumed step read the boot id on a connection that died with the old
+   * boot ("connection lost (closed)"): a failed host and a rollback. Here the kill comes while the
+   * guest is down (its reboot lasts 5 s), so the resume always starts on a guest that is rebooting:
+   * the resumed step waits for it, sees the new boot id, and does not reboot it a second time.
+   */
+  it('killed while the guest reboots: resume waits for it and does not reboot it again', async () => {
+    const state = join(work, 'state-3');
+    const log = join(work, 'run-3.log');
+    const guest = () => lab.list().find((x) => x.name === 'rb-03')!;
+    const bootBefore = guest().bootId;
+    expect(bootBefore).toBeDefined();
+    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'cli', 'main.ts'), PLAYBOOK, '-i', lab.inventoryPath, '--limit', 'rb-03', '--state-dir', state], {
+      cwd: ROOT, stdio: ['ignore', openSync(log, 'a'), openSync(log, 'a')], env: { ...process.env, CI: '1' },
+    });
+    const exited = new Promise<string | null>((res) => child.on('exit', (_c, sig) => res(sig)));
+    // the guest is down (the lab has no boot id for it) once the reboot the step asked for began
+    let killed = false;
+    for (let i = 0; i < 60_000 && !killed; i++) {
+      if (guest().bootId !== bootBefore) { child.kill('SIGKILL'); killed = true; } else await new Promise((r) => setTimeout(r, 5));
+      if (child.exitCode !== null) break;
+    }
+    expect(killed, readFileSync(log, 'utf8').slice(-3000)).toBe(true);
+    expect(await exited).toBe('SIGKILL');
+    const cut = journalText(state);
+    expect(cut).toMatch(/"kind":"intent","host":"rb-03","step":"reboot","action":"reboot"/);
+    expect(cut).not.toMatch(/"type":"step-result","host":"rb-03","step":"reboot"/);
+
+    // every boot the guest goes through while pvrun resumes
+    const boots = new Set<string>();
+    const watch = setInterval(() => { const b = guest().bootId; if (b) boots.add(b); }, 10);
+    const rs = await cli(['resume', 'last', '--state-dir', state], { ...process.env, CI: '1' }, ROOT);
+    clearInterval(watch);
+    const text = rs.out + rs.err;
+    expect(rs.code, text).toBe(0);
+    expect([...boots], text).toHaveLength(1);
+    const j = journalText(state);
+    expect(j, text).toMatch(/"type":"step-result","host":"rb-03","step":"reboot","stepType":"reboot",[^\n]*"status":"changed","summary":"rebooted via guest \(asked for by the killed process\)/);
+    // one reboot: the resumed session asked for none (the run's only reboot intent is the killed process's)
+    expect(j.match(/"kind":"intent","host":"rb-03","step":"reboot","action":"reboot"/g)?.length, text).toBe(1);
+    const bootAfterKill = [...boots][0];
+    expect(bootAfterKill).not.toBe(bootBefore);
+    expect(guest().bootId).toBe(bootAfterKill);
+    expect((await guestExec(lab, 'rb-03', 'cat /proc/sys/kernel/random/boot_id')).stdout.trim()).toBe(bootAfterKill);
+    expect(await vmState(lab, 'rb-03'), text).toEqual({ power: 'Running', cdEmpty: true, pvrunSnapshots: 1, toolsOnDisk: true });
   }, 600_000);
 });

@@ -18,6 +18,7 @@ import { describeWindows, PWSH, startPwshSshd, windowsHost } from './harness.js'
 import { buildRelease, LAB_RELEASES, type BuiltRelease } from '../../src/lab/windows/releases.js';
 import { runStep, stepContext } from './step-context.js';
 import { REBOOT_REQUIRED } from '../../src/steps/state.js';
+import { BOOT_TIME_SCRIPT } from '../../src/steps/windows/windows-reboot.js';
 
 const noSecrets = (): Result<string, string> => ({ ok: false, error: 'none' });
 const predicate = (key: string) => windowsPredicates.find((p) => p.key === key)!;
@@ -169,6 +170,44 @@ describeWindows('Windows procedure on a lab guest (ssh-powershell + PvrunLab)', 
     const r = await runStep(windowsRebootStep, ctx, {});
     expect(r.apply).toMatchObject({ kind: 'changed', data: { reboots: 1 } });
     expect(g.read().bootCount).toBe(3);
+  });
+
+  /** LastBootUpTime as the step reads it (what the killed process journaled) */
+  async function lastBoot(c: SshPowerShellConnector): Promise<string> {
+    const r = await c.exec(BOOT_TIME_SCRIPT, { mutates: false });
+    if (!r.ok || r.value.exitCode !== 0) throw new Error(`cannot read LastBootUpTime: ${JSON.stringify(r)}`);
+    return r.value.stdout.trim();
+  }
+
+  // pvrun resume of a windows-reboot cut short after it asked for the reboot (the intent holds the
+  // LastBootUpTime read then): a reboot that has happened since is not asked for a second time
+  it('windows-reboot resumed after the killed process\'s reboot happened: no second reboot', async () => {
+    const { g, host, conn } = guest('resumed-done', seedWindowsState());
+    const asked = await lastBoot(conn);
+    // the reboot the killed process asked for, done
+    expect((await conn.exec('& shutdown.exe /r /t 2')).ok).toBe(true);
+    const s0 = g.read();
+    const done = await lastBoot(conn);
+    expect(done).not.toBe(asked);
+    const ctx = stepContext(host, conn, { resumedApply: { intents: [{ action: 'windows-reboot', detail: { lastBootUpTime: asked } }] } });
+    const r = await runStep(windowsRebootStep, ctx, {});
+    expect(r.apply, ctx.lines.join('\n')).toMatchObject({ kind: 'changed', data: { reboots: 1, last_boot: done } });
+    expect(ctx.lines.join('\n')).toMatch(/resumed: LastBootUpTime is \S+, not \S+ as when the killed process asked for a reboot: it has rebooted; not asking again/);
+    expect(ctx.intents).toEqual([]);
+    expect(g.read().bootCount).toBe(s0.bootCount);
+    expect(g.read().log).toEqual(s0.log);
+  });
+
+  it('windows-reboot resumed when the killed process\'s reboot has not happened: asks again', async () => {
+    const { g, host, conn } = guest('resumed-pending', seedWindowsState());
+    const asked = await lastBoot(conn);
+    const count = g.read().bootCount;
+    const ctx = stepContext(host, conn, { resumedApply: { intents: [{ action: 'windows-reboot', detail: { lastBootUpTime: asked } }] } });
+    const r = await runStep(windowsRebootStep, ctx, {});
+    expect(r.apply, ctx.lines.join('\n')).toMatchObject({ kind: 'changed', data: { reboots: 1 } });
+    expect(ctx.lines.join('\n')).toMatch(/resumed: LastBootUpTime has not changed since the killed process asked for a reboot: asking again/);
+    expect(ctx.intents.map((i) => i.action)).toEqual(['windows-reboot']);
+    expect(g.read().bootCount).toBe(count + 1);
   });
 
   it('windows-reboot aborts an already scheduled shutdown and retries once', async () => {

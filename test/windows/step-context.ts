@@ -4,7 +4,7 @@
  */
 import type { Connector } from '../../src/connectors/types.js';
 import type { HostSpec } from '../../src/model/inventory.js';
-import type { ApplyResult, Intent, PlanResult, StepContext, StepType } from '../../src/steps/types.js';
+import type { ApplyResult, Intent, PlanResult, ResumedApply, StepContext, StepType } from '../../src/steps/types.js';
 import { err, ok } from '../../src/util/result.js';
 import { HostState } from '../../src/steps/state.js';
 
@@ -13,7 +13,7 @@ export interface TestContext extends StepContext {
   lines: string[];
 }
 
-export function stepContext(host: HostSpec, conn: Connector, o: { check?: boolean; state?: HostState } = {}): TestContext {
+export function stepContext(host: HostSpec, conn: Connector, o: { check?: boolean; state?: HostState; resumedApply?: ResumedApply } = {}): TestContext {
   const intents: Intent[] = [];
   const lines: string[] = [];
   return {
@@ -29,6 +29,7 @@ export function stepContext(host: HostSpec, conn: Connector, o: { check?: boolea
     intent: async (i) => { intents.push(i); },
     intents,
     lines,
+    ...(o.resumedApply ? { resumedApply: o.resumedApply } : {}),
   };
 }
 

@@ -7,11 +7,11 @@
  * boot): those follow-up reboots are done too, up to `max_followups`.
  */
 import { windowsRebootInfo } from '../catalog.js';
-import type { Connector } from '../../connectors/types.js';
+import type { Connector, ConnectorFailure } from '../../connectors/types.js';
 import { err, ok, type Result } from '../../util/result.js';
 import { defineStep, type ApplyResult, type StepContext, type StepFailure } from '../types.js';
 import { applyFail, connector, REBOOT_REQUIRED, tail, windowsFacts } from './common.js';
-import { waitForGuest } from '../../runtime/wait-guest.js';
+import { isFinalConnectorFailure, waitForGuest } from '../../runtime/wait-guest.js';
 
 export interface WindowsRebootArgs {
   /** seconds for each reboot, trigger to passing test command; default 1800 */
@@ -47,8 +47,13 @@ const FIRST_DELAY_MS = 1000;
 const MAX_DELAY_MS = 15_000;
 
 async function bootTime(c: Connector): Promise<Result<string, string>> {
+  const r = await readBootTime(c);
+  return r.ok ? r : err(typeof r.error === 'string' ? r.error : `${r.error.kind}: ${r.error.message}`);
+}
+
+async function readBootTime(c: Connector): Promise<Result<string, string | ConnectorFailure>> {
   const r = await c.exec(BOOT_TIME_SCRIPT, { mutates: false, timeoutMs: 60_000 });
-  if (!r.ok) return err(`${r.error.kind}: ${r.error.message}`);
+  if (!r.ok) return r;
   const t = r.value.stdout.trim();
   if (r.value.exitCode !== 0 || !t) return err(`cannot read LastBootUpTime: ${tail(r.value.stderr) || 'empty'}`);
   return ok(t);
@@ -79,11 +84,64 @@ async function waitForNewBoot(c: Connector, ctx: StepContext, before: string, a:
   return err({ kind: 'step', message: `${ctx.host.name} did not come back within reboot_timeout (${a.reboot_timeout ?? 1800}s); last: ${w.error.last}` });
 }
 
-export async function rebootOnce(c: Connector, ctx: StepContext, a: WindowsRebootArgs): Promise<Result<{ before: string; after: string }, StepFailure>> {
-  const before = await bootTime(c);
-  if (!before.ok) return err({ kind: 'step', message: before.error });
-  await ctx.intent({ action: 'windows-reboot', detail: { lastBootUpTime: before.value } });
+/**
+ * LastBootUpTime before a reboot. A guest that does not answer now may be rebooting already (a
+ * driver installer's own reboot; under `pvrun resume`, the one the killed process asked for): it
+ * is waited for like a rebooting guest, until the deadline. A refused login stays final, as does a
+ * boot time that cannot be read on a working connection.
+ */
+async function bootTimeBefore(c: Connector, ctx: StepContext, a: WindowsRebootArgs, deadline: number): Promise<Result<string, StepFailure>> {
+  const r = await readBootTime(c);
+  if (r.ok) return r;
+  if (typeof r.error === 'string') return err({ kind: 'step', message: r.error });
+  if (isFinalConnectorFailure(r.error)) return err({ kind: 'guest', failure: r.error });
+  ctx.log(`the guest does not answer before the reboot (${r.error.kind}: ${r.error.message}): it may be rebooting already; waiting for it`);
+  let t = '';
+  const w = await waitForGuest(async () => ok(c), {
+    deadline, signal: ctx.signal, firstDelayMs: FIRST_DELAY_MS, maxDelayMs: MAX_DELAY_MS, delayFirst: true,
+    ready: async (conn) => {
+      const b = await bootTime(conn);
+      if (!b.ok) return { retry: b.error };
+      t = b.value;
+      return { done: true };
+    },
+  });
+  if (w.ok) return ok(t);
+  if (w.error.kind === 'final') return err(w.error.failure);
+  return err({ kind: 'step', message: `${ctx.host.name} did not answer within reboot_timeout (${a.reboot_timeout ?? 1800}s) before its reboot; last: ${w.error.last}` });
+}
+
+/** Under `pvrun resume`: the LastBootUpTime the killed process read before it asked for a reboot. */
+function cutBootTime(ctx: StepContext): string | undefined {
+  const asked = ctx.resumedApply?.intents.findLast((i) => i.action === 'windows-reboot');
+  const t = asked?.detail['lastBootUpTime'];
+  return typeof t === 'string' && t !== '' ? t : undefined;
+}
+
+/**
+ * `pvrun resume` of this step cut short after it had asked for a reboot: when LastBootUpTime is no
+ * longer the one read then, that reboot has happened (waited for until the guest is ready);
+ * undefined when it has not (or this is no resume): the caller asks for one.
+ */
+async function cutRebootDone(c: Connector, ctx: StepContext, a: WindowsRebootArgs): Promise<Result<string, StepFailure> | undefined> {
+  const asked = cutBootTime(ctx);
+  if (asked === undefined) return undefined;
   const deadline = Date.now() + (a.reboot_timeout ?? 1800) * 1000;
+  const now = await bootTimeBefore(c, ctx, a, deadline);
+  if (!now.ok) return now;
+  if (now.value === asked) {
+    ctx.log('resumed: LastBootUpTime has not changed since the killed process asked for a reboot: asking again (a shutdown already scheduled is aborted and asked for anew)');
+    return undefined;
+  }
+  ctx.log(`resumed: LastBootUpTime is ${now.value}, not ${asked} as when the killed process asked for a reboot: it has rebooted; not asking again`);
+  return waitForNewBoot(c, ctx, asked, a, deadline);
+}
+
+export async function rebootOnce(c: Connector, ctx: StepContext, a: WindowsRebootArgs): Promise<Result<{ before: string; after: string }, StepFailure>> {
+  const deadline = Date.now() + (a.reboot_timeout ?? 1800) * 1000;
+  const before = await bootTimeBefore(c, ctx, a, deadline);
+  if (!before.ok) return before;
+  await ctx.intent({ action: 'windows-reboot', detail: { lastBootUpTime: before.value } });
   const t = await c.exec(TRIGGER_SCRIPT, { timeoutMs: 60_000 });
   if (!t.ok) {
     // the reboot may cut the connection before the answer arrives: that is the expected case
@@ -118,10 +176,17 @@ export const windowsRebootStep = defineStep<WindowsRebootArgs>({
     if (!c.ok) return applyFail(c.error);
     const boots: string[] = [];
     const max = a.max_followups ?? 2;
+    // resumed after the killed process's reboot happened: it is the first of the boots
+    const earlier = await cutRebootDone(c.value, ctx, a);
+    if (earlier && !earlier.ok) return applyFail(earlier.error, { reboots: 0 });
     for (let i = 0; ; i++) {
-      const r = await rebootOnce(c.value, ctx, a);
-      if (!r.ok) return applyFail(r.error, { reboots: boots.length });
-      boots.push(r.value.after);
+      if (i === 0 && earlier) {
+        boots.push(earlier.value);
+      } else {
+        const r = await rebootOnce(c.value, ctx, a);
+        if (!r.ok) return applyFail(r.error, { reboots: boots.length });
+        boots.push(r.value.after);
+      }
       ctx.facts.invalidate();
       const f = await windowsFacts(ctx);
       if (!f.ok) return applyFail(f.error, { reboots: boots.length });

@@ -7,7 +7,7 @@ import { gatherGuestFacts } from '../../../src/facts/linux.js';
 import type { HostSpec } from '../../../src/model/inventory.js';
 import type { VmHandle } from '../../../src/hypervisor/types.js';
 import { err, ok, type Result } from '../../../src/util/result.js';
-import type { ApplyResult, Intent, PlanResult, StepContext, StepFailure, StepType } from '../../../src/steps/types.js';
+import type { ApplyResult, Intent, PlanResult, ResumedApply, StepContext, StepFailure, StepType } from '../../../src/steps/types.js';
 import { HostState } from '../../../src/steps/state.js';
 
 export interface TestCtx extends StepContext {
@@ -16,7 +16,7 @@ export interface TestCtx extends StepContext {
   factGathers: number;
 }
 
-export function makeCtx(host: HostSpec, connector: Connector, opts: { check?: boolean; vm?: VmHandle } = {}): TestCtx {
+export function makeCtx(host: HostSpec, connector: Connector, opts: { check?: boolean; vm?: VmHandle; resumedApply?: ResumedApply } = {}): TestCtx {
   const cache = new Map<string, Promise<Result<Record<string, unknown>, StepFailure>>>();
   const ctx: TestCtx = {
     host,
@@ -47,6 +47,7 @@ export function makeCtx(host: HostSpec, connector: Connector, opts: { check?: bo
     vm: async () => (opts.vm ? ok(opts.vm) : err({ kind: 'config', message: 'this test host has no VM' })),
     log: (line) => { ctx.logs.push(line); },
     intent: async (i) => { ctx.intents.push(i); },
+    ...(opts.resumedApply ? { resumedApply: opts.resumedApply } : {}),
   };
   return ctx;
 }

@@ -89,6 +89,64 @@ describeWithSshd('reboot step (via guest, emulated by restarting sshd)', () => {
     await g.sshd.restart();
   });
 
+  /** the guest goes down now (its connections cut, sshd stopped) and is back with a new boot id after `downMs` */
+  async function rebootUnderWay(downMs: number): Promise<string> {
+    await g.sshd.killConnections();
+    await g.sshd.stopListening();
+    const id = crypto.randomUUID();
+    writeFileSync(g.bootIdFile, `${id}\n`);
+    setTimeout(() => void g.sshd.restart(), downMs);
+    return id;
+  }
+  const bootId = async (): Promise<string> => {
+    const r = await g.connector.exec(`cat ${g.bootIdFile}`);
+    if (!r.ok) throw new Error(`cannot read the boot id: ${r.error.message}`);
+    return r.value.stdout.trim();
+  };
+
+  // CI on stop 28: the guest went down (a reboot already asked for) between the connect and the
+  // step's first read of the boot id; the step failed with "connection lost (closed)"
+  it('a guest that is down as the step starts (a reboot under way) is waited for, then rebooted', async () => {
+    const ctx = makeCtx(g.host, g.connector);
+    await bootId(); // the step's connection is open (and dies with the "reboot" below)
+    const first = await rebootUnderWay(1500);
+    const [res, newId] = await Promise.all([
+      runStep(rebootStep, ctx, { reboot_command: `touch ${trigger}`, reboot_timeout: 60 }),
+      emulateReboot(g, trigger, { newBootId: true, comeBack: true }),
+    ]);
+    expect(res.apply, ctx.logs.join('\n')).toMatchObject({ kind: 'changed', data: { boot_id_before: first, boot_id: newId } });
+    expect(ctx.logs.join('\n')).toMatch(/does not answer before the reboot .*it may be rebooting already; waiting for it/);
+    expect(ctx.intents.map((i) => i.action)).toEqual(['reboot']);
+  });
+
+  it('pvrun resume: a reboot the killed process asked for and that has happened is not asked for again', async () => {
+    const asked = await bootId();
+    const ctx = makeCtx(g.host, g.connector, { resumedApply: { intents: [{ action: 'reboot', detail: { via: 'guest', boot_id: asked } }] } });
+    // the killed process's reboot: under way as the resumed step starts
+    const after = await rebootUnderWay(1500);
+    const res = await runStep(rebootStep, ctx, { reboot_command: `touch ${trigger}`, reboot_timeout: 60 });
+    expect(res.apply, ctx.logs.join('\n')).toMatchObject({ kind: 'changed', data: { boot_id_before: asked, boot_id: after } });
+    expect(res.apply?.kind === 'changed' && res.apply.summary).toMatch(/^rebooted via guest \(asked for by the killed process\)/);
+    expect(ctx.logs.join('\n')).toMatch(/resumed: the boot id is \S+, not \S+ as when the killed process asked for this reboot: it has rebooted; not asking again/);
+    // no second reboot: no intent for one, and no trigger ran
+    expect(ctx.intents).toEqual([]);
+    expect(existsSync(trigger)).toBe(false);
+    expect(await bootId()).toBe(after);
+  });
+
+  it('pvrun resume: a reboot the killed process asked for that has not happened is asked for again', async () => {
+    const asked = await bootId();
+    const ctx = makeCtx(g.host, g.connector, { resumedApply: { intents: [{ action: 'reboot', detail: { via: 'guest', boot_id: asked } }] } });
+    const [res, newId] = await Promise.all([
+      runStep(rebootStep, ctx, { reboot_command: `touch ${trigger}`, reboot_timeout: 60 }),
+      emulateReboot(g, trigger, { newBootId: true, comeBack: true }),
+    ]);
+    expect(newId).not.toBeNull();
+    expect(res.apply, ctx.logs.join('\n')).toMatchObject({ kind: 'changed', summary: expect.stringMatching(/^rebooted via guest in /), data: { boot_id_before: asked, boot_id: newId } });
+    expect(ctx.logs.join('\n')).toMatch(/resumed: the boot id has not changed since the killed process asked for this reboot: asking again/);
+    expect(ctx.intents.map((i) => i.action)).toEqual(['reboot']);
+  });
+
   it('via hypervisor without a VM fails cleanly', async () => {
     const ctx = makeCtx(g.host, g.connector);
     const { apply } = await runStep(rebootStep, ctx, { via: 'hypervisor', reboot_timeout: 5 });
