@@ -2,7 +2,7 @@ import { appendFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Journal, journalPath } from '../../src/journal/journal.js';
+import { Journal, journalPath, type JournalRecord } from '../../src/journal/journal.js';
 import { findRunId, listRunIds, parseJournal, readJournal } from '../../src/journal/read.js';
 import { resumePoint, rollbackState, runHistory } from '../../src/journal/history.js';
 import { Scheduler } from '../../src/engine/scheduler.js';
@@ -200,5 +200,39 @@ describe('resume and rollback points from a journal cut short', () => {
     expect(log.calls).toEqual(['a:undo:snap', 'a:plan:other']);
     expect(summary.recap[0]?.outcome).toBe('rolled-back');
     expect(events.filter((e) => e.type === 'rollback-step').map((e) => (e as { summary: string }).summary)).toEqual(['superseded by the revert to the snapshot', 'undid snap']);
+  });
+});
+
+describe('what a step cut short while applying had journaled (HostResume.cutIntents)', () => {
+  const t = '2026-12-06T10:00:00.000Z';
+  const ev = (event: RunEvent): JournalRecord => ({ kind: 'event', event });
+  const intent = (step: string, action: string, detail: Record<string, unknown> = {}): JournalRecord => ({ kind: 'intent', host: 'a', step, action, detail, time: t });
+  const start = (step: string, index: number): JournalRecord => ev({ type: 'step-start', host: 'a', step, stepType: step, index, phase: 'main', time: t });
+  const head: JournalRecord[] = [
+    { kind: 'plan', runId: 'r1', plan: { playbook: '/pb.yml', inventories: ['/inv.yml'], cwd: '/', check: false }, time: t },
+    ev({ type: 'play-start', play: 'p', index: 0, hosts: ['a'], batches: [['a']], time: t }),
+    ev({ type: 'host-start', host: 'a', time: t }),
+    // an earlier step's intents are its own
+    start('install', 0), intent('install', 'step.apply'), intent('install', 'reboot', { boot_id: 'old' }),
+    ev({ type: 'step-result', host: 'a', step: 'install', stepType: 'install', index: 0, phase: 'main', status: 'changed', summary: 'ok', durationMs: 1, time: t }),
+    start('reboot', 1),
+  ];
+  const point = (records: JournalRecord[]) => resumePoint(runHistory('r1', records).hosts.find((x) => x.host === 'a')!);
+
+  it('the cut step\'s intents after its step.apply, in order, and nothing of an earlier step', () => {
+    const p = point([...head, intent('reboot', 'step.apply'), intent('reboot', 'reboot', { via: 'guest', boot_id: 'b0' }), intent('reboot', 'note', { n: 2 })]);
+    expect(p).toMatchObject({ startIndex: 1, gatePassed: 1, cutIntents: [{ action: 'reboot', detail: { via: 'guest', boot_id: 'b0' } }, { action: 'note', detail: { n: 2 } }] });
+  });
+
+  it('cut after step.apply but before the step asked for anything: no cutIntents', () => {
+    const p = point([...head, intent('reboot', 'step.apply')]);
+    expect(p).toMatchObject({ startIndex: 1, gatePassed: 1 });
+    expect(p !== 'done' && p?.cutIntents).toBeUndefined();
+  });
+
+  it('cut before the apply started (planning): neither gatePassed nor cutIntents', () => {
+    const p = point([...head]);
+    expect(p).toMatchObject({ startIndex: 1 });
+    expect(p !== 'done' && p !== undefined && ('gatePassed' in p || 'cutIntents' in p)).toBe(false);
   });
 });
