@@ -26,9 +26,8 @@ const within = (p: Promise<boolean>, ms: number): Promise<boolean | 'hung'> =>
 
 it('accepts and closes at once, without a word (FIN): not answering, at once', async () => {
   const port = await serve((c) => c.end());
-  const t = Date.now();
-  expect(await within(portAnswers('127.0.0.1', port, 3000), 10_000)).toBe(false);
-  expect(Date.now() - t).toBeLessThan(3000);
+  // the probe's own timer is a minute away: an answer within 10 s came from the FIN itself
+  expect(await within(portAnswers('127.0.0.1', port, 60_000), 10_000)).toBe(false);
 });
 
 it('accepts and resets (RST): not answering', async () => {
