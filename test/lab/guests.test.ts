@@ -2,7 +2,7 @@
  * Container guests end to end on this machine: real namespaces, overlay, sshd, dpkg, xorriso.
  * One lab for the file (guests are cheap but the machine is shared).
  */
-import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -134,6 +134,32 @@ describeUnless(skip)('lab guests', () => {
     expect((await lab.waitReady(UUID.deb)).ok).toBe(true);
     expect(await read()).toBe(lab.bootId(UUID.deb));
     expect(guestReboots).toContain(UUID.deb);
+    // the console log tells the boots apart, and says what unshare's message at a power-off is
+    const consoleLog = readFileSync(join(stateDir, 'guests', 'deb-01', 'console.log'), 'utf8');
+    for (const id of [before, afterHv, lab.bootId(UUID.deb)!]) expect(consoleLog).toContain(` boot ${id} ===`);
+    expect(consoleLog.match(/ powered off: the lab SIGKILLed the guest's init/g)?.length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('a boot that fails shows its own console lines only, not the previous power-off\'s', async () => {
+    // stopped (unshare's "sigprocmask unblock failed" lands in the console), then a boot whose
+    // mount point is gone: the boot script cannot assemble the guest and exits
+    await lab.onPowerOp(UUID.alpine, 'hard_shutdown');
+    const consoleLog = join(stateDir, 'guests', 'alp-01', 'console.log');
+    expect(readFileSync(consoleLog, 'utf8')).toMatch(/powered off: the lab SIGKILLed/);
+    const root = join(stateDir, 'guests', 'alp-01', 'root');
+    rmSync(root, { recursive: true, force: true });
+    writeFileSync(root, 'not a directory\n');
+    const r = await lab.start(UUID.alpine);
+    rmSync(root, { force: true });
+    mkdirSync(root);
+    expect(r.ok).toBe(false);
+    const message = r.ok ? '' : r.error.message;
+    expect(message).toMatch(/^the boot script exited/);
+    expect(message).toMatch(/=== \S+ boot [0-9a-f-]{36} ===/);
+    expect(message).not.toMatch(/sigprocmask|powered off/);
+    // and the guest boots again once its mount point is back
+    expect((await lab.start(UUID.alpine)).ok).toBe(true);
+    expect((await lab.waitReady(UUID.alpine, 30_000)).ok).toBe(true);
   });
 
   it('presents an inserted ISO at /dev/cdrom, mountable read-only, and withdraws it on eject', async () => {

@@ -7,7 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import {
-  closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync,
+  appendFileSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -152,6 +152,11 @@ export class LabGuest {
       try { c.kill('SIGKILL'); } catch { /* gone */ }
       await this.exited;
     }
+    // Said in the console because unshare words it as an error: when its child (the guest's
+    // init) dies of SIGKILL, it tries signal(SIGKILL, SIG_DFL), which fails with EINVAL, and
+    // prints "unshare: sigprocmask unblock failed: Invalid argument" (util-linux 2.38.1,
+    // sys-utils/unshare.c lines 985-1003). Every power-off prints it; it is not a boot failure.
+    appendConsole(this.dirs.console, `=== ${new Date().toISOString()} powered off: the lab SIGKILLed the guest's init (unshare reports that as "sigprocmask unblock failed") ===`);
     this.stopping = false;
   }
 
@@ -324,6 +329,10 @@ export class LabGuest {
   }
 
   private async launch(env: NodeJS.ProcessEnv): Promise<Result<void, LabError>> {
+    // the console log spans every boot: a failed boot shows its own lines only (the previous
+    // power-off's unshare message misled a diagnosis once: see kill())
+    const from = consoleSize(this.dirs.console);
+    appendConsole(this.dirs.console, `=== ${new Date().toISOString()} boot ${String(env['PVLAB_BOOT_ID'])} ===`);
     const logFd = openSync(this.dirs.console, 'a');
     // setpriv --pdeathsig: if the controller dies, unshare dies, and --kill-child takes the
     // guest's init (hence the whole PID namespace) with it: no orphaned guests
@@ -347,7 +356,9 @@ export class LabGuest {
     });
     this.child = child;
 
-    const deadline = Date.now() + 20_000;
+    // generous: on a loaded 2-core machine (load 20 and more: a CI run and QEMU guests alongside)
+    // namespaces, overlay and bind mounts have taken many seconds; a boot that truly fails exits
+    const deadline = Date.now() + BOOT_ASSEMBLE_MS;
     let initPid: number | undefined;
     while (!exitedFlag && Date.now() < deadline) {
       if (!initPid && child.pid) initPid = childOf(child.pid);
@@ -356,8 +367,8 @@ export class LabGuest {
     }
     if (exitedFlag || !initPid || !existsSync(join(this.dirs.control, 'mounted'))) {
       if (!exitedFlag) { try { child.kill('SIGKILL'); } catch { /* gone */ } await this.exited; }
-      const tail = tailOf(this.dirs.console);
-      const why = spawnError ?? (exitedFlag ? 'the boot script exited' : 'the boot did not assemble the guest in 20 s');
+      const tail = tailOf(this.dirs.console, from);
+      const why = spawnError ?? (exitedFlag ? 'the boot script exited' : `the boot did not assemble the guest in ${BOOT_ASSEMBLE_MS / 1000} s`);
       return err(labError('boot-failed', `${why}${tail ? `:\n${tail}` : ''}`, this.name));
     }
     this.runtimeInfo = { unsharePid: child.pid!, initPid, bootId: String(env['PVLAB_BOOT_ID']), startedAt: new Date().toISOString() };
@@ -416,10 +427,22 @@ function childOf(pid: number): number | undefined {
   }
 }
 
-function tailOf(path: string): string {
+/** The last lines of the console written from byte `from` on (this boot's). */
+export function tailOf(path: string, from = 0): string {
   try {
-    return readFileSync(path, 'utf8').trimEnd().split('\n').slice(-15).join('\n');
+    return readFileSync(path).subarray(from).toString('utf8').trimEnd().split('\n').slice(-15).join('\n');
   } catch {
     return '';
   }
 }
+
+function consoleSize(path: string): number {
+  try { return statSync(path).size; } catch { return 0; }
+}
+
+function appendConsole(path: string, line: string): void {
+  try { appendFileSync(path, `${line}\n`); } catch { /* a console that cannot be written is no reason to fail a power op */ }
+}
+
+/** How long a boot may take to assemble the guest (namespaces, overlay, mounts) before it is called failed. */
+const BOOT_ASSEMBLE_MS = 60_000;
