@@ -121,7 +121,7 @@ export interface HostResume {
    * `step.apply`, in order): the step sees them as `StepContext.resumedApply`, so it can tell
    * what the killed process already did (a reboot it triggered, which has since happened).
    */
-  cutIntents?: { action: string; detail: Record<string, unknown> }[];
+  cutIntents?: Intent[];
   /**
    * Facts the earlier process had read (and no step had dropped since), by namespace: the resumed
    * host reads these until a step that changes the machine drops them, as the killed process

@@ -1,5 +1,6 @@
 import type { HostRecap, RunEvent, StepPhase, StepStatus } from '../engine/events.js';
 import type { HostResume } from '../engine/types.js';
+import type { Intent } from '../steps/types.js';
 import type { JournalRecord, PlanInfo } from './journal.js';
 
 export interface StepHistory {
@@ -17,7 +18,7 @@ export interface StepHistory {
   /** apply() was announced (the `step.apply` intent): the step may have changed something */
   applyStarted: boolean;
   /** the intents the step journaled after its `step.apply`, in order (what its apply set out to do) */
-  intents?: { action: string; detail: Record<string, unknown> }[];
+  intents?: Intent[];
 }
 
 export interface HostHistory {
