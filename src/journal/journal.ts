@@ -43,9 +43,13 @@ export type JournalRecord =
   | { kind: 'facts'; host: string; namespace: string; values?: Record<string, unknown>; time: string };
 
 /**
- * The run journal: append-only JSON lines in <state>/runs/<runId>.jsonl. Writes are synchronous
- * so records keep their order and are in the kernel before the next action; intent records are
- * also on disk (fsync) before the action they announce starts. The fsync is asynchronous and
+ * The run journal: append-only JSON lines in <state>/runs/<runId>.jsonl. Records are written in
+ * order, in one write per turn of the event loop (every record of every host in that turn: a
+ * write syscall per record was a measurable share of the controller's CPU per exec, issue 17),
+ * and always before an intent record's fsync: whatever a run did before an action is in the
+ * kernel before the action starts, and intent records are on disk (fsync) before it starts. A
+ * process killed between a record and the end of its turn leaves the journal it would have left
+ * had it been killed just before that record: resume is built for exactly that. The fsync is asynchronous and
  * shared: every host waiting on an intent at the same moment is covered by one fsync of the
  * file, instead of each blocking the whole process with its own (28% of the main thread at 100
  * hosts, BENCHMARKS.md).
@@ -57,6 +61,9 @@ export class Journal {
   private written = 0;
   private synced = 0;
   private inflight: Promise<void> | undefined;
+  /** records made in this turn of the event loop and not yet written */
+  private pending = '';
+  private drainScheduled = false;
 
   constructor(dir: string, readonly runId: string, private readonly redact: Redact) {
     mkdirSync(join(dir, 'runs'), { recursive: true, mode: 0o700 });
@@ -75,10 +82,27 @@ export class Journal {
 
   private writeLine(json: string, sync: boolean): void {
     if (this.fd === undefined) return;
-    writeSync(this.fd, json + '\n');
+    this.pending += json + '\n';
     this.written++;
     // durable shortly; whoever must wait for it (an intent) awaits flush()
+    if (!this.drainScheduled) {
+      this.drainScheduled = true;
+      setImmediate(() => {
+        this.drainScheduled = false;
+        openJournals.delete(this);
+        this.drain();
+      });
+      openJournals.add(this);
+    }
     if (sync) void this.flush();
+  }
+
+  /** Write what this turn recorded (one write syscall), so it is in the kernel. */
+  drain(): void {
+    if (this.fd === undefined || this.pending === '') return;
+    const text = this.pending;
+    this.pending = '';
+    writeSync(this.fd, text);
   }
 
   /** Resolves once every record written so far is on disk; concurrent callers share fsyncs. */
@@ -87,6 +111,7 @@ export class Journal {
     const wait = async (): Promise<void> => {
       while (this.synced < target && this.fd !== undefined) {
         if (!this.inflight) {
+          this.drain();
           const upTo = this.written;
           const fd = this.fd;
           this.inflight = new Promise<void>((resolve) => {
@@ -116,6 +141,7 @@ export class Journal {
   /** once per run, before anything is contacted: blocking is fine */
   private syncNow(): void {
     if (this.fd === undefined) return;
+    this.drain();
     fsyncSync(this.fd);
     this.synced = this.written;
   }
@@ -140,13 +166,24 @@ export class Journal {
   }
 
   close(): void {
+    openJournals.delete(this);
     if (this.fd !== undefined) {
+      this.drain();
       fsyncSync(this.fd);
       closeSync(this.fd);
     }
     this.fd = undefined;
   }
 }
+
+/**
+ * Journals with records of the current turn: a process that exits before the turn ends (an
+ * uncaught error, process.exit) still writes them. Synchronous, as an 'exit' listener must be.
+ */
+const openJournals = new Set<Journal>();
+process.on('exit', () => {
+  for (const j of openJournals) j.drain();
+});
 
 export function journalPath(dir: string, runId: string): string {
   return join(dir, 'runs', `${runId}.jsonl`);

@@ -91,14 +91,23 @@ export function redactValueWith<T>(value: T, redact: RedactFn): T {
     if (typeof v === 'object' && v !== null) {
       // toJSON objects (a Date) serialise as strings: redact what will be written
       if (typeof (v as { toJSON?: unknown }).toJSON === 'function') return walk((v as { toJSON(): unknown }).toJSON());
-      let changed = false;
-      const entries = Object.entries(v).map(([k, x]) => {
+      // no entry arrays unless something changed: the common case allocates nothing
+      const keys = Object.keys(v);
+      const o = v as Record<string, unknown>;
+      for (let i = 0; i < keys.length; i++) {
+        const k = keys[i]!;
+        const x = o[k];
         const k2 = redact(k);
         const x2 = walk(x);
-        if (k2 !== k || x2 !== x) changed = true;
-        return [k2, x2] as const;
-      });
-      return changed ? Object.fromEntries(entries) : v;
+        if (k2 === k && x2 === x) continue;
+        // something changed: copy the entries seen so far as they are, this one and the rest redacted
+        const out: [string, unknown][] = [];
+        for (let j = 0; j < i; j++) out.push([keys[j]!, o[keys[j]!]]);
+        out.push([k2, x2]);
+        for (let j = i + 1; j < keys.length; j++) out.push([redact(keys[j]!), walk(o[keys[j]!])]);
+        return Object.fromEntries(out);
+      }
+      return v;
     }
     return v;
   };

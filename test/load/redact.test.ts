@@ -48,6 +48,24 @@ describe('Redactor', () => {
     expect(q.redactValue({ check: true, n: 1234, s: 'true 1234', true: ['is true'] })).toEqual({ check: true, n: 1234, s: '*** ***', '***': ['is ***'] });
     expect(q.stringify({ check: true, n: 1234, s: 'x true' })).toBe('{"check":true,"n":1234,"s":"x ***"}');
   });
+  it('redactValue copies only what it masks: key order kept, input untouched, a clean value returned as is', () => {
+    const q = new Redactor();
+    q.add('hunter2');
+    const clean = { a: 'x', b: { c: ['y', 1] }, d: null };
+    expect(q.redactValue(clean)).toBe(clean);
+    // the secret in the middle: the keys before it copied as they are, the ones after redacted too
+    const v = { first: 'ok', mid: 'pw hunter2', hunter2: 'key', last: ['hunter2', 'fine'], n: 7 };
+    const before = JSON.stringify(v);
+    const r = q.redactValue(v);
+    expect(Object.keys(r)).toEqual(['first', 'mid', '***', 'last', 'n']);
+    expect(r).toEqual({ first: 'ok', mid: 'pw ***', '***': 'key', last: ['***', 'fine'], n: 7 });
+    expect(JSON.stringify(v)).toBe(before);
+    // a nested clean branch is shared, a changed one is a copy
+    const w = { keep: { x: 'a' }, change: { y: 'hunter2' } };
+    const rw = q.redactValue(w);
+    expect(rw.keep).toBe(w.keep);
+    expect(rw.change).not.toBe(w.change);
+  });
   it('the late JSON pass masks inside string tokens only and keeps the JSON valid', () => {
     const q = new Redactor();
     q.add('n1234');
