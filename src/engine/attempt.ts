@@ -11,34 +11,57 @@ export const DEFAULT_STEP_TIMEOUT_MS = 30 * 60_000;
 export const ABORTED = Symbol('aborted');
 
 /**
- * A signal for one try: aborted by the run (second SIGINT) or by the timeout. `done()` must be
- * called when the try ends, so no timer or listener outlives it.
+ * One try of a step: its abort signal, aborted by the run (second SIGINT) or by the timeout,
+ * and `race()`, which settles as soon as that happens. `done()` must be called when the try
+ * ends, so no timer or watcher outlives it.
+ *
+ * Why not listeners on AbortSignals: a try used to add (and remove) an 'abort' listener on the
+ * run's signal and one on its own per plan() and apply(); Node's EventTarget made that ~5% of
+ * the controller's CPU per exec in a profile of 1,500 execs (issue 17, BENCHMARKS.md). The run
+ * now calls its tries through a plain Set (RunControl.watch), and a try its races the same way;
+ * the step still gets a real AbortSignal, aborted first, as before.
  */
-export function attemptSignal(control: RunControl, timeoutMs: number): { signal: AbortSignal; done(): void } {
-  const ac = new AbortController();
-  const onAbort = (): void => ac.abort(control.abortSignal.reason);
-  control.abortSignal.addEventListener('abort', onAbort, { once: true });
-  const timer = setTimeout(() => ac.abort(new Error('timeout')), timeoutMs);
-  return {
-    signal: ac.signal,
-    done: () => {
-      clearTimeout(timer);
-      control.abortSignal.removeEventListener('abort', onAbort);
-    },
-  };
-}
+export class Attempt {
+  private readonly ac = new AbortController();
+  private readonly waiters = new Set<() => void>();
+  private readonly timer: NodeJS.Timeout;
+  private readonly unwatch: () => void;
 
-/** Run fn, but settle as soon as the signal aborts; a thrown error is returned as a value. */
-export async function race<T>(fn: () => Promise<T>, signal: AbortSignal): Promise<T | typeof ABORTED | Error> {
-  if (signal.aborted) return ABORTED;
-  return new Promise((resolve) => {
-    const onAbort = (): void => resolve(ABORTED);
-    signal.addEventListener('abort', onAbort, { once: true });
-    fn().then(
-      (v) => { signal.removeEventListener('abort', onAbort); resolve(v); },
-      (e: unknown) => { signal.removeEventListener('abort', onAbort); resolve(e instanceof Error ? e : new Error(String(e))); },
-    );
-  });
+  constructor(control: RunControl, timeoutMs: number) {
+    // like an 'abort' listener added now: a run aborted before this try started does not abort it
+    this.unwatch = control.watch((reason) => this.abort(reason));
+    this.timer = setTimeout(() => this.abort(new Error('timeout')), timeoutMs);
+  }
+
+  get signal(): AbortSignal {
+    return this.ac.signal;
+  }
+
+  private abort(reason: unknown): void {
+    if (this.ac.signal.aborted) return;
+    // the step's own listeners on its signal first (e.g. a cancelled XAPI call), then the races
+    this.ac.abort(reason);
+    for (const w of this.waiters) w();
+    this.waiters.clear();
+  }
+
+  /** Run fn, but settle as soon as this try is aborted; a thrown error is returned as a value. */
+  race<T>(fn: () => Promise<T>): Promise<T | typeof ABORTED | Error> {
+    if (this.ac.signal.aborted) return Promise.resolve(ABORTED);
+    return new Promise((resolve) => {
+      const onAbort = (): void => resolve(ABORTED);
+      this.waiters.add(onAbort);
+      fn().then(
+        (v) => { this.waiters.delete(onAbort); resolve(v); },
+        (e: unknown) => { this.waiters.delete(onAbort); resolve(e instanceof Error ? e : new Error(String(e))); },
+      );
+    });
+  }
+
+  done(): void {
+    clearTimeout(this.timer);
+    this.unwatch();
+  }
 }
 
 /** The pause before a retry; false when the run was aborted meanwhile. */

@@ -13,6 +13,8 @@ export class RunControl {
     return c;
   })();
   stopping = false;
+  /** what the second interrupt aborts at once: the steps' tries (src/engine/attempt.ts) */
+  private readonly watchers = new Set<(reason: unknown) => void>();
 
   get aborted(): boolean {
     return this.abortCtl.signal.aborted;
@@ -22,13 +24,21 @@ export class RunControl {
     return this.abortCtl.signal;
   }
 
+  /** Call fn when the run is aborted from now on (a Set, not an EventTarget listener: one per step try). */
+  watch(fn: (reason: unknown) => void): () => void {
+    this.watchers.add(fn);
+    return () => { this.watchers.delete(fn); };
+  }
+
   /** returns 'stop' on the first call, 'abort' on the second */
   interrupt(): 'stop' | 'abort' {
     if (!this.stopping) {
       this.stopping = true;
       return 'stop';
     }
-    this.abortCtl.abort(new Error('aborted by second interrupt'));
+    const reason = new Error('aborted by second interrupt');
+    this.abortCtl.abort(reason);
+    for (const w of [...this.watchers]) w(reason);
     return 'abort';
   }
 }

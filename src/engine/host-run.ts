@@ -9,7 +9,7 @@ import type { RunControl } from './control.js';
 import type { EngineOptions, EnginePlay, EngineStep, HostResume } from './types.js';
 import { evaluateWhen, predicatePaths } from './when.js';
 import { failureText } from '../report/failure-text.js';
-import { ABORTED, DEFAULT_STEP_TIMEOUT_MS, attemptSignal, formatMs, race, sleep } from './attempt.js';
+import { ABORTED, Attempt, DEFAULT_STEP_TIMEOUT_MS, formatMs, sleep } from './attempt.js';
 import { CheckModeLedger } from './check-mode.js';
 import { AppliedSteps, rollBack, type RollbackOutcome } from './rollback.js';
 import { makeStepContext, predictOnlyContext } from './step-context.js';
@@ -346,14 +346,14 @@ export class HostRun {
   private async attempt(step: EngineStep, args: unknown, check: boolean, mainIndex?: number, resumed?: ResumedApply): Promise<StepRun> {
     const spec = step.spec;
     const timeoutMs = spec.timeoutMs ?? DEFAULT_STEP_TIMEOUT_MS;
-    const ac = attemptSignal(this.control, timeoutMs);
+    const ac = new Attempt(this.control, timeoutMs);
     // a step with `check_mode: true` is predicted in a real run too: its plan() sees check mode
     // (e.g. does not run user-written guards) and gets read-only views of the run's writable
     // connector and XAPI session, so a step that forgets to look at ctx.check changes nothing
     const ctx = check && !this.opts.check ? predictOnlyContext(this.makeCtx(ac.signal, spec.name)) : this.makeCtx(ac.signal, spec.name, resumed);
     this.currentCtx = ctx;
     try {
-      const planned = await race(() => step.type.plan(ctx, args), ac.signal);
+      const planned = await ac.race(() => step.type.plan(ctx, args));
       if (planned === ABORTED) return this.abortedRun(timeoutMs);
       if (planned instanceof Error) return { status: 'failed', summary: `bug in step '${spec.type}' plan(): ${planned.message}`, fatal: true };
       const p: PlanResult = planned;
@@ -366,7 +366,7 @@ export class HostRun {
         case 'unknown': return { status: 'failed', summary: `bug in step '${spec.type}' plan(): unknown outside check mode (${p.reason})`, fatal: true };
         case 'change': break;
       }
-      const run = await this.applyChange(step, args, p, ctx, ac.signal, timeoutMs, mainIndex);
+      const run = await this.applyChange(step, args, p, ctx, ac, timeoutMs, mainIndex);
       // the predicted diff is shown whatever the apply came to (--diff)
       return p.diff ? { ...run, diff: p.diff } : run;
     } finally {
@@ -378,7 +378,7 @@ export class HostRun {
   /** Past a planned change: the guest gate, the journaled intent, apply(), and what it came to. */
   private async applyChange(
     step: EngineStep, args: unknown, p: Extract<PlanResult, { kind: 'change' }>, ctx: StepContext,
-    signal: AbortSignal, timeoutMs: number, mainIndex: number | undefined,
+    attempt: Attempt, timeoutMs: number, mainIndex: number | undefined,
   ): Promise<StepRun> {
     const spec = step.spec;
     // Before the first change on this host: the guest the play goes on to use answers and is
@@ -390,7 +390,7 @@ export class HostRun {
     // Durable before anything changes: a crash from here on may leave this step half done.
     await ctx.intent({ action: 'step.apply', detail: { stepType: spec.type } });
     const appliedBefore = this.applied.length;
-    const appliedRes = await race(() => step.type.apply(ctx, args, p), signal);
+    const appliedRes = await attempt.race(() => step.type.apply(ctx, args, p));
     // a guest-side apply that may have changed the guest (a failed or cut-short one too)
     if (touchesGuest(step.type) && !(typeof appliedRes === 'object' && !(appliedRes instanceof Error) && appliedRes.kind === 'ok')) {
       this.applied.guestApplyStarted(appliedBefore);
