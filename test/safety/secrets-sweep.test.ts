@@ -138,7 +138,7 @@ describe('secrets sweep: structured redaction keeps serialised syntax intact', (
     expect(read.ok && read.value.bad).toBe(0);
   });
 
-  it('a secret equal to `true` or a number leaves --json lines valid JSON', () => {
+  it('a secret equal to `true` or a number leaves --json lines valid JSON', async () => {
     const r = new Redactor();
     r.add('true');
     r.add('1000');
@@ -148,6 +148,7 @@ describe('secrets sweep: structured redaction keeps serialised syntax intact', (
     const rep = createJsonReporter(out, (s) => r.redact(s));
     rep.event(ev(true));
     rep.event({ type: 'batch-end', play: 'p', index: 0, total: 1000, failed: 0, time: 'x' } as unknown as RunEvent);
+    await rep.close(); // the lines of a turn go out together (src/report/json.ts)
     const parsed = text.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(parsed[0]!['check']).toBe(true);
     expect(parsed[1]!['total']).toBe(1000);
