@@ -4,6 +4,7 @@ import { eventJson, type RunEvent } from '../engine/events.js';
 import type { Intent } from '../steps/types.js';
 import type { Redact } from '../report/types.js';
 import { redactJsonText, redactValueWith } from '../util/redact.js';
+import { TurnBuffer } from '../util/turn-buffer.js';
 
 export function stateDir(flag: string | undefined, cwd = process.cwd()): string {
   return resolve(cwd, flag ?? process.env['PVRUN_STATE_DIR'] ?? '.pvrun');
@@ -49,8 +50,8 @@ export type JournalRecord =
  * and always before an intent record's fsync: whatever a run did before an action is in the
  * kernel before the action starts, and intent records are on disk (fsync) before it starts. A
  * process killed between a record and the end of its turn leaves the journal it would have left
- * had it been killed just before that record: resume is built for exactly that. The fsync is asynchronous and
- * shared: every host waiting on an intent at the same moment is covered by one fsync of the
+ * had it been killed just before that record: resume is built for exactly that. The fsync is
+ * asynchronous and shared: every host waiting on an intent at the same moment is covered by one fsync of the
  * file, instead of each blocking the whole process with its own (28% of the main thread at 100
  * hosts, BENCHMARKS.md).
  */
@@ -62,8 +63,7 @@ export class Journal {
   private synced = 0;
   private inflight: Promise<void> | undefined;
   /** records made in this turn of the event loop and not yet written */
-  private pending = '';
-  private drainScheduled = false;
+  private readonly buffer = new TurnBuffer((text) => { if (this.fd !== undefined) writeSync(this.fd, text); });
 
   constructor(dir: string, readonly runId: string, private readonly redact: Redact) {
     mkdirSync(join(dir, 'runs'), { recursive: true, mode: 0o700 });
@@ -82,27 +82,10 @@ export class Journal {
 
   private writeLine(json: string, sync: boolean): void {
     if (this.fd === undefined) return;
-    this.pending += json + '\n';
+    this.buffer.add(json + '\n');
     this.written++;
     // durable shortly; whoever must wait for it (an intent) awaits flush()
-    if (!this.drainScheduled) {
-      this.drainScheduled = true;
-      setImmediate(() => {
-        this.drainScheduled = false;
-        openJournals.delete(this);
-        this.drain();
-      });
-      openJournals.add(this);
-    }
     if (sync) void this.flush();
-  }
-
-  /** Write what this turn recorded (one write syscall), so it is in the kernel. */
-  drain(): void {
-    if (this.fd === undefined || this.pending === '') return;
-    const text = this.pending;
-    this.pending = '';
-    writeSync(this.fd, text);
   }
 
   /** Resolves once every record written so far is on disk; concurrent callers share fsyncs. */
@@ -111,7 +94,7 @@ export class Journal {
     const wait = async (): Promise<void> => {
       while (this.synced < target && this.fd !== undefined) {
         if (!this.inflight) {
-          this.drain();
+          this.buffer.drain();
           const upTo = this.written;
           const fd = this.fd;
           this.inflight = new Promise<void>((resolve) => {
@@ -141,7 +124,7 @@ export class Journal {
   /** once per run, before anything is contacted: blocking is fine */
   private syncNow(): void {
     if (this.fd === undefined) return;
-    this.drain();
+    this.buffer.drain();
     fsyncSync(this.fd);
     this.synced = this.written;
   }
@@ -166,24 +149,14 @@ export class Journal {
   }
 
   close(): void {
-    openJournals.delete(this);
     if (this.fd !== undefined) {
-      this.drain();
+      this.buffer.drain();
       fsyncSync(this.fd);
       closeSync(this.fd);
     }
     this.fd = undefined;
   }
 }
-
-/**
- * Journals with records of the current turn: a process that exits before the turn ends (an
- * uncaught error, process.exit) still writes them. Synchronous, as an 'exit' listener must be.
- */
-const openJournals = new Set<Journal>();
-process.on('exit', () => {
-  for (const j of openJournals) j.drain();
-});
 
 export function journalPath(dir: string, runId: string): string {
   return join(dir, 'runs', `${runId}.jsonl`);

@@ -1,5 +1,6 @@
 import { createWriteStream } from 'node:fs';
 import { eventJson } from '../engine/events.js';
+import { TurnBuffer } from '../util/turn-buffer.js';
 import type { Redact, Reporter } from './types.js';
 
 /**
@@ -15,30 +16,16 @@ import type { Redact, Reporter } from './types.js';
  */
 export function createJsonReporter(target: NodeJS.WritableStream | string, redact: Redact): Reporter {
   const out = typeof target === 'string' ? createWriteStream(target, { flags: 'w' }) : target;
-  let pending = '';
-  let scheduled = false;
-  const drain = (): void => {
-    scheduled = false;
-    process.off('exit', drain);
-    if (pending === '') return;
-    const text = pending;
-    pending = '';
-    out.write(text);
-  };
+  // stdout to a file or a pipe is written synchronously on Linux: an exit between two turns
+  // still gets its lines out
+  const buffer = new TurnBuffer((text) => out.write(text));
   return {
     event(e) {
       // the same redacted text the journal writes, made once per event (src/engine/events.ts)
-      pending += eventJson(e, redact) + '\n';
-      if (!scheduled) {
-        scheduled = true;
-        setImmediate(drain);
-        // stdout to a file or a pipe is written synchronously on Linux: an exit between two
-        // turns still gets its lines out
-        process.on('exit', drain);
-      }
+      buffer.add(eventJson(e, redact) + '\n');
     },
     close: () => new Promise<void>((resolve) => {
-      drain();
+      buffer.drain();
       if (typeof target === 'string') (out as ReturnType<typeof createWriteStream>).end(() => resolve());
       else resolve();
     }),
