@@ -199,4 +199,46 @@ describeWithSshd('reboot step (via hypervisor, XAPI simulator + restarted sshd)'
     expect(apply?.kind === 'changed' && apply.data?.['boot_id']).not.toBe(before.ok ? before.value.stdout.trim() : '?');
     expect(powerOps).toEqual(['clean_reboot']);
   });
+
+  // `pvrun resume` of a hypervisor reboot cut short after its intent (src/steps/reboot.ts,
+  // cutRebootBootId): the boot id the killed process read decides whether XAPI is asked again
+  const bootId = async (): Promise<string> => {
+    const r = await g.connector.exec(`cat ${g.bootIdFile}`);
+    if (!r.ok) throw new Error(`cannot read the boot id: ${r.error.message}`);
+    return r.value.stdout.trim();
+  };
+  const vmRef = async () => {
+    const vm = await pools.vm({ pool: 'p', name_label: 'lin-1' });
+    if (!vm.ok) throw new Error(JSON.stringify(vm.error));
+    return vm.value;
+  };
+
+  it('pvrun resume: a hypervisor reboot that has happened is not asked of XAPI again', async () => {
+    const asked = await bootId();
+    // the killed process's reboot, done: a new boot id, sshd back
+    await g.sshd.killConnections();
+    await g.sshd.stopListening();
+    const after = crypto.randomUUID();
+    writeFileSync(g.bootIdFile, `${after}\n`);
+    await g.sshd.restart();
+    powerOps.length = 0;
+    const ctx = makeCtx(g.host, g.connector, { vm: await vmRef(), resumedApply: { intents: [{ action: 'reboot', detail: { via: 'hypervisor', boot_id: asked, mode: 'auto' } }] } });
+    const { apply } = await runStep(rebootStep, ctx, { via: 'hypervisor', reboot_timeout: 60 });
+    expect(apply, ctx.logs.join('\n')).toMatchObject({ kind: 'changed', summary: expect.stringMatching(/^rebooted via hypervisor \(asked for by the killed process\)/), data: { boot_id_before: asked, boot_id: after } });
+    expect(powerOps).toEqual([]);
+    expect(ctx.intents).toEqual([]);
+    expect(await bootId()).toBe(after);
+  });
+
+  it('pvrun resume: a hypervisor reboot that has not happened is asked of XAPI once more', async () => {
+    const asked = await bootId();
+    powerOps.length = 0;
+    const ctx = makeCtx(g.host, g.connector, { vm: await vmRef(), resumedApply: { intents: [{ action: 'reboot', detail: { via: 'hypervisor', boot_id: asked, mode: 'auto' } }] } });
+    const { apply } = await runStep(rebootStep, ctx, { via: 'hypervisor', reboot_timeout: 60 });
+    expect(apply, ctx.logs.join('\n')).toMatchObject({ kind: 'changed', summary: expect.stringMatching(/^rebooted via hypervisor in /), data: { boot_id_before: asked } });
+    expect(apply?.kind === 'changed' && apply.data?.['boot_id']).not.toBe(asked);
+    expect(ctx.logs.join('\n')).toMatch(/resumed: the boot id has not changed since the killed process asked for this reboot: asking again/);
+    expect(powerOps).toEqual(['clean_reboot']);
+    expect(ctx.intents.map((i) => i.action)).toEqual(['reboot']);
+  });
 });
