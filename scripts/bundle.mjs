@@ -53,6 +53,11 @@ const result = await build({
   // require, so each chunk gets one made for its own URL
   banner: { js: "import { createRequire as __pvrunCreateRequire } from 'node:module'; const require = __pvrunCreateRequire(import.meta.url);" },
   legalComments: 'inline',
+  // Node 20 has no compile cache for ES modules: every run parses the chunks it loads again.
+  // Without comments and whitespace (and with constant folding) the chunks `validate` loads are
+  // ~25 % smaller. Identifiers keep their names, so an internal error's trace stays readable.
+  minifyWhitespace: true,
+  minifySyntax: true,
   logLevel: 'warning',
   metafile: true,
 });
