@@ -200,6 +200,25 @@ function liftedDescription(node: Record<string, unknown>): string | undefined {
  */
 export function withDocs(schema: JsonSchema): JsonSchema {
   const copy = structuredClone(schema) as Record<string, unknown>;
+  forEachProperty(copy, (key, pv) => {
+    if (typeof pv !== 'object' || pv === null) return;
+    const p = pv as Record<string, unknown>;
+    const doc = PROPERTY_DOCS[key];
+    // a pattern's own description words it in error messages: it stays
+    const own = typeof p.description === 'string' && 'pattern' in p ? p.description : undefined;
+    const description = own ?? doc?.description ?? (p.description as string | undefined) ?? liftedDescription(p);
+    if (description !== undefined) p.description = description;
+    if (doc?.examples && !('examples' in p)) p.examples = doc.examples;
+  });
+  return copy as JsonSchema;
+}
+
+/**
+ * Calls `visit` for every property of a schema, depth first in schema order, with its key
+ * `<section>.<name>…` (the section being the nearest titled schema above it), before walking into
+ * the property's own schema — so a visit may edit what is walked next.
+ */
+function forEachProperty(schema: unknown, visit: (key: string, property: unknown) => void): void {
   const walk = (node: unknown, prefix: string): void => {
     if (Array.isArray(node)) { node.forEach((n) => walk(n, prefix)); return; }
     if (typeof node !== 'object' || node === null) return;
@@ -208,15 +227,8 @@ export function withDocs(schema: JsonSchema): JsonSchema {
     for (const [k, v] of Object.entries(n)) {
       if (k === 'properties' && typeof v === 'object' && v !== null) {
         for (const [pk, pv] of Object.entries(v as Record<string, unknown>)) {
-          if (typeof pv !== 'object' || pv === null) continue;
           const key = `${prefix}.${pk}`;
-          const p = pv as Record<string, unknown>;
-          const doc = PROPERTY_DOCS[key];
-          // a pattern's own description words it in error messages: it stays
-          const own = typeof p.description === 'string' && 'pattern' in p ? p.description : undefined;
-          const description = own ?? doc?.description ?? (p.description as string | undefined) ?? liftedDescription(p);
-          if (description !== undefined) p.description = description;
-          if (doc?.examples && !('examples' in p)) p.examples = doc.examples;
+          visit(key, pv);
           walk(pv, key);
         }
       } else if (k === '$defs') {
@@ -226,8 +238,8 @@ export function withDocs(schema: JsonSchema): JsonSchema {
       }
     }
   };
-  walk(copy, typeof copy.title === 'string' ? copy.title : '');
-  return copy as JsonSchema;
+  const title = (schema as { title?: unknown } | null)?.title;
+  walk(schema, typeof title === 'string' ? title : '');
 }
 
 export function buildInventorySchema(): JsonSchema {
@@ -368,27 +380,10 @@ export interface PropertyEntry {
 /** Every property of a (documented) schema, once per key, in schema order. */
 export function propertyEntries(schema: JsonSchema): PropertyEntry[] {
   const out = new Map<string, PropertyEntry>();
-  const walk = (node: unknown, prefix: string): void => {
-    if (Array.isArray(node)) { node.forEach((n) => walk(n, prefix)); return; }
-    if (typeof node !== 'object' || node === null) return;
-    const n = node as Record<string, unknown>;
-    if (typeof n.title === 'string') prefix = SECTION_OF_TITLE[n.title] ?? n.title;
-    for (const [k, v] of Object.entries(n)) {
-      if (k === 'properties' && typeof v === 'object' && v !== null) {
-        for (const [pk, pv] of Object.entries(v as Record<string, unknown>)) {
-          const key = `${prefix}.${pk}`;
-          const p = (typeof pv === 'object' && pv !== null ? pv : {}) as Record<string, unknown>;
-          if (!out.has(key)) out.set(key, { key, description: p.description as string | undefined, examples: p.examples as unknown[] | undefined });
-          walk(pv, key);
-        }
-      } else if (k === '$defs') {
-        for (const d of Object.values(v as Record<string, unknown>)) walk(d, prefix);
-      } else if (typeof v === 'object' && v !== null && k !== 'examples' && k !== 'default' && k !== 'const' && k !== 'enum') {
-        walk(v, prefix);
-      }
-    }
-  };
-  walk(schema, typeof (schema as { title?: unknown }).title === 'string' ? String((schema as { title: string }).title) : '');
+  forEachProperty(schema, (key, pv) => {
+    const p = (typeof pv === 'object' && pv !== null ? pv : {}) as Record<string, unknown>;
+    if (!out.has(key)) out.set(key, { key, description: p.description as string | undefined, examples: p.examples as unknown[] | undefined });
+  });
   return [...out.values()];
 }
 
