@@ -97,7 +97,11 @@ const refusedClean = (e: HypervisorFailure) =>
  */
 export async function rebootVm(
   h: VmHandle,
-  opts: { mode: RebootMode; freshMetrics?: FreshPolicy; freshGraceMs?: number },
+  opts: {
+    mode: RebootMode; freshMetrics?: FreshPolicy; freshGraceMs?: number;
+    /** called with the facts just before XAPI is asked (the reboot step journals its intent here, with the start_time) */
+    beforeCall?: (before: VmFacts) => Promise<void>;
+  },
   timeoutMs: number,
   signal?: AbortSignal,
 ): Promise<Result<RebootResult, HypervisorFailure>> {
@@ -112,6 +116,7 @@ export async function rebootVm(
   let method: RebootResult['method'] = opts.mode === 'hard' || (opts.mode === 'auto' && !canClean) ? 'hard_reboot' : 'clean_reboot';
   let fallback: string | undefined = opts.mode === 'auto' && !canClean ? 'clean_reboot not in allowed_operations (no PV drivers/agent)' : undefined;
   const deadline = Date.now() + timeoutMs;
+  await opts.beforeCall?.(b);
   let r = await callAsync(h.xapi, `VM.${method}`, [h.ref], { timeoutMs, signal });
   if (!r.ok && method === 'clean_reboot' && opts.mode === 'auto' && refusedClean(r.error)) {
     fallback = `clean_reboot refused: ${r.error.message}`;
@@ -123,6 +128,29 @@ export async function rebootVm(
   const w = await waitBootThenMetrics(h, before.value.watch, b.start_time, fresh, Math.max(1000, deadline - Date.now()), signal, opts.freshGraceMs);
   if (!w.ok) return w;
   return ok({ method, ...(fallback ? { fallback } : {}), facts: w.value });
+}
+
+/** What XAPI says of a reboot asked for after the VM last started at `askedAt` (a VM_metrics.start_time). */
+export type RebootSeen = 'booted' | 'under-way' | 'not-asked';
+
+/**
+ * Under `pvrun resume`: did the killed process's reboot reach XAPI? A boot after `askedAt` says
+ * it happened (VM_metrics.start_time, "Time at which this VM was last booted": shared/xapi/
+ * xenapi.json, class VM_metrics; the simulator sets it in model.ts `boot`); a clean_reboot or
+ * hard_reboot in the VM's current_operations says it is under way (VM.current_operations "links
+ * each of the running tasks using this object … to a current_operation enum": xenapi.json, class
+ * VM; the simulator's `exclusive`); neither says it was never sent, or was refused.
+ */
+export async function rebootSince(h: VmHandle, askedAt: string): Promise<Result<{ seen: RebootSeen; facts: VmFacts }, HypervisorFailure>> {
+  const asked = parseXapiDate(askedAt);
+  const f = await readVmFacts(h.xapi, h.ref);
+  if (!f.ok) return f;
+  const started = parseXapiDate(f.value.start_time);
+  if (asked !== undefined && started !== undefined && started > asked) return ok({ seen: 'booted', facts: f.value });
+  const ops = await h.xapi.call<Record<string, string>>('VM.get_current_operations', [h.ref]);
+  if (!ops.ok) return ops;
+  const underWay = Object.values(ops.value).some((op) => op === 'clean_reboot' || op === 'hard_reboot');
+  return ok({ seen: underWay ? 'under-way' : 'not-asked', facts: f.value });
 }
 
 /** Start a halted VM and wait for it to run (and for fresh metrics, see FreshPolicy; default no). */

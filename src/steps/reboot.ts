@@ -7,7 +7,7 @@
 import { rebootInfo } from './catalog.js';
 import { bootIdCommand } from '../facts/linux.js';
 import type { Connector, ConnectorFailure } from '../connectors/types.js';
-import { rebootVm, type RebootMode } from '../hypervisor/vm-power.js';
+import { rebootSince, rebootVm, waitForRunningAndFreshMetrics, type RebootMode } from '../hypervisor/vm-power.js';
 import { err, ok, type Result } from '../util/result.js';
 import { quoteShell } from '../util/shell-quote.js';
 import { applyFail, failureText, tail } from './linux/common.js';
@@ -124,6 +124,17 @@ function cutRebootBootId(ctx: StepContext): string | undefined {
   return typeof id === 'string' && id !== '' ? id : undefined;
 }
 
+/**
+ * Under `pvrun resume`, via hypervisor: the VM's start_time (VM_metrics) the killed process read
+ * just before it asked XAPI for this reboot. XAPI answers from it whether that reboot happened,
+ * even when the guest — maybe the reason for a hypervisor reboot — never answered.
+ */
+function cutRebootStartTime(ctx: StepContext): string | undefined {
+  const asked = ctx.resumedApply?.intents.findLast((i) => i.action === 'reboot');
+  const t = asked?.detail['via'] === 'hypervisor' ? asked.detail['start_time'] : undefined;
+  return typeof t === 'string' && t !== '' ? t : undefined;
+}
+
 export const rebootStep = defineStep<RebootArgs>({
   ...rebootInfo, // type, description, schema, shorthand, flags: src/steps/catalog.ts
 
@@ -156,8 +167,34 @@ export const rebootStep = defineStep<RebootArgs>({
     // a second outage. The same boot id: it may still be pending, or was never sent; asking again
     // is safe (a guest already going down takes the second request with it).
     const cutBefore = cutRebootBootId(ctx);
+    const cutStart = via === 'hypervisor' ? cutRebootStartTime(ctx) : undefined;
     let before: string | null = null;
-    if (via === 'guest' || cutBefore !== undefined) {
+    if (cutStart !== undefined) {
+      // via hypervisor, the killed process journaled the VM's start_time: XAPI says what became of its reboot
+      const vm = await ctx.vm();
+      if (!vm.ok) return applyFail(vm.error);
+      const since = await rebootSince(vm.value, cutStart);
+      if (!since.ok) return applyFail({ kind: 'hypervisor', failure: since.error });
+      if (since.value.seen !== 'not-asked') {
+        if (since.value.seen === 'under-way') {
+          ctx.log(`resumed: XAPI is still rebooting ${vm.value.nameLabel} for the killed process: waiting for that boot, not asking again`);
+          const b = await waitForRunningAndFreshMetrics(vm.value, { timeoutMs: Math.max(1000, deadline - Date.now()), signal: ctx.signal, bootedAfter: cutStart });
+          if (!b.ok) return applyFail({ kind: 'hypervisor', failure: b.error });
+        } else {
+          ctx.log(`resumed: ${vm.value.nameLabel} booted at ${since.value.facts.start_time}, after ${cutStart} when the killed process asked XAPI for this reboot: it has rebooted; not asking again`);
+        }
+        ctx.facts.invalidate();
+        before = cutBefore ?? null;
+        const w = await waitForNewBoot(() => ctx.guest(), ctx, before, a, deadline, false);
+        if (!w.ok) return { kind: 'failed', reason: failureText(w.error), unreachable: true };
+        return summary(w.value, ' (asked for by the killed process)');
+      }
+      ctx.log(`resumed: XAPI shows no boot of ${vm.value.nameLabel} since ${cutStart} and no reboot under way: the killed process's reboot never reached it; asking again`);
+      if (g.ok) {
+        const id = await readBootId(g.value, ctx);
+        if (id.ok) before = id.value;
+      }
+    } else if (via === 'guest' || cutBefore !== undefined) {
       // via hypervisor the guest may be why it is rebooted (hung): its boot id is worth a while only
       const id = await bootIdBefore(g, ctx, a, via === 'guest' ? deadline : Math.min(deadline, Date.now() + HYPERVISOR_LOOK_MS));
       if (!id.ok) {
@@ -186,14 +223,19 @@ export const rebootStep = defineStep<RebootArgs>({
       if (t.ok && t.value.exitCode !== 0) return { kind: 'failed', reason: `reboot command failed (exit ${t.value.exitCode}): ${tail(t.value.stderr)}` };
     } else {
       // the guest may be the reason for a hypervisor reboot: its boot id is nice to have only
-      if (g.ok && cutBefore === undefined) {
+      if (g.ok && cutBefore === undefined && cutStart === undefined) {
         const id = await readBootId(g.value, ctx);
         if (id.ok) before = id.value;
       }
       const vm = await ctx.vm();
       if (!vm.ok) return applyFail(vm.error);
-      await ctx.intent({ action: 'reboot', detail: { via, boot_id: before, mode: a.mode ?? 'auto' } });
-      const r = await rebootVm(vm.value, { mode: a.mode ?? 'auto' }, Math.max(1000, deadline - Date.now()), ctx.signal);
+      // journaled just before XAPI is asked, with the VM's start_time then: a resume can tell
+      // from XAPI alone whether this reboot happened (cutRebootStartTime)
+      const mode = a.mode ?? 'auto';
+      const r = await rebootVm(vm.value, {
+        mode,
+        beforeCall: (b) => ctx.intent({ action: 'reboot', detail: { via, boot_id: before, mode, start_time: b.start_time } }),
+      }, Math.max(1000, deadline - Date.now()), ctx.signal);
       if (!r.ok) return applyFail({ kind: 'hypervisor', failure: r.error });
       ctx.log(`hypervisor ${r.value.method}${r.value.fallback ? ` (${r.value.fallback})` : ''}`);
     }

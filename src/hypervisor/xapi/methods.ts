@@ -49,6 +49,8 @@ export const XAPI_METHODS: Readonly<Record<string, MethodSpec>> = {
   ...getters('VM', [
     'power_state', 'allowed_operations', 'VBDs', 'snapshots', 'other_config', 'has_vendor_device',
     'guest_metrics', 'metrics', 'domain_type', 'name_label', 'is_a_snapshot', 'snapshot_of', 'tags',
+    // a resumed hypervisor reboot: is the killed process's reboot still under way (vm-power.ts rebootSince)
+    'current_operations',
   ]),
   'VM.get_by_name_label': { params: [S, 'string'] },
   'VM.start': { params: [S, 'VM ref', 'bool', 'bool'], async: true },

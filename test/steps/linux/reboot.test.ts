@@ -159,6 +159,7 @@ describeWithSshd('reboot step (via hypervisor, XAPI simulator + restarted sshd)'
   let sim: XapiSimulator;
   let pools: PoolSessions;
   let powerOps: string[];
+  let hookDelayMs = 0;
   beforeAll(async () => {
     g = await startGuest();
     powerOps = [];
@@ -169,6 +170,7 @@ describeWithSshd('reboot step (via hypervisor, XAPI simulator + restarted sshd)'
         // what the lab does on a power op: the guest's processes go away, a new boot id, back up
         async onPowerOp(_vm, op) {
           powerOps.push(op);
+          if (hookDelayMs > 0) await sleep(hookDelayMs); // a guest slow to shut down: the operation stays in current_operations
           await g.sshd.killConnections();
           await g.sshd.stopListening();
           writeFileSync(g.bootIdFile, `${crypto.randomUUID()}\n`);
@@ -198,6 +200,9 @@ describeWithSshd('reboot step (via hypervisor, XAPI simulator + restarted sshd)'
     expect(apply).toMatchObject({ kind: 'changed', data: { boot_id_before: before.ok ? before.value.stdout.trim() : '?' } });
     expect(apply?.kind === 'changed' && apply.data?.['boot_id']).not.toBe(before.ok ? before.value.stdout.trim() : '?');
     expect(powerOps).toEqual(['clean_reboot']);
+    // the intent is journaled with the VM's start_time before the call: what a resume asks XAPI about
+    expect(ctx.intents).toHaveLength(1);
+    expect(ctx.intents[0]?.detail).toMatchObject({ via: 'hypervisor', mode: 'auto', start_time: expect.stringMatching(/^\d{8}T/) });
   });
 
   // `pvrun resume` of a hypervisor reboot cut short after its intent (src/steps/reboot.ts,
@@ -240,5 +245,71 @@ describeWithSshd('reboot step (via hypervisor, XAPI simulator + restarted sshd)'
     expect(ctx.logs.join('\n')).toMatch(/resumed: the boot id has not changed since the killed process asked for this reboot: asking again/);
     expect(powerOps).toEqual(['clean_reboot']);
     expect(ctx.intents.map((i) => i.action)).toEqual(['reboot']);
+  });
+
+  // with the VM's start_time in the intent, XAPI decides: even a guest whose boot id the killed
+  // process could not read (boot_id null: a hung guest, the reason to reboot via the hypervisor)
+  const startTime = async (): Promise<string> => {
+    const vm = await vmRef();
+    const m = await vm.xapi.call<string>('VM.get_metrics', [vm.ref]);
+    if (!m.ok) throw new Error(JSON.stringify(m.error));
+    const t = await vm.xapi.call<string>('VM_metrics.get_start_time', [m.value]);
+    if (!t.ok) throw new Error(JSON.stringify(t.error));
+    return t.value;
+  };
+  const resumedCtx = async (start: string) => makeCtx(g.host, g.connector, {
+    vm: await vmRef(), resumedApply: { intents: [{ action: 'reboot', detail: { via: 'hypervisor', boot_id: null, mode: 'auto', start_time: start } }] },
+  });
+
+  it('pvrun resume: XAPI shows a boot after the journaled start_time: not rebooted again, though the boot id was never read', async () => {
+    const asked = await startTime();
+    const vm = await vmRef();
+    // the killed process's reboot, which reached XAPI and finished
+    const done = await vm.xapi.call('VM.clean_reboot', [vm.ref]);
+    expect(done.ok).toBe(true);
+    expect(await startTime()).not.toBe(asked);
+    powerOps.length = 0;
+    const ctx = await resumedCtx(asked);
+    const { apply } = await runStep(rebootStep, ctx, { via: 'hypervisor', reboot_timeout: 60 });
+    expect(apply, ctx.logs.join('\n')).toMatchObject({ kind: 'changed', summary: expect.stringMatching(/^rebooted via hypervisor \(asked for by the killed process\)/) });
+    expect(ctx.logs.join('\n')).toMatch(/booted at \S+, after \S+ when the killed process asked XAPI for this reboot: it has rebooted; not asking again/);
+    expect(powerOps).toEqual([]);
+    expect(ctx.intents).toEqual([]);
+  });
+
+  it('pvrun resume: a reboot still under way in XAPI is waited for, not asked again', async () => {
+    const asked = await startTime();
+    const bootBefore = await bootId();
+    const vm = await vmRef();
+    powerOps.length = 0;
+    hookDelayMs = 1500;
+    try {
+      // the killed process's XAPI task, still running as the resume starts
+      const task = vm.xapi.call('VM.clean_reboot', [vm.ref]);
+      for (let i = 0; i < 100 && powerOps.length === 0; i++) await sleep(20);
+      const ops = await vm.xapi.call<Record<string, string>>('VM.get_current_operations', [vm.ref]);
+      expect(ops.ok && Object.values(ops.value)).toEqual(['clean_reboot']);
+      const ctx = await resumedCtx(asked);
+      const { apply } = await runStep(rebootStep, ctx, { via: 'hypervisor', reboot_timeout: 60 });
+      expect((await task).ok).toBe(true);
+      expect(apply, ctx.logs.join('\n')).toMatchObject({ kind: 'changed', summary: expect.stringMatching(/^rebooted via hypervisor \(asked for by the killed process\)/) });
+      expect(apply?.kind === 'changed' && apply.data?.['boot_id']).not.toBe(bootBefore);
+      expect(ctx.logs.join('\n')).toMatch(/XAPI is still rebooting lin-1 for the killed process: waiting for that boot, not asking again/);
+      expect(powerOps).toEqual(['clean_reboot']);
+      expect(ctx.intents).toEqual([]);
+    } finally {
+      hookDelayMs = 0;
+    }
+  });
+
+  it('pvrun resume: no boot since the journaled start_time and nothing under way: asked of XAPI once more', async () => {
+    const asked = await startTime();
+    powerOps.length = 0;
+    const ctx = await resumedCtx(asked);
+    const { apply } = await runStep(rebootStep, ctx, { via: 'hypervisor', reboot_timeout: 60 });
+    expect(apply, ctx.logs.join('\n')).toMatchObject({ kind: 'changed', summary: expect.stringMatching(/^rebooted via hypervisor in /) });
+    expect(ctx.logs.join('\n')).toMatch(/XAPI shows no boot of lin-1 since \S+ and no reboot under way: the killed process's reboot never reached it; asking again/);
+    expect(powerOps).toEqual(['clean_reboot']);
+    expect(ctx.intents.map((i) => i.detail['start_time'])).toEqual([asked]);
   });
 });
