@@ -29,6 +29,12 @@ async function emulateReboot(g: TestGuest, trigger: string, o: { newBootId: bool
   return o.newBootId ? id : null;
 }
 
+async function bootIdOf(g: TestGuest): Promise<string> {
+  const r = await g.connector.exec(`cat ${g.bootIdFile}`);
+  if (!r.ok) throw new Error(`cannot read the boot id: ${r.error.message}`);
+  return r.value.stdout.trim();
+}
+
 describeWithSshd('reboot step (via guest, emulated by restarting sshd)', () => {
   let g: TestGuest;
   let trigger: string;
@@ -98,11 +104,7 @@ describeWithSshd('reboot step (via guest, emulated by restarting sshd)', () => {
     setTimeout(() => void g.sshd.restart(), downMs);
     return id;
   }
-  const bootId = async (): Promise<string> => {
-    const r = await g.connector.exec(`cat ${g.bootIdFile}`);
-    if (!r.ok) throw new Error(`cannot read the boot id: ${r.error.message}`);
-    return r.value.stdout.trim();
-  };
+  const bootId = (): Promise<string> => bootIdOf(g);
 
   // CI on stop 28: the guest went down (a reboot already asked for) between the connect and the
   // step's first read of the boot id; the step failed with "connection lost (closed)"
@@ -207,11 +209,7 @@ describeWithSshd('reboot step (via hypervisor, XAPI simulator + restarted sshd)'
 
   // `pvrun resume` of a hypervisor reboot cut short after its intent (src/steps/reboot.ts,
   // cutRebootBootId): the boot id the killed process read decides whether XAPI is asked again
-  const bootId = async (): Promise<string> => {
-    const r = await g.connector.exec(`cat ${g.bootIdFile}`);
-    if (!r.ok) throw new Error(`cannot read the boot id: ${r.error.message}`);
-    return r.value.stdout.trim();
-  };
+  const bootId = (): Promise<string> => bootIdOf(g);
   const vmRef = async () => {
     const vm = await pools.vm({ pool: 'p', name_label: 'lin-1' });
     if (!vm.ok) throw new Error(JSON.stringify(vm.error));
