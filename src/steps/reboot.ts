@@ -190,10 +190,6 @@ export const rebootStep = defineStep<RebootArgs>({
         return summary(w.value, ' (asked for by the killed process)');
       }
       ctx.log(`resumed: XAPI shows no boot of ${vm.value.nameLabel} since ${cutStart} and no reboot under way: the killed process's reboot never reached it; asking again`);
-      if (g.ok) {
-        const id = await readBootId(g.value, ctx);
-        if (id.ok) before = id.value;
-      }
     } else if (via === 'guest' || cutBefore !== undefined) {
       // via hypervisor the guest may be why it is rebooted (hung): its boot id is worth a while only
       const id = await bootIdBefore(g, ctx, a, via === 'guest' ? deadline : Math.min(deadline, Date.now() + HYPERVISOR_LOOK_MS));
@@ -223,7 +219,8 @@ export const rebootStep = defineStep<RebootArgs>({
       if (t.ok && t.value.exitCode !== 0) return { kind: 'failed', reason: `reboot command failed (exit ${t.value.exitCode}): ${tail(t.value.stderr)}` };
     } else {
       // the guest may be the reason for a hypervisor reboot: its boot id is nice to have only
-      if (g.ok && cutBefore === undefined && cutStart === undefined) {
+      // (not read again after the 2-minute look of a resume without start_time)
+      if (g.ok && (cutStart !== undefined || cutBefore === undefined)) {
         const id = await readBootId(g.value, ctx);
         if (id.ok) before = id.value;
       }
