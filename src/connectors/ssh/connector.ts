@@ -7,7 +7,7 @@
 import { connect as netConnect, type Socket } from 'node:net';
 import { readFile } from 'node:fs/promises';
 import type { Duplex } from 'node:stream';
-import { newClient, type Client, type ClientChannel, type ConnectConfig } from './ssh2.js';
+import { closeWithoutEndOnceFinished, newClient, type Client, type ClientChannel, type ConnectConfig } from './ssh2.js';
 import type { Connector, ConnectorFailure, ExecOptions, ExecResult } from '../types.js';
 import { err, ok, type Result } from '../../util/result.js';
 import { quoteShell } from '../../util/shell-quote.js';
@@ -422,7 +422,10 @@ export class SshConnector implements Connector {
       // a posix command without stdin reads /dev/null (buildRemoteCommand): nothing to send, not
       // even EOF. Ending the stream here would also make ssh2 build (and drop) an
       // ERR_STREAM_ALREADY_FINISHED error when it destroys the channel at close.
-      if (stdin !== undefined || this.raw) ch.end(stdin);
+      if (stdin !== undefined || this.raw) {
+        closeWithoutEndOnceFinished(ch);
+        ch.end(stdin);
+      }
     });
   }
 

@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { Duplex } from 'node:stream';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeWithSshd, startSshd, type SshdHandle } from '../../harness/sshd.js';
 import type { SshConnector } from '../../../src/connectors/ssh/connector.js';
@@ -68,6 +69,35 @@ describeWithSshd('ssh connector: exec', () => {
     expect(dn.ok && dn.value.stdout.trim()).toBe('/dev/null');
     const piped = await c.exec('readlink /proc/$$/fd/0', { stdin: '' });
     expect(piped.ok && piped.value.stdout.trim()).not.toBe('/dev/null');
+  });
+
+  it('closes a channel it gave stdin to without ending it again, and keeps the connection usable past MaxSessions', async () => {
+    // ssh2's Channel.destroy() (run by autoDestroy at close) calls end() on the write side that
+    // the stdin already finished; Node then builds an ERR_STREAM_ALREADY_FINISHED nobody sees
+    // (issue 17: ~1.5 % of the controller's CPU). Counted on Duplex.prototype.end, which
+    // ssh2's Channel inherits.
+    const end = Duplex.prototype.end;
+    let lateEnds = 0;
+    let channelEnds = 0;
+    Duplex.prototype.end = function (this: Duplex, ...a: unknown[]) {
+      if (this.constructor.name === 'Channel') {
+        channelEnds++;
+        if (this.writableFinished) lateEnds++;
+      }
+      return (end as (...x: unknown[]) => Duplex).apply(this, a);
+    } as typeof end;
+    try {
+      // more than sshd's MaxSessions (10): each channel must really be closed for the next to open
+      for (let i = 0; i < 12; i++) {
+        const r = await c.exec('cat', { stdin: `line ${i}\n` });
+        expect(r.ok && r.value.stdout).toBe(`line ${i}\n`);
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    } finally {
+      Duplex.prototype.end = end;
+    }
+    expect(channelEnds).toBeGreaterThanOrEqual(12); // the spy saw the channels
+    expect(lateEnds).toBe(0);
   });
 
   it('sets environment variables with awkward values', async () => {
