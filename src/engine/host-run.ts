@@ -12,7 +12,7 @@ import { failureText } from '../report/failure-text.js';
 import { ABORTED, Attempt, DEFAULT_STEP_TIMEOUT_MS, formatMs, sleep } from './attempt.js';
 import { CheckModeLedger } from './check-mode.js';
 import { AppliedSteps, rollBack, type RollbackOutcome } from './rollback.js';
-import { makeStepContext, predictOnlyContext } from './step-context.js';
+import { extendContext, makeStepContext, predictOnlyContext } from './step-context.js';
 import { failedRun, isUnreachableFailure, type StepRun } from './step-run.js';
 
 /**
@@ -202,7 +202,7 @@ export class HostRun {
       (restore ? `; ${restore}` : '; no restore point was taken');
   }
 
-  private makeCtx(signal: AbortSignal, stepName: string, resumed?: ResumedApply): StepContext {
+  private makeCtx(signal: AbortSignal | (() => AbortSignal), stepName: string, resumed?: ResumedApply): StepContext {
     const ctx = makeStepContext({
       host: this.host,
       check: this.opts.check,
@@ -218,7 +218,7 @@ export class HostRun {
         else if (r.ok) this.guestUnreachable = false;
       },
     }, signal, stepName);
-    return resumed ? { ...ctx, resumedApply: resumed } : ctx;
+    return resumed ? extendContext(ctx, { resumedApply: resumed }) : ctx;
   }
 
   private scope(): Record<string, unknown> {
@@ -350,7 +350,9 @@ export class HostRun {
     // a step with `check_mode: true` is predicted in a real run too: its plan() sees check mode
     // (e.g. does not run user-written guards) and gets read-only views of the run's writable
     // connector and XAPI session, so a step that forgets to look at ctx.check changes nothing
-    const ctx = check && !this.opts.check ? predictOnlyContext(this.makeCtx(ac.signal, spec.name)) : this.makeCtx(ac.signal, spec.name, resumed);
+    // the try's AbortSignal is made only if the step reads ctx.signal (Attempt)
+    const signal = (): AbortSignal => ac.signal;
+    const ctx = check && !this.opts.check ? predictOnlyContext(this.makeCtx(signal, spec.name)) : this.makeCtx(signal, spec.name, resumed);
     this.currentCtx = ctx;
     try {
       const planned = await ac.race(() => step.type.plan(ctx, args));

@@ -27,13 +27,19 @@ export interface StepContextDeps {
   onGuest?(r: Result<Connector, StepFailure>): void;
 }
 
-export function makeStepContext(d: StepContextDeps, signal: AbortSignal, stepName: string): StepContext {
+/**
+ * `signal` may be given as a function: it is then called when the step first reads
+ * `ctx.signal` (the engine's Attempt makes its AbortSignal only then).
+ */
+export function makeStepContext(d: StepContextDeps, signal: AbortSignal | (() => AbortSignal), stepName: string): StepContext {
   const { services, host } = d;
   return {
     host,
     check: d.check,
     scope: d.scope(),
-    signal,
+    get signal() {
+      return typeof signal === 'function' ? signal() : signal;
+    },
     facts: d.facts,
     state: d.state,
     guest: async () => {
@@ -56,8 +62,7 @@ export function makeStepContext(d: StepContextDeps, signal: AbortSignal, stepNam
  * look at ctx.check still changes nothing.
  */
 export function predictOnlyContext(base: StepContext): StepContext {
-  return {
-    ...base,
+  return extendContext(base, {
     check: true,
     guest: async () => {
       const r = await base.guest();
@@ -67,5 +72,13 @@ export function predictOnlyContext(base: StepContext): StepContext {
       const r = await base.vm();
       return r.ok ? ok(readOnlyVm(r.value)) : r;
     },
-  };
+  });
+}
+
+/**
+ * A copy of a context with some fields replaced or added. Not a spread: a spread reads every
+ * getter, and `signal` is a getter that makes the try's AbortSignal only when a step reads it.
+ */
+export function extendContext(base: StepContext, extra: Partial<StepContext>): StepContext {
+  return Object.defineProperties({} as StepContext, { ...Object.getOwnPropertyDescriptors(base), ...Object.getOwnPropertyDescriptors(extra) });
 }

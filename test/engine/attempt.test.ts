@@ -60,4 +60,28 @@ describe('Attempt', () => {
     expect(a.signal.aborted).toBe(false);
     a.done();
   });
+
+  it('makes no AbortSignal for a try whose step never reads it; one aborted first gives a late reader an aborted signal with the reason', async () => {
+    const c = new RunControl(); // (it has an AbortController of its own)
+    const Real = globalThis.AbortController;
+    let made = 0;
+    globalThis.AbortController = class extends Real { constructor() { super(); made++; } };
+    try {
+      const quiet = new Attempt(c, 60_000);
+      expect(await quiet.race(async () => 'done')).toBe('done');
+      quiet.done();
+      expect(made).toBe(0);
+
+      const late = new Attempt(c, 20);
+      expect(await late.race(never)).toBe(ABORTED);
+      expect(made).toBe(0);
+      expect(late.signal.aborted).toBe(true);
+      expect((late.signal.reason as Error).message).toBe('timeout');
+      expect(late.signal).toBe(late.signal); // one signal, made once
+      expect(made).toBe(1);
+      late.done();
+    } finally {
+      globalThis.AbortController = Real;
+    }
+  });
 });
