@@ -4,7 +4,7 @@ import { HostState } from '../steps/state.js';
 import type { ApplyResult, PlanResult, ResumedApply, StepContext, StepFailure } from '../steps/types.js';
 import { isUnreachable } from '../connectors/types.js';
 import type { HostOutcome, HostRecap, RollbackMode, StepPhase, StepStatus } from './events.js';
-import { HostFacts, factNamespaces, templatePaths } from './facts.js';
+import { HostFacts, factNamespaces, hasTemplateText, templatePaths } from './facts.js';
 import type { RunControl } from './control.js';
 import type { EngineOptions, EnginePlay, EngineStep, HostResume } from './types.js';
 import { evaluateWhen, predicatePaths } from './when.js';
@@ -296,31 +296,37 @@ export class HostRun {
       this.opts.emit({ type: 'step-output', host: this.host.name, step: spec.name, stream: 'log',
         text: again ? 'resumed: this step was cut short while applying; it runs again (its `when` held when it started)' : 'resumed: this step was cut short while applying; its `when` reads facts gathered now' });
     }
-    let scope = this.scope();
+    // (the template scope is a copy made per use: only made when a `when` or a template needs it)
+    let freshScope: Record<string, unknown> | undefined;
     let whenFail: StepFailure | undefined;
     if (cut && !again) {
       const fresh = await this.facts.fresh(factNamespaces(whenPaths));
-      if (fresh.ok) scope = { ...scope, facts: { ...this.facts.loaded, ...fresh.value } };
+      if (fresh.ok) freshScope = { ...this.scope(), facts: { ...this.facts.loaded, ...fresh.value } };
       else whenFail = fresh.error;
     } else if (!again) whenFail = await this.loadFacts(whenPaths);
     if (whenFail) return failedRun(spec, failureText(whenFail), isUnreachableFailure(whenFail));
-    const w = again ? { pass: true as const } : evaluateWhen(spec.when, scope);
+    const w = again || spec.when.length === 0 ? { pass: true as const } : evaluateWhen(spec.when, freshScope ?? this.scope());
     if (!w.pass) {
       register('skipped', `skipped: ${w.why}`);
       return { status: 'skipped', summary: `skipped: ${w.why}`, fatal: false };
     }
 
     // Deferred templates (facts.*, registered.*) are rendered now that the values exist.
-    const argPaths = templatePaths(rawArgs);
-    if (check) {
-      const dep = this.checkLedger.predictedRef(argPaths);
-      if (dep) return this.checkLedger.unknown(spec.register, `depends on the output of '${dep}', which check mode did not run`);
+    // Arguments without any `{{` render to themselves: not walked twice more and copied
+    // for every host and step (issue 17: most steps' arguments are constant).
+    let args = rawArgs;
+    if (hasTemplateText(rawArgs)) {
+      const argPaths = templatePaths(rawArgs);
+      if (check) {
+        const dep = this.checkLedger.predictedRef(argPaths);
+        if (dep) return this.checkLedger.unknown(spec.register, `depends on the output of '${dep}', which check mode did not run`);
+      }
+      const argFail = await this.loadFacts(argPaths);
+      if (argFail) return failedRun(spec, failureText(argFail), isUnreachableFailure(argFail));
+      const rendered = this.opts.render(rawArgs, this.scope());
+      if (!rendered.ok) return failedRun(spec, rendered.error.message, false);
+      args = rendered.value;
     }
-    const argFail = await this.loadFacts(argPaths);
-    if (argFail) return failedRun(spec, failureText(argFail), isUnreachableFailure(argFail));
-    const rendered = this.opts.render(rawArgs, this.scope());
-    if (!rendered.ok) return failedRun(spec, rendered.error.message, false);
-    const args = rendered.value;
 
     const attempts = Math.max(0, spec.retries) + 1;
     let last: StepRun = { status: 'failed', summary: 'not run', fatal: true };

@@ -33,10 +33,14 @@ export interface StepContextDeps {
  */
 export function makeStepContext(d: StepContextDeps, signal: AbortSignal | (() => AbortSignal), stepName: string): StepContext {
   const { services, host } = d;
+  // the scope is a copy made when first read (few steps read it): made once, then the same
+  let scope: Record<string, unknown> | undefined;
   return {
     host,
     check: d.check,
-    scope: d.scope(),
+    get scope() {
+      return (scope ??= d.scope());
+    },
     get signal() {
       return typeof signal === 'function' ? signal() : signal;
     },

@@ -37,3 +37,16 @@ describe('step context signal', () => {
     expect(makeStepContext(deps(), ac.signal, 's').signal).toBe(ac.signal);
   });
 });
+
+describe('hasTemplateText (a step\'s arguments rendered at run time only when it is true)', () => {
+  it('finds `{{` at any depth, in values only, and nothing in constants', async () => {
+    const { hasTemplateText } = await import('../../src/engine/facts.js');
+    expect(hasTemplateText({ script: 'true', env: { A: '1' }, args: ['x', 2, null, true] })).toBe(false);
+    expect(hasTemplateText('{{ registered.x.stdout }}')).toBe(true);
+    expect(hasTemplateText({ a: [{ b: ['x', 'y {{ facts.os.id }}'] }] })).toBe(true);
+    expect(hasTemplateText({ a: 'unclosed {{ x' })).toBe(true); // rendered, so the error is reported
+    expect(hasTemplateText({ '{{ key }}': 'v' })).toBe(false); // keys are never rendered
+    expect(hasTemplateText(Object.create({ inherited: '{{ x }}' }))).toBe(false);
+    expect(hasTemplateText(undefined)).toBe(false);
+  });
+});
