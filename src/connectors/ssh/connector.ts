@@ -344,7 +344,10 @@ export class SshConnector implements Connector {
           resolve({ e: e as Error });
         }
       });
-      if (r.ch) return ok(r.ch);
+      if (r.ch) {
+        closeWithoutEndOnceFinished(r.ch);
+        return ok(r.ch);
+      }
       last = r.e?.message ?? 'unknown error';
       if (!live.alive) return err({ kind: 'connection-lost', message: `${this.host}: connection lost (${last})` });
       if (Date.now() >= deadline) break;
@@ -422,10 +425,7 @@ export class SshConnector implements Connector {
       // a posix command without stdin reads /dev/null (buildRemoteCommand): nothing to send, not
       // even EOF. Ending the stream here would also make ssh2 build (and drop) an
       // ERR_STREAM_ALREADY_FINISHED error when it destroys the channel at close.
-      if (stdin !== undefined || this.raw) {
-        closeWithoutEndOnceFinished(ch);
-        ch.end(stdin);
-      }
+      if (stdin !== undefined || this.raw) ch.end(stdin);
     });
   }
 

@@ -18,14 +18,15 @@ export const parseKey: Ssh2Module['utils']['parseKey'] = (...a: Parameters<Ssh2M
 export type { ClientChannel, ConnectConfig } from 'ssh2';
 
 /**
- * Make `ch.destroy()` skip `end()` once the write side has finished (the channel was given its
- * stdin and ended). ssh2's Channel.destroy (node_modules/ssh2/lib/Channel.js:214-218, ssh2
- * 1.17.0) is `this.end(); this.close();`, and the Duplex's autoDestroy runs it when the channel
- * closes; on a finished Writable, Node 20's `Writable.prototype.end`
+ * Make `ch.destroy()` skip `end()` once the write side has finished. Every exec channel ends up
+ * there: at the server's CHANNEL_CLOSE ssh2 ends the write side itself if nobody has
+ * (node_modules/ssh2/lib/utils.js:64-66, onCHANNEL_CLOSE, ssh2 1.17.0), and when that finishes
+ * the Duplex's autoDestroy calls Channel.destroy (lib/Channel.js:214-218), which is `this.end();
+ * this.close();`. On a finished Writable, Node 20's `Writable.prototype.end`
  * (lib/internal/streams/writable.js, `else if (state.finished) err = new
  * ERR_STREAM_ALREADY_FINISHED('end')`) builds an error, stack trace and all, that nobody
- * receives: ~1.5 % of the controller's CPU per exec with stdin (issue 17, BENCHMARKS.md). On such
- * a stream `end()` does nothing else, so only `close()` is left.
+ * receives: ~1.5 % of the controller's CPU per exec (issue 17, BENCHMARKS.md). On such a stream
+ * `end()` does nothing else, so only `close()` is left (a no-op once the channel is closed).
  */
 export function closeWithoutEndOnceFinished(ch: Ssh2.ClientChannel): void {
   const destroy = ch.destroy.bind(ch);
