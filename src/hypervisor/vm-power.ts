@@ -143,12 +143,18 @@ export type RebootSeen = 'booted' | 'under-way' | 'not-asked';
  */
 export async function rebootSince(h: VmHandle, askedAt: string): Promise<Result<{ seen: RebootSeen; facts: VmFacts }, HypervisorFailure>> {
   const asked = parseXapiDate(askedAt);
+  // The operations first, the start_time after: XAPI updates the VM's records from xenopsd's
+  // events before a reboot's operation leaves current_operations (xen-api ocaml/xapi/
+  // xapi_xenops.ml `let reboot`: `Client.VM.reboot … |> sync_with_task; Event.wait dbg ()`, then
+  // the operation is removed when the call returns). So a reboot that was no longer listed had
+  // already set the start_time this reads next. Read the other way round, a reboot ending
+  // between the two reads looked as if it had never been asked for, and was asked again.
+  const ops = await h.xapi.call<Record<string, string>>('VM.get_current_operations', [h.ref]);
+  if (!ops.ok) return ops;
   const f = await readVmFacts(h.xapi, h.ref);
   if (!f.ok) return f;
   const started = parseXapiDate(f.value.start_time);
   if (asked !== undefined && started !== undefined && started > asked) return ok({ seen: 'booted', facts: f.value });
-  const ops = await h.xapi.call<Record<string, string>>('VM.get_current_operations', [h.ref]);
-  if (!ops.ok) return ops;
   const underWay = Object.values(ops.value).some((op) => op === 'clean_reboot' || op === 'hard_reboot');
   return ok({ seen: underWay ? 'under-way' : 'not-asked', facts: f.value });
 }
