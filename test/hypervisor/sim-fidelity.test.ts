@@ -195,6 +195,34 @@ describe('error parameters', () => {
     expect(start.startsWith('OpaqueRef:')).toBe(true);
   });
 
+  it('a clean reboot a hung guest never honours stays in current_operations; another clean op is refused, a hard reboot cuts it short (XA xapi_vm_lifecycle.ml is_allowed_concurrently)', async () => {
+    const { ref: vm, rec } = sim.vm('pv-1');
+    const uuid = String(rec.uuid);
+    sim.setBootTiming(uuid, { cleanHangs: true });
+    try {
+      const task = must(await c.call<string>('Async.VM.clean_reboot', [vm]));
+      await new Promise((r) => setTimeout(r, 50));
+      const ops = (await get('VM', vm)).current_operations as Record<string, string>;
+      const [opRef, op] = Object.entries(ops)[0]!;
+      expect(op).toBe('clean_reboot');
+      expect(await callAsync(c, 'VM.clean_shutdown', [vm])).toMatchObject({ ok: false, error: { code: 'OTHER_OPERATION_IN_PROGRESS', params: ['VM', vm, 'clean_reboot', opRef] } });
+      const startedBefore = String((await get('VM_metrics', String((await get('VM', vm)).metrics))).start_time);
+      expect(await callAsync(c, 'VM.hard_reboot', [vm])).toMatchObject({ ok: true });
+      expect((await get('VM', vm)).current_operations).toEqual({});
+      expect(must(await c.call<string>('task.get_status', [task]))).toBe('failure');
+      expect(String((await get('VM_metrics', String((await get('VM', vm)).metrics))).start_time) > startedBefore).toBe(true);
+      // a hard reboot is not run alongside another one
+      sim.setBootTiming(uuid, { cleanHangs: false, bootDelayMs: 300 });
+      const hard = must(await c.call<string>('Async.VM.hard_reboot', [vm]));
+      await new Promise((r) => setTimeout(r, 50));
+      expect(await callAsync(c, 'VM.hard_reboot', [vm])).toMatchObject({ ok: false, error: { code: 'OTHER_OPERATION_IN_PROGRESS', params: ['VM', vm, 'hard_reboot', expect.any(String)] } });
+      await new Promise((r) => setTimeout(r, 400));
+      expect(must(await c.call<string>('task.get_status', [hard]))).toBe('success');
+    } finally {
+      sim.setBootTiming(uuid, { cleanHangs: false, bootDelayMs: 0 });
+    }
+  });
+
   it('a JSON-RPC error is {code: 1, message: CODE, data: params} like the xen-api vector', async () => {
     const vector = JSON.parse(readFileSync(join(VECTORS, 'xen-api', 'component-test', 'spec', 'xapi-24', 'xapi_error.json'), 'utf8'));
     const want = (Object.values(vector)[0] as { expected_result: Record<string, { error: Rec }> }).expected_result['VM.get_record']!.error;

@@ -52,7 +52,6 @@ export class SimModel {
   localSr = NULL_REF;
   toolsSr = NULL_REF;
   isoSr = NULL_REF;
-  private busy = new Set<string>();
   private nextDomid = 1;
 
   constructor(readonly opts: ModelOptions = {}) {}
@@ -214,21 +213,37 @@ export class SimModel {
     this.store.mod('VM', vm, { allowed_operations: ops });
   }
 
-  /** @internal simulator operations (storage-ops.ts) use it */
+  /**
+   * @internal simulator operations (storage-ops.ts) use it. The operation is listed in the VM's
+   * current_operations while it runs (XA message_forwarding.ml with_vm_operation); another one is
+   * refused unless XAPI lets it run alongside: a hard shutdown or hard reboot may interrupt any
+   * operation but another hard one (XA ocaml/xapi/xapi_vm_lifecycle.ml is_allowed_concurrently,
+   * `state_machine`: `hard_shutdown -> not (List.mem op current_state)`, `hard_reboot -> not
+   * (List.exists (fun o -> List.mem o [hard_shutdown; hard_reboot]) current_state)`), which is
+   * how a clean operation a hung guest never honours is cut short.
+   */
   async exclusive<T>(vm: string, op: string, f: () => Promise<T>): Promise<T> {
-    if (this.busy.has(vm)) {
+    const listed = (): Record<string, string> => ({ ...((this.store.get('VM', vm)?.current_operations ?? {}) as Record<string, string>) });
+    const running = Object.entries(listed());
+    const ops = running.map(([, o]) => o);
+    const alongside = (op === 'hard_shutdown' && !ops.includes('hard_shutdown'))
+      || (op === 'hard_reboot' && !ops.some((o) => o === 'hard_shutdown' || o === 'hard_reboot'));
+    if (running.length > 0 && !alongside) {
       // ["VM"; ref; the operation in progress; its task ref] (XA xapi_vm_lifecycle.ml
       // report_concurrent_operations_error; FIDELITY.md "XAPI semantics the simulator must share")
-      const [opRef, running] = Object.entries((this.store.get('VM', vm)?.current_operations ?? {}) as Record<string, string>)[0] ?? ['', ''];
-      throw new XapiFault('OTHER_OPERATION_IN_PROGRESS', ['VM', vm, running, opRef]);
+      const [opRef, current] = running[0]!;
+      throw new XapiFault('OTHER_OPERATION_IN_PROGRESS', ['VM', vm, current, opRef]);
     }
-    this.busy.add(vm);
-    this.store.mod('VM', vm, { current_operations: { [`OpaqueRef:${randomUUID()}`]: op } });
+    const ref = `OpaqueRef:${randomUUID()}`;
+    this.store.mod('VM', vm, { current_operations: { ...listed(), [ref]: op } });
     try {
       return await f();
     } finally {
-      this.busy.delete(vm);
-      if (this.store.get('VM', vm)) this.store.mod('VM', vm, { current_operations: {} });
+      if (this.store.get('VM', vm)) {
+        const rest = listed();
+        delete rest[ref];
+        this.store.mod('VM', vm, { current_operations: rest });
+      }
     }
   }
 
@@ -285,8 +300,11 @@ export class SimModel {
     this.assertPower(vm, needRunning ? ['Running', 'Paused'] : ['Halted'], op);
     const v = this.sim(vm);
     if ((op === 'clean_reboot' || op === 'clean_shutdown') && v.cleanHangs) {
-      // XAPI lets a hard operation interrupt a clean one that the guest does not honour
-      await new Promise<void>((resolve) => { v.releaseClean = resolve; });
+      // a guest that does not honour it: the operation stays in current_operations until a hard
+      // one interrupts it (see `exclusive`)
+      await this.exclusive(vm, op, async () => {
+        await new Promise<void>((resolve) => { v.releaseClean = resolve; });
+      });
       throw new XapiFault('VM_BAD_POWER_STATE', [vm, 'running', lower(this.store.get('VM', vm)?.power_state ?? 'halted')]);
     }
     if (op === 'hard_shutdown' || op === 'hard_reboot') {
