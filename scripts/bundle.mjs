@@ -40,6 +40,28 @@ rmSync(out, { recursive: true, force: true });
 
 const EXTERNAL = ['ssh2', 'undici', 'node-powershell', 'ajv', 'ajv/*', 'ajv-formats', 'cpu-features', '*.node'];
 
+/**
+ * commander requires node:child_process when it is loaded (lib/command.js, line 2), for
+ * executable subcommands, which pvrun does not define. Node 20 loads child_process with net,
+ * dgram and five bindings, on every `pvrun --help` and `validate` (issue 17, start-up). The
+ * bundled copy gets it at first use instead; the build fails if commander's line changes, so an
+ * upgrade cannot silently undo this.
+ */
+const COMMANDER_CHILD_PROCESS = "const childProcess = require('node:child_process');";
+const lazyCommanderChildProcess = {
+  name: 'lazy-commander-child-process',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]commander[\\/]lib[\\/]command\.js$/ }, (args) => {
+      const text = readFileSync(args.path, 'utf8');
+      if (!text.includes(COMMANDER_CHILD_PROCESS)) {
+        return { errors: [{ text: `${args.path}: no \`${COMMANDER_CHILD_PROCESS}\` to make lazy (commander changed: see scripts/bundle.mjs)` }] };
+      }
+      const lazy = "let childProcessModule; const childProcess = { spawn: (...a) => (childProcessModule ??= require('node:child_process')).spawn(...a) };";
+      return { contents: text.replace(COMMANDER_CHILD_PROCESS, lazy), loader: 'js' };
+    });
+  },
+};
+
 const result = await build({
   entryPoints: [entry],
   outdir: out,
@@ -61,6 +83,7 @@ const result = await build({
   minifySyntax: true,
   logLevel: 'warning',
   metafile: true,
+  plugins: [lazyCommanderChildProcess],
 });
 if (result.errors.length) process.exit(1);
 

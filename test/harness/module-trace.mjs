@@ -6,7 +6,8 @@
 //
 // One line per module: `esm <url>` for every module that goes through the ESM loader (a load hook,
 // registered with module.register), `cjs <path>` for every CommonJS module in require's cache at
-// exit (those loaded by require() from CommonJS code do not pass the ESM hooks on Node 20).
+// exit (those loaded by require() from CommonJS code do not pass the ESM hooks on Node 20), and
+// `builtin <name>` for every one of Node's own modules loaded by then (process.moduleLoadList).
 import Module, { register } from 'node:module';
 import { appendFileSync, writeFileSync } from 'node:fs';
 
@@ -24,6 +25,9 @@ export async function load(url, context, next) {
   register('data:text/javascript,' + encodeURIComponent(hooks), import.meta.url, { data: { out } });
   process.on('exit', () => {
     const cjs = Object.keys(Module._cache).map((f) => `cjs ${f}\n`).join('');
-    appendFileSync(out, cjs);
+    // Node's own modules, as the process loaded them (`builtin child_process`): required ones do
+    // not pass the hooks either
+    const builtins = process.moduleLoadList.filter((m) => m.startsWith('NativeModule ')).map((m) => `builtin ${m.slice(13)}\n`).join('');
+    appendFileSync(out, cjs + builtins);
   });
 }
