@@ -26,11 +26,16 @@ function load(): NonNullable<typeof loaded> {
  * translator needs for "did you mean" and to drop errors on `{{ }}` template strings.
  * strict 'log' would print; step schemas come from other modules, so unknown keywords are
  * tolerated rather than thrown at load time.
+ * inlineRefs false: a `$ref` becomes a call to one function per referenced schema instead of a
+ * copy of its code at every use. The inventory schema refers to its connection and vars schemas
+ * from groups and hosts alike; inlined, its generated validator was 121 KB, now 85 KB, and every
+ * `validate` and run compiles it at start-up (issue 17; ~3 % of `validate`'s CPU, BENCHMARKS.md).
+ * Verdicts and errors are the same (test/load/precompiled-validators.test.ts, the loader tests).
  */
 export function newAjv(o: { source?: boolean } = {}): Ajv2020 {
   // source: keep the generated code for ajv standalone output (build time only, src/load/validators.ts)
   const { Ajv2020, addFormats } = load();
-  const ajv = new Ajv2020({ allErrors: true, verbose: true, strict: false, allowUnionTypes: true, ...(o.source ? { code: { source: true } } : {}) });
+  const ajv = new Ajv2020({ allErrors: true, verbose: true, strict: false, allowUnionTypes: true, inlineRefs: false, ...(o.source ? { code: { source: true } } : {}) });
   addFormats(ajv);
   return ajv;
 }

@@ -281,11 +281,14 @@ describeUnless(skip)('lab guests', () => {
   });
 
   it('online path: apt from the lab repository; EPEL then dnf/yum on RHEL', async () => {
+    // apt's own output goes to a log in the guest, shown when a step fails (CI run 15-1 failed
+    // here once with nothing to read: apt-get's output had gone to /dev/null)
+    const quiet = (cmd: string) => `{ ${cmd} >/tmp/apt.log 2>&1 || { cat /tmp/apt.log >&2; false; }; }`;
     const deb = await sshExec(g('onl-deb'), [
-      'apt-get update >/dev/null 2>&1', 'DEBIAN_FRONTEND=noninteractive apt-get install -y xe-guest-utilities >/dev/null 2>&1',
+      quiet('apt-get update'), quiet('DEBIAN_FRONTEND=noninteractive apt-get install -y xe-guest-utilities'),
       'dpkg -s xe-guest-utilities | grep ^Status', 'systemctl is-active xe-linux-distribution',
     ].join(' && '));
-    expect(deb.stdout.trim().split('\n')).toEqual(['Status: install ok installed', 'active']);
+    expect(deb.stdout.trim().split('\n'), `exit ${deb.code}; stderr:\n${deb.stderr}`).toEqual(['Status: install ok installed', 'active']);
 
     const rhel = g('onl-rpm');
     const noEpel = await sshExec(rhel, 'yum install -y xe-guest-utilities-latest');

@@ -64,6 +64,14 @@ describe('precompiled validators', () => {
     expect(precompiled('step:run-script', st.schema)).toBeTypeOf('function');
   });
 
+  it('calls a referenced schema instead of copying its code at every $ref (inlineRefs: false)', async () => {
+    // the inventory refers to its connection schema from groups and from hosts: one function each
+    const inv = Object.entries(await generateValidatorsCode({ inventory: loaderSchemas(builtinRegistry())['inventory']! }))[0]![1];
+    const fns = inv.match(/function validate\d+\(/g) ?? [];
+    expect(fns.length).toBeGreaterThan(1);
+    expect(newAjv().opts.inlineRefs).toBe(false);
+  }, 60_000);
+
   it('gives the same verdicts and errors as ajv compiling the schema at run time', () => {
     useGenerated(file);
     const schemas = loaderSchemas(builtinRegistry());
