@@ -77,16 +77,6 @@ export function factNamespaces(paths: string[]): string[] {
 }
 
 /** Dotted references inside `{{ }}` of any string in a value. */
-/** Whether any string in `value` holds `{{` (stops at the first): without one, rendering changes nothing. */
-export function hasTemplateText(value: unknown): boolean {
-  if (typeof value === 'string') return value.includes('{{');
-  if (Array.isArray(value)) return value.some(hasTemplateText);
-  if (value !== null && typeof value === 'object') {
-    for (const k in value) if (Object.hasOwn(value, k) && hasTemplateText((value as Record<string, unknown>)[k])) return true;
-  }
-  return false;
-}
-
 export function templatePaths(value: unknown): string[] {
   const out: string[] = [];
   const walk = (v: unknown): void => {

@@ -20,6 +20,7 @@ import { didYouMean } from './suggest.js';
 import { isSelectedByTags, splitTags } from './tags.js';
 import type { Namespace, TemplateError, TemplateScope } from './template.js';
 import { quotingContexts, render } from './template.js';
+import { hasTemplateText } from '../util/template-text.js';
 import { hostVarLayers, mergeVars, resolveVars } from './vars.js';
 import { diagAt, diagInScalar, locate, locateInScalar } from './yaml-doc.js';
 import type { Path, YamlSource } from './yaml-doc.js';
@@ -266,7 +267,10 @@ function plan(pb: LoadedPlaybook, li: LoadedInventory, extraVars: Record<string,
       for (const ve of rv.errors) errs.add(varErrorDiagnostic(ve.label, ve.name, ve.error, pb, li, pi), hn, hosts.length);
       const scope: TemplateScope & HostPlan['scope'] = { run, host: hs, vars: rv.vars };
       const renderSteps = (list: StepSpec[], isSelected: (i: number) => boolean) => list.map((step, si) => {
-        if (!isSelected(si)) return step.args;
+        // Arguments without a template render to an equal copy that was validated at load
+        // (parseStep): no copy, no second validation, per host (issue 17: at 1,000 hosts × 10
+        // steps that was 10,000 copies and ajv runs before batch 1).
+        if (!isSelected(si) || !hasTemplateText(step.args)) return step.args;
         const at = pb.argsPath.get(step) ?? [];
         // strings a guest shell runs (script:, unless:, command:) get their templates quoted
         const r = render(step.args, scope, { defer: DEFERRED, contexts: quotingContexts(opts.registry.steps.get(step.type), step.args, host.connection.type) });

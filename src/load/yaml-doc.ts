@@ -1,7 +1,7 @@
 // The one module that knows the `yaml` package: parsing with positions, mapping value paths
 // back to source nodes, turning YAML errors into diagnostics.
 import { Composer, isAlias, isMap, isPair, isScalar, isSeq, Parser, visit, YAMLParseError } from 'yaml';
-import type { CST, Document, Node as YamlNode } from 'yaml';
+import type { CST, Document, Node as YamlNode, Pair } from 'yaml';
 import type { SourcePos } from '../model/source.js';
 import { diagnostic } from './diagnostics.js';
 import type { Diagnostic } from './diagnostics.js';
@@ -171,18 +171,13 @@ export function findNode(src: YamlSource, path: Path): { node: YamlNode | undefi
     let next: unknown;
     let nextKey: YamlNode | undefined;
     if (isMap(cur)) {
-      for (const item of cur.items) {
-        if (!isPair(item)) continue;
-        const k = deref(src, item.key);
-        const kv = isScalar(k) ? k.value : k;
-        if (String(kv) === String(seg)) {
-          next = item.value ?? undefined;
-          nextKey = (isScalar(item.key) || isAlias(item.key)) ? (item.key as YamlNode) : undefined;
-          // A key with no value (`steps:`) has no (or an empty) value node: point at the key.
-          const r = (next as { range?: [number, number, number] } | null | undefined)?.range;
-          if (next === null || next === undefined || (isScalar(next) && next.value === null && r && r[0] === r[1])) next = nextKey;
-          break;
-        }
+      const item = pairAt(src, cur, String(seg));
+      if (item) {
+        next = item.value ?? undefined;
+        nextKey = (isScalar(item.key) || isAlias(item.key)) ? (item.key as YamlNode) : undefined;
+        // A key with no value (`steps:`) has no (or an empty) value node: point at the key.
+        const r = (next as { range?: [number, number, number] } | null | undefined)?.range;
+        if (next === null || next === undefined || (isScalar(next) && next.value === null && r && r[0] === r[1])) next = nextKey;
       }
     } else if (isSeq(cur) && typeof seg === 'number') {
       next = cur.items[seg];
@@ -194,6 +189,39 @@ export function findNode(src: YamlSource, path: Path): { node: YamlNode | undefi
     keyNode = nextKey;
   }
   return { node: node as YamlNode | undefined, complete: true, ...(keyNode ? { keyNode } : {}) };
+}
+
+/** A map's key text → its first pair with that key (a duplicate key is an error reported elsewhere). */
+const pairIndex = new WeakMap<object, Map<string, Pair>>();
+/** Maps this small are searched in place: an index would cost more than it saves. */
+const INDEX_FROM_ITEMS = 16;
+
+/**
+ * The first pair of `map` whose key reads as `key`. A large map is indexed on its first lookup:
+ * the loader locates every host of an inventory (`hosts.NAME`), and searching the map from its
+ * start each time made loading 1,000 hosts quadratic (issue 17, BENCHMARKS.md "Ninth pass").
+ * The parsed document is never changed, so the index stays true.
+ */
+function pairAt(src: YamlSource, map: { items: unknown[] }, key: string): Pair | undefined {
+  const keyText = (item: Pair): string => {
+    const k = deref(src, item.key);
+    return String(isScalar(k) ? k.value : k);
+  };
+  if (map.items.length < INDEX_FROM_ITEMS) {
+    for (const item of map.items) if (isPair(item) && keyText(item) === key) return item;
+    return undefined;
+  }
+  let index = pairIndex.get(map);
+  if (!index) {
+    index = new Map();
+    for (const item of map.items) {
+      if (!isPair(item)) continue;
+      const k = keyText(item);
+      if (!index.has(k)) index.set(k, item);
+    }
+    pairIndex.set(map, index);
+  }
+  return index.get(key);
 }
 
 /** Position of the value at `path` (or its key with which='key'); the deepest existing node otherwise. */

@@ -40,7 +40,7 @@ describe('step context signal', () => {
 
 describe('hasTemplateText (a step\'s arguments rendered at run time only when it is true)', () => {
   it('finds `{{` at any depth, in values only, and nothing in constants', async () => {
-    const { hasTemplateText } = await import('../../src/engine/facts.js');
+    const { hasTemplateText } = await import('../../src/util/template-text.js');
     expect(hasTemplateText({ script: 'true', env: { A: '1' }, args: ['x', 2, null, true] })).toBe(false);
     expect(hasTemplateText('{{ registered.x.stdout }}')).toBe(true);
     expect(hasTemplateText({ a: [{ b: ['x', 'y {{ facts.os.id }}'] }] })).toBe(true);
