@@ -34,6 +34,20 @@ describe('loadProject', () => {
     expect(p.plays[1]!.plans.get('win-1')!.steps[1]).toEqual({ mode: 'hard', wait: 300 }); // whole-string template keeps the number
   });
 
+  it('arguments without a template are the loaded (validated) value for every host, not a copy rendered per host', () => {
+    const pb = write('constant.yml', '- hosts: web-1:web-2\n  steps:\n    - snapshot: { name: fixed, memory: false }\n    - snapshot: { name: "s-{{ host.name }}" }\n');
+    const p = load({ playbook: pb });
+    const spec = p.plays[0]!.spec.steps;
+    const [w1, w2] = [p.plays[0]!.plans.get('web-1')!, p.plays[0]!.plans.get('web-2')!];
+    expect(w1.steps[0]).toBe(spec[0]!.args);
+    expect(w2.steps[0]).toBe(spec[0]!.args);
+    expect(w1.steps[0]).toEqual({ name: 'fixed', memory: false });
+    // a template is rendered per host, as before
+    expect(w1.steps[1]).toEqual({ name: 's-web-1' });
+    expect(w2.steps[1]).toEqual({ name: 's-web-2' });
+    expect(w1.steps[1]).not.toBe(spec[1]!.args);
+  });
+
   it('variable precedence: -e > host > child group > parent group > all > play', () => {
     const pb = write('prec.yml', '- hosts: web-2:db-1\n  vars: { a: play, b: play, c: play, d: play, e: play, f: play }\n  steps:\n    - snapshot: { name: "{{ vars.a }}" }\n');
     const inv = write('prec-inv.yml', 'groups:\n  all: { vars: { b: all, c: all, d: all, e: all } }\n  parent: { children: [child], vars: { c: parent, d: parent, e: parent } }\n  child: { hosts: [web-2], vars: { d: child, e: child } }\nhosts:\n  web-2: { vars: { e: host } }\n  db-1:\n');
