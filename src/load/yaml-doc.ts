@@ -112,7 +112,9 @@ export function parseYaml(file: string, input: string): ParsedYaml {
     linesWithError.add(d.line);
     diagnostics.push(d);
   }
-  if (diagnostics.length === 0) {
+  // An alias is written `*name`: without a `*` anywhere in the text there is none to check, and
+  // the walk over every node is skipped (~2 % of loading a 1,000-host inventory, issue 17).
+  if (diagnostics.length === 0 && text.includes('*')) {
     visit(doc, {
       Alias(_key, node) {
         if (!node.resolve(doc)) {
