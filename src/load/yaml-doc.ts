@@ -194,7 +194,7 @@ export function findNode(src: YamlSource, path: Path): { node: YamlNode | undefi
 }
 
 /** A map's key text → its first pair with that key (a duplicate key is an error reported elsewhere). */
-const pairIndex = new WeakMap<object, Map<string, Pair>>();
+const pairIndex = new WeakMap<object, { items: unknown[]; length: number; byKey: Map<string, Pair> }>();
 /** Maps this small are searched in place: an index would cost more than it saves. */
 const INDEX_FROM_ITEMS = 16;
 
@@ -202,7 +202,8 @@ const INDEX_FROM_ITEMS = 16;
  * The first pair of `map` whose key reads as `key`. A large map is indexed on its first lookup:
  * the loader locates every host of an inventory (`hosts.NAME`), and searching the map from its
  * start each time made loading 1,000 hosts quadratic (issue 17, BENCHMARKS.md "Ninth pass").
- * The parsed document is never changed, so the index stays true.
+ * A parsed document is not changed afterwards; a map that is (the Ansible INI reader builds its
+ * own document item by item) is indexed again when its items array or its length differs.
  */
 function pairAt(src: YamlSource, map: { items: unknown[] }, key: string): Pair | undefined {
   const keyText = (item: Pair): string => {
@@ -214,16 +215,17 @@ function pairAt(src: YamlSource, map: { items: unknown[] }, key: string): Pair |
     return undefined;
   }
   let index = pairIndex.get(map);
-  if (!index) {
-    index = new Map();
+  if (!index || index.items !== map.items || index.length !== map.items.length) {
+    const byKey = new Map<string, Pair>();
     for (const item of map.items) {
       if (!isPair(item)) continue;
       const k = keyText(item);
-      if (!index.has(k)) index.set(k, item);
+      if (!byKey.has(k)) byKey.set(k, item);
     }
+    index = { items: map.items, length: map.items.length, byKey };
     pairIndex.set(map, index);
   }
-  return index.get(key);
+  return index.byKey.get(key);
 }
 
 /** Position of the value at `path` (or its key with which='key'); the deepest existing node otherwise. */

@@ -35,6 +35,19 @@ describe('locating values in YAML', () => {
     }
   });
 
+  it('a map changed after a lookup (as the Ansible INI reader builds one) is searched as it is now', () => {
+    const { source } = parseYaml('inv.yml', hostsFile(40));
+    const hosts = (source.doc.contents as { items: { value: unknown }[] }).items[0]!.value;
+    if (!isMap(hosts)) throw new Error('hosts is not a map');
+    expect(findNode(source, ['hosts', 'h3']).complete).toBe(true);
+    hosts.items = hosts.items.filter((p) => String((p.key as { value: unknown }).value) !== 'h3');
+    expect(findNode(source, ['hosts', 'h3']).complete).toBe(false);
+    const moved = hosts.items.pop()!;
+    expect(findNode(source, ['hosts', 'h39']).complete).toBe(false);
+    hosts.items.push(moved);
+    expect(findNode(source, ['hosts', 'h39']).complete).toBe(true);
+  });
+
   it('locating every key of a map reads each item a bounded number of times, not once per lookup', () => {
     const count = (n: number): number => {
       const { source } = parseYaml('inv.yml', hostsFile(n));
