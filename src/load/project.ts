@@ -258,6 +258,8 @@ function plan(pb: LoadedPlaybook, li: LoadedInventory, extraVars: Record<string,
     }
 
     const plans = new Map<string, HostPlan>();
+    // once per play, not per host: the steps whose arguments hold a template
+    const templated = new Set([...spec.steps, ...spec.cleanup].filter((st) => hasTemplateText(st.args)));
     const errs = new HostErrors();
     for (const hn of hosts) {
       const host = inventory.hosts[hn]!;
@@ -270,7 +272,7 @@ function plan(pb: LoadedPlaybook, li: LoadedInventory, extraVars: Record<string,
         // Arguments without a template render to an equal copy that was validated at load
         // (parseStep): no copy, no second validation, per host (issue 17: at 1,000 hosts × 10
         // steps that was 10,000 copies and ajv runs before batch 1).
-        if (!isSelected(si) || !hasTemplateText(step.args)) return step.args;
+        if (!isSelected(si) || !templated.has(step)) return step.args;
         const at = pb.argsPath.get(step) ?? [];
         // strings a guest shell runs (script:, unless:, command:) get their templates quoted
         const r = render(step.args, scope, { defer: DEFERRED, contexts: quotingContexts(opts.registry.steps.get(step.type), step.args, host.connection.type) });
