@@ -21,6 +21,7 @@ import { isSelectedByTags, splitTags } from './tags.js';
 import type { Namespace, TemplateError, TemplateScope } from './template.js';
 import { quotingContexts, render } from './template.js';
 import { hasTemplateText } from '../util/template-text.js';
+import { deepFreeze } from '../util/deep-freeze.js';
 import { hostVarLayers, mergeVars, resolveVars } from './vars.js';
 import { diagAt, diagInScalar, locate, locateInScalar } from './yaml-doc.js';
 import type { Path, YamlSource } from './yaml-doc.js';
@@ -260,6 +261,9 @@ function plan(pb: LoadedPlaybook, li: LoadedInventory, extraVars: Record<string,
     const plans = new Map<string, HostPlan>();
     // once per play, not per host: the steps whose arguments hold a template
     const templated = new Set([...spec.steps, ...spec.cleanup].filter((st) => hasTemplateText(st.args)));
+    // the others' arguments are shared by every host's plan: frozen, so no step can change them
+    // for the hosts after it (src/util/deep-freeze.ts)
+    for (const st of [...spec.steps, ...spec.cleanup]) if (!templated.has(st)) deepFreeze(st.args);
     const errs = new HostErrors();
     for (const hn of hosts) {
       const host = inventory.hosts[hn]!;
