@@ -149,6 +149,15 @@ describe('the packed and globally installed package', () => {
     expect(files.filter((f) => /node_modules\/(ssh2|node-powershell|undici|yaml|commander)\//.test(f)), files.join('\n')).toEqual([]);
     // everything else is pvrun's chunks, the generated validators' ajv runtime and nothing more
     expect(files.filter((f) => !ours.includes(f) && !/node_modules\/ajv\/dist\/runtime\//.test(f)), files.join('\n')).toEqual([]);
+    // yaml's ES module build is the one bundled (its CommonJS build reads process.env.LOG_TOKENS
+    // for every token), and the generated validators are minified (scripts/bundle.mjs)
+    const cliDir = join(installed, 'dist', 'cli');
+    const bundled = readdirSync(cliDir).filter((f) => f.endsWith('.js')).map((f) => readFileSync(join(cliDir, f), 'utf8')).join('\n');
+    expect(bundled).toContain('YAMLParseError');
+    expect(bundled).not.toContain('LOG_TOKENS');
+    const inventoryValidator = readFileSync(join(cliDir, 'validators', generated.find((f) => f.startsWith('v_inventory.'))!), 'utf8');
+    expect(inventoryValidator).toContain('exports.v_inventory');
+    expect(inventoryValidator).not.toMatch(/\bvErrors\b/); // ajv's name for its error list, renamed by the minifier
   });
 
   // issue 17: commander's require of node:child_process (net, dgram and five bindings with it)
