@@ -6,11 +6,13 @@
  *   and every builtin step's argument schema: one CommonJS file per schema in `validators/` next
  *   to the code that loads it (`dist/cli/validators/`, copied there by scripts/bundle.mjs),
  *   written by `node build/tsc/load/gen-validators.js` right after tsc (`npm run build`). A file
- *   is named for its schema's key and a hash of the schema it was generated from
- *   (`v_step_run_script.<hash>.cjs`): the running code looks up the hash of the schema it builds,
- *   so an edited schema can never be checked by stale code, and a run loads only the validators
- *   it uses (one file of 0.36 MB cost every start-up 13–16 ms, most of it for schemas a playbook
- *   does not use).
+ *   is named for its schema's key (`v_step_run_script.cjs`) and carries the JSON of the schema it
+ *   was generated from (`schemaJson`): the running code uses it only if that is exactly the JSON
+ *   of the schema it builds, so an edited schema can never be checked by stale code; and a run
+ *   loads only the validators it uses (one file of 0.36 MB cost every start-up 13–16 ms, most of
+ *   it for schemas a playbook does not use). The check is a string comparison: a hash of the
+ *   schemas computed in JavaScript at every start-up cost ~1.2 % of `validate`'s instructions
+ *   (issue 17, valgrind), and node:crypto ~15 ms to load.
  * - Otherwise (the tsx dev path, where there is no generated directory; a test's own registry; a
  *   schema changed since the build) the schema is compiled with ajv at first use, and only the
  *   schemas actually used are compiled: a playbook that uses one step type compiles one argument
@@ -27,7 +29,8 @@ export const GENERATED_DIR = 'validators';
 
 /** the generated directory in use; `null`: none (compile at first use) */
 let generatedDir: string | null | undefined;
-const loaded = new Map<string, ValidateFunction | undefined>();
+/** generated modules by file, once required (null: no such file) */
+const loaded = new Map<string, Record<string, unknown> | null>();
 
 function dirOfGenerated(): string | null {
   if (generatedDir === undefined) {
@@ -46,47 +49,33 @@ export function useGenerated(path: string | null | undefined): void {
   loaded.clear();
 }
 
-/**
- * A 53-bit hash of a schema's JSON (cyrb53) plus its length: enough to notice a schema edited
- * since the build, and cheap (node:crypto costs ~15 ms to load at start-up).
- */
-export function schemaHash(schemaJson: string): string {
-  let h1 = 0xdeadbeef;
-  let h2 = 0x41c6ce57;
-  for (let i = 0; i < schemaJson.length; i++) {
-    const c = schemaJson.charCodeAt(i);
-    h1 = Math.imul(h1 ^ c, 2654435761);
-    h2 = Math.imul(h2 ^ c, 1597334677);
-  }
-  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
-  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
-  return `${(4294967296 * (2097151 & h2) + (h1 >>> 0)).toString(36)}-${schemaJson.length}`;
-}
-
 /** The export name a schema key gets in its generated file. */
 export function exportName(key: string): string {
   return `v_${key.replace(/[^A-Za-z0-9_]/g, '_')}`;
 }
 
-/** The generated file's name for a schema key and the hash of its schema. */
-export function generatedFileName(key: string, hash: string): string {
-  return `${exportName(key)}.${hash}.cjs`;
+/** The generated file's name for a schema key. */
+export function generatedFileName(key: string): string {
+  return `${exportName(key)}.cjs`;
 }
+
+/** The export that holds the JSON of the schema a generated file was made from. */
+export const SCHEMA_JSON_EXPORT = 'schemaJson';
 
 /** The generated validator for `key`, if there is one built from exactly this schema. */
 export function precompiled(key: string, schema: JsonSchema): ValidateFunction | undefined {
   const dir = dirOfGenerated();
   if (!dir) return undefined;
-  const file = `${dir}/${generatedFileName(key, schemaHash(JSON.stringify(schema)))}`;
-  if (loaded.has(file)) return loaded.get(file);
-  let fn: ValidateFunction | undefined;
-  if (existsSync(file)) {
-    const m = createRequire(import.meta.url)(file) as Record<string, unknown>;
-    const f = m[exportName(key)];
-    fn = typeof f === 'function' ? (f as ValidateFunction) : undefined;
+  const file = `${dir}/${generatedFileName(key)}`;
+  let m = loaded.get(file);
+  if (m === undefined) {
+    m = existsSync(file) ? (createRequire(import.meta.url)(file) as Record<string, unknown>) : null;
+    loaded.set(file, m);
   }
-  loaded.set(file, fn);
-  return fn;
+  // stale (the schema was edited since the build): not used, the caller compiles the schema
+  if (!m || m[SCHEMA_JSON_EXPORT] !== JSON.stringify(schema)) return undefined;
+  const f = m[exportName(key)];
+  return typeof f === 'function' ? (f as ValidateFunction) : undefined;
 }
 
 /**
@@ -117,8 +106,9 @@ export async function generateValidatorsCode(schemas: Record<string, JsonSchema>
     const name = exportName(key);
     ajv.addSchema(schema, name);
     const code = standaloneCode(ajv, { [name]: name });
-    out[generatedFileName(key, schemaHash(JSON.stringify(schema)))] =
-      `// Generated by src/load/gen-validators.ts at build time (ajv standalone code of '${key}'). Do not edit.\n${code}\n`;
+    out[generatedFileName(key)] =
+      `// Generated by src/load/gen-validators.ts at build time (ajv standalone code of '${key}'). Do not edit.\n${code}\n` +
+      `exports.${SCHEMA_JSON_EXPORT} = ${JSON.stringify(JSON.stringify(schema))};\n`;
   }
   return out;
 }
