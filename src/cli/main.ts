@@ -3,30 +3,32 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from './program.js';
 import { EXIT } from '../engine/exit-codes.js';
 // Command modules load when their command runs: `pvrun --help` and `validate` do not load the
-// lab, the XAPI client or the connectors of commands they do not run (start-up, issue 17).
-const runCommand = async (...a: Parameters<typeof import('./run.js').runCommand>) => (await import('./run.js')).runCommand(...a);
-const validateCommand = async (...a: Parameters<typeof import('./validate.js').validateCommand>) => (await import('./validate.js')).validateCommand(...a);
-const preflightCommand = async (...a: Parameters<typeof import('./preflight.js').preflightCommand>) => (await import('./preflight.js')).preflightCommand(...a);
-const inventoryCommand = async (...a: Parameters<typeof import('./inventory.js').inventoryCommand>) => (await import('./inventory.js')).inventoryCommand(...a);
-const schemaCommand = async (...a: Parameters<typeof import('./schema.js').schemaCommand>) => (await import('./schema.js')).schemaCommand(...a);
-const labCommand = async (...a: Parameters<typeof import('./lab.js').labCommand>) => (await import('./lab.js')).labCommand(...a);
-const demoCommand = async (...a: Parameters<typeof import('./lab.js').demoCommand>) => (await import('./lab.js')).demoCommand(...a);
-const rolloutCommand = async (...a: Parameters<typeof import('./runs.js').rolloutCommand>) => (await import('./runs.js')).rolloutCommand(...a);
-const runsCommand = async (...a: Parameters<typeof import('./runs.js').runsCommand>) => (await import('./runs.js')).runsCommand(...a);
-const showCommand = async (...a: Parameters<typeof import('./runs.js').showCommand>) => (await import('./runs.js')).showCommand(...a);
-const reportCommand = async (...a: Parameters<typeof import('./report.js').reportCommand>) => (await import('./report.js')).reportCommand(...a);
-const rollbackCommand = async (...a: Parameters<typeof import('./rollback.js').rollbackCommand>) => (await import('./rollback.js')).rollbackCommand(...a);
-const resumeCommand = async (...a: Parameters<typeof import('./resume.js').resumeCommand>) => (await import('./resume.js')).resumeCommand(...a);
-const snapshotsCommand = async (...a: Parameters<typeof import('./snapshots.js').snapshotsCommand>) => (await import('./snapshots.js')).snapshotsCommand(...a);
+// lab, the XAPI client or the connectors of commands they do not run (start-up, issue 17); with
+// V8's default budget, so the Node modules they import keep their code cache (src/util/v8-budget.ts).
+const runCommand = async (...a: Parameters<typeof import('./run.js').runCommand>) => (await withDefaultBudget(() => import('./run.js'))).runCommand(...a);
+const validateCommand = async (...a: Parameters<typeof import('./validate.js').validateCommand>) => (await withDefaultBudget(() => import('./validate.js'))).validateCommand(...a);
+const preflightCommand = async (...a: Parameters<typeof import('./preflight.js').preflightCommand>) => (await withDefaultBudget(() => import('./preflight.js'))).preflightCommand(...a);
+const inventoryCommand = async (...a: Parameters<typeof import('./inventory.js').inventoryCommand>) => (await withDefaultBudget(() => import('./inventory.js'))).inventoryCommand(...a);
+const schemaCommand = async (...a: Parameters<typeof import('./schema.js').schemaCommand>) => (await withDefaultBudget(() => import('./schema.js'))).schemaCommand(...a);
+const labCommand = async (...a: Parameters<typeof import('./lab.js').labCommand>) => (await withDefaultBudget(() => import('./lab.js'))).labCommand(...a);
+const demoCommand = async (...a: Parameters<typeof import('./lab.js').demoCommand>) => (await withDefaultBudget(() => import('./lab.js'))).demoCommand(...a);
+const rolloutCommand = async (...a: Parameters<typeof import('./runs.js').rolloutCommand>) => (await withDefaultBudget(() => import('./runs.js'))).rolloutCommand(...a);
+const runsCommand = async (...a: Parameters<typeof import('./runs.js').runsCommand>) => (await withDefaultBudget(() => import('./runs.js'))).runsCommand(...a);
+const showCommand = async (...a: Parameters<typeof import('./runs.js').showCommand>) => (await withDefaultBudget(() => import('./runs.js'))).showCommand(...a);
+const reportCommand = async (...a: Parameters<typeof import('./report.js').reportCommand>) => (await withDefaultBudget(() => import('./report.js'))).reportCommand(...a);
+const rollbackCommand = async (...a: Parameters<typeof import('./rollback.js').rollbackCommand>) => (await withDefaultBudget(() => import('./rollback.js'))).rollbackCommand(...a);
+const resumeCommand = async (...a: Parameters<typeof import('./resume.js').resumeCommand>) => (await withDefaultBudget(() => import('./resume.js'))).resumeCommand(...a);
+const snapshotsCommand = async (...a: Parameters<typeof import('./snapshots.js').snapshotsCommand>) => (await withDefaultBudget(() => import('./snapshots.js'))).snapshotsCommand(...a);
 import { playbooksCommand } from './playbooks.js';
 import { inputLimitsFromEnv, setInputLimits } from '../load/read-file.js';
 import { redactor } from '../util/redact.js';
 import { resolvePlaybookArg } from './suggest-command.js';
-const listCommand = async (...a: Parameters<typeof import('./list.js').listCommand>) => (await import('./list.js')).listCommand(...a);
+const listCommand = async (...a: Parameters<typeof import('./list.js').listCommand>) => (await withDefaultBudget(() => import('./list.js'))).listCommand(...a);
 import { completionScript } from './completion.js';
 import { PROMPTED_BECOME_PASSWORD, setPromptedSecret } from '../load/secrets.js';
 import { askSecret, defaultIo, quietOnClosedPipe, type Io } from './io.js';
 import { tuneV8ForCli } from './v8-tuning.js';
+import { withDefaultBudget } from '../util/v8-budget.js';
 
 export type { Io } from './io.js';
 // bin/pvrun.js imports main, quietOnClosedPipe and tuneV8ForCli from this module (the package's entry point)

@@ -10,14 +10,19 @@
  * Set by the two entry points before any command module is loaded (bin/pvrun.js and a direct
  * `node dist/cli/main.js`), never by a library import: tests that call main() in-process keep
  * V8's defaults. The flag is read when a function's budget is set, so code loaded afterwards
- * (every command, lazily imported) gets it.
+ * (every command, lazily imported) gets it. Code that loads Node's own modules later does it with
+ * withDefaultBudget (src/util/v8-budget.ts), so their code cache still applies.
  */
-import { setFlagsFromString } from 'node:v8';
+import { DEFAULT_INTERRUPT_BUDGET, setInterruptBudget } from '../util/v8-budget.js';
 
 /** 4× V8's default (--interrupt-budget=67584 in Node 20's V8 11.3) */
-export const INTERRUPT_BUDGET = 4 * 67_584;
+export const INTERRUPT_BUDGET = 4 * DEFAULT_INTERRUPT_BUDGET;
 
 export function tuneV8ForCli(): void {
   if (process.env['PVRUN_V8_DEFAULTS'] === '1') return; // the A/B switch of `npm run bench`
-  setFlagsFromString(`--interrupt-budget=${INTERRUPT_BUDGET}`);
+  // Every command writes: stdout and stderr are made now, while Node's modules behind them (tty,
+  // net or a file stream) still load with their code cache (src/util/v8-budget.ts).
+  void process.stdout;
+  void process.stderr;
+  setInterruptBudget(INTERRUPT_BUDGET);
 }

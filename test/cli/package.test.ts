@@ -160,6 +160,23 @@ describe('the packed and globally installed package', () => {
     expect(inventoryValidator).not.toMatch(/\bvErrors\b/); // ajv's name for its error list, renamed by the minifier
   });
 
+  // issue 17: pvrun's larger V8 interrupt budget changes V8's flags, and Node then compiles its own
+  // modules from source instead of from its code cache; the CLI loads them under V8's default
+  // (src/util/v8-budget.ts). Node's own record says which were compiled without the cache.
+  it('pvrun --help and validate compile none of Node\'s modules without its code cache', async () => {
+    const inv = join(work, 'cache-inv.yml');
+    writeFileSync(inv, 'hosts:\n  web-1: { connection: { address: 127.0.0.1, user: root } }\ngroups:\n  linux: { hosts: [web-1] }\n');
+    for (const args of [['--help'], ['validate', join(installed, 'playbooks', 'linux-tools.yml'), '-i', inv]]) {
+      const trace = join(tmp, `code-cache-${args[0]}.json`);
+      const r = await run(process.execPath, ['--expose-internals', '--no-warnings', '--import', join(REPO, 'test', 'harness', 'code-cache-usage.mjs'), join(installed, 'dist', 'cli', 'main.js'), ...args],
+        work, undefined, { PVRUN_CODE_CACHE_TRACE: trace });
+      expect(r.code, r.err).toBe(0);
+      const u = JSON.parse(readFileSync(trace, 'utf8')) as { withCache: string[]; withoutCache: string[] };
+      expect(u.withCache.length, args[0]).toBeGreaterThan(20);
+      expect(u.withoutCache, args[0]).toEqual([]);
+    }
+  });
+
   // issue 17: commander's require of node:child_process (net, dgram and five bindings with it)
   // is made lazy in the bundle (scripts/bundle.mjs): the short commands do not load it
   it('pvrun --help and validate do not load Node\'s child_process', async () => {

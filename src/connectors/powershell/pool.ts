@@ -11,6 +11,7 @@
  * (New-PSSession) is the exception: it is synchronous inside the worker, so the hosts of one worker
  * connect one after another (docs/windows.md gives the numbers).
  */
+import { withDefaultBudget } from '../../util/v8-budget.js';
 import type { LocalPwsh } from './local-pwsh.js';
 import type { ConnectorFailure } from '../types.js';
 import { oneLine, quotePs } from '../../util/ps-quote.js';
@@ -138,7 +139,7 @@ export class PwshWorker {
       // LocalPwsh: node-powershell with its command framing fixed (stray output of the ssh
       // clients under New-PSSession could stall an invocation forever; see local-pwsh.ts)
       // loaded here, not at start-up: runs without PowerShell hosts never load node-powershell
-      const { LocalPwsh } = await import('./local-pwsh.js');
+      const { LocalPwsh } = await withDefaultBudget(() => import('./local-pwsh.js'));
       const ps = new LocalPwsh({
         executable: this.opts.executable,
         throwOnInvocationError: false,

@@ -4,17 +4,31 @@
  * start-up: `pvrun --help`, `validate` and runs without SSH hosts never need it (issue 17).
  */
 import { createRequire } from 'node:module';
+import { withDefaultBudget } from '../../util/v8-budget.js';
 import type * as Ssh2 from 'ssh2';
 
+/**
+ * The two files of ssh2 that pvrun uses, not its index (lib/index.js, ssh2 1.17.0), which also
+ * loads the server, the key generator and the HTTP(S) agents, and with them Node's http, https
+ * and tls modules: work every run paid for nothing (issue 17). ssh2 is pinned (package.json) and
+ * has no `exports` map, so these paths are part of what it ships; test/connectors/ssh2-paths.test.ts
+ * checks that they are the very objects the index exports.
+ */
+export const SSH2_CLIENT = 'ssh2/lib/client.js';
+export const SSH2_KEY_PARSER = 'ssh2/lib/protocol/keyParser.js';
+
 type Ssh2Module = typeof Ssh2;
-let mod: Ssh2Module | undefined;
-const ssh2 = (): Ssh2Module => (mod ??= createRequire(import.meta.url)('ssh2') as Ssh2Module);
+const req = createRequire(import.meta.url);
+let clientClass: Ssh2Module['Client'] | undefined;
+let keyParser: { parseKey: Ssh2Module['utils']['parseKey'] } | undefined;
 
 export type Client = Ssh2.Client;
 export function newClient(): Client {
-  return new (ssh2().Client)();
+  // (ssh2's client loads Node's crypto, dns, zlib and child_process: with their code cache)
+  return new (clientClass ??= withDefaultBudget(() => req(SSH2_CLIENT)) as Ssh2Module['Client'])();
 }
-export const parseKey: Ssh2Module['utils']['parseKey'] = (...a: Parameters<Ssh2Module['utils']['parseKey']>) => ssh2().utils.parseKey(...a);
+export const parseKey: Ssh2Module['utils']['parseKey'] = (...a: Parameters<Ssh2Module['utils']['parseKey']>) =>
+  (keyParser ??= withDefaultBudget(() => req(SSH2_KEY_PARSER)) as { parseKey: Ssh2Module['utils']['parseKey'] }).parseKey(...a);
 export type { ClientChannel, ConnectConfig } from 'ssh2';
 
 /**

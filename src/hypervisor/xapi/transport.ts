@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { TLSSocket } from 'node:tls';
 import { createRequire } from 'node:module';
 import type { Agent, buildConnector } from 'undici';
+import { withDefaultBudget } from '../../util/v8-budget.js';
 import type { HypervisorFailure } from '../types.js';
 import type { Result } from '../../util/result.js';
 import { err, ok } from '../../util/result.js';
@@ -10,7 +11,8 @@ import { fromJsonRpcError } from './errors.js';
 // undici (~110 files) is required at first use: runs without a pool and `pvrun validate` never
 // load it (start-up, issue 17)
 let undiciMod: typeof import('undici') | undefined;
-const undici = (): typeof import('undici') => (undiciMod ??= createRequire(import.meta.url)('undici') as typeof import('undici'));
+// (undici loads Node's http, tls, http2 and more: with their code cache, src/util/v8-budget.ts)
+const undici = (): typeof import('undici') => (undiciMod ??= withDefaultBudget(() => createRequire(import.meta.url)('undici')) as typeof import('undici'));
 
 export interface TlsOptions {
   /** PEM CA bundle path: verify the chain against it (instead of the system store) */
