@@ -11,7 +11,8 @@
  * hosts on a lightweight ssh2 endpoint), engine (loading/planning; per host-step overhead),
  * connector (per-exec overhead, connection set-up), xapi (calls per VM in the lab), profile
  * (node --cpu-prof of pvrun, summarised), startup (`--help` and `validate` of 10 steps × 50 hosts:
- * wall, CPU, modules loaded).
+ * wall, CPU, modules loaded), instructions (the same start-up cases and one exec against the
+ * floor, counted by valgrind: noise-free on a shared machine).
  * Results: Markdown on stdout and in bench/results/latest.md, raw figures in
  * bench/results/<time>.json (bench/results/ is not committed; BENCHMARKS.md is).
  */
@@ -30,6 +31,7 @@ import { connectorSuite } from './suites/connector.js';
 import { xapiSuite } from './suites/xapi.js';
 import { profileSuite } from './suites/profile.js';
 import { startupSuite } from './suites/startup.js';
+import { instructionsSuite } from './suites/instructions.js';
 
 const SUITES: Record<string, (ctx: SuiteContext) => Promise<SuiteResult>> = {
   engine: engineSuite,
@@ -39,6 +41,7 @@ const SUITES: Record<string, (ctx: SuiteContext) => Promise<SuiteResult>> = {
   workload: workloadSuite,
   profile: profileSuite,
   startup: startupSuite,
+  instructions: instructionsSuite,
 };
 
 interface Args {
