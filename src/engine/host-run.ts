@@ -1,4 +1,5 @@
 import type { HostSpec } from '../model/inventory.js';
+import { isoNow } from '../util/iso-now.js';
 import { touchesGuest } from '../steps/types.js';
 import { HostState } from '../steps/state.js';
 import type { ApplyResult, PlanResult, ResumedApply, StepContext, StepFailure } from '../steps/types.js';
@@ -52,7 +53,8 @@ export class HostRun {
   }
 
   private now(): string {
-    return (this.opts.now?.() ?? new Date()).toISOString();
+    const t = this.opts.now?.();
+    return t ? t.toISOString() : isoNow();
   }
 
   async run(): Promise<HostRecap> {

@@ -1,4 +1,5 @@
 import pLimit from 'p-limit';
+import { isoNow } from '../util/iso-now.js';
 import { splitBatches } from './batches.js';
 import { RunControl } from './control.js';
 import type { HostRecap } from './events.js';
@@ -33,7 +34,8 @@ export class Scheduler {
   }
 
   private time(): string {
-    return (this.opts.now?.() ?? new Date()).toISOString();
+    const t = this.opts.now?.();
+    return t ? t.toISOString() : isoNow();
   }
 
   async run(plays: EnginePlay[]): Promise<RunSummary> {

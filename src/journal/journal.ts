@@ -1,4 +1,5 @@
 import { closeSync, fstatSync, fsync, fsyncSync, mkdirSync, openSync, readSync, writeSync } from 'node:fs';
+import { isoNow } from '../util/iso-now.js';
 import { join, resolve } from 'node:path';
 import { eventJson, type RunEvent } from '../engine/events.js';
 import type { Intent } from '../steps/types.js';
@@ -112,12 +113,12 @@ export class Journal {
   }
 
   plan(plan: PlanInfo): void {
-    this.write({ kind: 'plan', runId: this.runId, plan, time: new Date().toISOString() }, false);
+    this.write({ kind: 'plan', runId: this.runId, plan, time: isoNow() }, false);
     this.syncNow();
   }
 
   session(mode: 'resume' | 'rollback'): void {
-    this.write({ kind: 'session', runId: this.runId, mode, pid: process.pid, time: new Date().toISOString() }, false);
+    this.write({ kind: 'session', runId: this.runId, mode, pid: process.pid, time: isoNow() }, false);
     this.syncNow();
   }
 
@@ -139,12 +140,12 @@ export class Journal {
 
   /** Facts read or dropped (JournalRecord 'facts'). Not synced: lost ones mean fresh facts on resume. */
   facts(host: string, namespace: string, values: Record<string, unknown> | undefined): void {
-    this.write({ kind: 'facts', host, namespace, ...(values ? { values } : {}), time: new Date().toISOString() }, false);
+    this.write({ kind: 'facts', host, namespace, ...(values ? { values } : {}), time: isoNow() }, false);
   }
 
   /** Write-ahead: resolves when the record is on disk; only then may the action start. */
   intent(host: string, step: string, intent: Intent): Promise<void> {
-    this.write({ kind: 'intent', host, step, action: intent.action, detail: intent.detail, time: new Date().toISOString() }, false);
+    this.write({ kind: 'intent', host, step, action: intent.action, detail: intent.detail, time: isoNow() }, false);
     return this.flush();
   }
 
