@@ -37,7 +37,14 @@ export async function startPwshSshd(opts: { maxSessions?: number } = {}): Promis
   if (!PWSH) throw new Error('pwsh not found');
   return startSshd({
     maxSessions: opts.maxSessions ?? 10,
-    extraConfig: [`Subsystem powershell ${PWSH} -sshs -NoLogo -NoProfile`],
+    // The server pwsh stands in for a Windows guest's: on a real pool its CPU is the guest's, here
+    // every one shares the controller's 2 cores. .NET's tiered compilation counts calls and
+    // recompiles hot methods in the background in each of them; with 50 sessions open that was
+    // ~40 % of the CPU of test/windows/psremoting.test.ts's 50-target test (16 sessions, measured:
+    // 90 core-s with it, 52 without), which then ran past its limit on a loaded CI machine. Without
+    // call counting the server keeps its ReadyToRun/tier-0 code; what crosses the wire (PSRP over
+    // SSH) is the same. TieredPGO goes with it (its instrumentation is part of the same tiering).
+    extraConfig: [`Subsystem powershell /usr/bin/env DOTNET_TC_CallCounting=0 DOTNET_TieredPGO=0 ${PWSH} -sshs -NoLogo -NoProfile`],
   });
 }
 
