@@ -8,11 +8,12 @@
  * Why (issue 17, start-up): Node 20's ESM loader pays per module — resolve, stat, read, compile,
  * link — and a run loaded ~280 of them (152 of pvrun's, yaml's 73, commander's 9, …). Bundled,
  * a run loads ~65 (mostly ssh2's own CommonJS files, left as they are, below), and a 1-host run
- * costs ~0.12 s less CPU (BENCHMARKS.md). Code splitting keeps the laziness of the sources: every
- * `import()` of a command or a step family is its own chunk, so `--help` and `validate` load no
- * run machinery. All chunks sit in dist/cli/, so the sources' `import.meta.url`-relative paths
- * (`../..` = the package root, `./validators/`, `./PvrunLab.psm1`) hold for every chunk;
- * those are copied next to the chunks.
+ * costs ~0.12 s less CPU (BENCHMARKS.md). Since the eleventh pass it is one CommonJS file,
+ * dist/cli/pvrun.cjs, that dist/cli/main.js loads with V8's code cache (src/cli/compile-cache.ts);
+ * each `import()` of a command or step family stays a lazy initialisation inside it, so `--help`
+ * and `validate` run no run machinery, and with the cache V8 compiles none of it either.
+ * pvrun.cjs sits in dist/cli/, so the sources' `import.meta.url`-relative paths (`../..` = the
+ * package root, `./validators/`, `./PvrunLab.psm1`) hold; those are copied next to it.
  *
  * Left outside the bundle, required from node_modules at run time as before:
  * - ssh2: it loads its native crypto binding (sshcrypto.node) and a wasm-like poly1305 module
@@ -80,23 +81,26 @@ const yamlEsm = {
   },
 };
 
+// One CommonJS file, not ES module chunks: Node 20 can feed V8 a code cache only to a script it
+// compiles itself (vm.Script's cachedData), never to an ES module, and compiling was ~37 % of what
+// `validate` executed. dist/cli/main.js loads it with the cache (src/cli/compile-cache.ts). The
+// commands stay lazy: esbuild turns each `import()` of a bundled module into a call that
+// initialises it on first use, and V8 compiles a function only when it is first called.
 const result = await build({
   entryPoints: [entry],
-  outdir: out,
+  outfile: join(out, 'pvrun.cjs'),
   bundle: true,
-  splitting: true,
-  format: 'esm',
+  format: 'cjs',
   platform: 'node',
   target: 'node20',
   external: EXTERNAL,
-  // bundled CommonJS (yaml, commander) calls require() for Node's own modules: ESM has no
-  // require, so each chunk gets one made for its own URL
-  banner: { js: "import { createRequire as __pvrunCreateRequire } from 'node:module'; const require = __pvrunCreateRequire(import.meta.url);" },
+  // the sources find the package's files from their own URL (`../..` = the package root,
+  // `./validators/`, `./PvrunLab.psm1`): in the bundle, that of dist/cli/pvrun.cjs
+  define: { 'import.meta.url': '__pvrunUrl' },
+  banner: { js: "const __pvrunUrl = require('node:url').pathToFileURL(__filename).href;" },
   legalComments: 'inline',
-  // Node 20 has no compile cache for ES modules: every run parses the chunks it loads again.
-  // Without comments and whitespace (and with constant folding) the chunks `validate` loads are
-  // 410 KB instead of 636 KB (~2 % of its CPU, BENCHMARKS.md). Identifiers keep their names, so
-  // an internal error's trace stays readable.
+  // Without comments and whitespace (and with constant folding) there is less to read and hash;
+  // identifiers keep their names, so an internal error's trace stays readable.
   minifyWhitespace: true,
   minifySyntax: true,
   logLevel: 'warning',
@@ -104,6 +108,28 @@ const result = await build({
   plugins: [lazyCommanderChildProcess, yamlEsm],
 });
 if (result.errors.length) process.exit(1);
+
+// An `import()` left in pvrun.cjs would throw where vm.Script runs it without a loader for it
+// (src/cli/compile-cache.ts): esbuild keeps those of external or Node modules. Fail the build.
+const dynamicImports = readFileSync(join(out, 'pvrun.cjs'), 'utf8').match(/\bimport\([^)]{0,60}\)/g) ?? [];
+if (dynamicImports.length) {
+  process.stderr.write(`bundle: pvrun.cjs keeps ${dynamicImports.join(', ')}: import it statically (or require it)\n`);
+  process.exit(1);
+}
+
+// The entry: a small ES module (bin/pvrun.js imports it) that loads pvrun.cjs with the cache.
+const boot = await build({
+  entryPoints: [join(from, 'cli', 'boot.js')],
+  outfile: join(out, 'main.js'),
+  bundle: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  minifyWhitespace: true,
+  minifySyntax: true,
+  logLevel: 'warning',
+});
+if (boot.errors.length) process.exit(1);
 
 for (const [src, dst] of [
   [join(from, 'load', 'validators'), join(out, 'validators')],
@@ -130,11 +156,14 @@ for (const f of readdirSync(validatorsOut).filter((n) => n.endsWith('.cjs'))) {
 // reason ssh2 is external): fail the build, not the user's run.
 // (comment lines left out: commander's JSDoc mentions __dirname)
 const usesDirname = (text) => text.split('\n').some((l) => !/^\s*(\*|\/\/|\/\*)/.test(l) && /\b__(dirname|filename)\b/.test(l));
-const bad = readdirSync(out).filter((f) => f.endsWith('.js') && usesDirname(readFileSync(join(out, f), 'utf8')));
+// (the banner, pvrun.cjs's first line, is the one place that may: it makes __pvrunUrl)
+const withoutBanner = (text) => text.slice(text.indexOf('\n') + 1);
+// (only pvrun.cjs bundles CommonJS packages; main.js holds the loader, whose wrapper names them)
+const bad = ['pvrun.cjs'].filter((f) => usesDirname(withoutBanner(readFileSync(join(out, f), 'utf8'))));
 if (bad.length) {
   process.stderr.write(`bundle: ${bad.join(', ')} use __dirname/__filename: make the package that does external\n`);
   process.exit(1);
 }
-const chunks = readdirSync(out).filter((f) => f.endsWith('.js')).length;
+const chunks = readdirSync(out).filter((f) => /\.c?js$/.test(f)).length;
 const inputs = Object.keys(result.metafile.inputs).length;
 process.stdout.write(`bundle: ${inputs} modules into ${chunks} files in ${out}\n`);

@@ -92,5 +92,6 @@ const self = fileURLToPath(import.meta.url);
 if (process.argv[1] && realpathSync(process.argv[1]) === self) {
   tuneV8ForCli();
   quietOnClosedPipe();
-  process.exitCode = await main(process.argv.slice(2));
+  // not a top-level await: the installed CLI is a CommonJS bundle (src/cli/compile-cache.ts)
+  void main(process.argv.slice(2)).then((code) => { process.exitCode = code; });
 }

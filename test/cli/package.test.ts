@@ -4,6 +4,8 @@
  * The dependencies come from the npm cache `npm ci` filled (--prefer-offline).
  */
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createServer, type AddressInfo } from 'node:net';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,7 +20,9 @@ interface Run { code: number; out: string; err: string }
 
 function run(cmd: string, args: string[], cwd: string, timeout = 240_000, env: Record<string, string> = {}): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(cmd, args, { cwd, timeout, maxBuffer: 64 << 20, env: { ...process.env, CI: 'true', NO_COLOR: '1', ...env } }, (e, out, err) => {
+    // the installed CLI's compile cache (src/cli/compile-cache.ts) goes to this test's directory
+    const cache = tmp ? { XDG_CACHE_HOME: join(tmp, 'xdg-cache') } : {};
+    execFile(cmd, args, { cwd, timeout, maxBuffer: 64 << 20, env: { ...process.env, CI: 'true', NO_COLOR: '1', ...cache, ...env } }, (e, out, err) => {
       const code = e ? (typeof (e as { code?: unknown }).code === 'number' ? (e as { code: number }).code : -1) : 0;
       resolve({ code, out: String(out), err: String(err) });
     });
@@ -121,23 +125,25 @@ describe('the packed and globally installed package', () => {
     expect(bad.out + bad.err).not.toMatch(/\n\s+at /); // no stack trace
   });
 
-  // issue 17: what runs installed is the esbuild bundle (scripts/bundle.mjs), split so that a
-  // command loads only its own chunks; ssh2 & co. stay outside it, required when a run needs them
-  it('is the bundle: validate loads a few chunks of dist/cli and none of ssh2, node-powershell, undici or yaml\'s files', async () => {
+  // issue 17: what runs installed is the esbuild bundle (scripts/bundle.mjs): one CommonJS file,
+  // dist/cli/pvrun.cjs, that dist/cli/main.js compiles with V8's code cache; ssh2 & co. stay
+  // outside it, required when a run needs them
+  it('is the bundle: validate loads main.js, pvrun.cjs and the validators it needs, none of ssh2, node-powershell, undici or yaml\'s files', async () => {
     const dist = readdirSync(join(installed, 'dist'));
-    expect(dist).toEqual(['cli']); // no tsc tree: one directory of chunks
+    expect(dist).toEqual(['cli']); // no tsc tree
+    expect(readdirSync(join(installed, 'dist', 'cli')).sort()).toEqual(['PvrunLab.psm1', 'main.js', 'pvrun.cjs', 'validators']);
     const trace = join(tmp, 'modules.txt');
     const inv = join(work, 'bundle-inv.yml');
     writeFileSync(inv, 'hosts:\n  web-1: { connection: { address: 127.0.0.1, user: root } }\ngroups:\n  linux: { hosts: [web-1] }\n');
     const r = await run(process.execPath, ['--import', join(REPO, 'test', 'harness', 'module-trace.mjs'), join(installed, 'dist', 'cli', 'main.js'),
-      'validate', join(installed, 'playbooks', 'linux-tools.yml'), '-i', inv], work, undefined, { PVRUN_MODULE_TRACE: trace });
+      'validate', join(installed, 'playbooks', 'linux-tools.yml'), '-i', inv], work, undefined, { PVRUN_MODULE_TRACE: trace, PVRUN_COMPILE_CACHE_TRACE: '1' });
     expect(r.code, r.err).toBe(0);
+    expect(r.err).toContain(`compile cache `); // pvrun.cjs went through the cache's loader (read by it, not by require)
     const files = readFileSync(trace, 'utf8').split('\n').filter((l) => /^(esm|cjs) /.test(l) && !l.startsWith('esm node:'))
       .map((l) => l.slice(4).replace(/^file:\/\//, ''));
     const ours = files.filter((f) => f.startsWith(join(installed, 'dist', 'cli') + '/'));
-    const chunks = ours.filter((f) => !f.includes('/validators/'));
-    expect(chunks.length, files.join('\n')).toBeGreaterThan(1); // split: more than the entry
-    expect(chunks.length, files.join('\n')).toBeLessThan(25);
+    const entries = ours.filter((f) => !f.includes('/validators/'));
+    expect(entries, files.join('\n')).toEqual([join(installed, 'dist', 'cli', 'main.js')]);
     // the generated validators: the playbook's, the inventory's and the used step types' only
     const generated = readdirSync(join(installed, 'dist', 'cli', 'validators'));
     const used = ours.filter((f) => f.includes('/validators/')).map((f) => f.slice(f.lastIndexOf('/') + 1));
@@ -147,17 +153,62 @@ describe('the packed and globally installed package', () => {
     expect(used.filter((f) => /^v_step_(powershell|msi_install|windows_)/.test(f))).toEqual([]);
     expect(used.length).toBeLessThan(generated.length);
     expect(files.filter((f) => /node_modules\/(ssh2|node-powershell|undici|yaml|commander)\//.test(f)), files.join('\n')).toEqual([]);
-    // everything else is pvrun's chunks, the generated validators' ajv runtime and nothing more
+    // everything else is pvrun's files, the generated validators' ajv runtime and nothing more
     expect(files.filter((f) => !ours.includes(f) && !/node_modules\/ajv\/dist\/runtime\//.test(f)), files.join('\n')).toEqual([]);
     // yaml's ES module build is the one bundled (its CommonJS build reads process.env.LOG_TOKENS
     // for every token), and the generated validators are minified (scripts/bundle.mjs)
     const cliDir = join(installed, 'dist', 'cli');
-    const bundled = readdirSync(cliDir).filter((f) => f.endsWith('.js')).map((f) => readFileSync(join(cliDir, f), 'utf8')).join('\n');
+    const bundled = readFileSync(join(cliDir, 'pvrun.cjs'), 'utf8');
     expect(bundled).toContain('YAMLParseError');
     expect(bundled).not.toContain('LOG_TOKENS');
     const inventoryValidator = readFileSync(join(cliDir, 'validators', generated.find((f) => f.startsWith('v_inventory.'))!), 'utf8');
     expect(inventoryValidator).toContain('exports.v_inventory');
     expect(inventoryValidator).not.toMatch(/\bvErrors\b/); // ajv's name for its error list, renamed by the minifier
+  });
+
+  // issue 17: the installed CLI compiles pvrun.cjs with V8's code cache (src/cli/compile-cache.ts)
+  it('the second validate takes the code cache the first wrote; a run\'s XAPI password is in no cache file', async () => {
+    const cache = join(tmp, 'own-cache');
+    const env = { PVRUN_COMPILE_CACHE: cache, PVRUN_COMPILE_CACHE_TRACE: '1' };
+    // a pool on a port nothing listens on: the check-mode run reads the password, tries to log
+    // in, and stops in its preflight
+    const port = await new Promise<number>((resolve) => {
+      const srv = createServer();
+      srv.listen(0, '127.0.0.1', () => { const p = (srv.address() as AddressInfo).port; srv.close(() => resolve(p)); });
+    });
+    const inv = join(work, 'cc-inv.yml');
+    writeFileSync(inv, [
+      'hypervisors:',
+      `  pool-a: { url: "http://127.0.0.1:${port}", username: root, password: { env: XAPI_PASSWORD } }`,
+      'groups:',
+      '  linux: { hosts: [web-1], connection: { user: root } }',
+      'hosts:',
+      '  web-1: { vm: { pool: pool-a, name_label: web-1 } }',
+      '',
+    ].join('\n'));
+    const playbook = join(installed, 'playbooks', 'linux-tools.yml');
+    const first = await run(pvrunBin, ['validate', playbook, '-i', inv], work, undefined, env);
+    expect(first.code, first.err).toBe(0);
+    expect(first.err).toMatch(/compile cache none \S+\/validate-/);
+    expect(first.err).toMatch(/compile cache written \S+\/validate-/);
+    const second = await run(pvrunBin, ['validate', playbook, '-i', inv], work, undefined, env);
+    expect(second.code, second.err).toBe(0);
+    expect(second.err).toMatch(/compile cache used \S+\/validate-/);
+    expect(second.err).not.toMatch(/written/);
+    expect(second.out).toBe(first.out);
+
+    const secret = `xapi-${randomBytes(12).toString('hex')}`;
+    const r = await run(pvrunBin, [playbook, '-i', inv, '--check'], work, undefined, { ...env, XAPI_PASSWORD: secret });
+    expect(r.out + r.err).toMatch(/ECONNREFUSED/); // it got as far as logging in with the password
+    expect(r.err).toMatch(/compile cache written \S+\/run-/);
+    const written = readdirSync(cache);
+    expect(written.map((f) => f.split('-')[0]).sort()).toEqual(['run', 'validate']);
+    for (const f of written) {
+      const data = readFileSync(join(cache, f));
+      expect(data.includes(secret), f).toBe(false);
+      expect(data.includes(Buffer.from(secret, 'utf16le')), f).toBe(false);
+    }
+    expect(r.out + r.err).not.toContain(secret);
   });
 
   // issue 17: pvrun's larger V8 interrupt budget changes V8's flags, and Node then compiles its own

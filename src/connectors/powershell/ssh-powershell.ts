@@ -13,6 +13,7 @@
  * OpenSSH DefaultShell is a POSIX shell; a stock Windows OpenSSH (cmd.exe) needs a raw-exec mode
  * in the ssh connector — see docs/windows.md.
  */
+import { readFile } from 'node:fs/promises';
 import type { Connector, ConnectorFailure, ExecOptions, ExecResult } from '../types.js';
 import { err, ok, type Result } from '../../util/result.js';
 import { quotePs } from '../../util/ps-quote.js';
@@ -100,7 +101,6 @@ export class SshPowerShellConnector implements Connector {
 export async function putInChunks(
   conn: Pick<Connector, 'exec' | 'host'>, source: string | Buffer, remotePath: string, chunk: number,
 ): Promise<Result<void, ConnectorFailure>> {
-  const { readFile } = await import('node:fs/promises');
   const data = typeof source === 'string' ? await readFile(source) : source;
   const tmp = `${remotePath}.pvrun-part`;
   for (let off = 0, first = true; first || off < data.length; off += chunk, first = false) {

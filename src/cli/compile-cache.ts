@@ -1,0 +1,172 @@
+/**
+ * V8 code cache for the installed CLI (issue 17, start-up).
+ *
+ * Node 20 keeps no compiled code between runs for user code (`module.enableCompileCache` came in
+ * Node 22), and parsing and compiling pvrun's own JavaScript was ~37 % of what `pvrun validate`
+ * executed (valgrind: 188 M of 511 M instructions). So the build makes one CommonJS bundle,
+ * dist/cli/pvrun.cjs (scripts/bundle.mjs), and the entry dist/cli/main.js loads it with
+ * `vm.Script` and V8's `cachedData`: a run whose cache V8 accepts parses nothing up front and
+ * compiles only functions the cache lacks. `validate` of 50 hosts: 514 → 376 M instructions,
+ * median wall time 156 → 117 ms (BENCHMARKS.md).
+ *
+ * The cache is made by the first run of each kind of command (help, validate, a run, other) and
+ * kept per user in `$XDG_CACHE_HOME/pvrun` or `~/.cache/pvrun`; `PVRUN_COMPILE_CACHE=off`
+ * turns it off, `PVRUN_COMPILE_CACHE=/dir` puts it elsewhere. What a cache file holds is code:
+ * a file someone else could have written could run their code in this process, so a file or
+ * directory not owned by this user, or writable by group or others, is ignored. V8 checks its
+ * own version, the flags and the source length; the file name adds the bundle's size and mtime,
+ * Node's version and the architecture, so an edited or upgraded bundle never meets an old cache.
+ * V8 serialises code and the literals of the source, not the heap: no secret read at run time
+ * can end up in the file (test/cli/compile-cache.test.ts looks for one).
+ */
+import { closeSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync, type Stats } from 'node:fs';
+import { createRequire } from 'node:module';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { Script } from 'node:vm';
+import * as zlib from 'node:zlib';
+import { DEFAULT_INTERRUPT_BUDGET } from '../util/v8-budget.js';
+
+export type CacheGroup = 'help' | 'validate' | 'run' | 'other';
+/** used: V8 took the cache; rejected: V8 did not (another V8, other flags) or the file is damaged; none: no usable file; off: turned off */
+export type CacheStatus = 'used' | 'rejected' | 'none' | 'off';
+
+/** Which cache a command line uses: commands compile different parts of the bundle. */
+export function cacheGroup(argv: readonly string[]): CacheGroup {
+  const first = argv[0];
+  if (first === undefined || argv.includes('--help') || argv.includes('-h') || first === 'help') return 'help';
+  if (first === 'validate') return 'validate';
+  if (/\.ya?ml$/i.test(first)) return 'run';
+  return 'other';
+}
+
+/** The cache directory, or undefined when turned off (or no home to put it in). */
+export function cacheDir(env: NodeJS.ProcessEnv, home: () => string = homedir): string | undefined {
+  const setting = env['PVRUN_COMPILE_CACHE'];
+  if (setting === 'off' || setting === '0') return undefined;
+  if (setting && setting.startsWith('/')) return setting;
+  const xdg = env['XDG_CACHE_HOME'];
+  if (xdg && xdg.startsWith('/')) return join(xdg, 'pvrun');
+  try {
+    const h = home();
+    return h ? join(h, '.cache', 'pvrun') : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** File name: everything that makes a cache useless when it changes, V8's own checks aside. */
+export function cacheFileName(group: CacheGroup, bundle: Pick<Stats, 'size' | 'mtimeMs'>, node = process.version, arch = process.arch): string {
+  return `${group}-${bundle.size}-${Math.trunc(bundle.mtimeMs)}-${node}-${arch}.v8cache`;
+}
+
+const uid = (): number | undefined => (typeof process.getuid === 'function' ? process.getuid() : undefined);
+
+/** Only this user's own, not group- or world-writable, may be trusted with code. */
+export function trusted(st: Pick<Stats, 'uid' | 'mode'>, me = uid()): boolean {
+  return (me === undefined || st.uid === me) && (st.mode & 0o022) === 0;
+}
+
+/**
+ * A cache file: MAGIC, the CRC-32 of the rest, V8's data. V8 (Node 20's, in a release build)
+ * checks its data's version, flags and source length but not its content: a damaged file made
+ * the process die in V8's deserializer (test/cli/compile-cache.test.ts flips bytes to see it).
+ * A CRC finds damage (a disk, a copy); who may write the file is settled by `trusted`, so no
+ * cryptographic hash is needed — SHA-256 cost 30 M instructions per start (node:crypto's
+ * set-up), zlib's CRC-32 about 10 M. zlib.crc32 came in Node 20.15: without it, no cache.
+ */
+const MAGIC = Buffer.from('pvrun-v8cache-1\n');
+const HEADER = MAGIC.length + 4;
+
+const crc32 = (zlib as { crc32?: (data: Uint8Array) => number }).crc32;
+
+export function sealCache(data: Buffer): Buffer {
+  const sum = Buffer.alloc(4);
+  sum.writeUInt32BE(crc32!(data) >>> 0);
+  return Buffer.concat([MAGIC, sum, data]);
+}
+
+/** V8's data from a sealed file, or undefined when it is not one or not intact. */
+export function unsealCache(file: Buffer): Buffer | undefined {
+  if (file.length <= HEADER || !file.subarray(0, MAGIC.length).equals(MAGIC)) return undefined;
+  const data = file.subarray(HEADER);
+  return crc32!(data) >>> 0 === file.readUInt32BE(MAGIC.length) ? data : undefined;
+}
+
+type Read = { data: Buffer } | { damaged: true } | undefined;
+
+function readCache(dir: string, file: string): Read {
+  let fd: number | undefined;
+  try {
+    if (!trusted(statSync(dir))) return undefined;
+    fd = openSync(file, 'r');
+    const st = fstatSync(fd);
+    if (!st.isFile() || !trusted(st)) return undefined;
+    const data = unsealCache(readFileSync(fd));
+    return data ? { data } : { damaged: true };
+  } catch {
+    return undefined;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/** Write atomically (a reader never sees half a file), drop this group's older files; never throws. */
+function writeCache(dir: string, name: string, data: Buffer): boolean {
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    if (!trusted(statSync(dir))) return false;
+    const tmp = join(dir, `.${name}.${process.pid}.tmp`);
+    writeFileSync(tmp, data, { mode: 0o600, flag: 'wx' });
+    renameSync(tmp, join(dir, name));
+    const group = name.slice(0, name.indexOf('-') + 1);
+    for (const f of readdirSync(dir)) if (f.startsWith(group) && f !== name && f.endsWith('.v8cache')) unlinkSync(join(dir, f));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export interface LoadedBundle {
+  exports: unknown;
+  status: CacheStatus;
+  /** the cache file read or to be written (undefined when off) */
+  file: string | undefined;
+}
+
+/**
+ * Load a CommonJS bundle with V8's code cache for `argv`'s kind of command. Without a cache V8
+ * takes (none, or rejected), one is written when the process exits — with V8's default flags,
+ * the ones this load compiles under (the CLI raises the interrupt budget later, which changes the
+ * flag hash V8 checks: src/util/v8-budget.ts).
+ */
+export function loadBundle(bundle: string, argv: readonly string[], env: NodeJS.ProcessEnv = process.env): LoadedBundle {
+  const source = readFileSync(bundle, 'utf8');
+  const dir = crc32 ? cacheDir(env) : undefined;
+  const name = dir ? cacheFileName(cacheGroup(argv), statSync(bundle)) : undefined;
+  const file = dir && name ? join(dir, name) : undefined;
+  const read = dir && file ? readCache(dir, file) : undefined;
+  const cachedData = read && 'data' in read ? read.data : undefined;
+  // Node's own CommonJS wrapper, so the bundle sees what a required file sees
+  const wrapped = `(function (exports, require, module, __filename, __dirname) { ${source}\n});`;
+  // (no importModuleDynamically: the bundle has no import() left, scripts/bundle.mjs checks)
+  const script = new Script(wrapped, { filename: bundle, ...(cachedData ? { cachedData } : {}) });
+  const status: CacheStatus = !dir ? 'off' : read && 'damaged' in read ? 'rejected' : !cachedData ? 'none' : script.cachedDataRejected ? 'rejected' : 'used';
+  if (env['PVRUN_COMPILE_CACHE_TRACE'] === '1') process.stderr.write(`pvrun: compile cache ${status}${file ? ` ${file}` : ''}\n`);
+  if ((status === 'none' || status === 'rejected') && dir && name) {
+    process.once('exit', () => {
+      try {
+        setFlagsFromString(`--interrupt-budget=${DEFAULT_INTERRUPT_BUDGET}`);
+        const ok = writeCache(dir, name, sealCache(script.createCachedData()));
+        if (env['PVRUN_COMPILE_CACHE_TRACE'] === '1') process.stderr.write(`pvrun: compile cache ${ok ? 'written' : 'not written'} ${join(dir, name)}\n`);
+      } catch {
+        // a cache is an optimisation: never let it change how a run ends
+      }
+    });
+  }
+  const mod = { exports: {} as unknown };
+  const fn = script.runInThisContext() as (e: unknown, r: NodeJS.Require, m: { exports: unknown }, f: string, d: string) => void;
+  fn.call(mod.exports, mod.exports, createRequire(bundle), mod, bundle, dirname(bundle));
+  return { exports: mod.exports, status, file };
+}

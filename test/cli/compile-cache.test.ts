@@ -1,0 +1,195 @@
+/**
+ * The installed CLI's V8 code cache (src/cli/compile-cache.ts), against real V8 in child
+ * processes: a cache is written at exit and taken by the next run; a file or directory others
+ * could have written is not trusted with code; an edited bundle never meets its old cache; a
+ * broken file is rejected by V8 and replaced; a secret the process read is in no cache file.
+ */
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { cacheDir, cacheFileName, cacheGroup, trusted } from '../../src/cli/compile-cache.js';
+
+const REPO = join(import.meta.dirname, '..', '..');
+
+const CHILD = `
+import { loadBundle } from ${JSON.stringify(join(REPO, 'src', 'cli', 'compile-cache.ts'))};
+const r = loadBundle(process.argv[2], process.argv.slice(3));
+process.stdout.write(JSON.stringify({ status: r.status, answer: r.exports.answer(), file: r.exports.file }) + '\\n');
+`;
+
+/** A bundle that reads a secret at run time and keeps it alive in a closure and a global. */
+const bundleSource = (n: number): string => `
+const held = { secret: String(process.env.FIXTURE_SECRET) };
+globalThis.__held = held;
+function keep() { return () => held.secret.length; }
+const k = keep(); k();
+function work(m) { let t = 0; for (let i = 0; i < m; i++) t += i; return t; }
+module.exports.answer = () => work(${n}) + k() * 0;
+module.exports.file = __filename;
+`;
+
+interface Out { status: string; answer: number; file: string; err: string }
+
+function setup(): { dir: string; cache: string; bundle: string; child: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'pvrun-cc-'));
+  const child = join(dir, 'child.mts');
+  writeFileSync(child, CHILD);
+  const bundle = join(dir, 'bundle.cjs');
+  writeFileSync(bundle, bundleSource(10));
+  return { dir, cache: join(dir, 'cache'), bundle, child };
+}
+
+function load(t: { child: string; bundle: string }, env: Record<string, string>, argv = ['validate', 'x.yml']): Promise<Out> {
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, ['--import', 'tsx', t.child, t.bundle, ...argv], {
+      cwd: REPO, env: { ...process.env, PVRUN_COMPILE_CACHE_TRACE: '1', ...env }, timeout: 60_000,
+    }, (e, out, err) => {
+      if (e) return reject(new Error(`${e.message}\n${err}`));
+      const line = String(out).trim().split('\n').pop() ?? '';
+      resolve({ ...(JSON.parse(line) as Omit<Out, 'err'>), err: String(err) });
+    });
+  });
+}
+
+const files = (dir: string): string[] => (existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.v8cache')) : []);
+
+describe('compile cache: which cache, where, whose', () => {
+  it('one cache per kind of command', () => {
+    expect(cacheGroup([])).toBe('help');
+    expect(cacheGroup(['--help'])).toBe('help');
+    expect(cacheGroup(['validate', '--help'])).toBe('help');
+    expect(cacheGroup(['validate', 'p.yml', '-i', 'prod'])).toBe('validate');
+    expect(cacheGroup(['playbooks/linux-tools.yml', '-i', 'prod', '--check'])).toBe('run');
+    expect(cacheGroup(['resume', 'last'])).toBe('other');
+  });
+
+  it('PVRUN_COMPILE_CACHE (off, or a directory), then XDG_CACHE_HOME, then ~/.cache', () => {
+    expect(cacheDir({ PVRUN_COMPILE_CACHE: 'off', XDG_CACHE_HOME: '/x' })).toBeUndefined();
+    expect(cacheDir({ PVRUN_COMPILE_CACHE: '/var/tmp/c', XDG_CACHE_HOME: '/x' })).toBe('/var/tmp/c');
+    expect(cacheDir({ XDG_CACHE_HOME: '/x' })).toBe('/x/pvrun');
+    expect(cacheDir({ XDG_CACHE_HOME: 'relative' }, () => '/home/op')).toBe('/home/op/.cache/pvrun');
+    expect(cacheDir({}, () => '/home/op')).toBe('/home/op/.cache/pvrun');
+  });
+
+  it('the file name changes with the bundle (size, mtime), Node and the architecture', () => {
+    const a = cacheFileName('run', { size: 10, mtimeMs: 1000.5 }, 'v20.20.2', 'x64');
+    expect(a).toBe('run-10-1000-v20.20.2-x64.v8cache');
+    expect(cacheFileName('run', { size: 10, mtimeMs: 2000 }, 'v20.20.2', 'x64')).not.toBe(a);
+    expect(cacheFileName('run', { size: 11, mtimeMs: 1000 }, 'v20.20.2', 'x64')).not.toBe(a);
+    expect(cacheFileName('run', { size: 10, mtimeMs: 1000 }, 'v20.20.3', 'x64')).not.toBe(a);
+  });
+
+  it('trusts only what this user owns and nobody else can write', () => {
+    expect(trusted({ uid: 1000, mode: 0o100600 }, 1000)).toBe(true);
+    expect(trusted({ uid: 1000, mode: 0o040755 }, 1000)).toBe(true);
+    expect(trusted({ uid: 0, mode: 0o100600 }, 1000)).toBe(false);
+    expect(trusted({ uid: 1000, mode: 0o100620 }, 1000)).toBe(false);
+    expect(trusted({ uid: 1000, mode: 0o040777 }, 1000)).toBe(false);
+  });
+});
+
+describe('compile cache: real V8, in child processes', () => {
+  it('written at exit by the first run, taken by the next; private file in a private directory', async () => {
+    const t = setup();
+    const first = await load(t, { PVRUN_COMPILE_CACHE: t.cache });
+    expect(first.status).toBe('none');
+    expect(first.answer).toBe(45);
+    expect(first.file).toBe(t.bundle); // the bundle sees its own __filename
+    expect(first.err).toMatch(/compile cache written .*validate-.*\.v8cache/);
+    const [name] = files(t.cache);
+    expect(name).toMatch(/^validate-\d+-\d+-v\d+\.\d+\.\d+-\w+\.v8cache$/);
+    expect(statSync(join(t.cache, name!)).mode & 0o777).toBe(0o600);
+    expect(statSync(t.cache).mode & 0o777).toBe(0o700);
+    const second = await load(t, { PVRUN_COMPILE_CACHE: t.cache });
+    expect(second.status).toBe('used');
+    expect(second.answer).toBe(45);
+    expect(second.err).not.toMatch(/written/);
+    // another kind of command has its own
+    expect((await load(t, { PVRUN_COMPILE_CACHE: t.cache }, ['--help'])).status).toBe('none');
+    expect(files(t.cache).sort().map((f) => f.split('-')[0])).toEqual(['help', 'validate']);
+  });
+
+  it('a secret the process read and kept is in no cache file', async () => {
+    const t = setup();
+    const secret = `s3cr3t-${randomBytes(12).toString('hex')}`;
+    await load(t, { PVRUN_COMPILE_CACHE: t.cache, FIXTURE_SECRET: secret });
+    await load(t, { PVRUN_COMPILE_CACHE: t.cache, FIXTURE_SECRET: secret }, ['p.yml']);
+    const written = files(t.cache);
+    expect(written.length).toBe(2);
+    for (const f of written) {
+      const data = readFileSync(join(t.cache, f));
+      expect(data.length).toBeGreaterThan(100);
+      expect(data.includes(secret), f).toBe(false);
+      expect(data.includes(Buffer.from(secret, 'utf16le')), f).toBe(false);
+      // what it does hold is the source's own literals (so the search above could find a string)
+      expect(data.includes('FIXTURE_SECRET'), f).toBe(true);
+    }
+  });
+
+  it('a cache file others can write is not loaded, and is replaced by a private one', async () => {
+    const t = setup();
+    await load(t, { PVRUN_COMPILE_CACHE: t.cache });
+    const [name] = files(t.cache);
+    chmodSync(join(t.cache, name!), 0o620);
+    const r = await load(t, { PVRUN_COMPILE_CACHE: t.cache });
+    expect(r.status).toBe('none');
+    expect(r.err).toMatch(/compile cache written/);
+    expect(statSync(join(t.cache, name!)).mode & 0o777).toBe(0o600);
+    expect((await load(t, { PVRUN_COMPILE_CACHE: t.cache })).status).toBe('used');
+  });
+
+  it('a cache directory others can write is neither read nor written', async () => {
+    const t = setup();
+    await load(t, { PVRUN_COMPILE_CACHE: t.cache });
+    chmodSync(t.cache, 0o777);
+    const r = await load(t, { PVRUN_COMPILE_CACHE: t.cache });
+    expect(r.status).toBe('none');
+    expect(r.err).toMatch(/compile cache not written/);
+    expect(r.answer).toBe(45);
+  });
+
+  it('an edited bundle of the same length never runs with the old code', async () => {
+    const t = setup();
+    await load(t, { PVRUN_COMPILE_CACHE: t.cache });
+    expect((await load(t, { PVRUN_COMPILE_CACHE: t.cache })).status).toBe('used');
+    const before = statSync(t.bundle);
+    writeFileSync(t.bundle, bundleSource(20)); // same length: 10 → 20
+    expect(statSync(t.bundle).size).toBe(before.size);
+    const r = await load(t, { PVRUN_COMPILE_CACHE: t.cache });
+    expect(r.status).toBe('none');
+    expect(r.answer).toBe(190);
+    expect(files(t.cache).length).toBe(1); // the old one is dropped when the new one is written
+  });
+
+  // Without the seal's checksum, the flipped bytes below made the child die inside V8's
+  // deserializer (seen: a fatal error and a native stack trace, no answer)
+  it('a damaged or cut cache file is refused, the run goes on, and the file is made again', async () => {
+    const t = setup();
+    await load(t, { PVRUN_COMPILE_CACHE: t.cache });
+    const [name] = files(t.cache);
+    const file = join(t.cache, name!);
+    const data = readFileSync(file);
+    for (let i = 64; i < data.length; i += 7) data[i] = (data[i]! ^ 0x5a) & 0xff;
+    writeFileSync(file, data);
+    const r = await load(t, { PVRUN_COMPILE_CACHE: t.cache });
+    expect(r.status).toBe('rejected');
+    expect(r.answer).toBe(45);
+    expect((await load(t, { PVRUN_COMPILE_CACHE: t.cache })).status).toBe('used');
+    const whole = readFileSync(file);
+    writeFileSync(file, whole.subarray(0, whole.length - 100));
+    expect((await load(t, { PVRUN_COMPILE_CACHE: t.cache })).status).toBe('rejected');
+    expect((await load(t, { PVRUN_COMPILE_CACHE: t.cache })).status).toBe('used');
+  });
+
+  it('PVRUN_COMPILE_CACHE=off reads and writes nothing', async () => {
+    const t = setup();
+    mkdirSync(join(t.dir, 'xdg'));
+    const r = await load(t, { PVRUN_COMPILE_CACHE: 'off', XDG_CACHE_HOME: join(t.dir, 'xdg') });
+    expect(r.status).toBe('off');
+    expect(r.answer).toBe(45);
+    expect(readdirSync(join(t.dir, 'xdg'))).toEqual([]);
+  });
+});
