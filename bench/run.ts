@@ -106,7 +106,7 @@ async function main(): Promise<number> {
   const results: SuiteResult[] = [];
   const loads: { suite: string; before: number[]; after: number[] }[] = [];
   try {
-    if (args.suites.some((s) => s === 'workload' || s === 'scale' || s === 'profile' || s === 'startup')) await build(log);
+    if (args.suites.some((s) => s === 'workload' || s === 'scale' || s === 'profile' || s === 'startup' || s === 'instructions')) await build(log);
     for (const s of args.suites) {
       const before = loadavg();
       log(`suite ${s}: start`);

@@ -28,19 +28,30 @@ const VALGRIND = '/usr/bin/valgrind';
 const PLAYBOOK = join(REPO, 'bench', 'fixtures', 'startup-playbook.yml');
 const INVENTORY = join(REPO, 'bench', 'fixtures', 'startup-inventory.yml');
 
-/** Node decodes NODE_EXTRA_CA_CERTS at every start (bench/suites/startup.ts): left out here too. */
-function env(): NodeJS.ProcessEnv {
-  const e = { ...process.env };
+/**
+ * Node decodes NODE_EXTRA_CA_CERTS at every start (bench/suites/startup.ts): left out here too.
+ * The installed CLI's code cache (src/cli/compile-cache.ts) goes to the suite's own directory
+ * (`cache`), or is turned off ('off'); the older ES module builds ignore it.
+ */
+function env(cache: string): NodeJS.ProcessEnv {
+  const e: NodeJS.ProcessEnv = { ...process.env, PVRUN_COMPILE_CACHE: cache };
   delete e['NODE_EXTRA_CA_CERTS'];
   return e;
 }
 
+let cacheDir = 'off';
+
+/** Run once without counting: the run that writes the code cache the counted ones use. */
+async function warm(argv: string[], cwd: string): Promise<void> {
+  await execFileP(argv[0]!, argv.slice(1), { cwd, env: env(cacheDir), maxBuffer: 64 * 1024 * 1024, timeout: 600_000 });
+}
+
 /** Instructions executed by `argv` under cachegrind, in millions; throws on a non-zero exit. */
-async function instructions(argv: string[], cwd: string): Promise<number> {
+async function instructions(argv: string[], cwd: string, cache = cacheDir): Promise<number> {
   const log = join(cwd, `vg-${process.pid}-${Date.now()}.log`);
   try {
     await execFileP(VALGRIND, ['--tool=cachegrind', '--cache-sim=no', '--cachegrind-out-file=/dev/null', `--log-file=${log}`, ...argv],
-      { cwd, env: env(), maxBuffer: 64 * 1024 * 1024, timeout: 1_800_000 });
+      { cwd, env: env(cache), maxBuffer: 64 * 1024 * 1024, timeout: 1_800_000 });
     const m = /I\s+refs:\s+([\d,]+)/.exec(readFileSync(log, 'utf8'));
     if (!m) throw new Error(`no instruction count in ${log}`);
     return Number(m[1]!.replace(/,/g, '')) / 1e6;
@@ -73,9 +84,14 @@ export async function instructionsSuite(ctx: SuiteContext): Promise<SuiteResult>
   const node = process.execPath;
   const startup: Record<string, number> = {};
   startup['node -e 0'] = await instructions([node, '-e', '0'], ctx.tmp);
+  cacheDir = join(ctx.tmp, 'v8cache');
   for (const [b, js] of builds) {
-    startup[`--help (${b})`] = await instructions([node, js, '--help'], ctx.tmp);
-    startup[`validate (${b})`] = await instructions([node, js, 'validate', PLAYBOOK, '-i', INVENTORY], ctx.tmp);
+    for (const [label, args] of [['--help', ['--help']], ['validate', ['validate', PLAYBOOK, '-i', INVENTORY]]] as const) {
+      // without a code cache (a first run, another Node), then with the one a first run wrote
+      startup[`${label} (${b}, no code cache)`] = await instructions([node, js, ...args], ctx.tmp, 'off');
+      await warm([node, js, ...args], ctx.tmp);
+      startup[`${label} (${b})`] = await instructions([node, js, ...args], ctx.tmp);
+    }
     ctx.log(`instructions: start-up of ${b} counted`);
   }
   const farm = await startFarm(2, ctx.log);
@@ -89,6 +105,7 @@ export async function instructionsSuite(ctx: SuiteContext): Promise<SuiteResult>
     ];
     for (const [c, argv] of contenders) {
       perRun[c] = {};
+      if (c !== 'floor') await warm(argv(10), dir);
       for (const k of [10, 30]) {
         perRun[c]![k] = await instructions(argv(k), dir);
         ctx.log(`instructions: ${c} K=${k}: ${perRun[c]![k]!.toFixed(1)} M`);

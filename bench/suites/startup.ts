@@ -54,13 +54,18 @@ async function modulesOf(c: Case, tmp: string): Promise<{ pvrun: number; package
 export async function startupSuite(ctx: SuiteContext): Promise<SuiteResult> {
   const runs = ctx.runs ?? (ctx.quick ? 3 : 10);
   const builds: [string, string][] = [['pvrun', PVRUN_JS], ...(ctx.baseline ? [['pvrun-base', ctx.baseline] as [string, string]] : [])];
-  const env = envWithoutExtraCa();
+  // the installed CLI's code cache (src/cli/compile-cache.ts) in the suite's own directory, written
+  // by the warm-up round; and the same commands without it (a first run, another Node)
+  const env = { ...envWithoutExtraCa(), PVRUN_COMPILE_CACHE: join(ctx.tmp, 'v8cache') };
+  const noCache = { ...env, PVRUN_COMPILE_CACHE: 'off' };
   const cases: Case[] = [{ name: 'node -e 0', build: '-', argv: [process.execPath, '-e', '0'], env }];
   if (process.env[CA_VAR]) cases.push({ name: `node -e 0 (with ${CA_VAR})`, build: '-', argv: [process.execPath, '-e', '0'] });
   for (const [b, js] of builds) {
     cases.push({ name: `--help (${b})`, build: b, argv: [process.execPath, js, '--help'], env });
     cases.push({ name: `validate (${b})`, build: b, argv: [process.execPath, js, 'validate', PLAYBOOK, '-i', INVENTORY], env });
   }
+  cases.push({ name: '--help (pvrun, no code cache)', build: 'pvrun', argv: [process.execPath, PVRUN_JS, '--help'], env: noCache });
+  cases.push({ name: 'validate (pvrun, no code cache)', build: 'pvrun', argv: [process.execPath, PVRUN_JS, 'validate', PLAYBOOK, '-i', INVENTORY], env: noCache });
   const load0 = loadavg();
   const wall = new Map<string, number[]>(cases.map((c) => [c.name, []]));
   const cpu = new Map<string, number[]>(cases.map((c) => [c.name, []]));

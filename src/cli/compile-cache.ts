@@ -19,7 +19,7 @@
  * V8 serialises code and the literals of the source, not the heap: no secret read at run time
  * can end up in the file (test/cli/compile-cache.test.ts looks for one).
  */
-import { closeSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync, type Stats } from 'node:fs';
+import { accessSync, closeSync, constants as fsConstants, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync, type Stats } from 'node:fs';
 import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -112,11 +112,21 @@ function readCache(dir: string, file: string): Read {
   }
 }
 
-/** Write atomically (a reader never sees half a file), drop this group's older files; never throws. */
-function writeCache(dir: string, name: string, data: Buffer): boolean {
+/** The directory exists, is ours and can be written: checked before V8 serialises anything. */
+function writableDir(dir: string): boolean {
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     if (!trusted(statSync(dir))) return false;
+    accessSync(dir, fsConstants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Write atomically (a reader never sees half a file), drop this group's older files; never throws. */
+function writeCache(dir: string, name: string, data: Buffer): boolean {
+  try {
     const tmp = join(dir, `.${name}.${process.pid}.tmp`);
     writeFileSync(tmp, data, { mode: 0o600, flag: 'wx' });
     renameSync(tmp, join(dir, name));
@@ -157,8 +167,12 @@ export function loadBundle(bundle: string, argv: readonly string[], env: NodeJS.
   if ((status === 'none' || status === 'rejected') && dir && name) {
     process.once('exit', () => {
       try {
-        setFlagsFromString(`--interrupt-budget=${DEFAULT_INTERRUPT_BUDGET}`);
-        const ok = writeCache(dir, name, sealCache(script.createCachedData()));
+        // a directory that cannot take the file (read-only home, someone else's) costs no serialising
+        let ok = false;
+        if (writableDir(dir)) {
+          setFlagsFromString(`--interrupt-budget=${DEFAULT_INTERRUPT_BUDGET}`);
+          ok = writeCache(dir, name, sealCache(script.createCachedData()));
+        }
         if (env['PVRUN_COMPILE_CACHE_TRACE'] === '1') process.stderr.write(`pvrun: compile cache ${ok ? 'written' : 'not written'} ${join(dir, name)}\n`);
       } catch {
         // a cache is an optimisation: never let it change how a run ends
