@@ -14,7 +14,7 @@
  * turns it off, `PVRUN_COMPILE_CACHE=/dir` puts it elsewhere. What a cache file holds is code:
  * a file someone else could have written could run their code in this process, so a file or
  * directory not owned by this user, or writable by group or others, is ignored. V8 checks its
- * own version, the flags and the source length; the file name adds the bundle's size and mtime,
+ * own version, the flags and the source length; the file name adds the bundle's size and CRC-32,
  * Node's version and the architecture, so an edited or upgraded bundle never meets an old cache.
  * V8 serialises code and the literals of the source, not the heap: no secret read at run time
  * can end up in the file (test/cli/compile-cache.test.ts looks for one).
@@ -56,9 +56,14 @@ export function cacheDir(env: NodeJS.ProcessEnv, home: () => string = homedir): 
   }
 }
 
-/** File name: everything that makes a cache useless when it changes, V8's own checks aside. */
-export function cacheFileName(group: CacheGroup, bundle: Pick<Stats, 'size' | 'mtimeMs'>, node = process.version, arch = process.arch): string {
-  return `${group}-${bundle.size}-${Math.trunc(bundle.mtimeMs)}-${node}-${arch}.v8cache`;
+/**
+ * File name: everything that makes a cache useless when it changes, V8's own checks aside. The
+ * bundle is named by its size and CRC-32, not its mtime: npm installs every file of a package
+ * with the same mtime (1985-10-26), so two versions of the same size would share a name, and V8
+ * would take the old code for the new source (it compares only the source's length).
+ */
+export function cacheFileName(group: CacheGroup, bundle: { size: number; crc: number }, node = process.version, arch = process.arch): string {
+  return `${group}-${bundle.size}-${(bundle.crc >>> 0).toString(16).padStart(8, '0')}-${node}-${arch}.v8cache`;
 }
 
 const uid = (): number | undefined => (typeof process.getuid === 'function' ? process.getuid() : undefined);
@@ -152,9 +157,10 @@ export interface LoadedBundle {
  * flag hash V8 checks: src/util/v8-budget.ts).
  */
 export function loadBundle(bundle: string, argv: readonly string[], env: NodeJS.ProcessEnv = process.env): LoadedBundle {
-  const source = readFileSync(bundle, 'utf8');
+  const bytes = readFileSync(bundle);
+  const source = bytes.toString('utf8');
   const dir = crc32 ? cacheDir(env) : undefined;
-  const name = dir ? cacheFileName(cacheGroup(argv), statSync(bundle)) : undefined;
+  const name = dir ? cacheFileName(cacheGroup(argv), { size: bytes.length, crc: crc32!(bytes) }) : undefined;
   const file = dir && name ? join(dir, name) : undefined;
   const read = dir && file ? readCache(dir, file) : undefined;
   const cachedData = read && 'data' in read ? read.data : undefined;

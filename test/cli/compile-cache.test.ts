@@ -6,7 +6,7 @@
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -74,12 +74,13 @@ describe('compile cache: which cache, where, whose', () => {
     expect(cacheDir({}, () => '/home/op')).toBe('/home/op/.cache/pvrun');
   });
 
-  it('the file name changes with the bundle (size, mtime), Node and the architecture', () => {
-    const a = cacheFileName('run', { size: 10, mtimeMs: 1000.5 }, 'v20.20.2', 'x64');
-    expect(a).toBe('run-10-1000-v20.20.2-x64.v8cache');
-    expect(cacheFileName('run', { size: 10, mtimeMs: 2000 }, 'v20.20.2', 'x64')).not.toBe(a);
-    expect(cacheFileName('run', { size: 11, mtimeMs: 1000 }, 'v20.20.2', 'x64')).not.toBe(a);
-    expect(cacheFileName('run', { size: 10, mtimeMs: 1000 }, 'v20.20.3', 'x64')).not.toBe(a);
+  it('the file name changes with the bundle (size, CRC-32), Node and the architecture', () => {
+    const a = cacheFileName('run', { size: 10, crc: 0xfeed }, 'v20.20.2', 'x64');
+    expect(a).toBe('run-10-0000feed-v20.20.2-x64.v8cache');
+    expect(cacheFileName('run', { size: 10, crc: 0xfeee }, 'v20.20.2', 'x64')).not.toBe(a);
+    expect(cacheFileName('run', { size: 11, crc: 0xfeed }, 'v20.20.2', 'x64')).not.toBe(a);
+    expect(cacheFileName('run', { size: 10, crc: 0xfeed }, 'v20.20.3', 'x64')).not.toBe(a);
+    expect(cacheFileName('run', { size: 10, crc: -1 }, 'v20.20.2', 'x64')).toBe('run-10-ffffffff-v20.20.2-x64.v8cache');
   });
 
   it('trusts only what this user owns and nobody else can write', () => {
@@ -100,7 +101,7 @@ describe('compile cache: real V8, in child processes', () => {
     expect(first.file).toBe(t.bundle); // the bundle sees its own __filename
     expect(first.err).toMatch(/compile cache written .*validate-.*\.v8cache/);
     const [name] = files(t.cache);
-    expect(name).toMatch(/^validate-\d+-\d+-v\d+\.\d+\.\d+-\w+\.v8cache$/);
+    expect(name).toMatch(/^validate-\d+-[0-9a-f]{8}-v\d+\.\d+\.\d+-\w+\.v8cache$/);
     expect(statSync(join(t.cache, name!)).mode & 0o777).toBe(0o600);
     expect(statSync(t.cache).mode & 0o777).toBe(0o700);
     const second = await load(t, { PVRUN_COMPILE_CACHE: t.cache });
@@ -151,13 +152,18 @@ describe('compile cache: real V8, in child processes', () => {
     expect(r.answer).toBe(45);
   });
 
-  it('an edited bundle of the same length never runs with the old code', async () => {
+  // npm installs every file with one mtime (1985-10-26): an upgrade can keep size and mtime
+  it('an edited bundle of the same length and mtime never runs with the old code', async () => {
     const t = setup();
+    const npmTime = new Date('1985-10-26T08:15:00Z');
+    utimesSync(t.bundle, npmTime, npmTime);
     await load(t, { PVRUN_COMPILE_CACHE: t.cache });
     expect((await load(t, { PVRUN_COMPILE_CACHE: t.cache })).status).toBe('used');
     const before = statSync(t.bundle);
     writeFileSync(t.bundle, bundleSource(20)); // same length: 10 → 20
+    utimesSync(t.bundle, npmTime, npmTime);
     expect(statSync(t.bundle).size).toBe(before.size);
+    expect(statSync(t.bundle).mtimeMs).toBe(before.mtimeMs);
     const r = await load(t, { PVRUN_COMPILE_CACHE: t.cache });
     expect(r.status).toBe('none');
     expect(r.answer).toBe(190);
