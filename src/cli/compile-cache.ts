@@ -6,8 +6,9 @@
  * executed (valgrind: 188 M of 511 M instructions). So the build makes one CommonJS bundle,
  * dist/cli/pvrun.cjs (scripts/bundle.mjs), and the entry dist/cli/main.js loads it with
  * `vm.Script` and V8's `cachedData`: a run whose cache V8 accepts parses nothing up front and
- * compiles only functions the cache lacks. `validate` of 50 hosts: 514 → 376 M instructions,
- * median wall time 156 → 117 ms (BENCHMARKS.md).
+ * compiles only functions the cache lacks. `validate` of 50 hosts: 530 → 397 M instructions,
+ * median wall time 224 → 179 ms (BENCHMARKS.md, eleventh pass); without a usable cache (the
+ * first run of its kind) it costs more than before: 588 M.
  *
  * The cache is made by the first run of each kind of command (help, validate, a run, other) and
  * kept per user in `$XDG_CACHE_HOME/pvrun` or `~/.cache/pvrun`; `PVRUN_COMPILE_CACHE=off`
