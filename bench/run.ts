@@ -5,7 +5,7 @@
  *   npm run bench -- --quick               small sizes, fewer runs (for development)
  *   npm run bench -- workload connector    only these suites
  *   npm run bench -- workload --sizes 50x10x50 --runs 7 --no-ansible
- *   npm run bench -- workload --contenders pvrun,floor,pvrun-base --baseline /tmp/old/dist/cli/main.js
+ *   npm run bench -- workload --contenders pvrun,floor,pvrun-base --baseline /tmp/old/dist/cli/main.cjs
  *
  * Suites: workload (pvrun vs ansible-playbook vs the ssh2 floor on real sshd), scale (1,000
  * hosts on a lightweight ssh2 endpoint), engine (loading/planning; per host-step overhead),
@@ -63,7 +63,7 @@ function parse(argv: string[]): Args | string {
     else if (x === '--contenders') a.contenders = (argv[++i] ?? '').split(',').filter(Boolean);
     else if (x === '--baseline') {
       const b = argv[++i];
-      if (!b) return '--baseline needs the path of another build\'s dist/cli/main.js';
+      if (!b) return '--baseline needs the path of another build\'s dist/cli/main.cjs';
       a.baseline = b;
     }
     else if (x === '--runs') {

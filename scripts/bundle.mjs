@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * Build step (`npm run build`, after tsc and gen-validators): bundles the compiled CLI into
- * dist/cli/ — what an installed package runs (`bin/pvrun.js` → dist/cli/main.js).
+ * dist/cli/ — what an installed package runs (`bin/pvrun.cjs` → dist/cli/main.cjs → pvrun.cjs).
  *
  *   node scripts/bundle.mjs <tsc output dir> <dist dir>
  *
@@ -9,11 +9,12 @@
  * link — and a run loaded ~280 of them (152 of pvrun's, yaml's 73, commander's 9, …). Bundled,
  * a run loads ~65 (mostly ssh2's own CommonJS files, left as they are, below), and a 1-host run
  * costs ~0.12 s less CPU (BENCHMARKS.md). Since the eleventh pass it is one CommonJS file,
- * dist/cli/pvrun.cjs, that dist/cli/main.js loads with V8's code cache (src/cli/compile-cache.ts);
+ * dist/cli/pvrun.cjs, that dist/cli/main.cjs loads with V8's code cache (src/cli/compile-cache.ts);
  * each `import()` of a command or step family stays a lazy initialisation inside it, so `--help`
  * and `validate` run no run machinery, and with the cache V8 compiles none of it either.
  * pvrun.cjs sits in dist/cli/, so the sources' `import.meta.url`-relative paths (`../..` = the
- * package root, `./validators/`, `./PvrunLab.psm1`) hold; those are copied next to it.
+ * package root, `./PvrunLab.psm1`) hold; the lab's PowerShell module is copied next to it. Since
+ * the twelfth pass the generated validators are compiled in as well (below).
  *
  * Left outside the bundle, required from node_modules at run time as before:
  * - ssh2: it loads its native crypto binding (sshcrypto.node) and a wasm-like poly1305 module
@@ -21,10 +22,10 @@
  *   crypto or fail;
  * - undici, node-powershell, ajv, ajv-formats: required lazily (createRequire) where used — the
  *   XAPI transport, the PowerShell connector, the schema compiler of a schema edited since the
- *   build — and ajv/dist/runtime/* by the generated validators.
+ *   build.
  */
-import { build, transform } from 'esbuild';
-import { cpSync, existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { build } from 'esbuild';
+import { cpSync, existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -81,9 +82,38 @@ const yamlEsm = {
   },
 };
 
+/**
+ * The generated validators (ajv standalone code, build/tsc/load/validators/, written by
+ * gen-validators) compiled into pvrun.cjs: src/load/validators.ts's `bundledValidators` becomes
+ * a require of their index, each file behind a function that initialises it at first use. As
+ * files of their own, every run compiled the ones it used from source (no code cache for them):
+ * ~15 % of `validate`'s CPU profile (issue 17, twelfth pass). The build fails if the line is
+ * not found, so a rename cannot silently send the CLI back to the files (there are none in
+ * dist/: it would compile every schema with ajv at first use).
+ */
+const BUNDLED_VALIDATORS = 'const bundledValidators = undefined;';
+const bundledValidators = {
+  name: 'bundled-validators',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]load[\\/]validators\.js$/ }, (args) => {
+      const text = readFileSync(args.path, 'utf8');
+      if (!text.includes(BUNDLED_VALIDATORS)) {
+        return { errors: [{ text: `${args.path}: no \`${BUNDLED_VALIDATORS}\` to replace (see scripts/bundle.mjs)` }] };
+      }
+      if (!existsSync(join(dirname(args.path), 'validators', 'index.cjs'))) {
+        return { errors: [{ text: `${join(dirname(args.path), 'validators', 'index.cjs')} is missing (run gen-validators first: npm run build)` }] };
+      }
+      return { contents: text.replace(BUNDLED_VALIDATORS, "const bundledValidators = require('./validators/index.cjs');"), loader: 'js' };
+    });
+    // the one piece of ajv the generated code requires (a string length in code points), in the
+    // bundle too rather than resolved and compiled from node_modules by every run
+    b.onResolve({ filter: /^ajv\/dist\/runtime\/ucs2length$/ }, () => ({ path: join(REPO, 'node_modules', 'ajv', 'dist', 'runtime', 'ucs2length.js') }));
+  },
+};
+
 // One CommonJS file, not ES module chunks: Node 20 can feed V8 a code cache only to a script it
 // compiles itself (vm.Script's cachedData), never to an ES module, and compiling was ~37 % of what
-// `validate` executed. dist/cli/main.js loads it with the cache (src/cli/compile-cache.ts). The
+// `validate` executed. dist/cli/main.cjs loads it with the cache (src/cli/compile-cache.ts). The
 // commands stay lazy: esbuild turns each `import()` of a bundled module into a call that
 // initialises it on first use, and V8 compiles a function only when it is first called.
 const result = await build({
@@ -95,7 +125,7 @@ const result = await build({
   target: 'node20',
   external: EXTERNAL,
   // the sources find the package's files from their own URL (`../..` = the package root,
-  // `./validators/`, `./PvrunLab.psm1`): in the bundle, that of dist/cli/pvrun.cjs
+  // `./PvrunLab.psm1`): in the bundle, that of dist/cli/pvrun.cjs
   define: { 'import.meta.url': '__pvrunUrl' },
   banner: { js: "const __pvrunUrl = require('node:url').pathToFileURL(__filename).href;" },
   legalComments: 'inline',
@@ -105,7 +135,7 @@ const result = await build({
   minifySyntax: true,
   logLevel: 'warning',
   metafile: true,
-  plugins: [lazyCommanderChildProcess, yamlEsm],
+  plugins: [lazyCommanderChildProcess, yamlEsm, bundledValidators],
 });
 if (result.errors.length) process.exit(1);
 
@@ -117,48 +147,40 @@ if (dynamicImports.length) {
   process.exit(1);
 }
 
-// The entry: a small ES module (bin/pvrun.js imports it) that loads pvrun.cjs with the cache.
+// The entry, dist/cli/main.cjs (bin/pvrun.cjs requires it): a small CommonJS file that loads
+// pvrun.cjs with the cache. CommonJS, not an ES module: an ES module entry makes Node 20 load its
+// ESM loader (21 of its own modules, fs/promises, readline, streams) before any of pvrun's code
+// runs: 15 M instructions per start, ~4 % of `validate` (issue 17, twelfth pass).
 const boot = await build({
   entryPoints: [join(from, 'cli', 'boot.js')],
-  outfile: join(out, 'main.js'),
+  outfile: join(out, 'main.cjs'),
   bundle: true,
-  format: 'esm',
+  format: 'cjs',
   platform: 'node',
   target: 'node20',
+  define: { 'import.meta.url': '__pvrunUrl' },
+  banner: { js: "const __pvrunUrl = require('node:url').pathToFileURL(__filename).href;" },
   minifyWhitespace: true,
   minifySyntax: true,
   logLevel: 'warning',
 });
 if (boot.errors.length) process.exit(1);
 
-for (const [src, dst] of [
-  [join(from, 'load', 'validators'), join(out, 'validators')],
-  // not TypeScript: tsc does not copy it; the lab's Windows guest imports it (src/lab/windows/guest.ts)
-  [join(REPO, 'src', 'lab', 'windows', 'PvrunLab.psm1'), join(out, 'PvrunLab.psm1')],
-]) {
-  if (!existsSync(src)) {
-    process.stderr.write(`bundle: ${src} is missing (run tsc and gen-validators first: npm run build)\n`);
-    process.exit(1);
-  }
-  cpSync(src, dst, { recursive: true });
+// not TypeScript: tsc does not copy it; the lab's Windows guest imports it (src/lab/windows/guest.ts)
+const psm1 = join(REPO, 'src', 'lab', 'windows', 'PvrunLab.psm1');
+if (!existsSync(psm1)) {
+  process.stderr.write(`bundle: ${psm1} is missing\n`);
+  process.exit(1);
 }
+cpSync(psm1, join(out, 'PvrunLab.psm1'));
 
-// The generated validators (ajv standalone code, written for reading) minified: every run that
-// loads a file parses it again (no compile cache for them either); ~1 % of `validate`'s
-// instructions (valgrind). Names are kept in the export (a property), so lookups hold.
-const validatorsOut = join(out, 'validators');
-for (const f of readdirSync(validatorsOut).filter((n) => n.endsWith('.cjs'))) {
-  const file = join(validatorsOut, f);
-  writeFileSync(file, (await transform(readFileSync(file, 'utf8'), { minify: true, loader: 'js', format: 'cjs', target: 'node20' })).code);
-}
-
-// A bundled CommonJS module that reads __dirname / __filename would throw in an ESM chunk (the
-// reason ssh2 is external): fail the build, not the user's run.
+// A bundled CommonJS module that reads __dirname / __filename would see pvrun.cjs's, not its own
+// (the reason ssh2 is external): fail the build, not the user's run.
 // (comment lines left out: commander's JSDoc mentions __dirname)
 const usesDirname = (text) => text.split('\n').some((l) => !/^\s*(\*|\/\/|\/\*)/.test(l) && /\b__(dirname|filename)\b/.test(l));
 // (the banner, pvrun.cjs's first line, is the one place that may: it makes __pvrunUrl)
 const withoutBanner = (text) => text.slice(text.indexOf('\n') + 1);
-// (only pvrun.cjs bundles CommonJS packages; main.js holds the loader, whose wrapper names them)
+// (only pvrun.cjs bundles CommonJS packages; main.cjs holds the loader, whose wrapper names them)
 const bad = ['pvrun.cjs'].filter((f) => usesDirname(withoutBanner(readFileSync(join(out, f), 'utf8'))));
 if (bad.length) {
   process.stderr.write(`bundle: ${bad.join(', ')} use __dirname/__filename: make the package that does external\n`);

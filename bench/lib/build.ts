@@ -14,7 +14,7 @@ const execFileP = promisify(execFile);
 export const REPO = join(import.meta.dirname, '..', '..');
 export const BUILD = join(REPO, 'bench', '.build');
 /** the bundle, as `npm run build` makes dist/ (scripts/bundle.mjs): what an installed pvrun runs */
-export const PVRUN_JS = join(BUILD, 'dist', 'cli', 'main.js');
+export const PVRUN_JS = join(BUILD, 'dist', 'cli', 'main.cjs');
 export const FLOOR_JS = join(BUILD, 'bench', 'floor.js');
 export const FAKE_SSHD_JS = join(BUILD, 'bench', 'fake-sshd.js');
 

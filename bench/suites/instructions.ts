@@ -12,7 +12,7 @@
  * difference between the two sizes divided by the 40 extra execs is the cost of one exec, with
  * the fixed costs (start-up, handshakes) taken out. With --baseline, the same for that build.
  *
- *   npm run bench -- instructions [--baseline /path/to/old/dist/cli/main.js]
+ *   npm run bench -- instructions [--baseline /path/to/old/dist/cli/main.cjs]
  */
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

@@ -5,7 +5,7 @@
  * (test/harness/module-trace.mjs, in one extra untimed run). With --baseline, the same for another
  * build (`pvrun-base`), in interleaved rounds.
  *
- *   npm run bench -- startup [--runs 10] [--baseline /path/to/old/dist/cli/main.js]
+ *   npm run bench -- startup [--runs 10] [--baseline /path/to/old/dist/cli/main.cjs]
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -4,7 +4,7 @@
  * Node 20 keeps no compiled code between runs for user code (`module.enableCompileCache` came in
  * Node 22), and parsing and compiling pvrun's own JavaScript was ~37 % of what `pvrun validate`
  * executed (valgrind: 188 M of 511 M instructions). So the build makes one CommonJS bundle,
- * dist/cli/pvrun.cjs (scripts/bundle.mjs), and the entry dist/cli/main.js loads it with
+ * dist/cli/pvrun.cjs (scripts/bundle.mjs), and the entry dist/cli/main.cjs loads it with
  * `vm.Script` and V8's `cachedData`: a run whose cache V8 accepts parses nothing up front and
  * compiles only functions the cache lacks. `validate` of 50 hosts: 530 → 397 M instructions,
  * median wall time 224 → 179 ms (BENCHMARKS.md, eleventh pass); without a usable cache (the

@@ -139,7 +139,7 @@ async function up(dir: string, shownDir: string, guestsPath: string | undefined,
   if (taken.length) { io.err.write(`pvrun lab up: ${portsTakenMessage(taken)}\n`); return EXIT.unreachable; }
   mkdirSync(dir, { recursive: true });
   const log = openSync(join(dir, 'lab.log'), 'w');
-  const child = spawn(process.execPath, [...process.execArgv, join(PKG_ROOT, 'bin', 'pvrun.js'), 'lab', 'serve', '--state', shownDir, ...(guestsPath ? ['--guests', guestsPath] : []), ...(qemu ? ['--qemu', String(qemu)] : [])], {
+  const child = spawn(process.execPath, [...process.execArgv, join(PKG_ROOT, 'bin', 'pvrun.cjs'), 'lab', 'serve', '--state', shownDir, ...(guestsPath ? ['--guests', guestsPath] : []), ...(qemu ? ['--qemu', String(qemu)] : [])], {
     cwd: io.cwd, detached: true, stdio: ['ignore', log, log],
   });
   child.unref();

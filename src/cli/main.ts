@@ -31,7 +31,7 @@ import { tuneV8ForCli } from './v8-tuning.js';
 import { withDefaultBudget } from '../util/v8-budget.js';
 
 export type { Io } from './io.js';
-// bin/pvrun.js imports main, quietOnClosedPipe and tuneV8ForCli from this module (the package's entry point)
+// bin/pvrun.cjs imports main, quietOnClosedPipe and tuneV8ForCli from this module (the package's entry point)
 export { quietOnClosedPipe } from './io.js';
 export { tuneV8ForCli } from './v8-tuning.js';
 

@@ -7,8 +7,8 @@
  * lukewarm code to the interpreter and the baseline compiler and still optimises code that
  * stays hot — a long run over 1,000 hosts — which turning TurboFan off (`--no-opt`) would not.
  *
- * Set by the two entry points before any command module is loaded (bin/pvrun.js and a direct
- * `node dist/cli/main.js`), never by a library import: tests that call main() in-process keep
+ * Set by the two entry points before any command module is loaded (bin/pvrun.cjs and a direct
+ * `node dist/cli/main.cjs`), never by a library import: tests that call main() in-process keep
  * V8's defaults. The flag is read when a function's budget is set, so code loaded afterwards
  * (every command, lazily imported) gets it. Code that loads Node's own modules later does it with
  * withDefaultBudget (src/util/v8-budget.ts), so their code cache still applies.

@@ -155,7 +155,7 @@ describe('-K / --ask-become-pass', () => {
   it('on a real terminal (a pty): asks without echo, and the typed value is never shown', async () => {
     const secret = 'Sudo-Pa55-' + Math.random().toString(36).slice(2);
     // script(1) gives the CLI a real pty; the run then stops on the inventory's unset pool password (exit 5)
-    const child = spawn('script', ['-qefc', `node ${join(REPO, 'bin', 'pvrun.js')} playbooks/tools.yml -i lab -K -e shown=${secret}x`, '/dev/null'],
+    const child = spawn('script', ['-qefc', `node ${join(REPO, 'bin', 'pvrun.cjs')} playbooks/tools.yml -i lab -K -e shown=${secret}x`, '/dev/null'],
       { cwd: dir, env: { ...env, TERM: 'dumb' } });
     let out = '';
     child.stdout.on('data', (d: Buffer) => {

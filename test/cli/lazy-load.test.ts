@@ -1,6 +1,6 @@
 /**
  * Start-up structure (issue 17), not timed: `pvrun --help`, `pvrun validate` and `pvrun schema` run
- * as fresh processes of the CLI's sources (through tsx, as bin/pvrun.js runs a checkout) with a
+ * as fresh processes of the CLI's sources (through tsx, as bin/pvrun.cjs runs a checkout) with a
  * loader hook that lists every module the process loads (test/harness/module-trace.mjs), and must
  * not load the step implementations, the connectors, the hypervisor client, the lab, ssh2,
  * node-powershell or undici: validating needs only the step catalog (src/steps/catalog.ts).

@@ -2,7 +2,7 @@
 // (issue 17: pvrun's V8 tuning must not make Node compile its modules from source,
 // src/util/v8-budget.ts). Needs --expose-internals:
 //
-//   PVRUN_CODE_CACHE_TRACE=/tmp/cc.json node --expose-internals --import ./test/harness/code-cache-usage.mjs dist/cli/main.js validate …
+//   PVRUN_CODE_CACHE_TRACE=/tmp/cc.json node --expose-internals --import ./test/harness/code-cache-usage.mjs dist/cli/main.cjs validate …
 import { createRequire } from 'node:module';
 import { writeFileSync } from 'node:fs';
 

@@ -2,7 +2,7 @@
 // command imports (issue 17: `pvrun --help` / `validate` must not load the step implementations,
 // connectors, lab, ssh2 or node-powershell).
 //
-//   PVRUN_MODULE_TRACE=/tmp/list node --import ./test/harness/module-trace.mjs dist/cli/main.js --help
+//   PVRUN_MODULE_TRACE=/tmp/list node --import ./test/harness/module-trace.mjs dist/cli/main.cjs --help
 //
 // One line per module: `esm <url>` for every module that goes through the ESM loader (a load hook,
 // registered with module.register), `cjs <path>` for every CommonJS module in require's cache at

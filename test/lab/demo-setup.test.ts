@@ -174,7 +174,7 @@ describeUnless(skip)('pvrun demo: the lab\'s packages installed after saying whi
       const cwd = join(root, 'cwd');
       mkdirSync(cwd, { recursive: true });
       chmodSync(cwd, 0o777);
-      const p = await asUser([join(REPO, 'bin', 'pvrun.js'), 'demo'], { PATH: '/usr/bin:/bin', HOME: root, CI: 'true' }, cwd);
+      const p = await asUser([join(REPO, 'bin', 'pvrun.cjs'), 'demo'], { PATH: '/usr/bin:/bin', HOME: root, CI: 'true' }, cwd);
       expect(p.err).toBe('pvrun demo: the lab needs root (overlay mounts and namespaces for its guests); run the demo as root:\n    sudo npx pvrun demo\n');
       expect(p.code).toBe(5);
       expect(p.out).not.toContain('starting a lab');

@@ -1,6 +1,6 @@
 /**
  * Issue 17 (start-up): the loader validates with ajv standalone code generated at build time
- * (src/load/gen-validators.ts → validators/, one file per schema, shipped in dist/cli/) when it was generated from the same
+ * (src/load/gen-validators.ts → validators/, one file per schema and an index, compiled into dist/cli/pvrun.cjs) when it was generated from the same
  * schema, and otherwise compiles a schema only when it is first needed. Here the generated module
  * is made from the sources into a temporary directory, as the build makes it.
  */
@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { newAjv } from '../../src/load/ajv.js';
 import { loaderSchemas, parsePlaybook } from '../../src/load/playbook.js';
-import { exportName, generateValidatorsCode, generatedFileName, precompiled, useGenerated, validatorFor } from '../../src/load/validators.js';
+import { exportName, GENERATED_INDEX, generateValidatorsCode, generatedFileName, precompiled, useGenerated, validatorFor } from '../../src/load/validators.js';
 import { builtinRegistry, makeRegistry } from '../../src/steps/registry.js';
 import { rigSteps } from './rig-registry.js';
 
@@ -34,8 +34,8 @@ describe('precompiled validators', () => {
     useGenerated(file);
     const schemas = loaderSchemas(builtinRegistry());
     expect(Object.keys(schemas)).toEqual(expect.arrayContaining(['playbook', 'inventory', 'step:run-script', 'step:snapshot']));
-    // one file per schema, named for its key, nothing else
-    expect(readdirSync(file).sort()).toEqual(Object.keys(schemas).map((k) => generatedFileName(k)).sort());
+    // one file per schema, named for its key, and the index the bundle compiles in; nothing else
+    expect(readdirSync(file).sort()).toEqual([GENERATED_INDEX, ...Object.keys(schemas).map((k) => generatedFileName(k))].sort());
     for (const [key, schema] of Object.entries(schemas)) {
       const v = precompiled(key, schema);
       expect(v, key).toBeTypeOf('function');
@@ -53,6 +53,22 @@ describe('precompiled validators', () => {
     const schemas = loaderSchemas(builtinRegistry());
     expect(precompiled('step:run-script', schemas['step:run-script']!)).toBeTypeOf('function');
     expect(inCache().map((k) => k.slice(file.length + 1))).toEqual([generatedFileName('step:run-script')]);
+  });
+
+  // the installed bundle compiles the index in (scripts/bundle.mjs): requiring it must load no
+  // validator, each is loaded by its own function, and every file is in it
+  it('has an index that names every file and loads each only when asked', () => {
+    const req = createRequire(import.meta.url);
+    const inCache = () => Object.keys(req.cache).filter((k) => k.startsWith(file)).map((k) => k.slice(file.length + 1)).sort();
+    for (const k of Object.keys(req.cache)) if (k.startsWith(file)) delete req.cache[k];
+    const index = req(join(file, GENERATED_INDEX)) as Record<string, () => Record<string, unknown>>;
+    expect(inCache()).toEqual([GENERATED_INDEX]);
+    const schemas = loaderSchemas(builtinRegistry());
+    expect(Object.keys(index).sort()).toEqual(Object.keys(schemas).map((k) => generatedFileName(k)).sort());
+    const m = index[generatedFileName('step:reboot')]!();
+    expect(m[exportName('step:reboot')]).toBeTypeOf('function');
+    expect(m['schemaJson']).toBe(JSON.stringify(schemas['step:reboot']));
+    expect(inCache()).toEqual([GENERATED_INDEX, generatedFileName('step:reboot')].sort());
   });
 
   it('is not used for a schema that changed since it was generated (compiled instead)', () => {
