@@ -130,18 +130,34 @@ function writableDir(dir: string): boolean {
   }
 }
 
-/** Write atomically (a reader never sees half a file), drop this group's older files; never throws. */
+/**
+ * Files kept per kind of command. Not one: a user with two pvrun installs (a global one and a
+ * project's `npx pvrun`, two Node versions) would have each run delete the other's file, and
+ * every run would compile without a cache and write one at exit (the start-up benchmark, which
+ * runs two builds in turns, showed it: `validate` slower with the cache than without).
+ */
+export const KEEP_PER_GROUP = 3;
+
+/** Write atomically (a reader never sees half a file), keep this group's newest files; never throws. */
 function writeCache(dir: string, name: string, data: Buffer): boolean {
   try {
     const tmp = join(dir, `.${name}.${process.pid}.tmp`);
     writeFileSync(tmp, data, { mode: 0o600, flag: 'wx' });
     renameSync(tmp, join(dir, name));
-    const group = name.slice(0, name.indexOf('-') + 1);
-    for (const f of readdirSync(dir)) if (f.startsWith(group) && f !== name && f.endsWith('.v8cache')) unlinkSync(join(dir, f));
+    pruneGroup(dir, name);
     return true;
   } catch {
     return false;
   }
+}
+
+/** Delete the group's files beyond the KEEP_PER_GROUP newest (by when they were written). */
+function pruneGroup(dir: string, keep: string): void {
+  const group = keep.slice(0, keep.indexOf('-') + 1);
+  const others = readdirSync(dir).filter((f) => f.startsWith(group) && f !== keep && f.endsWith('.v8cache'))
+    .map((f) => ({ f, t: statSync(join(dir, f)).mtimeMs }))
+    .sort((a, b) => b.t - a.t);
+  for (const { f } of others.slice(KEEP_PER_GROUP - 1)) unlinkSync(join(dir, f));
 }
 
 export interface LoadedBundle {

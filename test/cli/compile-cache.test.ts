@@ -10,7 +10,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cacheDir, cacheFileName, cacheGroup, trusted } from '../../src/cli/compile-cache.js';
+import { cacheDir, cacheFileName, cacheGroup, KEEP_PER_GROUP, trusted } from '../../src/cli/compile-cache.js';
 
 const REPO = join(import.meta.dirname, '..', '..');
 
@@ -167,7 +167,36 @@ describe('compile cache: real V8, in child processes', () => {
     const r = await load(t, { PVRUN_COMPILE_CACHE: t.cache });
     expect(r.status).toBe('none');
     expect(r.answer).toBe(190);
-    expect(files(t.cache).length).toBe(1); // the old one is dropped when the new one is written
+    expect(files(t.cache).length).toBe(2); // the old one is kept (KEEP_PER_GROUP), never used for the new source
+  });
+
+  // two installs (a global pvrun and a project's npx pvrun) used in turns: each keeps its cache
+  it('two bundles used in turns each keep their cache; only the newest few per kind are kept', async () => {
+    const t = setup();
+    const other = join(t.dir, 'other.cjs');
+    writeFileSync(other, bundleSource(11));
+    const env = { PVRUN_COMPILE_CACHE: t.cache };
+    expect((await load(t, env)).status).toBe('none');
+    expect((await load({ ...t, bundle: other }, env)).status).toBe('none');
+    const a = await load(t, env);
+    expect(a.status).toBe('used');
+    expect(a.answer).toBe(45);
+    const b = await load({ ...t, bundle: other }, env);
+    expect(b.status).toBe('used');
+    expect(b.answer).toBe(55);
+    expect(files(t.cache).length).toBe(2);
+    // more bundles than are kept: the oldest file goes
+    const oldest = files(t.cache).map((f) => ({ f, t: statSync(join(t.cache, f)).mtimeMs })).sort((x, y) => x.t - y.t)[0]!.f;
+    for (const n of [12, 13]) {
+      const more = join(t.dir, `b${n}.cjs`);
+      writeFileSync(more, bundleSource(n));
+      expect((await load({ ...t, bundle: more }, env)).status).toBe('none');
+    }
+    expect(files(t.cache).length).toBe(KEEP_PER_GROUP);
+    expect(files(t.cache)).not.toContain(oldest);
+    // another kind of command is not counted with them
+    expect((await load(t, env, ['--help'])).status).toBe('none');
+    expect(files(t.cache).length).toBe(KEEP_PER_GROUP + 1);
   });
 
   // Without the seal's checksum, the flipped bytes below made the child die inside V8's
