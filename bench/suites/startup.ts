@@ -61,8 +61,11 @@ export async function startupSuite(ctx: SuiteContext): Promise<SuiteResult> {
   const cases: Case[] = [{ name: 'node -e 0', build: '-', argv: [process.execPath, '-e', '0'], env }];
   if (process.env[CA_VAR]) cases.push({ name: `node -e 0 (with ${CA_VAR})`, build: '-', argv: [process.execPath, '-e', '0'] });
   for (const [b, js] of builds) {
-    cases.push({ name: `--help (${b})`, build: b, argv: [process.execPath, js, '--help'], env });
-    cases.push({ name: `validate (${b})`, build: b, argv: [process.execPath, js, 'validate', PLAYBOOK, '-i', INVENTORY], env });
+    // each build its own cache directory: an older build keeps one file per kind of command and
+    // would delete the other build's at every write
+    const own = { ...env, PVRUN_COMPILE_CACHE: join(ctx.tmp, `v8cache-${b}`) };
+    cases.push({ name: `--help (${b})`, build: b, argv: [process.execPath, js, '--help'], env: own });
+    cases.push({ name: `validate (${b})`, build: b, argv: [process.execPath, js, 'validate', PLAYBOOK, '-i', INVENTORY], env: own });
   }
   cases.push({ name: '--help (pvrun, no code cache)', build: 'pvrun', argv: [process.execPath, PVRUN_JS, '--help'], env: noCache });
   cases.push({ name: 'validate (pvrun, no code cache)', build: 'pvrun', argv: [process.execPath, PVRUN_JS, 'validate', PLAYBOOK, '-i', INVENTORY], env: noCache });
