@@ -16,10 +16,9 @@
  * package root, `./PvrunLab.psm1`) hold; the lab's PowerShell module is copied next to it. Since
  * the twelfth pass the generated validators are compiled in as well (below).
  *
- * Left outside the bundle, required from node_modules at run time as before:
- * - ssh2: it loads its native crypto binding (sshcrypto.node) and a wasm-like poly1305 module
- *   relative to its own files (`__dirname`); bundled, it would silently fall back to slower JS
- *   crypto or fail;
+ * ssh2's client is bundled too, with the files it finds next to its own still taken from the
+ * installed ssh2 (SSH2_REWRITES, below). Left outside the bundle, required from node_modules at
+ * run time as before:
  * - undici, node-powershell, ajv, ajv-formats: required lazily (createRequire) where used — the
  *   XAPI transport, the PowerShell connector, the schema compiler of a schema edited since the
  *   build.
@@ -40,7 +39,68 @@ const entry = join(from, 'cli', 'main.js');
 const out = join(to, 'cli');
 rmSync(out, { recursive: true, force: true });
 
-const EXTERNAL = ['ssh2', 'undici', 'node-powershell', 'ajv', 'ajv/*', 'ajv-formats', 'cpu-features', '*.node'];
+const EXTERNAL = ['undici', 'node-powershell', 'ajv', 'ajv/*', 'ajv-formats', 'cpu-features', '*.node'];
+
+/**
+ * ssh2's client, compiled into pvrun.cjs like the rest (issue 17, twelfth pass): loaded from
+ * node_modules, its 28 JavaScript files were compiled from source by every run that connects —
+ * ~165 M instructions (valgrind: `require('ssh2/lib/client.js')` against `node -e 0`), more than a
+ * third of a 2-host run's own work. What ssh2 finds next to its own files it still finds there:
+ * these requires are made relative to the installed ssh2 (`__pvrunSsh2Require`, defined in the
+ * banner below), and the build fails if one of them is not found, so an upgrade of ssh2 cannot
+ * silently change it:
+ * - its native crypto binding (lib/protocol/crypto.js: sshcrypto.node, built at install time) —
+ *   only if the installed ssh2 is the version bundled, else ssh2's own fallback (Node's crypto)
+ *   is used, as when the binding did not build;
+ * - the poly1305 module it loads at first use (Emscripten output that finds itself by
+ *   `__dirname`), left as a file;
+ * - cpu-features (lib/protocol/constants.js), an optional dependency with a native binding,
+ *   resolved from ssh2's directory as ssh2 resolves it;
+ * - Pageant's helper (lib/agent.js, `__dirname`), a Windows executable.
+ * src/connectors/ssh/ssh2.ts requires ssh2's client and key parser by path at first use; its
+ * `req(…)` calls become plain requires here, so esbuild bundles them as lazy initialisers.
+ */
+const SSH2_PKG = JSON.parse(readFileSync(join(REPO, 'node_modules', 'ssh2', 'package.json'), 'utf8'));
+const SSH2_REWRITES = {
+  'ssh2/lib/protocol/crypto.js': [
+    ["require('./crypto/build/Release/sshcrypto.node')", "__pvrunSsh2Require('./lib/protocol/crypto/build/Release/sshcrypto.node', true)"],
+    ["require('./crypto/poly1305.js')", "__pvrunSsh2Require('./lib/protocol/crypto/poly1305.js')"],
+  ],
+  'ssh2/lib/protocol/constants.js': [["require('cpu-features')", "__pvrunSsh2Require('cpu-features')"]],
+  'ssh2/lib/agent.js': [["resolve(__dirname, '..', 'util/pagent.exe')", "resolve(__pvrunSsh2Require.dir(), 'util/pagent.exe')"]],
+  'connectors/ssh/ssh2.js': [
+    ['req(SSH2_CLIENT)', "require('ssh2/lib/client.js')"],
+    ['req(SSH2_KEY_PARSER)', "require('ssh2/lib/protocol/keyParser.js')"],
+  ],
+};
+const SSH2_BANNER = [
+  // the installed ssh2's directory and version, read at first use (a run that connects)
+  'let __pvrunSsh2;',
+  "function __pvrunSsh2Require(id, sameVersion) {",
+  "  if (!__pvrunSsh2) { const pkg = require.resolve('ssh2/package.json'); __pvrunSsh2 = { req: require('node:module').createRequire(pkg), dir: require('node:path').dirname(pkg), version: require(pkg).version }; }",
+  `  if (sameVersion && __pvrunSsh2.version !== ${JSON.stringify(SSH2_PKG.version)}) throw new Error('ssh2 ' + __pvrunSsh2.version + ' is installed, pvrun bundles ssh2 ${SSH2_PKG.version}: its native binding is not used');`,
+  '  return __pvrunSsh2.req(id);',
+  '}',
+  "__pvrunSsh2Require.dir = () => (__pvrunSsh2Require('./package.json'), __pvrunSsh2.dir);",
+].join('\n');
+const bundledSsh2 = {
+  name: 'bundled-ssh2',
+  setup(b) {
+    const files = Object.keys(SSH2_REWRITES);
+    b.onLoad({ filter: /[\\/](ssh2[\\/]lib[\\/](protocol[\\/])?(crypto|constants|agent)|connectors[\\/]ssh[\\/]ssh2)\.js$/ }, (args) => {
+      const key = files.find((f) => args.path.replaceAll('\\', '/').endsWith(`/${f}`));
+      if (!key) return undefined;
+      let text = readFileSync(args.path, 'utf8');
+      for (const [from, to] of SSH2_REWRITES[key]) {
+        if (!text.includes(from)) return { errors: [{ text: `${args.path}: no \`${from}\` to rewrite (ssh2 changed? see scripts/bundle.mjs)` }] };
+        text = text.replaceAll(from, to);
+      }
+      seen.add(key);
+      return { contents: text, loader: 'js' };
+    });
+  },
+};
+const seen = new Set();
 
 /**
  * commander requires node:child_process when it is loaded (lib/command.js, line 2), for
@@ -127,7 +187,7 @@ const result = await build({
   // the sources find the package's files from their own URL (`../..` = the package root,
   // `./PvrunLab.psm1`): in the bundle, that of dist/cli/pvrun.cjs
   define: { 'import.meta.url': '__pvrunUrl' },
-  banner: { js: "const __pvrunUrl = require('node:url').pathToFileURL(__filename).href;" },
+  banner: { js: `const __pvrunUrl = require('node:url').pathToFileURL(__filename).href;\n${SSH2_BANNER}` },
   legalComments: 'inline',
   // Without comments and whitespace (and with constant folding) there is less to read and hash;
   // identifiers keep their names, so an internal error's trace stays readable.
@@ -135,9 +195,20 @@ const result = await build({
   minifySyntax: true,
   logLevel: 'warning',
   metafile: true,
-  plugins: [lazyCommanderChildProcess, yamlEsm, bundledValidators],
+  plugins: [lazyCommanderChildProcess, yamlEsm, bundledValidators, bundledSsh2],
 });
 if (result.errors.length) process.exit(1);
+const unseen = Object.keys(SSH2_REWRITES).filter((f) => !seen.has(f));
+if (unseen.length) {
+  process.stderr.write(`bundle: ${unseen.join(', ')} not bundled: the rewrites for ssh2 were not applied (see scripts/bundle.mjs)\n`);
+  process.exit(1);
+}
+// the version bundled is the version package.json installs: the native binding and poly1305 come from there
+const PKG = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8'));
+if (PKG.dependencies?.ssh2 !== SSH2_PKG.version) {
+  process.stderr.write(`bundle: package.json wants ssh2 ${PKG.dependencies?.ssh2}, node_modules has ${SSH2_PKG.version}: pin it to the version bundled\n`);
+  process.exit(1);
+}
 
 // An `import()` left in pvrun.cjs would throw where vm.Script runs it without a loader for it
 // (src/cli/compile-cache.ts): esbuild keeps those of external or Node modules. Fail the build.

@@ -139,7 +139,10 @@ async function runOnce(c: Contender, dir: string, f: number, runNo: number, base
       const extra = c === 'pvrun-nopreflight' ? ['--skip-preflight'] : [];
       try {
         return await measure([process.execPath, js, join(dir, 'pvrun.yml'), '-i', join(dir, 'inventory.yml'), '-f', String(f), '--json', '--state-dir', state, ...extra],
-          { stdoutFile: out, stderrFile: errF, timeoutMs, cwd: dir, env: { ...process.env, CI: 'true', ...(c === 'pvrun-v8default' ? { PVRUN_V8_DEFAULTS: '1' } : {}) } });
+          // each build its own code-cache directory (src/cli/compile-cache.ts), written by the
+          // warm-up round: an older build keeps one file per kind of command and would delete
+          // the other build's at every write
+          { stdoutFile: out, stderrFile: errF, timeoutMs, cwd: dir, env: { ...process.env, CI: 'true', PVRUN_COMPILE_CACHE: join(dir, `v8cache-${c === 'pvrun-base' ? 'base' : 'pvrun'}`), ...(c === 'pvrun-v8default' ? { PVRUN_V8_DEFAULTS: '1' } : {}) } });
       } finally {
         rmSync(state, { recursive: true, force: true });
       }

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { labSkipReason } from '../lab/helpers.js';
 import { describeUnless } from '../harness/require.js';
+import { describeWithSshd, startSshd, type SshdHandle } from '../harness/sshd.js';
 
 const REPO = join(import.meta.dirname, '..', '..');
 const VERSION = (JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { version: string }).version;
@@ -235,6 +236,38 @@ describe('the packed and globally installed package', () => {
       expect(builtins.filter((m) => /^(child_process|dgram)$/.test(m)), `${args[0]}: ${builtins.join(' ')}`).toEqual([]);
     }
   });
+});
+
+// issue 17: ssh2's client is compiled into pvrun.cjs (scripts/bundle.mjs); what it finds next to
+// its own files — the native crypto binding, poly1305, cpu-features — must still come from the
+// installed ssh2, and a run over SSH must work with them
+describeWithSshd('the installed package over SSH', () => {
+  let sshd: SshdHandle;
+  beforeAll(async () => { sshd = await startSshd(); }, 60_000);
+  afterAll(async () => { await sshd?.stop(); });
+
+  it('runs a playbook on a real sshd with the bundled ssh2, loading ssh2\'s native binding from the installed ssh2 and none of its JavaScript but poly1305', async () => {
+    const kh = join(work, 'ssh-known_hosts');
+    writeFileSync(kh, `${sshd.knownHostsLine()}\n`);
+    const inv = join(work, 'ssh-inv.yml');
+    writeFileSync(inv, ['groups:', '  all:',
+      `    connection: { type: ssh, address: 127.0.0.1, port: ${sshd.port}, user: ${sshd.user}, key: ${sshd.clientKeyPath}, known_hosts: ${kh}, host_key_checking: strict }`,
+      'hosts:', '  ssh-1: {}', ''].join('\n'));
+    const marker = `bundled-${randomBytes(6).toString('hex')}`;
+    const pb = join(work, 'ssh-pb.yml');
+    writeFileSync(pb, `- name: over ssh\n  hosts: all\n  steps:\n    - name: say\n      run-script: { script: "echo ${marker} > ${join(work, 'ssh-out.txt')}" }\n`);
+    const trace = join(tmp, 'ssh-modules.txt');
+    const r = await run(process.execPath, ['--import', join(REPO, 'test', 'harness', 'module-trace.mjs'), join(installed, 'dist', 'cli', 'main.cjs'),
+      pb, '-i', inv, '--state-dir', join(work, 'ssh-state')], work, undefined, { PVRUN_MODULE_TRACE: trace });
+    expect(r.code, r.out + r.err).toBe(0);
+    expect(readFileSync(join(work, 'ssh-out.txt'), 'utf8')).toBe(`${marker}\n`); // the script ran on the host
+    const files = readFileSync(trace, 'utf8').split('\n').filter((l) => /^(esm|cjs) /.test(l) && !l.startsWith('esm node:'))
+      .map((l) => l.slice(4).replace(/^file:\/\//, ''));
+    const ssh2 = join(installed, 'node_modules', 'ssh2');
+    expect(files, files.join('\n')).toContain(join(ssh2, 'lib', 'protocol', 'crypto', 'build', 'Release', 'sshcrypto.node'));
+    const js = files.filter((f) => f.startsWith(ssh2 + '/') && f.endsWith('.js'));
+    expect(js, files.join('\n')).toEqual([join(ssh2, 'lib', 'protocol', 'crypto', 'poly1305.js')]);
+  }, 120_000);
 });
 
 // The demo from the installed copy: the lab's simulator, guests and tools ISO come from dist/.

@@ -18,6 +18,9 @@ export const SSH2_CLIENT = 'ssh2/lib/client.js';
 export const SSH2_KEY_PARSER = 'ssh2/lib/protocol/keyParser.js';
 
 type Ssh2Module = typeof Ssh2;
+// In the installed bundle `req(SSH2_CLIENT)` and `req(SSH2_KEY_PARSER)` below become plain
+// requires that esbuild compiles into pvrun.cjs (scripts/bundle.mjs, SSH2_REWRITES): keep them
+// written exactly so, the build fails otherwise.
 const req = createRequire(import.meta.url);
 let clientClass: Ssh2Module['Client'] | undefined;
 let keyParser: { parseKey: Ssh2Module['utils']['parseKey'] } | undefined;
