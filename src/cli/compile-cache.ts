@@ -10,8 +10,8 @@
  * median wall time 224 → 179 ms (BENCHMARKS.md, eleventh pass); without a usable cache (the
  * first run of its kind) it costs more than before: 588 M.
  *
- * The cache is made by the first run of each kind of command (help, validate, a run, other) and
- * kept per user in `$XDG_CACHE_HOME/pvrun` or `~/.cache/pvrun`; `PVRUN_COMPILE_CACHE=off`
+ * The cache is made by the first run of each kind of command (help, validate, a run, a check-mode
+ * run, other) and kept per user in `$XDG_CACHE_HOME/pvrun` or `~/.cache/pvrun`; `PVRUN_COMPILE_CACHE=off`
  * turns it off, `PVRUN_COMPILE_CACHE=/dir` puts it elsewhere. What a cache file holds is code:
  * a file someone else could have written could run their code in this process, so a file or
  * directory not owned by this user, or writable by group or others, is ignored. V8 checks its
@@ -29,16 +29,21 @@ import { Script } from 'node:vm';
 import * as zlib from 'node:zlib';
 import { DEFAULT_INTERRUPT_BUDGET } from '../util/v8-budget.js';
 
-export type CacheGroup = 'help' | 'validate' | 'run' | 'other';
+export type CacheGroup = 'help' | 'validate' | 'run' | 'check' | 'other';
 /** used: V8 took the cache; rejected: V8 did not (another V8, other flags) or the file is damaged; none: no usable file; off: turned off */
 export type CacheStatus = 'used' | 'rejected' | 'none' | 'off';
 
-/** Which cache a command line uses: commands compile different parts of the bundle. */
+/**
+ * Which cache a command line uses: commands compile different parts of the bundle. A rehearsal
+ * (`--check`) has its own: it plans and never applies, so a cache made by the rehearsal an
+ * operator runs first would leave every real run after it compiling the apply path (a cache is
+ * only written when there is none), and the other way round.
+ */
 export function cacheGroup(argv: readonly string[]): CacheGroup {
   const first = argv[0];
   if (first === undefined || argv.includes('--help') || argv.includes('-h') || first === 'help') return 'help';
   if (first === 'validate') return 'validate';
-  if (/\.ya?ml$/i.test(first)) return 'run';
+  if (/\.ya?ml$/i.test(first)) return argv.includes('--check') || argv.includes('-C') ? 'check' : 'run';
   return 'other';
 }
 

@@ -62,7 +62,10 @@ describe('compile cache: which cache, where, whose', () => {
     expect(cacheGroup(['--help'])).toBe('help');
     expect(cacheGroup(['validate', '--help'])).toBe('help');
     expect(cacheGroup(['validate', 'p.yml', '-i', 'prod'])).toBe('validate');
-    expect(cacheGroup(['playbooks/linux-tools.yml', '-i', 'prod', '--check'])).toBe('run');
+    expect(cacheGroup(['playbooks/linux-tools.yml', '-i', 'prod'])).toBe('run');
+    // a rehearsal compiles the plan path only: its own cache, so a real run's is not the rehearsal's
+    expect(cacheGroup(['playbooks/linux-tools.yml', '-i', 'prod', '--check'])).toBe('check');
+    expect(cacheGroup(['playbooks/linux-tools.yml', '-C', '-i', 'prod'])).toBe('check');
     expect(cacheGroup(['resume', 'last'])).toBe('other');
   });
 

@@ -192,9 +192,9 @@ describe('the packed and globally installed package', () => {
     const secret = `xapi-${randomBytes(12).toString('hex')}`;
     const r = await run(pvrunBin, [playbook, '-i', inv, '--check'], work, undefined, { ...env, XAPI_PASSWORD: secret });
     expect(r.out + r.err).toMatch(/ECONNREFUSED/); // it got as far as logging in with the password
-    expect(r.err).toMatch(/compile cache written \S+\/run-/);
+    expect(r.err).toMatch(/compile cache written \S+\/check-/);
     const written = readdirSync(cache);
-    expect(written.map((f) => f.split('-')[0]).sort()).toEqual(['run', 'validate']);
+    expect(written.map((f) => f.split('-')[0]).sort()).toEqual(['check', 'validate']);
     for (const f of written) {
       const data = readFileSync(join(cache, f));
       expect(data.includes(secret), f).toBe(false);
