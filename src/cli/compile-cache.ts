@@ -15,12 +15,13 @@
  * turns it off, `PVRUN_COMPILE_CACHE=/dir` puts it elsewhere. What a cache file holds is code:
  * a file someone else could have written could run their code in this process, so a file or
  * directory not owned by this user, or writable by group or others, is ignored. V8 checks its
- * own version, the flags and the source length; the file name adds the bundle's size and CRC-32,
- * Node's version and the architecture, so an edited or upgraded bundle never meets an old cache.
+ * own version, the flags and the source length; the file name adds the bundle's size, inode and
+ * change time, Node's version and the architecture, so an edited or upgraded bundle never meets
+ * an old cache.
  * V8 serialises code and the literals of the source, not the heap: no secret read at run time
  * can end up in the file (test/cli/compile-cache.test.ts looks for one).
  */
-import { accessSync, closeSync, constants as fsConstants, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync, type Stats } from 'node:fs';
+import { accessSync, closeSync, constants as fsConstants, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync, type BigIntStats, type Stats } from 'node:fs';
 import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -28,6 +29,9 @@ import { setFlagsFromString } from 'node:v8';
 import { Script } from 'node:vm';
 import * as zlib from 'node:zlib';
 import { DEFAULT_INTERRUPT_BUDGET } from '../util/v8-budget.js';
+
+// zlib.crc32 came in Node 20.15: without it, no cache (sealCache)
+const crc32 = (zlib as { crc32?: (data: Uint8Array) => number }).crc32;
 
 export type CacheGroup = 'help' | 'validate' | 'run' | 'check' | 'other';
 /** used: V8 took the cache; rejected: V8 did not (another V8, other flags) or the file is damaged; none: no usable file; off: turned off */
@@ -63,13 +67,30 @@ export function cacheDir(env: NodeJS.ProcessEnv, home: () => string = homedir): 
 }
 
 /**
- * File name: everything that makes a cache useless when it changes, V8's own checks aside. The
- * bundle is named by its size and CRC-32, not its mtime: npm installs every file of a package
- * with the same mtime (1985-10-26), so two versions of the same size would share a name, and V8
- * would take the old code for the new source (it compares only the source's length).
+ * What identifies one version of the bundle file on this machine: from its fstat, and its CRC-32
+ * where the file system keeps whole seconds only (there, an edit of the same size within the
+ * second of the last write would keep the ctime).
  */
-export function cacheFileName(group: CacheGroup, bundle: { size: number; crc: number }, node = process.version, arch = process.arch): string {
-  return `${group}-${bundle.size}-${(bundle.crc >>> 0).toString(16).padStart(8, '0')}-${node}-${arch}.v8cache`;
+export interface BundleIdentity { size: number; ino: bigint; ctimeNs: bigint; crc?: number }
+
+/** The identity of the bundle whose fstat and bytes these are. */
+export function bundleIdentity(st: Pick<BigIntStats, 'ino' | 'ctimeNs'>, bytes: Buffer): BundleIdentity {
+  const id: BundleIdentity = { size: bytes.length, ino: st.ino, ctimeNs: st.ctimeNs };
+  return st.ctimeNs % 1_000_000_000n === 0n ? { ...id, crc: crc32!(bytes) >>> 0 } : id;
+}
+
+/**
+ * File name: everything that makes a cache useless when it changes, V8's own checks aside (V8
+ * compares only the source's length). The bundle is named by its size, inode and change time
+ * (ctime, in ns): every write of the file changes the ctime, and nobody can set it back — unlike
+ * the mtime, which npm sets to the same value (1985-10-26) for every file of every version, so
+ * two versions of the same size would share a name and V8 would take the old code for the new
+ * source. A CRC-32 of the 1.8 MB bundle did the same job for ~5 M instructions per start
+ * (issue 17, twelfth pass); a new install, a copy or a `touch` only costs one cache write.
+ */
+export function cacheFileName(group: CacheGroup, bundle: BundleIdentity, node = process.version, arch = process.arch): string {
+  const crc = bundle.crc === undefined ? '' : `-${bundle.crc.toString(16).padStart(8, '0')}`;
+  return `${group}-${bundle.size}-${bundle.ino.toString(36)}-${bundle.ctimeNs.toString(36)}${crc}-${node}-${arch}.v8cache`;
 }
 
 const uid = (): number | undefined => (typeof process.getuid === 'function' ? process.getuid() : undefined);
@@ -90,7 +111,6 @@ export function trusted(st: Pick<Stats, 'uid' | 'mode'>, me = uid()): boolean {
 const MAGIC = Buffer.from('pvrun-v8cache-1\n');
 const HEADER = MAGIC.length + 4;
 
-const crc32 = (zlib as { crc32?: (data: Uint8Array) => number }).crc32;
 
 export function sealCache(data: Buffer): Buffer {
   const sum = Buffer.alloc(4);
@@ -179,10 +199,19 @@ export interface LoadedBundle {
  * flag hash V8 checks: src/util/v8-budget.ts).
  */
 export function loadBundle(bundle: string, argv: readonly string[], env: NodeJS.ProcessEnv = process.env): LoadedBundle {
-  const bytes = readFileSync(bundle);
+  // the identity and the text from one open file, so they are of the same version
+  const fd = openSync(bundle, 'r');
+  let st: BigIntStats;
+  let bytes: Buffer;
+  try {
+    st = fstatSync(fd, { bigint: true });
+    bytes = readFileSync(fd);
+  } finally {
+    closeSync(fd);
+  }
   const source = bytes.toString('utf8');
   const dir = crc32 ? cacheDir(env) : undefined;
-  const name = dir ? cacheFileName(cacheGroup(argv), { size: bytes.length, crc: crc32!(bytes) }) : undefined;
+  const name = dir ? cacheFileName(cacheGroup(argv), bundleIdentity(st, bytes)) : undefined;
   const file = dir && name ? join(dir, name) : undefined;
   const read = dir && file ? readCache(dir, file) : undefined;
   const cachedData = read && 'data' in read ? read.data : undefined;

@@ -10,7 +10,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cacheDir, cacheFileName, cacheGroup, KEEP_PER_GROUP, trusted } from '../../src/cli/compile-cache.js';
+import { bundleIdentity, cacheDir, cacheFileName, cacheGroup, KEEP_PER_GROUP, trusted } from '../../src/cli/compile-cache.js';
 
 const REPO = join(import.meta.dirname, '..', '..');
 
@@ -77,13 +77,27 @@ describe('compile cache: which cache, where, whose', () => {
     expect(cacheDir({}, () => '/home/op')).toBe('/home/op/.cache/pvrun');
   });
 
-  it('the file name changes with the bundle (size, CRC-32), Node and the architecture', () => {
-    const a = cacheFileName('run', { size: 10, crc: 0xfeed }, 'v20.20.2', 'x64');
-    expect(a).toBe('run-10-0000feed-v20.20.2-x64.v8cache');
-    expect(cacheFileName('run', { size: 10, crc: 0xfeee }, 'v20.20.2', 'x64')).not.toBe(a);
-    expect(cacheFileName('run', { size: 11, crc: 0xfeed }, 'v20.20.2', 'x64')).not.toBe(a);
-    expect(cacheFileName('run', { size: 10, crc: 0xfeed }, 'v20.20.3', 'x64')).not.toBe(a);
-    expect(cacheFileName('run', { size: 10, crc: -1 }, 'v20.20.2', 'x64')).toBe('run-10-ffffffff-v20.20.2-x64.v8cache');
+  it('the file name changes with the bundle (size, inode, change time), Node and the architecture', () => {
+    const id = { size: 10, ino: 1234n, ctimeNs: 1_733_000_000_123_456_789n };
+    const a = cacheFileName('run', id, 'v20.20.2', 'x64');
+    expect(a).toBe(`run-10-ya-${(1_733_000_000_123_456_789n).toString(36)}-v20.20.2-x64.v8cache`);
+    expect(cacheFileName('run', { ...id, ctimeNs: id.ctimeNs + 1n }, 'v20.20.2', 'x64')).not.toBe(a); // one ns later
+    expect(cacheFileName('run', { ...id, ino: 1235n }, 'v20.20.2', 'x64')).not.toBe(a);
+    expect(cacheFileName('run', { ...id, size: 11 }, 'v20.20.2', 'x64')).not.toBe(a);
+    expect(cacheFileName('run', id, 'v20.20.3', 'x64')).not.toBe(a);
+    expect(cacheFileName('run', id, 'v20.20.2', 'arm64')).not.toBe(a);
+  });
+
+  // ext4, xfs, btrfs, tmpfs keep ns; a file system with whole seconds gets the CRC-32 as well
+  it('names the bundle by its CRC-32 too where ctimes are whole seconds', () => {
+    const a = Buffer.from('module.exports = 1;');
+    const b = Buffer.from('module.exports = 2;');
+    const fine = { ino: 7n, ctimeNs: 1_733_000_000_000_000_001n };
+    expect(bundleIdentity(fine, a)).toEqual({ size: a.length, ino: 7n, ctimeNs: fine.ctimeNs });
+    expect(cacheFileName('run', bundleIdentity(fine, a))).toBe(cacheFileName('run', bundleIdentity(fine, b)));
+    const coarse = { ino: 7n, ctimeNs: 1_733_000_000_000_000_000n };
+    expect(bundleIdentity(coarse, a).crc).toBeTypeOf('number');
+    expect(cacheFileName('run', bundleIdentity(coarse, a))).not.toBe(cacheFileName('run', bundleIdentity(coarse, b)));
   });
 
   it('trusts only what this user owns and nobody else can write', () => {
@@ -104,7 +118,7 @@ describe('compile cache: real V8, in child processes', () => {
     expect(first.file).toBe(t.bundle); // the bundle sees its own __filename
     expect(first.err).toMatch(/compile cache written .*validate-.*\.v8cache/);
     const [name] = files(t.cache);
-    expect(name).toMatch(/^validate-\d+-[0-9a-f]{8}-v\d+\.\d+\.\d+-\w+\.v8cache$/);
+    expect(name).toMatch(/^validate-\d+-[0-9a-z]+-[0-9a-z]+-v\d+\.\d+\.\d+-\w+\.v8cache$/);
     expect(statSync(join(t.cache, name!)).mode & 0o777).toBe(0o600);
     expect(statSync(t.cache).mode & 0o777).toBe(0o700);
     const second = await load(t, { PVRUN_COMPILE_CACHE: t.cache });
