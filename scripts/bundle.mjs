@@ -52,8 +52,8 @@ const EXTERNAL = ['undici', 'node-powershell', 'ajv', 'ajv/*', 'ajv-formats', 'c
  * - its native crypto binding (lib/protocol/crypto.js: sshcrypto.node, built at install time) —
  *   only if the installed ssh2 is the version bundled, else ssh2's own fallback (Node's crypto)
  *   is used, as when the binding did not build;
- * - the poly1305 module it loads at first use (Emscripten output that finds itself by
- *   `__dirname`), left as a file;
+ * - the poly1305 module (Emscripten output that finds itself by `__dirname`), left as a file and
+ *   loaded only when the binding lacks ChaCha20-Poly1305;
  * - cpu-features (lib/protocol/constants.js), an optional dependency with a native binding,
  *   resolved from ssh2's directory as ssh2 resolves it;
  * - Pageant's helper (lib/agent.js, `__dirname`), a Windows executable.
@@ -64,7 +64,12 @@ const SSH2_PKG = JSON.parse(readFileSync(join(REPO, 'node_modules', 'ssh2', 'pac
 const SSH2_REWRITES = {
   'ssh2/lib/protocol/crypto.js': [
     ["require('./crypto/build/Release/sshcrypto.node')", "__pvrunSsh2Require('./lib/protocol/crypto/build/Release/sshcrypto.node', true)"],
-    ["require('./crypto/poly1305.js')", "__pvrunSsh2Require('./lib/protocol/crypto/poly1305.js')"],
+    // ssh2 loads its WebAssembly poly1305 at start-up (`init`, which every connect waits for) though
+    // only the fallback ChaCha20-Poly1305 classes use it, never when the binding has its own (and
+    // nothing in ssh2's client sets the `forceNative` that would pick them): ~32 M instructions per
+    // run (valgrind), skipped when the binding's classes are there
+    ["POLY1305_WASM_MODULE = await require('./crypto/poly1305.js')();",
+      "if (ChaChaPolyCipher && ChaChaPolyDecipher) return resolve(); POLY1305_WASM_MODULE = await __pvrunSsh2Require('./lib/protocol/crypto/poly1305.js')();"],
   ],
   'ssh2/lib/protocol/constants.js': [["require('cpu-features')", "__pvrunSsh2Require('cpu-features')"]],
   'ssh2/lib/agent.js': [["resolve(__dirname, '..', 'util/pagent.exe')", "resolve(__pvrunSsh2Require.dir(), 'util/pagent.exe')"]],

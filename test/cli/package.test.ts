@@ -240,13 +240,15 @@ describe('the packed and globally installed package', () => {
 
 // issue 17: ssh2's client is compiled into pvrun.cjs (scripts/bundle.mjs); what it finds next to
 // its own files — the native crypto binding, poly1305, cpu-features — must still come from the
-// installed ssh2, and a run over SSH must work with them
+// installed ssh2, and a run over SSH must work with them. The sshd offers ChaCha20-Poly1305 only:
+// the one cipher whose fallback (without the binding) needs ssh2's WebAssembly poly1305.
 describeWithSshd('the installed package over SSH', () => {
   let sshd: SshdHandle;
-  beforeAll(async () => { sshd = await startSshd(); }, 60_000);
+  beforeAll(async () => { sshd = await startSshd({ extraConfig: ['Ciphers chacha20-poly1305@openssh.com'] }); }, 60_000);
   afterAll(async () => { await sshd?.stop(); });
 
-  it('runs a playbook on a real sshd with the bundled ssh2, loading ssh2\'s native binding from the installed ssh2 and none of its JavaScript but poly1305', async () => {
+  /** A one-step run on the sshd from the installed dist/, traced: the files it loaded. */
+  async function runTraced(name: string): Promise<{ files: string[]; ssh2: string }> {
     const kh = join(work, 'ssh-known_hosts');
     writeFileSync(kh, `${sshd.knownHostsLine()}\n`);
     const inv = join(work, 'ssh-inv.yml');
@@ -254,19 +256,37 @@ describeWithSshd('the installed package over SSH', () => {
       `    connection: { type: ssh, address: 127.0.0.1, port: ${sshd.port}, user: ${sshd.user}, key: ${sshd.clientKeyPath}, known_hosts: ${kh}, host_key_checking: strict }`,
       'hosts:', '  ssh-1: {}', ''].join('\n'));
     const marker = `bundled-${randomBytes(6).toString('hex')}`;
-    const pb = join(work, 'ssh-pb.yml');
-    writeFileSync(pb, `- name: over ssh\n  hosts: all\n  steps:\n    - name: say\n      run-script: { script: "echo ${marker} > ${join(work, 'ssh-out.txt')}" }\n`);
-    const trace = join(tmp, 'ssh-modules.txt');
+    const out = join(work, `${name}-out.txt`);
+    const pb = join(work, `${name}-pb.yml`);
+    writeFileSync(pb, `- name: over ssh\n  hosts: all\n  steps:\n    - name: say\n      run-script: { script: "echo ${marker} > ${out}" }\n`);
+    const trace = join(tmp, `${name}-modules.txt`);
     const r = await run(process.execPath, ['--import', join(REPO, 'test', 'harness', 'module-trace.mjs'), join(installed, 'dist', 'cli', 'main.cjs'),
-      pb, '-i', inv, '--state-dir', join(work, 'ssh-state')], work, undefined, { PVRUN_MODULE_TRACE: trace });
+      pb, '-i', inv, '--state-dir', join(work, `${name}-state`)], work, undefined, { PVRUN_MODULE_TRACE: trace });
     expect(r.code, r.out + r.err).toBe(0);
-    expect(readFileSync(join(work, 'ssh-out.txt'), 'utf8')).toBe(`${marker}\n`); // the script ran on the host
+    expect(readFileSync(out, 'utf8')).toBe(`${marker}\n`); // the script ran on the host
     const files = readFileSync(trace, 'utf8').split('\n').filter((l) => /^(esm|cjs) /.test(l) && !l.startsWith('esm node:'))
       .map((l) => l.slice(4).replace(/^file:\/\//, ''));
-    const ssh2 = join(installed, 'node_modules', 'ssh2');
+    return { files, ssh2: join(installed, 'node_modules', 'ssh2') };
+  }
+
+  it('runs a playbook with the bundled ssh2 and the installed ssh2\'s native binding; loads none of ssh2\'s JavaScript, not even poly1305', async () => {
+    const { files, ssh2 } = await runTraced('ssh');
     expect(files, files.join('\n')).toContain(join(ssh2, 'lib', 'protocol', 'crypto', 'build', 'Release', 'sshcrypto.node'));
-    const js = files.filter((f) => f.startsWith(ssh2 + '/') && f.endsWith('.js'));
-    expect(js, files.join('\n')).toEqual([join(ssh2, 'lib', 'protocol', 'crypto', 'poly1305.js')]);
+    expect(files.filter((f) => f.startsWith(ssh2 + '/') && f.endsWith('.js')), files.join('\n')).toEqual([]);
+  }, 120_000);
+
+  it('with another ssh2 version installed, leaves its binding alone and runs on ssh2\'s fallback crypto (poly1305 loaded)', async () => {
+    const pkgFile = join(installed, 'node_modules', 'ssh2', 'package.json');
+    const original = readFileSync(pkgFile, 'utf8');
+    writeFileSync(pkgFile, original.replace(/"version": "[^"]+"/, '"version": "0.0.0-other"'));
+    try {
+      const { files, ssh2 } = await runTraced('ssh-other');
+      expect(files.filter((f) => f.endsWith('.node') && f.startsWith(ssh2 + '/')), files.join('\n')).toEqual([]);
+      expect(files.filter((f) => f.startsWith(ssh2 + '/') && f.endsWith('.js')), files.join('\n'))
+        .toEqual([join(ssh2, 'lib', 'protocol', 'crypto', 'poly1305.js')]);
+    } finally {
+      writeFileSync(pkgFile, original);
+    }
   }, 120_000);
 });
 
