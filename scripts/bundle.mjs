@@ -7,7 +7,7 @@
  *
  * Why (issue 17, start-up): Node 20's ESM loader pays per module — resolve, stat, read, compile,
  * link — and a run loaded ~280 of them (152 of pvrun's, yaml's 73, commander's 9, …). Bundled,
- * a run loads ~65 (mostly ssh2's own CommonJS files, left as they are, below), and a 1-host run
+ * a run loaded ~65 (mostly ssh2's own CommonJS files, bundled too since the twelfth pass), and a 1-host run
  * costs ~0.12 s less CPU (BENCHMARKS.md). Since the eleventh pass it is one CommonJS file,
  * dist/cli/pvrun.cjs, that dist/cli/main.cjs loads with V8's code cache (src/cli/compile-cache.ts);
  * each `import()` of a command or step family stays a lazy initialisation inside it, so `--help`
@@ -72,7 +72,7 @@ const SSH2_REWRITES = {
       "if (ChaChaPolyCipher && ChaChaPolyDecipher) return resolve(); POLY1305_WASM_MODULE = await __pvrunSsh2Require('./lib/protocol/crypto/poly1305.js')();"],
   ],
   'ssh2/lib/protocol/constants.js': [["require('cpu-features')", "__pvrunSsh2Require('cpu-features')"]],
-  'ssh2/lib/agent.js': [["resolve(__dirname, '..', 'util/pagent.exe')", "resolve(__pvrunSsh2Require.dir(), 'util/pagent.exe')"]],
+  'ssh2/lib/agent.js': [["resolve(__dirname, '..', 'util/pagent.exe')", "resolve(__pvrunSsh2Installed().dir, 'util/pagent.exe')"]],
   'connectors/ssh/ssh2.js': [
     ['req(SSH2_CLIENT)', "require('ssh2/lib/client.js')"],
     ['req(SSH2_KEY_PARSER)', "require('ssh2/lib/protocol/keyParser.js')"],
@@ -81,13 +81,18 @@ const SSH2_REWRITES = {
 const SSH2_BANNER = [
   // the installed ssh2's directory and version, read at first use (a run that connects)
   'let __pvrunSsh2;',
-  "function __pvrunSsh2Require(id, sameVersion) {",
+  "function __pvrunSsh2Installed() {",
   "  if (!__pvrunSsh2) { const pkg = require.resolve('ssh2/package.json'); __pvrunSsh2 = { req: require('node:module').createRequire(pkg), dir: require('node:path').dirname(pkg), version: require(pkg).version }; }",
-  `  if (sameVersion && __pvrunSsh2.version !== ${JSON.stringify(SSH2_PKG.version)}) throw new Error('ssh2 ' + __pvrunSsh2.version + ' is installed, pvrun bundles ssh2 ${SSH2_PKG.version}: its native binding is not used');`,
-  '  return __pvrunSsh2.req(id);',
+  '  return __pvrunSsh2;',
   '}',
-  "__pvrunSsh2Require.dir = () => (__pvrunSsh2Require('./package.json'), __pvrunSsh2.dir);",
+  "function __pvrunSsh2Require(id, sameVersion) {",
+  '  const ssh2 = __pvrunSsh2Installed();',
+  `  if (sameVersion && ssh2.version !== ${JSON.stringify(SSH2_PKG.version)}) throw new Error('ssh2 ' + ssh2.version + ' is installed, pvrun bundles ssh2 ${SSH2_PKG.version}: its native binding is not used');`,
+  '  return ssh2.req(id);',
+  '}',
 ].join('\n');
+/** the files the rewrites were applied to (all of SSH2_REWRITES, or the build fails) */
+const seen = new Set();
 const bundledSsh2 = {
   name: 'bundled-ssh2',
   setup(b) {
@@ -105,7 +110,6 @@ const bundledSsh2 = {
     });
   },
 };
-const seen = new Set();
 
 /**
  * commander requires node:child_process when it is loaded (lib/command.js, line 2), for
@@ -251,7 +255,7 @@ if (!existsSync(psm1)) {
 cpSync(psm1, join(out, 'PvrunLab.psm1'));
 
 // A bundled CommonJS module that reads __dirname / __filename would see pvrun.cjs's, not its own
-// (the reason ssh2 is external): fail the build, not the user's run.
+// (ssh2's such reads are rewritten, SSH2_REWRITES): fail the build, not the user's run.
 // (comment lines left out: commander's JSDoc mentions __dirname)
 const usesDirname = (text) => text.split('\n').some((l) => !/^\s*(\*|\/\/|\/\*)/.test(l) && /\b__(dirname|filename)\b/.test(l));
 // (the banner, pvrun.cjs's first line, is the one place that may: it makes __pvrunUrl)

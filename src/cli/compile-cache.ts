@@ -111,7 +111,6 @@ export function trusted(st: Pick<Stats, 'uid' | 'mode'>, me = uid()): boolean {
 const MAGIC = Buffer.from('pvrun-v8cache-1\n');
 const HEADER = MAGIC.length + 4;
 
-
 export function sealCache(data: Buffer): Buffer {
   const sum = Buffer.alloc(4);
   sum.writeUInt32BE(crc32!(data) >>> 0);

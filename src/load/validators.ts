@@ -41,7 +41,7 @@ const bundledValidators: Record<string, () => Record<string, unknown>> | undefin
 
 /** the generated directory in use; `null`: none (compile at first use) */
 let generatedDir: string | null | undefined;
-/** generated modules by file, once required (null: no such file) */
+/** generated modules by file name, once loaded (null: no such file) */
 const loaded = new Map<string, Record<string, unknown> | null>();
 
 function dirOfGenerated(): string | null {
@@ -74,23 +74,22 @@ export function generatedFileName(key: string): string {
 /** The export that holds the JSON of the schema a generated file was made from. */
 export const SCHEMA_JSON_EXPORT = 'schemaJson';
 
+/** The bundle's generated modules are in use (not overridden by useGenerated). */
+const usingBundled = (): boolean => bundledValidators !== undefined && generatedDir === undefined;
+
+/** A generated module by file name, from the bundle or the generated directory (null: none). */
+function generatedModule(name: string): Record<string, unknown> | null {
+  if (usingBundled()) return bundledValidators![name]?.() ?? null;
+  const dir = dirOfGenerated();
+  const file = dir ? `${dir}/${name}` : undefined;
+  return file && existsSync(file) ? (createRequire(import.meta.url)(file) as Record<string, unknown>) : null;
+}
+
 /** The generated validator for `key`, if there is one built from exactly this schema. */
 export function precompiled(key: string, schema: JsonSchema): ValidateFunction | undefined {
-  let m: Record<string, unknown> | null | undefined;
-  if (bundledValidators && generatedDir === undefined) {
-    const name = generatedFileName(key);
-    m = loaded.get(name);
-    if (m === undefined) loaded.set(name, m = bundledValidators[name]?.() ?? null);
-  } else {
-    const dir = dirOfGenerated();
-    if (!dir) return undefined;
-    const file = `${dir}/${generatedFileName(key)}`;
-    m = loaded.get(file);
-    if (m === undefined) {
-      m = existsSync(file) ? (createRequire(import.meta.url)(file) as Record<string, unknown>) : null;
-      loaded.set(file, m);
-    }
-  }
+  const name = generatedFileName(key);
+  let m = loaded.get(name);
+  if (m === undefined) loaded.set(name, m = generatedModule(name));
   // stale (the schema was edited since the build): not used, the caller compiles the schema
   if (!m || m[SCHEMA_JSON_EXPORT] !== JSON.stringify(schema)) return undefined;
   const f = m[exportName(key)];
@@ -107,7 +106,7 @@ export function validatorFor(key: string, schema: JsonSchema, ajv: () => ReturnT
 
 /** Whether the generated directory was found (for the benchmark's and tests' reports). */
 export function hasGenerated(): boolean {
-  return (bundledValidators !== undefined && generatedDir === undefined) || dirOfGenerated() !== null;
+  return usingBundled() || dirOfGenerated() !== null;
 }
 
 /**
