@@ -22,10 +22,22 @@ import { isEnvName, quoteArgs, quoteShell } from '../../util/shell-quote.js';
 /** ASCII record separator: cannot be confused with normal output. */
 export const PGID_MARKER = '\u001epvrun-pgid ';
 
-// field 5 of /proc/PID/stat is the process group; `read` splits on spaces (sh's comm has none)
-// (without /proc, e.g. in a bare chroot, the marker is empty and a timeout only closes the channel)
+// The shell's process group. OpenSSH starts each session's login shell in a session of its own
+// (session.c, do_exec_no_pty: the forked child calls `setsid()` before do_child, "Create a new
+// session and process group since the 4.4BSD setlogin() affects the entire process group";
+// with a pty, pty_make_controlling_tty does the same), and the login shell
+// `exec`s this shell, so without sudo the shell is the group's leader: `kill -0 -$$` (signal 0
+// to the group whose id is our pid: no signal is sent) succeeds, and the group is `$$`. A group
+// with our pid as its id can only be ours: a pid is not reused while a group holds it.
+// Otherwise (under sudo, whose command runs in sudo's group; a server that does not setsid) the
+// group is field 5 of /proc/PID/stat; `read` splits on spaces (sh's comm has none). That read
+// costs a syscall per byte (dash's `read` never reads ahead: ~300 reads of a 300-byte line),
+// which was ~0.5 ms of the host's CPU per step (issue 17, BENCHMARKS.md, thirteenth pass).
+// (without /proc, e.g. in a bare chroot, a non-leader's marker is empty and a timeout only
+// closes the channel)
 const MARKER_CMD =
-  `{ read -r _ _ _ _ pvrun_pg _ < /proc/$$/stat; } 2>/dev/null; printf '\\036pvrun-pgid %s\\n' "$pvrun_pg" >&2; unset pvrun_pg`;
+  `if kill -0 -$$ 2>/dev/null; then pvrun_pg=$$; else { read -r _ _ _ _ pvrun_pg _ < /proc/$$/stat; } 2>/dev/null; fi; ` +
+  `printf '\\036pvrun-pgid %s\\n' "$pvrun_pg" >&2; unset pvrun_pg`;
 
 export type BecomeMode = 'none' | 'nopasswd' | 'password';
 
