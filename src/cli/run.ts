@@ -2,7 +2,7 @@ import { formatDiagnostics, type Diagnostic } from '../load/diagnostics.js';
 import { loadProject, validateOnly, type LoadProjectOptions, type Project } from '../load/project.js';
 import { inventorySecretRefs, resolveSecret, resolveSecrets, usePromptedBecomePassword } from '../load/secrets.js';
 import { formatValidation } from './list.js';
-import { redactor } from '../util/redact.js';
+import { redactor, redactText } from '../util/redact.js';
 import { EXIT } from '../engine/exit-codes.js';
 import type { HostRecap, RunEvent } from '../engine/events.js';
 import { Scheduler } from '../engine/scheduler.js';
@@ -56,7 +56,7 @@ function resolveRunSecrets(project: Project): Result<void, Diagnostic[]> {
 async function humanReporter(flags: RunFlags, io: Io): Promise<Reporter> {
   // colour by the terminal's colour support (FORCE_COLOR, NO_COLOR, TERM), live progress by whether it is a terminal (src/report/display.ts)
   const { live, color } = humanDisplay(io.out, io.env);
-  const opts = { verbose: flags.verbose, diff: flags.diff, redact: (s: string) => redactor.redact(s), check: flags.check, color };
+  const opts = { verbose: flags.verbose, diff: flags.diff, redact: redactText, check: flags.check, color };
   // the live reporter (and log-update) is loaded only for a terminal (start-up, issue 17)
   return live ? (await import('../report/tty.js')).createTtyReporter(io.out, opts) : createPlainReporter(io.out, opts);
 }
@@ -210,7 +210,7 @@ export async function runPlaybook(playbook: string, flags: RunFlags, io: Io, con
     return { code: EXIT.invalid, runId };
   }
 
-  const redact = (s: string): string => redactor.redact(s);
+  const redact = redactText;
   const journal = new Journal(stateDir(flags.stateDir, io.cwd), runId, redact);
   if (cont) journal.session(cont.mode);
   else {

@@ -1,5 +1,5 @@
 import { appendFileSync } from 'node:fs';
-import type { HostRecap, RunEvent, StepPhase } from '../engine/events.js';
+import { redactedEvent, type HostRecap, type RunEvent, type StepPhase } from '../engine/events.js';
 import type { Diagnostic } from '../load/diagnostics.js';
 import type { PreflightReport } from '../runtime/preflight.js';
 import { escapeRedacted, redactValueWith } from '../util/redact.js';
@@ -22,7 +22,7 @@ export function createGithubReporter(out: NodeJS.WritableStream, summaryPath: st
   const playOf = new Map<string, string>();
   return {
     event(raw: RunEvent) {
-      const e = redactValueWith(raw, redact);
+      const e = redactedEvent(raw, redact);
       const data = (s: string): string => escapeRedacted(s, escapeData, redact);
       const property = (s: string): string => escapeRedacted(s, escapeProperty, redact);
       switch (e.type) {

@@ -195,3 +195,9 @@ function variants(secret: string): string[] {
 
 /** The process-wide redactor: secrets resolved anywhere are registered here. */
 export const redactor = new Redactor();
+/**
+ * The process-wide redactor as one function: every output of a run is given this same function,
+ * so an event redacted once for the journal is the same copy for the reporters (redactedEvent is
+ * keyed on the function).
+ */
+export const redactText: RedactFn = (s) => redactor.redact(s);
