@@ -2,7 +2,7 @@
  * Everything the engine does is told as events; it never prints. Reporters (src/report) and the
  * journal (src/journal) consume them. Events are plain JSON (they are written as JSON lines).
  */
-import { redactJsonText, redactValueWith } from '../util/redact.js';
+import { redactedOnce, redactJsonText } from '../util/redact.js';
 
 export type StepStatus =
   | 'ok'
@@ -92,21 +92,8 @@ const jsonCache = new WeakMap<RunEvent, { redact: (s: string) => string; text: s
 export function eventJson(e: RunEvent, redact: (s: string) => string): string {
   const hit = jsonCache.get(e);
   if (hit && hit.redact === redact) return hit.text;
-  const text = redactJsonText(JSON.stringify(redactedEvent(e, redact)), redact);
+  const text = redactJsonText(JSON.stringify(redactedOnce(e, redact)), redact);
   jsonCache.set(e, { redact, text });
   return text;
 }
 
-/**
- * An event redacted as a value (every string and key through `redact`), made once per event and
- * redactor: the journal (through eventJson) and each human reporter use the same copy instead of
- * walking the event again each (controller CPU per exec, issue 17). The copy is never changed.
- */
-const valueCache = new WeakMap<RunEvent, { redact: (s: string) => string; value: RunEvent }>();
-export function redactedEvent(e: RunEvent, redact: (s: string) => string): RunEvent {
-  const hit = valueCache.get(e);
-  if (hit && hit.redact === redact) return hit.value;
-  const value = redactValueWith(e, redact);
-  valueCache.set(e, { redact, value });
-  return value;
-}

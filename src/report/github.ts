@@ -1,8 +1,8 @@
 import { appendFileSync } from 'node:fs';
-import { redactedEvent, type HostRecap, type RunEvent, type StepPhase } from '../engine/events.js';
+import type { HostRecap, RunEvent, StepPhase } from '../engine/events.js';
 import type { Diagnostic } from '../load/diagnostics.js';
 import type { PreflightReport } from '../runtime/preflight.js';
-import { escapeRedacted, redactValueWith } from '../util/redact.js';
+import { escapeRedacted, redactedOnce, redactValueWith } from '../util/redact.js';
 import { stepLocation, type PlaybookMap } from './junit.js';
 import type { Redact, Reporter } from './types.js';
 
@@ -22,7 +22,7 @@ export function createGithubReporter(out: NodeJS.WritableStream, summaryPath: st
   const playOf = new Map<string, string>();
   return {
     event(raw: RunEvent) {
-      const e = redactedEvent(raw, redact);
+      const e = redactedOnce(raw, redact);
       const data = (s: string): string => escapeRedacted(s, escapeData, redact);
       const property = (s: string): string => escapeRedacted(s, escapeProperty, redact);
       switch (e.type) {

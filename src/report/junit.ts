@@ -1,9 +1,9 @@
 import { writeFileSync } from 'node:fs';
 import { isAbsolute, relative, resolve } from 'node:path';
-import { redactedEvent, type HostRecap, type RunEvent, type StepPhase } from '../engine/events.js';
+import type { HostRecap, RunEvent, StepPhase } from '../engine/events.js';
 import type { EnginePlay } from '../engine/types.js';
 import type { PreflightReport } from '../runtime/preflight.js';
-import { escapeRedacted } from '../util/redact.js';
+import { escapeRedacted, redactedOnce } from '../util/redact.js';
 import type { Redact, Reporter } from './types.js';
 
 interface Case {
@@ -83,7 +83,7 @@ export function createJunitReporter(path: string, redact: Redact, now: () => num
 
   return {
     event(raw: RunEvent) {
-      const e = redactedEvent(raw, redact);
+      const e = redactedOnce(raw, redact);
       switch (e.type) {
         case 'run-start': runId = e.runId; break;
         case 'play-start': {

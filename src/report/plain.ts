@@ -1,5 +1,6 @@
 import pc from 'picocolors';
-import { redactedEvent, type RunEvent, type StepStatus } from '../engine/events.js';
+import type { RunEvent, StepStatus } from '../engine/events.js';
+import { redactedOnce } from '../util/redact.js';
 import { formatRecap } from './recap.js';
 import type { Redact, Reporter } from './types.js';
 
@@ -67,7 +68,7 @@ export function createPlainReporter(out: NodeJS.WritableStream, opts: { color: b
     event(raw) {
       // redacted as a value first (the intent's detail and a step's diff are serialised below),
       // then the printed text once more
-      const e = redactedEvent(raw, opts.redact);
+      const e = redactedOnce(raw, opts.redact);
       if (e.type === 'run-end') {
         out.write(opts.redact(formatRecap(e.recap, { color: opts.color, runId: e.runId, durationMs: e.durationMs, exitCode: e.exitCode, check: opts.check })) + '\n');
         return;

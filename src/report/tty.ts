@@ -1,6 +1,7 @@
 import { createLogUpdate } from 'log-update';
 import pc from 'picocolors';
-import { redactedEvent, type HostOutcome, type RunEvent } from '../engine/events.js';
+import type { HostOutcome, RunEvent } from '../engine/events.js';
+import { redactedOnce } from '../util/redact.js';
 import { formatEventLine } from './plain.js';
 import { formatRecap } from './recap.js';
 import type { Redact, Reporter } from './types.js';
@@ -107,7 +108,7 @@ export function createTtyReporter(out: NodeJS.WriteStream, opts: { verbose: numb
 
   return {
     event(raw: RunEvent) {
-      const e = redactedEvent(raw, opts.redact); // as a value before formatting, the text again when printed
+      const e = redactedOnce(raw, opts.redact); // as a value before formatting, the text again when printed
       switch (e.type) {
         case 'run-start': total = e.plays.reduce((n, p) => n + p.hosts, 0); plays = e.plays.length; started = now(); break;
         case 'play-start': play = e.play; batches = e.batches.length; batch = 0; break;

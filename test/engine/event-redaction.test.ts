@@ -1,12 +1,12 @@
 /**
  * One redacted copy of an event per redactor, shared by the journal and the reporters
- * (src/engine/events.ts, redactedEvent): the sharing must never hand one output a copy made with
+ * (src/util/redact.ts, redactedOnce): the sharing must never hand one output a copy made with
  * another redactor, and the copy must hold no secret in any field, a key included.
  */
 import { describe, expect, it } from 'vitest';
-import { eventJson, redactedEvent, type RunEvent } from '../../src/engine/events.js';
+import { eventJson, type RunEvent } from '../../src/engine/events.js';
 import { createPlainReporter } from '../../src/report/plain.js';
-import { Redactor } from '../../src/util/redact.js';
+import { Redactor, redactedOnce as redactedEvent } from '../../src/util/redact.js';
 
 const SECRET = 'hunter2-"quoted"\nline';
 
@@ -17,7 +17,7 @@ function stepResult(): RunEvent {
   };
 }
 
-describe('redactedEvent', () => {
+describe('redactedOnce (one redacted copy of an event)', () => {
   it('masks every string of the event, and the journal text and a reporter see the same copy', () => {
     const r = new Redactor();
     r.add(SECRET);
