@@ -7,7 +7,9 @@
 //  - 'loader' (what loadPlaybook validates with): structure only; the parts whose errors ajv
 //    words badly (serial, durations, predicates, step-type keys, step arguments) are `{}` here
 //    and checked by hand-written code that says what is wrong in the user's terms.
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+// node:fs, not node:fs/promises: every `validate` and run loads this module, and fs/promises (with
+// readline, fs watchers) loaded after the CLI's V8 tuning is compiled from source (src/util/v8-budget.ts)
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { JsonSchema } from '../steps/types.js';
 import { DURATION_SCHEMA } from './duration.js';
@@ -359,12 +361,17 @@ export function schemaFiles(registry: StepCatalog): Record<string, string> {
  */
 export async function writeSchemaFiles(rootDir: string, registry: StepCatalog): Promise<{ file: string; changed: boolean }[]> {
   const dir = join(rootDir, 'schema');
-  await mkdir(dir, { recursive: true });
+  mkdirSync(dir, { recursive: true });
   const out: { file: string; changed: boolean }[] = [];
   for (const [name, text] of Object.entries(schemaFiles(registry))) {
     const file = join(dir, name);
-    const before = await readFile(file, 'utf8').catch(() => undefined);
-    if (before !== text) await writeFile(file, text);
+    let before: string | undefined;
+    try {
+      before = readFileSync(file, 'utf8');
+    } catch {
+      before = undefined;
+    }
+    if (before !== text) writeFileSync(file, text);
     out.push({ file, changed: before !== text });
   }
   return out;

@@ -10,7 +10,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { bundleIdentity, cacheDir, cacheFileName, cacheGroup, KEEP_PER_GROUP, trusted } from '../../src/cli/compile-cache.js';
+import { bundleIdentity, cacheDir, cacheFileName, cacheGroup, KEEP_PER_GROUP, trusted, WRAPPED_HEAD, WRAPPED_TAIL } from '../../src/cli/compile-cache.js';
 
 const REPO = join(import.meta.dirname, '..', '..');
 
@@ -234,6 +234,31 @@ describe('compile cache: real V8, in child processes', () => {
     writeFileSync(file, whole.subarray(0, whole.length - 100));
     expect((await load(t, { PVRUN_COMPILE_CACHE: t.cache })).status).toBe('rejected');
     expect((await load(t, { PVRUN_COMPILE_CACHE: t.cache })).status).toBe('used');
+  });
+
+  // scripts/bundle.mjs writes dist/cli/pvrun.cjs with the CommonJS wrapper around it, and a real
+  // bundle is larger than its cache: the cache file is then read into the bundle's own buffer
+  it('a bundle written wrapped and larger than its cache: compiled as read, its cache taken, a damaged one refused', async () => {
+    const t = setup();
+    const filler = `/*${'x'.repeat(256 * 1024)}*/\n`;
+    writeFileSync(t.bundle, `${WRAPPED_HEAD}${filler}${bundleSource(12)}${WRAPPED_TAIL}`);
+    const first = await load(t, { PVRUN_COMPILE_CACHE: t.cache });
+    expect(first.status).toBe('none');
+    expect(first.answer).toBe(66); // not wrapped twice: it ran and exported
+    expect(first.file).toBe(t.bundle);
+    const [name] = files(t.cache);
+    const file = join(t.cache, name!);
+    expect(statSync(file).size).toBeLessThan(statSync(t.bundle).size);
+    const second = await load(t, { PVRUN_COMPILE_CACHE: t.cache });
+    expect(second.status).toBe('used');
+    expect(second.answer).toBe(66);
+    const data = readFileSync(file);
+    for (let i = 64; i < data.length; i += 7) data[i] = (data[i]! ^ 0x5a) & 0xff;
+    writeFileSync(file, data);
+    expect((await load(t, { PVRUN_COMPILE_CACHE: t.cache })).status).toBe('rejected');
+    const third = await load(t, { PVRUN_COMPILE_CACHE: t.cache });
+    expect(third.status).toBe('used');
+    expect(third.answer).toBe(66);
   });
 
   it('PVRUN_COMPILE_CACHE=off reads and writes nothing', async () => {

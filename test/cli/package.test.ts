@@ -10,6 +10,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WRAPPED_HEAD, WRAPPED_TAIL } from '../../src/cli/compile-cache.js';
 import { labSkipReason } from '../lab/helpers.js';
 import { describeUnless } from '../harness/require.js';
 import { describeWithSshd, startSshd, type SshdHandle } from '../harness/sshd.js';
@@ -149,6 +150,8 @@ describe('the packed and globally installed package', () => {
     // for every token); the generated validators are compiled in, each behind a function (so a
     // run initialises only the ones it uses), with the piece of ajv they need
     const bundled = readFileSync(join(installed, 'dist', 'cli', 'pvrun.cjs'), 'utf8');
+    // written with the CommonJS wrapper around it, so V8 compiles the text as read (no copy)
+    expect(bundled.startsWith(WRAPPED_HEAD) && bundled.endsWith(WRAPPED_TAIL)).toBe(true);
     expect(bundled).toContain('YAMLParseError');
     expect(bundled).not.toContain('LOG_TOKENS');
     expect(bundled).toContain('"v_inventory.cjs":()=>require_v_inventory()');
