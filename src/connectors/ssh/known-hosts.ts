@@ -80,7 +80,8 @@ function patternMatcher(field: string): (name: string) => boolean {
   });
   return (name) => {
     let matched = false;
-    for (const p of pats) {
+    for (let i = 0; i < pats.length; i++) {
+      const p = pats[i]!;
       if (p.test(name)) {
         if (p.negated) return false;
         matched = true;
@@ -90,8 +91,26 @@ function patternMatcher(field: string): (name: string) => boolean {
   };
 }
 
-function parseLines(text: string): ParsedLine[] {
-  const out: ParsedLine[] = [];
+/**
+ * A known_hosts text, parsed: its lines, and an index of the lines whose host field is a plain
+ * list of names (no wildcard, no `!`, not hashed — what `accept-new` and ssh-keyscan write) by
+ * each name in lower case. Only the other lines are matched one by one. Every connection looks
+ * its host up twice; matching all N lines each time, in code V8 has not optimised yet, made a
+ * fresh iterator result per line and per pattern (~1.3 MB of garbage for 50 hosts with one line
+ * each, issue 17; BENCHMARKS.md, fourteenth pass).
+ */
+interface ParsedText {
+  lines: ParsedLine[];
+  /** lower-case name → indices of the plain lines naming it, in file order */
+  byName: Map<string, number[]>;
+  /** indices of the lines matched one by one (wildcards, negations, hashed names) */
+  scan: number[];
+}
+
+function parseText(text: string): ParsedText {
+  const lines: ParsedLine[] = [];
+  const byName = new Map<string, number[]>();
+  const scan: number[] = [];
   for (const line0 of text.split('\n')) {
     const line = line0.trim();
     if (!line || line.startsWith('#')) continue;
@@ -104,9 +123,20 @@ function parseLines(text: string): ParsedLine[] {
     }
     const [field, type, b64] = parts;
     if (!field || !type || !b64) continue;
-    out.push({ type, b64, revoked, matches: patternMatcher(field) });
+    const index = lines.length;
+    lines.push({ type, b64, revoked, matches: patternMatcher(field) });
+    if (field.startsWith('|1|') || /[*?!]/.test(field)) {
+      scan.push(index);
+      continue;
+    }
+    for (const name of field.split(',')) {
+      const key = name.toLowerCase();
+      const at = byName.get(key);
+      if (!at) byName.set(key, [index]);
+      else if (at[at.length - 1] !== index) at.push(index); // `a,a`: the line once
+    }
   }
-  return out;
+  return { lines, byName, scan };
 }
 
 /**
@@ -114,21 +144,33 @@ function parseLines(text: string): ParsedLine[] {
  * same file (twice: algorithms, then the key): parsing it once instead of per lookup keeps a
  * 1,000-host run from doing 2,000 parses of a 1,000-line file (issue 17; BENCHMARKS.md hot spot 5).
  */
-const parsedTexts = new Map<string, ParsedLine[]>();
-function parsed(text: string): ParsedLine[] {
+const parsedTexts = new Map<string, ParsedText>();
+function parsed(text: string): ParsedText {
   let p = parsedTexts.get(text);
   if (!p) {
-    p = parseLines(text);
+    p = parseText(text);
     if (parsedTexts.size >= 8) parsedTexts.delete(parsedTexts.keys().next().value!);
     parsedTexts.set(text, p);
   }
   return p;
 }
 
-/** Keys recorded for `name` in known_hosts text (cert-authority lines are not host keys). */
+/** Keys recorded for `name` in known_hosts text, in file order (cert-authority lines are not host keys). */
 export function keysFor(text: string, name: string): KnownKey[] {
+  const p = parsed(text);
+  const plain = p.byName.get(name.toLowerCase());
+  let at: readonly number[] = plain ?? [];
+  if (p.scan.length > 0) {
+    const hits = plain ? plain.slice() : [];
+    for (let i = 0; i < p.scan.length; i++) if (p.lines[p.scan[i]!]!.matches(name)) hits.push(p.scan[i]!);
+    if (plain && hits.length > plain.length) hits.sort((a, b) => a - b);
+    at = hits;
+  }
   const out: KnownKey[] = [];
-  for (const l of parsed(text)) if (l.matches(name)) out.push({ type: l.type, b64: l.b64, revoked: l.revoked });
+  for (let i = 0; i < at.length; i++) {
+    const l = p.lines[at[i]!]!;
+    out.push({ type: l.type, b64: l.b64, revoked: l.revoked });
+  }
   return out;
 }
 

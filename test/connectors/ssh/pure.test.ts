@@ -1,4 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { quoteShell } from '../../../src/util/shell-quote.js';
 import { hostFieldMatches, keysFor, preferredHostKeyAlgorithms, verifyHostKey } from '../../../src/connectors/ssh/known-hosts.js';
@@ -42,6 +43,24 @@ describe('known_hosts matching', () => {
     expect(ch.kind).toBe('changed');
     expect(verifyHostKey(text, 'h3', blob).kind).toBe('revoked');
     expect(keysFor(text, 'h1')).toHaveLength(1);
+  });
+
+  // keysFor indexes plain host lists by name and matches only the other lines one by one: it must
+  // answer exactly what matching every line with hostFieldMatches answers, in file order
+  it('the indexed lookup answers what matching every line does, in file order (random files; PVRUN_KH_SEED replays)', () => {
+    const seed = Number(process.env['PVRUN_KH_SEED'] ?? Date.now() % 1_000_000);
+    console.log(`known_hosts lookup: seed ${seed} (PVRUN_KH_SEED=${seed} replays)`);
+    const hashed = '|1|bW2PglK93vr6YhBffWNcad+fLbo=|9YvRi2gYLpZw7sk+O+fWhJ7MSx8='; // [127.0.0.1]:2222
+    const names = ['web1', 'WEB1', 'web2', 'db.example', 'DB.Example', '[127.0.0.1]:2222', '[127.0.0.1]:2223', '10.0.0.5', 'x'];
+    const pattern = fc.oneof(fc.constantFrom(...names), fc.constantFrom('*.example', 'web?', '!web2', '!*.example', '10.0.0.*', ''));
+    const field = fc.oneof({ weight: 6, arbitrary: fc.array(pattern, { minLength: 1, maxLength: 3 }).map((a) => a.join(',')) }, { weight: 1, arbitrary: fc.constant(hashed) });
+    const line = fc.record({ marker: fc.constantFrom('', '', '', '@revoked ', '@cert-authority ', '# '), field, type: fc.constantFrom('ssh-ed25519', 'ssh-rsa', 'ecdsa-sha2-nistp256'), n: fc.nat(99) });
+    fc.assert(fc.property(fc.array(line, { maxLength: 12 }), fc.constantFrom(...names), (ls, name) => {
+      const text = ls.map((l) => `${l.marker}${l.field} ${l.type} AAAA${l.n}`).join('\n');
+      const want = ls.filter((l) => (l.marker === '' || l.marker === '@revoked ') && l.field !== '' && hostFieldMatches(l.field, name))
+        .map((l) => ({ type: l.type, b64: `AAAA${l.n}`, revoked: l.marker === '@revoked ' }));
+      expect(keysFor(text, name)).toEqual(want);
+    }), { numRuns: 400, seed });
   });
 
   it('asks for known key types first', () => {
