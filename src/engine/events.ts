@@ -96,4 +96,3 @@ export function eventJson(e: RunEvent, redact: (s: string) => string): string {
   jsonCache.set(e, { redact, text });
   return text;
 }
-
