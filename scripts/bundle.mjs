@@ -272,12 +272,7 @@ if (bad.length) {
 // touched at every start (issue 17). The wrapper stays on the banner's line: line numbers in an
 // internal error's trace are what they were.
 const { WRAPPED_HEAD, WRAPPED_TAIL } = await import(pathToFileURL(join(from, 'cli', 'compile-cache.js')).href);
-const bundled = readFileSync(join(out, 'pvrun.cjs'), 'utf8');
-if (bundled.startsWith(WRAPPED_HEAD)) {
-  process.stderr.write('bundle: pvrun.cjs starts with the CommonJS wrapper already\n');
-  process.exit(1);
-}
-writeFileSync(join(out, 'pvrun.cjs'), `${WRAPPED_HEAD}${bundled}${WRAPPED_TAIL}`);
+writeFileSync(join(out, 'pvrun.cjs'), `${WRAPPED_HEAD}${readFileSync(join(out, 'pvrun.cjs'), 'utf8')}${WRAPPED_TAIL}`);
 
 const chunks = readdirSync(out).filter((f) => /\.c?js$/.test(f)).length;
 const inputs = Object.keys(result.metafile.inputs).length;

@@ -235,7 +235,7 @@ export function loadBundle(bundle: string, argv: readonly string[], env: NodeJS.
   // The bundle scripts/bundle.mjs writes is wrapped already: V8 compiles the text as read. A
   // wrapper added here made a second string, which V8 flattens into a third copy before it
   // compiles — 1.8 MB more memory touched at every start (issue 17).
-  const wrapped = bytes.length >= WRAPPED_HEAD.length && bytes.toString('latin1', 0, WRAPPED_HEAD.length) === WRAPPED_HEAD;
+  const wrapped = bytes.toString('latin1', 0, WRAPPED_HEAD.length) === WRAPPED_HEAD;
   const source = wrapped ? bytes.toString('utf8') : `${WRAPPED_HEAD}${bytes.toString('utf8')}${WRAPPED_TAIL}`;
   const dir = crc32 ? cacheDir(env) : undefined;
   const name = dir ? cacheFileName(cacheGroup(argv), bundleIdentity(st, bytes)) : undefined;

@@ -369,7 +369,7 @@ export async function writeSchemaFiles(rootDir: string, registry: StepCatalog): 
     try {
       before = readFileSync(file, 'utf8');
     } catch {
-      before = undefined;
+      // not written yet
     }
     if (before !== text) writeFileSync(file, text);
     out.push({ file, changed: before !== text });

@@ -96,7 +96,7 @@ function patternMatcher(field: string): (name: string) => boolean {
  * list of names (no wildcard, no `!`, not hashed — what `accept-new` and ssh-keyscan write) by
  * each name in lower case. Only the other lines are matched one by one. Every connection looks
  * its host up twice; matching all N lines each time, in code V8 has not optimised yet, made a
- * fresh iterator result per line and per pattern (~1.3 MB of garbage for 50 hosts with one line
+ * fresh iterator result per line and per pattern (~1 MB of garbage for 50 hosts with one line
  * each, issue 17; BENCHMARKS.md, fourteenth pass).
  */
 interface ParsedText {
