@@ -7,7 +7,7 @@ import type { SourcePos } from '../model/source.js';
 import type { Result } from '../util/result.js';
 import { err, ok } from '../util/result.js';
 import { newAjv } from './ajv.js';
-import { validatorFor } from './validators.js';
+import { bundledBuiltin, validatorFor } from './validators.js';
 import type { ValidateFunction } from './ajv.js';
 import { ajvToDiagnostics } from './ajv-errors.js';
 import type { Diagnostic } from './diagnostics.js';
@@ -30,7 +30,8 @@ const members = (v: unknown): string[] => (isMap(v) ? Object.keys(v) : strings(v
 
 let validator: ValidateFunction | undefined;
 // precompiled at build time when the schema is unchanged (src/load/validators.ts)
-const validate = (): ValidateFunction => (validator ??= validatorFor('inventory', buildInventorySchema(), () => newAjv()));
+// (the inventory schema is the builtin one: the bundle's validator is taken as it is, validators.ts)
+const validate = (): ValidateFunction => (validator ??= bundledBuiltin('inventory') ?? validatorFor('inventory', buildInventorySchema(), () => newAjv()));
 
 /** Where an entry was defined (for positions and for "also defined at"). */
 interface Origin { src: YamlSource; path: Path }

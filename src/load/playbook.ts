@@ -14,7 +14,7 @@ import { describeType, parseDuration } from './duration.js';
 import { parseWhen } from './predicate.js';
 import { readUserFile } from './read-file.js';
 import { buildInventorySchema, buildPlaybookSchema, STEP_COMMON_KEYS, TEMPLATE_PATTERN } from './schema.js';
-import { validatorFor } from './validators.js';
+import { bundledBuiltin, validatorFor } from './validators.js';
 import type { JsonSchema } from '../steps/types.js';
 import { parseSerial } from './serial.js';
 import { checkTemplateSyntax } from './template.js';
@@ -39,14 +39,15 @@ export function validatorsFor(registry: StepCatalog): Validators {
     const ajvOf = () => (ajv ??= newAjv());
     const args = new Map<string, ValidateFunction>();
     v = {
-      playbook: validatorFor('playbook', buildPlaybookSchema(registry, 'loader'), ajvOf),
+      // the builtin catalog's schemas are the bundle's (validators.ts): not rebuilt to compare
+      playbook: (registry.builtin ? bundledBuiltin('playbook') : undefined) ?? validatorFor('playbook', buildPlaybookSchema(registry, 'loader'), ajvOf),
       args: {
         get(type) {
           let f = args.get(type);
           if (!f) {
             const st = registry.steps.get(type);
             if (!st) return undefined;
-            f = validatorFor(`step:${type}`, st.schema, ajvOf);
+            f = (registry.builtin ? bundledBuiltin(`step:${type}`) : undefined) ?? validatorFor(`step:${type}`, st.schema, ajvOf);
             args.set(type, f);
           }
           return f;

@@ -97,6 +97,24 @@ export function precompiled(key: string, schema: JsonSchema): ValidateFunction |
 }
 
 /**
+ * The bundle's generated validator for `key` of the builtin catalog, taken as it is (undefined
+ * outside the bundle, or when there is none). The bundle and its validators come from one build,
+ * from the same compiled code (`npm run build`: tsc, gen-validators, then scripts/bundle.mjs from
+ * that output), so the builtin schemas are the ones the validators were generated from:
+ * building the playbook and inventory schemas with their documentation at every start only to
+ * compare them cost ~5 % of `validate` (issue 17, fifteenth pass). test/cli/package.test.ts
+ * checks the installed bundle's verdicts against the sources'.
+ */
+export function bundledBuiltin(key: string): ValidateFunction | undefined {
+  if (!usingBundled()) return undefined;
+  const name = generatedFileName(key);
+  let m = loaded.get(name);
+  if (m === undefined) loaded.set(name, m = generatedModule(name));
+  const f = m?.[exportName(key)];
+  return typeof f === 'function' ? (f as ValidateFunction) : undefined;
+}
+
+/**
  * A validator for `schema`: the generated one when it matches, else compiled now with `ajv()`
  * (one ajv per registry is the caller's business, so schemas with the same $id do not clash).
  */

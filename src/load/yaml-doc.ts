@@ -6,6 +6,7 @@ import type { SourcePos } from '../model/source.js';
 import { diagnostic } from './diagnostics.js';
 import type { Diagnostic } from './diagnostics.js';
 import { inputLimits, MAX_DEPTH_ENV } from './read-file.js';
+import { parseFast } from './yaml-fast.js';
 
 export type PathSeg = string | number;
 export type Path = readonly PathSeg[];
@@ -79,6 +80,14 @@ export function parseYaml(file: string, input: string): ParsedYaml {
   let parsed: ReturnType<typeof parseLimited>;
   const lineStarts = [0];
   for (let i = 0; i < text.length; i++) if (text[i] === '\n') lineStarts.push(i + 1);
+  // Plain YAML (most playbooks and inventories) is read by yaml-fast.ts: the same nodes and value,
+  // without yaml's generators (issue 17). Anything else, errors included, is read by yaml below.
+  const fast = parseFast(text, maxDepth);
+  if (fast) {
+    // the document as the position lookups below use it: its contents (no alias to resolve, no error)
+    const doc = { contents: fast.contents, errors: [], warnings: [] } as unknown as Document.Parsed;
+    return { source: { file, text, lines: text.split(/\n/), lineStarts, doc }, value: fast.value, diagnostics: [] };
+  }
   try {
     parsed = parseLimited(text, maxDepth);
   } catch (e) {

@@ -40,6 +40,12 @@ export type PredicateInfo = Omit<CheckPredicate, 'evaluate'>;
 /** The step types a playbook may use, as the loader sees them (StepRegistry is one too). */
 export interface StepCatalog {
   steps: Map<string, StepInfo>;
+  /**
+   * The catalog pvrun ships (builtinCatalog, builtinRegistry): its schemas are the ones the build
+   * generated the bundled validators from, so the bundle takes those without rebuilding the
+   * schemas to compare (src/load/validators.ts, bundledBuiltin).
+   */
+  readonly builtin?: true;
 }
 
 export function stepInfo<A>(info: StepInfo<A>): StepInfo<A> {
@@ -637,7 +643,7 @@ export function builtinCatalog(): StepCatalog {
       if (steps.has(s.type)) throw new Error(`step type '${s.type}' registered twice`);
       steps.set(s.type, s);
     }
-    builtin = { steps };
+    builtin = { steps, builtin: true };
   }
   return builtin;
 }

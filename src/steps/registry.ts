@@ -39,6 +39,6 @@ let builtin: StepRegistry | undefined;
 /** Every step type pvrun ships. */
 export function builtinRegistry(): StepRegistry {
   const predicates = [...vmPredicates, ...linuxPredicates, ...windowsPredicates];
-  builtin ??= makeRegistry([...vmSteps, ...linuxSteps, ...windowsSteps, makeCheckStep(predicates), makeVerifyStep(predicates)], predicates);
+  builtin ??= { ...makeRegistry([...vmSteps, ...linuxSteps, ...windowsSteps, makeCheckStep(predicates), makeVerifyStep(predicates)], predicates), builtin: true };
   return builtin;
 }
