@@ -52,7 +52,13 @@ const assertions = (verb: 'check' | 'verify'): Record<string, PropertyDoc> => {
   };
 };
 
-export const PROPERTY_DOCS: Record<string, PropertyDoc> = {
+/**
+ * The table, made at first use: only the schemas' builders read it (`pvrun schema`, a schema
+ * edited since the build, the tests). A run with the bundle's validators never does, and making
+ * it at every start allocated ~0.46 MB (issue 17, fifteenth pass).
+ */
+export function propertyDocs(): Record<string, PropertyDoc> {
+  return (docs ??= {
   // ── play ──────────────────────────────────────────────────────────────────────────────────
   'play.name': { description: 'the play\'s name, shown in output (default: the hosts pattern)', examples: ['Linux guest tools'] },
   'play.hosts': { description: 'host pattern: names, groups, globs, a:b union, a:&b intersection, a:!b exclusion', examples: ['linux', 'web-*:!web-03', 'linux:&prod'] },
@@ -202,4 +208,7 @@ export const PROPERTY_DOCS: Record<string, PropertyDoc> = {
   'connection.transport': { description: 'psremoting only: wsman or ssh', examples: ['wsman'] },
   'connection.https': { description: 'psremoting only: WinRM over HTTPS', examples: [true] },
   'connection.connect_timeout': { description: 'seconds to wait for the connection to open', examples: [15] },
-};
+});
+}
+
+let docs: Record<string, PropertyDoc> | undefined;

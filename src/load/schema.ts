@@ -13,7 +13,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { JsonSchema } from '../steps/types.js';
 import { DURATION_SCHEMA } from './duration.js';
-import { PROPERTY_DOCS } from './schema-docs.js';
+import { propertyDocs } from './schema-docs.js';
 import type { StepCatalog } from '../steps/catalog.js';
 
 export type SchemaVariant = 'editor' | 'loader';
@@ -178,7 +178,7 @@ export function buildPlaybookSchema(registry: StepCatalog, variant: SchemaVarian
   });
 }
 
-/** Titled schemas whose properties are documented under a section of PROPERTY_DOCS. */
+/** Titled schemas whose properties are documented under a section of propertyDocs(). */
 const SECTION_OF_TITLE: Record<string, string> = { 'secret reference': 'secret' };
 
 /** The description of the first alternative that has one (a step schema's own words under allowTemplates' anyOf). */
@@ -196,16 +196,17 @@ function liftedDescription(node: Record<string, unknown>): string | undefined {
 }
 
 /**
- * Put PROPERTY_DOCS on every property of a schema (a deep copy): its description, and examples
+ * Put propertyDocs() on every property of a schema (a deep copy): its description, and examples
  * where the table has some. The key of a property is `<section>.<name>…`, the section being the
  * nearest titled schema above it (docs/schema-reference.md is generated from the result).
  */
 export function withDocs(schema: JsonSchema): JsonSchema {
   const copy = structuredClone(schema) as Record<string, unknown>;
+  const docs = propertyDocs();
   forEachProperty(copy, (key, pv) => {
     if (typeof pv !== 'object' || pv === null) return;
     const p = pv as Record<string, unknown>;
-    const doc = PROPERTY_DOCS[key];
+    const doc = docs[key];
     // a pattern's own description words it in error messages: it stays
     const own = typeof p.description === 'string' && 'pattern' in p ? p.description : undefined;
     const description = own ?? doc?.description ?? (p.description as string | undefined) ?? liftedDescription(p);
@@ -378,7 +379,7 @@ export async function writeSchemaFiles(rootDir: string, registry: StepCatalog): 
 }
 
 export interface PropertyEntry {
-  /** `<section>.<name>…` as in PROPERTY_DOCS */
+  /** `<section>.<name>…` as in propertyDocs() */
   key: string;
   description: string | undefined;
   examples: unknown[] | undefined;
@@ -395,7 +396,7 @@ export function propertyEntries(schema: JsonSchema): PropertyEntry[] {
 }
 
 /**
- * docs/schema-reference.md: generated from the published schemas, hence from PROPERTY_DOCS and
+ * docs/schema-reference.md: generated from the published schemas, hence from propertyDocs() and
  * the step types' own schemas (`pvrun schema --docs > docs/schema-reference.md`).
  */
 export function schemaReference(registry: StepCatalog): string {
