@@ -302,6 +302,13 @@ class Reader {
 
   /** the key at `o`: its node, its text and the offset of its colon; undefined when there is none */
   private key(o: number, end: number): { node: Scalar; text: string; colon: number } | undefined {
+    const k = this.keyParts(o, end);
+    // yaml refuses a `:` more than 1024 characters after the start of an implicit key
+    // (compose/resolve-block-map.js:80, resolve-flow-collection.js:133): such a key is yaml's business
+    return k && k.colon - o <= 1000 ? k : undefined;
+  }
+
+  private keyParts(o: number, end: number): { node: Scalar; text: string; colon: number } | undefined {
     const t = this.t;
     const c = t.charCodeAt(o);
     if (c === 0x22 || c === 0x27) {

@@ -221,6 +221,14 @@ describe('the fast YAML reader reads what yaml reads, or leaves it to yaml', () 
     }
   });
 
+  it('leaves a key longer than yaml allows to yaml (which refuses it), and reads one just under', () => {
+    const long = `${'k'.repeat(1030)}: x\n`;
+    expect(parseDocument(long).errors.map((e) => e.code)).toContain('KEY_OVER_1024_CHARS');
+    expect(parseFast(long, MAX_DEPTH)).toBeUndefined();
+    expect(parseFast(`{ ${'k'.repeat(1030)}: x }\n`.replace(/^/, 'a: '), MAX_DEPTH)).toBeUndefined();
+    expect(check(`${'k'.repeat(900)}: x\n`)).toBe(true);
+  });
+
   it('leaves a document deeper than the limit to yaml (which reports it)', () => {
     const deep = Array.from({ length: 10 }, (_, i) => `${'  '.repeat(i)}k${i}:`).join('\n') + ' x\n';
     expect(parseFast(deep, 20)).toBeDefined();
