@@ -1,15 +1,16 @@
 /**
  * A fast reader for the plain YAML most playbooks and inventories are written in (issue 17,
- * start-up): block maps and sequences, one-line plain, quoted and flow values, comments. It builds
- * the same nodes the `yaml` package would (Scalar, YAMLMap, YAMLSeq, Pair with their `range`), so
- * every position lookup of yaml-doc.ts works unchanged, and the same plain value `toJS` would.
+ * start-up): block maps and sequences, one-line plain, quoted and flow values, literal block
+ * scalars (`|`, `|-`), comments. It builds the same nodes the `yaml` package would (Scalar,
+ * YAMLMap, YAMLSeq, Pair with their `range`), so every position lookup of yaml-doc.ts works
+ * unchanged, and the same plain value `toJS` would.
  *
  * Why: `yaml` reads through nested generators; run by the interpreter on a short-lived process,
  * reading a 5.7 KB, 50-host inventory allocated ~5.5 MB and cost ~15–20 ms of a `validate` that
  * takes ~170 ms (BENCHMARKS.md, "Fifteenth pass").
  *
- * Anything outside that subset — anchors, aliases, tags, block scalars, a value continued on the
- * next line, a flow collection over several lines, document markers, directives, tabs, a key
+ * Anything outside that subset — anchors, aliases, tags, folded block scalars, a value continued
+ * on the next line, a flow collection over several lines, document markers, directives, tabs, a key
  * that is not a plain word or a one-line quoted string, a duplicate key, anything yaml would call
  * an error — makes `parseFast` return undefined, and the caller reads the text with `yaml` as
  * before: this reader never reports an error, and never accepts what yaml would read otherwise.
@@ -185,6 +186,16 @@ class Reader {
         cur = this.content(r.next);
         continue;
       }
+      if (t.charCodeAt(v) === 0x7c) {
+        const b = this.literal(cur, v, end, col);
+        node.items.push(b.node);
+        value.push(b.value);
+        last = b.last;
+        rangeEnd = this.after(b.last);
+        cur = this.content(b.last + 1);
+        if (cur < this.starts.length && this.indent(cur) > col) throw BAIL;
+        continue;
+      }
       const r = this.inline(v, end, depth + 1);
       this.lineRest(r.end, end);
       node.items.push(r.node);
@@ -248,6 +259,14 @@ class Reader {
           endsEmpty = true;
           cur = nx;
         }
+      } else if (t.charCodeAt(v) === 0x7c) {
+        const b = this.literal(cur, v, end, col);
+        valueNode = b.node;
+        jsValue = b.value;
+        last = b.last;
+        rangeEnd = this.after(b.last);
+        cur = this.content(b.last + 1);
+        if (cur < this.starts.length && this.indent(cur) > col) throw BAIL;
       } else {
         const r = this.inline(v, end, depth + 1);
         this.lineRest(r.end, end);
@@ -327,6 +346,50 @@ class Reader {
     const node = new Scalar(text);
     node.range = [o, e, e];
     return { node, text, colon: e };
+  }
+
+  /**
+   * A literal block scalar, `|` (clip: one final newline) or `|-` (strip: none), whose header is
+   * at `v` on line `li`, the value of a collection at `col` — the scripts of run-script steps.
+   * Its indentation is its first line's, which must be deeper than `col`; it ends at the first
+   * line indented less (a comment there is no longer content). Keep (`|+`), an indentation
+   * indicator, folding (`>`), an empty first line and a line of spaces deeper than the
+   * indentation are left to yaml. Its range ends after its last line that is not empty, as yaml's
+   * (compose/resolve-block-scalar.js:12-29,110-123: content lines, chomping, range).
+   */
+  private literal(li: number, v: number, end: number, col: number): { node: Scalar; value: string; last: number } {
+    const t = this.t;
+    let p = v + 1;
+    const strip = t.charCodeAt(p) === 0x2d;
+    if (strip) p++;
+    this.lineRest(p, end);
+    const parts: string[] = [];
+    let indent = -1;
+    let last = -1;
+    let empty = 0;
+    for (let l = li + 1; l < this.starts.length; l++) {
+      const s = this.starts[l]!;
+      const f = this.firsts[l]!;
+      if (f === this.ends[l]!) {
+        // an empty line: content if another line follows (spaces beyond the indentation are content: yaml's business)
+        if (indent < 0 || f - s > indent) throw BAIL;
+        empty++;
+        continue;
+      }
+      if (indent < 0) {
+        if (f - s <= col) throw BAIL; // an empty block scalar
+        indent = f - s;
+      }
+      if (f - s < indent) break;
+      for (; empty > 0; empty--) parts.push('');
+      parts.push(t.slice(s + indent, this.ends[l]!));
+      last = l;
+    }
+    if (last < 0) throw BAIL;
+    const value = strip ? parts.join('\n') : `${parts.join('\n')}\n`;
+    const node = new Scalar(value);
+    node.range = [v, this.after(last), this.after(last)];
+    return { node, value, last };
   }
 
   /** after a value on its line: only spaces, then a comment or the line's end */
