@@ -24,10 +24,12 @@
  * Maps become plain objects the way nodes/addPairToJSMap.js:24-33 makes them (a key already `in`
  * the object, `__proto__` or `toString`, is defined as an own property).
  *
- * Ranges are [start, end of the value, end of the value]: yaml's third number (the end including a
- * trailing comment) is not read by pvrun. A block collection ends after the newline of its last
- * content line (a comment on that line included, comment lines after it not), an empty value is
- * an empty null scalar where the next token would start — both as yaml sets them.
+ * Ranges are [start, end of the value, end of the value]: yaml's third number (the end including
+ * trailing comments) is not read by pvrun. Where yaml ends a block collection is followed: after
+ * the newline of its last content line (a comment on that line included), or, when its last value
+ * is empty (a null scalar where the next token would start), at that value or after the comments
+ * that follow it. A comment line that yaml would count into the end of a collection or of its
+ * last item (one indented as far as a collection that ends there) is left to yaml.
  */
 import { Pair, Scalar, YAMLMap, YAMLSeq } from 'yaml';
 
@@ -79,7 +81,6 @@ export function resolvePlain(s: string): unknown {
 
 const SP = 0x20;
 const HASH = 0x23;
-const NL = 0x0a;
 
 /** One read of one text; positions are offsets into it. */
 class Reader {
