@@ -1,9 +1,9 @@
 /**
  * A fast reader for the plain YAML most playbooks and inventories are written in (issue 17,
  * start-up): block maps and sequences, one-line plain, quoted and flow values, literal block
- * scalars (`|`, `|-`), comments. It builds the same nodes the `yaml` package would (Scalar,
- * YAMLMap, YAMLSeq, Pair with their `range`), so every position lookup of yaml-doc.ts works
- * unchanged, and the same plain value `toJS` would.
+ * scalars (`|`, `|-`), comments, LF or CR LF line breaks. It builds the same nodes the `yaml`
+ * package would (Scalar, YAMLMap, YAMLSeq, Pair with their `range`), so every position lookup of
+ * yaml-doc.ts works unchanged, and the same plain value `toJS` would.
  *
  * Why: `yaml` reads through nested generators; run by the interpreter on a short-lived process,
  * reading a 5.7 KB, 50-host inventory allocated ~5.5 MB and cost ~15–20 ms of a `validate` that
@@ -51,9 +51,12 @@ interface Block<N> {
 /** thrown inside the reader when the text leaves the subset; never escapes parseFast */
 const BAIL = new Error('outside the fast YAML subset');
 
-/** characters the reader leaves to yaml: tab, CR and other controls, C1 controls, NEL, LS, PS, BOM */
+/**
+ * characters the reader leaves to yaml: tab and other controls, a CR that does not end a line
+ * (CR LF does, as in yaml: Windows-edited files), C1 controls, NEL, LS, PS, BOM
+ */
 // eslint-disable-next-line no-control-regex
-const UNSUPPORTED_CHARS = /[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\ufeff]/;
+const UNSUPPORTED_CHARS = /[\x00-\x09\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\ufeff]|\r(?!\n)/;
 /** a plain key: a word of letters, digits and `_ . - /` (no spaces, no indicators) */
 const PLAIN_KEY = /^[A-Za-z0-9_][A-Za-z0-9_./-]*$/;
 
@@ -85,7 +88,10 @@ const HASH = 0x23;
 /** One read of one text; positions are offsets into it. */
 class Reader {
   private readonly starts: number[] = [];
+  /** where each line's content ends (before its CR LF or LF) */
   private readonly ends: number[] = [];
+  /** where the next line starts (after the line break; the text's end for the last line) */
+  private readonly afters: number[] = [];
   /** the first non-space offset of each line */
   private readonly firsts: number[] = [];
 
@@ -93,11 +99,12 @@ class Reader {
     let s = 0;
     for (;;) {
       const nl = t.indexOf('\n', s);
-      const e = nl < 0 ? t.length : nl;
+      const e = nl < 0 ? t.length : nl > s && t.charCodeAt(nl - 1) === 0x0d ? nl - 1 : nl;
       let f = s;
       while (f < e && t.charCodeAt(f) === SP) f++;
       this.starts.push(s);
       this.ends.push(e);
+      this.afters.push(nl < 0 ? t.length : nl + 1);
       this.firsts.push(f);
       if (nl < 0) break;
       s = nl + 1;
@@ -119,9 +126,9 @@ class Reader {
     return this.firsts[li]! - this.starts[li]!;
   }
 
-  /** the end of line `li` with its newline (a block collection's end, as yaml sets it) */
+  /** the end of line `li` with its line break (a block collection's end, as yaml sets it) */
   private after(li: number): number {
-    return this.ends[li]! < this.t.length ? this.ends[li]! + 1 : this.ends[li]!;
+    return this.afters[li]!;
   }
 
   private isDash(o: number, end: number): boolean {

@@ -114,7 +114,7 @@ const tree: fc.Arbitrary<Tree> = fc.letrec<{ t: Tree }>((tie) => ({
   ),
 })).t;
 
-interface Style { indent: number; seqAtKeyIndent: boolean; comments: boolean }
+interface Style { indent: number; seqAtKeyIndent: boolean; comments: boolean; crlf: boolean }
 
 /** a tree written out, blocks with `indent` spaces, flow collections on one line */
 function render(t: Tree, st: Style, rnd: () => number): string {
@@ -164,10 +164,10 @@ function render(t: Tree, st: Style, rnd: () => number): string {
     if (st.comments && rnd() < 0.15) lines.push(rnd() < 0.5 ? '' : commentLine());
   };
   block(t, 0, '');
-  return `${lines.join('\n')}\n`;
+  return `${lines.join(st.crlf ? '\r\n' : '\n')}${st.crlf ? '\r\n' : '\n'}`;
 }
 
-const MUTATIONS = [' ', '  ', ':', ': ', '-', '- ', '#', ' #', "'", '"', '{', '}', '[', ']', ',', '\n', '\n  ', 'x', '\\', '&', '*', '!', '|', '\t'];
+const MUTATIONS = [' ', '  ', ':', ': ', '-', '- ', '#', ' #', "'", '"', '{', '}', '[', ']', ',', '\n', '\n  ', 'x', '\\', '&', '*', '!', '|', '\t', '\r', '\r\n'];
 
 describe('the fast YAML reader reads what yaml reads, or leaves it to yaml', () => {
   it("reads the repository's plain YAML files exactly as yaml does, and leaves the others to it", () => {
@@ -189,7 +189,8 @@ describe('the fast YAML reader reads what yaml reads, or leaves it to yaml', () 
     console.log(`fast YAML reader: seed ${seed} (PVRUN_YAML_SEED=${seed} replays)`);
     let accepted = 0;
     let total = 0;
-    const style = fc.record({ indent: fc.integer({ min: 1, max: 4 }), seqAtKeyIndent: fc.boolean(), comments: fc.boolean() });
+    // a fifth of the documents with CR LF line breaks (files edited on Windows)
+    const style = fc.record({ indent: fc.integer({ min: 1, max: 4 }), seqAtKeyIndent: fc.boolean(), comments: fc.boolean(), crlf: fc.integer({ min: 0, max: 4 }).map((n) => n === 0) });
     const edit = fc.tuple(fc.nat(), fc.constantFrom(...MUTATIONS), fc.constantFrom('insert', 'delete', 'replace'));
     const mutation = fc.oneof(fc.constant([]), fc.array(edit, { minLength: 1, maxLength: 2 }));
     // a document is a block map or sequence (a lone scalar or flow collection is left to yaml)
@@ -240,9 +241,18 @@ describe('the fast YAML reader reads what yaml reads, or leaves it to yaml', () 
   });
 
   it('leaves to yaml what it does not read: errors, anchors, tags, block scalars, continued values, markers', () => {
-    for (const text of ['a: 1\na: 2\n', 'a: &x 1\nb: *x\n', 'a: !!str 1\n', 'a: |+\n  x\n', 'a: |2\n  x\n', 'a: >\n  x\n', 'a: |\n\n  x\n', 'a: |\n  x\n     \n  y\n', 'a: |\nb: 1\n', 'a: x\n  y\n', 'a: [1,\n  2]\n', '---\na: 1\n', '%YAML 1.2\n---\na: 1\n', 'a:\n\t- x\n', 'a: "x\n  y"\n', '? a\n: b\n', 'a: b: c\n', '', '# only a comment\n', 'a\n', '- - x\n', 'a: 1\r\nb: 2\r\n', '1: x\n', 'true: x\n']) {
+    for (const text of ['a: 1\na: 2\n', 'a: &x 1\nb: *x\n', 'a: !!str 1\n', 'a: |+\n  x\n', 'a: |2\n  x\n', 'a: >\n  x\n', 'a: |\n\n  x\n', 'a: |\n  x\n     \n  y\n', 'a: |\nb: 1\n', 'a: x\n  y\n', 'a: [1,\n  2]\n', '---\na: 1\n', '%YAML 1.2\n---\na: 1\n', 'a:\n\t- x\n', 'a: "x\n  y"\n', '? a\n: b\n', 'a: b: c\n', '', '# only a comment\n', 'a\n', '- - x\n', 'a: 1\rb: 2\r', '1: x\n', 'true: x\n']) {
       expect([text, parseFast(text, MAX_DEPTH)]).toEqual([text, undefined]);
     }
+  });
+
+  it('reads a file with CR LF line breaks (edited on Windows) as yaml does, the same value as with LF', () => {
+    const lf = 'hosts:\n  web-01: { address: 10.0.0.1 }\n  web-02:\nsteps:\n  - run-script:\n      script: |\n        echo a\n\n        echo b\n';
+    const crlf = lf.replace(/\n/g, '\r\n');
+    expect(check(crlf)).toBe(true);
+    expect(parseFast(crlf, MAX_DEPTH)!.value).toEqual(parseFast(lf, MAX_DEPTH)!.value);
+    // a CR alone is not a line break to this reader: yaml's business
+    expect(parseFast(lf.replace('\n', '\r'), MAX_DEPTH)).toBeUndefined();
   });
 
   it('leaves a key longer than yaml allows to yaml (which refuses it), and reads one just under', () => {
