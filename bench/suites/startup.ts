@@ -2,8 +2,9 @@
  * Start-up (issue 17): `pvrun --help` and `pvrun validate` of a 10-step playbook on a 50-host
  * inventory (bench/fixtures/startup-*.yml), against `node -e 0` (Node's own start), each as a
  * fresh process of the compiled copy: wall time, CPU (user + system), the modules it loads
- * (test/harness/module-trace.mjs, in one extra untimed run) and its minor page faults (the pages
- * it touched first: ~11 µs each on the 2-vCPU machine of 2026-12-07, /usr/bin/time, 3 untimed runs). With --baseline, the same for another
+ * (test/harness/module-trace.mjs, in one extra untimed run), its minor page faults (the pages
+ * it touched first: ~11 µs each on the 2-vCPU machine of 2026-12-07, /usr/bin/time, 3 untimed runs)
+ * and its garbage collections (bench/lib/gc-count.cjs, 3 untimed runs). With --baseline, the same for another
  * build (`pvrun-base`), in interleaved rounds.
  *
  *   npm run bench -- startup [--runs 10] [--baseline /path/to/old/dist/cli/main.cjs]
@@ -71,6 +72,27 @@ function faultsOf(c: Case): number | undefined {
   return n[1];
 }
 
+const GC_COUNT = join(REPO, 'bench', 'lib', 'gc-count.cjs');
+
+/**
+ * Garbage collections of one run (median of 3 by count, with their duration), from the
+ * PerformanceObserver preload bench/lib/gc-count.cjs: like the page faults, a count that does not
+ * move with the machine's load. On the machine of 2026-12-07 each of the first scavenges cost
+ * 3–5 ms, most of it pages touched for the first time.
+ */
+function gcOf(c: Case): { n: number; ms: number } | undefined {
+  const got: { n: number; ms: number }[] = [];
+  for (let i = 0; i < 3; i++) {
+    const r = spawnSync(c.argv[0]!, ['-r', GC_COUNT, ...c.argv.slice(1)], { cwd: REPO, env: c.env ?? process.env, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8', timeout: 120_000 });
+    const m = /@gc (\d+) ([\d.]+)\s*$/.exec(r.stderr ?? '');
+    if (r.status !== 0) throw new Error(`${c.name}: exit ${r.status} in the GC run: ${(r.stderr ?? '').slice(-300)}`);
+    if (!m) return undefined; // the process ended with process.exit(): no report
+    got.push({ n: Number(m[1]), ms: Number(m[2]) });
+  }
+  got.sort((a, b) => a.n - b.n || a.ms - b.ms);
+  return got[1];
+}
+
 export async function startupSuite(ctx: SuiteContext): Promise<SuiteResult> {
   const runs = ctx.runs ?? (ctx.quick ? 3 : 10);
   const builds: [string, string][] = [['pvrun', PVRUN_JS], ...(ctx.baseline ? [['pvrun-base', ctx.baseline] as [string, string]] : [])];
@@ -105,18 +127,20 @@ export async function startupSuite(ctx: SuiteContext): Promise<SuiteResult> {
   const mods = new Map<string, Awaited<ReturnType<typeof modulesOf>>>();
   for (const c of cases) if (c.build !== '-') mods.set(c.name, await modulesOf(c, ctx.tmp));
   const faults = new Map(cases.map((c) => [c.name, faultsOf(c)]));
+  const gcs = new Map(cases.map((c) => [c.name, gcOf(c)]));
   const rows = cases.map((c) => {
     const m = mods.get(c.name);
     const pk = m ? Object.entries(m.packages).sort((a, b) => b[1] - a[1]).map(([p, n]) => `${p} ${n}`).join(', ') : '';
     const f = faults.get(c.name);
-    return [c.name, fmtSpread(spread(wall.get(c.name)!), 0), fmtSpread(spread(cpu.get(c.name)!), 0), f === undefined ? '—' : String(f), m ? String(m.pvrun) : '—', pk || '—'];
+    const g = gcs.get(c.name);
+    return [c.name, fmtSpread(spread(wall.get(c.name)!), 0), fmtSpread(spread(cpu.get(c.name)!), 0), f === undefined ? '—' : String(f), g === undefined ? '—' : `${g.n} (${g.ms.toFixed(1)} ms)`, m ? String(m.pvrun) : '—', pk || '—'];
   });
   const markdown = [
     `${runs} measured rounds after one warm-up, interleaved; load average ${load0.map((l) => l.toFixed(1)).join('/')} → ${load1.map((l) => l.toFixed(1)).join('/')}.`,
     `validate: ${PLAYBOOK.slice(REPO.length + 1)} (10 steps) on ${INVENTORY.slice(REPO.length + 1)} (50 hosts).`,
     process.env[CA_VAR] ? `This environment sets ${CA_VAR}: every case but the one named so runs without it (Node decodes that bundle at each start; see bench/suites/startup.ts).` : `${CA_VAR} is not set.`,
     '',
-    table(['case', 'wall ms, median (min–max)', 'CPU ms, median (min–max)', 'minor page faults', "pvrun's modules", 'npm modules'], rows),
+    table(['case', 'wall ms, median (min–max)', 'CPU ms, median (min–max)', 'minor page faults', 'GCs (their time)', "pvrun's modules", 'npm modules'], rows),
   ].join('\n');
-  return { name: 'startup', title: 'Start-up: pvrun --help and pvrun validate', markdown, data: { runs, load: [load0, load1], wall: Object.fromEntries(wall), cpu: Object.fromEntries(cpu), faults: Object.fromEntries(faults), modules: Object.fromEntries(mods) } };
+  return { name: 'startup', title: 'Start-up: pvrun --help and pvrun validate', markdown, data: { runs, load: [load0, load1], wall: Object.fromEntries(wall), cpu: Object.fromEntries(cpu), faults: Object.fromEntries(faults), gcs: Object.fromEntries(gcs), modules: Object.fromEntries(mods) } };
 }
